@@ -1,0 +1,164 @@
+"""Analysis run: snapshots -> daily metrics -> checks -> anomalies, incrementally.
+
+A nightly run recomputes a trailing window long enough for every look-back (growth over
+90 days, the baseline, the drip window) and the 30-day retention look-forward, and rewrites
+only the last RETENTION_DAYS + new days. Any snapshot written since the last analysis for an
+older day (an import) triggers a full rebuild. Either way the stored result equals a
+computation from scratch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import polars as pl
+
+from audience.config import DetectionSettings
+from transforms.anomalies import build_anomalies
+from warehouse.query import fetch_one
+from transforms.growth import WINDOWS, add_growth
+from transforms.series import daily_series
+from transforms.signals import RULES, flags_from_margins, score_signals
+
+RETENTION_DAYS = 30
+Flagger = Callable[[pl.DataFrame], pl.DataFrame]
+
+METRIC_COLUMNS = [
+    "platform", "handle", "day", "followers", "following", "posts", "observed", "spread_days",
+    "daily_gain", *[f"growth_{k}_{w}" for w in WINDOWS for k in ("abs", "rel")],
+    "avg_daily_gain_28", "baseline_median", "baseline_sigma", "robust_z", "spike_margin",
+    "drop_margin", "drip_excess", "drip_z", "drip_margin", "churn_gross", "churn_net",
+    "following_churn_margin", "posts_3d", "posts_usual_3d",
+]
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    as_of: date
+    mode: str  # "full", "incremental" or "empty"
+    accounts: int
+    days_written: int
+    anomalies: int
+    new_anomalies: int
+    suspected_purchases: int
+
+
+def context_days(t: DetectionSettings) -> int:
+    """Days of history needed before the first day written, so windows see what a full run sees."""
+    return max(WINDOWS) + t.baseline_days + t.drip_window_days + max(t.churn_window_days, 3) + 2
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> tuple[date, datetime] | None:
+    row = fetch_one(con, "SELECT analysed_through, written_watermark FROM analysis_state")
+    return (row[0], row[1]) if row else None  # type: ignore[return-value]
+
+
+def _plan(con: duckdb.DuckDBPyConnection, as_of: date, t: DetectionSettings, full: bool) -> date | None:
+    """First day to rewrite, or None for a full rebuild."""
+    state = _state(con)
+    if full or state is None:
+        return None
+    analysed_through, watermark = state
+    if as_of < analysed_through:
+        return None
+    row = fetch_one(
+        con, "SELECT min(day) FROM snapshots WHERE written_at > ? AND day <= ?", [watermark, as_of]
+    )
+    changed = row[0] if row and row[0] is not None else None
+    first_new = min(d for d in (changed, analysed_through + timedelta(days=1)) if d is not None)
+    write_from = first_new - timedelta(days=RETENTION_DAYS + 1)
+    if changed is not None and changed < analysed_through - timedelta(days=RETENTION_DAYS):
+        return None  # history changed further back than a nightly window covers: rebuild
+    return write_from
+
+
+def _load(con: duckdb.DuckDBPyConnection, as_of: date, load_from: date | None) -> pl.DataFrame:
+    columns = "platform, handle, day, followers, following, posts"
+    if load_from is None:
+        return con.sql(f"SELECT {columns} FROM snapshots WHERE day <= DATE '{as_of}'").pl()
+    # plus each account's last observation before the window, so gaps interpolate as in a full run
+    return con.sql(
+        f"""
+        SELECT {columns} FROM snapshots WHERE day BETWEEN DATE '{load_from}' AND DATE '{as_of}'
+        UNION ALL
+        SELECT {columns} FROM snapshots WHERE day < DATE '{load_from}'
+        QUALIFY row_number() OVER (PARTITION BY platform, handle ORDER BY day DESC) = 1
+        """
+    ).pl()
+
+
+def compute(
+    snapshots: pl.DataFrame, as_of: date, t: DetectionSettings, flagger: Flagger = flags_from_margins
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pure: snapshots -> (daily metrics with flags, anomalies)."""
+    scored = score_signals(add_growth(daily_series(snapshots, as_of)), t)
+    flagged = flagger(scored)
+    anomalies = build_anomalies(flagged, t, datetime.now(UTC))
+    return flagged, anomalies
+
+
+def analyze(
+    con: duckdb.DuckDBPyConnection,
+    t: DetectionSettings,
+    as_of: date,
+    *,
+    full: bool = False,
+    flagger: Flagger = flags_from_margins,
+) -> AnalysisSummary:
+    """Bring daily_metrics and anomalies up to `as_of`; the caller owns the transaction."""
+    write_from = _plan(con, as_of, t, full)
+    load_from = None if write_from is None else write_from - timedelta(days=context_days(t))
+    snapshots = _load(con, as_of, load_from)
+    watermark = fetch_one(con, "SELECT coalesce(max(written_at), now()) FROM snapshots")
+    metrics, anomalies = compute(snapshots, as_of, t, flagger)
+    if write_from is not None:
+        metrics = metrics.filter(pl.col("day") >= write_from)
+        anomalies = anomalies.filter(pl.col("day") >= write_from)
+    since = "" if write_from is None else f"WHERE day >= DATE '{write_from}'"
+    existing = con.sql(
+        f"SELECT platform, handle, day, kind, detected_at FROM anomalies {since}"
+    ).pl().with_columns(pl.col("detected_at").dt.convert_time_zone("UTC"))
+    anomalies = (
+        anomalies.join(existing, on=["platform", "handle", "day", "kind"], how="left", suffix="_old")
+        .with_columns(pl.coalesce("detected_at_old", "detected_at").alias("detected_at"))
+        .drop("detected_at_old")
+        .with_columns(_check_names(anomalies))
+    )
+    new = anomalies.height - existing.join(
+        anomalies.select("platform", "handle", "day", "kind"), on=["platform", "handle", "day", "kind"]
+    ).height
+    con.execute(f"DELETE FROM daily_metrics {since}")
+    con.execute(f"DELETE FROM anomalies {since}")
+    now = datetime.now(UTC)
+    con.register("_metrics", metrics.select(METRIC_COLUMNS).with_columns(pl.lit(now).alias("computed_at")))
+    con.register("_anomalies", anomalies)
+    try:
+        con.execute("INSERT INTO daily_metrics BY NAME SELECT * FROM _metrics")
+        con.execute("INSERT INTO anomalies BY NAME SELECT * FROM _anomalies")
+    finally:
+        con.unregister("_metrics")
+        con.unregister("_anomalies")
+    con.execute(
+        """
+        INSERT OR REPLACE INTO analysis_state VALUES (1, ?, ?, ?)
+        """,
+        [as_of, watermark[0] if watermark else now, now],
+    )
+    return AnalysisSummary(
+        as_of=as_of,
+        mode="full" if write_from is None else "incremental",
+        accounts=metrics.select("platform", "handle").n_unique() if metrics.height else 0,
+        days_written=metrics.height,
+        anomalies=anomalies.height,
+        new_anomalies=new,
+        suspected_purchases=int(anomalies.get_column("suspected_purchase").sum()) if anomalies.height else 0,
+    )
+
+
+def _check_names(anomalies: pl.DataFrame) -> pl.Expr:
+    """The expectation that fires for each rule (see checks/)."""
+    names = {rule: f"expect {rule}_margin <= 1" for rule in RULES}
+    return pl.col("kind").replace_strict(names, return_dtype=pl.String).alias("check_name")

@@ -1,0 +1,416 @@
+"""The `audience` command line: a thin layer over the library.
+
+Domain errors become one line on stderr and exit status 2; heavy imports (Polars, DuckDB)
+happen inside the commands that need them, and Prefect or Great Expectations only inside the
+nightly run, so quick commands start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from audience.config import Settings, load_settings
+from audience.errors import AudienceError, ImportRejected
+
+if TYPE_CHECKING:
+    import duckdb
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample" / "history.csv"
+DEMO_WAREHOUSE = Path("warehouse/demo.duckdb")
+
+
+@dataclass
+class Context:
+    settings: Settings
+    warehouse: Path
+    quiet: bool
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    @contextmanager
+    def open(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        from warehouse.db import open_warehouse
+
+        with open_warehouse(
+            self.warehouse, read_only=read_only, timeout_s=self.settings.warehouse.lock_timeout_s
+        ) as con:
+            yield con
+
+
+_pass_context = click.make_pass_decorator(Context)
+
+
+def pass_context(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Pass the Context, and accept --warehouse after the command name as well as before it."""
+
+    def set_warehouse(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+        if value is not None:
+            ctx.ensure_object(Context).warehouse = value
+
+    option = click.option(
+        "--warehouse", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
+        callback=set_warehouse, is_eager=True, help="DuckDB file (same as the global option).",
+    )
+    return option(_pass_context(command))
+
+
+def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--warehouse", "warehouse", type=click.Path(dir_okay=False, path_type=Path),
+              help="DuckDB file (default: AUDIENCE_WAREHOUSE, then warehouse.path in the config, "
+                   "then warehouse/audience.duckdb).")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+              help="Settings file (default: AUDIENCE_CONFIG, then ./audience.toml when present).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only results, no progress or notes.")
+@click.version_option(package_name="audience-growth-tracker")
+@click.pass_context
+def cli(ctx: click.Context, warehouse: Path | None, config: Path | None, quiet: bool) -> None:
+    """Track audience sizes, analyse growth, and flag bought-looking jumps."""
+    from warehouse.db import resolve_path
+
+    settings = load_settings(config)
+    ctx.obj = Context(settings, resolve_path(warehouse, settings.warehouse.path), quiet)
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+def _progress_bar(total: int, enabled: bool) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
+    """A byte-count progress bar on stderr when it is a terminal (and the input is large)."""
+    if not enabled or total < 4 << 20 or not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                   transient=True)
+    task = bar.add_task("import", total=total)
+    bar.start()
+    return (lambda n: bar.advance(task, n)), bar.stop
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_context
+def import_command(obj: Context, files: tuple[Path, ...]) -> None:
+    """Load history from CSV files (platform,handle,date,followers[,following,posts,views]).
+
+    All files are validated together and loaded in one transaction: any problem refuses the
+    whole call, with every problem listed as FILE:LINE: FIELD: REASON, and nothing changes.
+    Re-importing a file, or identical duplicate rows, change nothing.
+    """
+    from audience.ingest import import_history
+
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    progress, stop = _progress_bar(total, not obj.quiet)
+    try:
+        summary = import_history(list(files), obj.warehouse, datetime.now(UTC).date(),
+                                 progress=progress, lock_timeout_s=obj.settings.warehouse.lock_timeout_s)
+    finally:
+        stop()
+    w = summary.written
+    click.echo(
+        f"imported {summary.rows:,} rows for {summary.accounts:,} accounts into {obj.warehouse}: "
+        f"{w.inserted:,} new, {w.updated:,} changed, {w.unchanged:,} unchanged"
+        + (f", {summary.duplicates:,} identical duplicate rows skipped" if summary.duplicates else "")
+    )
+    obj.say("next: audience run --skip-collect   (analyse the history)")
+
+
+# --- run ------------------------------------------------------------------------------------
+
+
+def _run_analysis(obj: Context, as_of: date | None, full: bool) -> dict[str, Any]:
+    from audience.analysis import analyze
+    from warehouse.query import fetch_one
+    from warehouse.runs import finish_run, start_run
+
+    with obj.open() as con:
+        if as_of is None:
+            row = fetch_one(con, "SELECT max(day) FROM snapshots")
+            as_of = row[0] if row and isinstance(row[0], date) else datetime.now(UTC).date()
+        con.execute("BEGIN TRANSACTION")
+        run_id = start_run(con, "analyze", as_of)
+        try:
+            summary = analyze(con, obj.settings.detection, as_of, full=full)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        result = {"run_id": run_id, **summary.__dict__}
+        finish_run(con, run_id, "ok", result)
+        con.execute("COMMIT")
+    return result
+
+
+@cli.command("run")
+@click.option("--as-of", "as_of", callback=_parse_day, help="Analyse up to this day (YYYY-MM-DD).")
+@click.option("--skip-collect", is_flag=True, help="Do not fetch today's counts; analyse what is stored.")
+@click.option("--full", is_flag=True, help="Recompute every day instead of only what is new.")
+@pass_context
+def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool) -> None:
+    """The nightly job: collect today's counts, then compute metrics and anomalies.
+
+    Only what is new is computed (a watermark); after an import the whole history is analysed.
+    """
+    if not skip_collect:
+        tracked = [a.key for a in obj.settings.accounts]
+        if tracked:
+            raise AudienceError(
+                "collecting from the platforms is not available in this version yet "
+                f"({len(tracked)} accounts configured); use --skip-collect to analyse stored history"
+            )
+        obj.say("no accounts configured to collect; analysing stored history")
+    result = _run_analysis(obj, as_of, full)
+    click.echo(
+        f"analysed {result['accounts']:,} accounts through {result['as_of']} ({result['mode']}): "
+        f"{result['anomalies']:,} anomalies in the recomputed days, {result['new_anomalies']:,} new, "
+        f"{result['suspected_purchases']:,} suspected purchases"
+    )
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+@cli.group("accounts")
+def accounts_group() -> None:
+    """List, add or remove tracked accounts."""
+
+
+@accounts_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@pass_context
+def accounts_list(obj: Context, fmt: str) -> None:
+    """Every account in the warehouse, with its latest figure, and the configured ones."""
+    configured = {a.key for a in obj.settings.accounts}
+    rows: list[dict[str, Any]] = []
+    if obj.warehouse.exists():
+        with obj.open(read_only=True) as con:
+            rows = con.sql(
+                """
+                SELECT a.platform, a.handle, a.tracked, a.status, a.first_seen, a.last_seen,
+                       s.followers AS latest_followers, array_to_string(a.tags, ',') AS tags
+                FROM accounts a LEFT JOIN snapshots s
+                  ON s.platform = a.platform AND s.handle = a.handle AND s.day = a.last_seen
+                ORDER BY a.platform, a.handle
+                """
+            ).pl().to_dicts()
+    seen = {f"{r['platform']}:{r['handle']}" for r in rows}
+    for account in obj.settings.accounts:
+        if account.key not in seen:
+            rows.append({"platform": account.platform, "handle": account.handle, "tracked": True,
+                         "status": "not yet collected", "first_seen": None, "last_seen": None,
+                         "latest_followers": None, "tags": ",".join(account.tags)})
+    for row in rows:
+        key = f"{row['platform']}:{row['handle']}"
+        row["tracked"] = "config" if key in configured else ("cli" if row["tracked"] else "no")
+    _emit(rows, fmt, ["platform", "handle", "tracked", "status", "first_seen", "last_seen",
+                      "latest_followers", "tags"])
+
+
+@accounts_group.command("add")
+@click.argument("accounts", nargs=-1, required=True)
+@click.option("--tag", "tags", multiple=True, help="Tag the accounts (repeatable).")
+@pass_context
+def accounts_add(obj: Context, accounts: tuple[str, ...], tags: tuple[str, ...]) -> None:
+    """Track PLATFORM:HANDLE accounts (e.g. github:octocat, mastodon:user@host)."""
+    from audience.platforms import parse_account
+
+    parsed = [parse_account(a) for a in accounts]  # validate all before changing anything
+    with obj.open() as con:
+        for platform, handle in parsed:
+            con.execute(
+                """
+                INSERT INTO accounts (platform, handle, tracked, tags) VALUES (?, ?, true, ?)
+                ON CONFLICT (platform, handle) DO UPDATE SET tracked = true,
+                    tags = list_distinct(list_concat(accounts.tags, excluded.tags)), updated_at = now()
+                """,
+                [platform, handle, list(tags)],
+            )
+    click.echo(f"tracking {', '.join(f'{p}:{h}' for p, h in parsed)}")
+
+
+@accounts_group.command("remove")
+@click.argument("accounts", nargs=-1, required=True)
+@pass_context
+def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
+    """Stop tracking accounts; their history stays in the warehouse."""
+    from audience.platforms import parse_account
+
+    parsed = [parse_account(a) for a in accounts]
+    configured = {a.key for a in obj.settings.accounts}
+    for platform, handle in parsed:
+        if f"{platform}:{handle}" in configured:
+            raise AudienceError(f"{platform}:{handle} is listed in the configuration file; remove it there")
+    with obj.open() as con:
+        for platform, handle in parsed:
+            row = con.execute(
+                "UPDATE accounts SET tracked = false, updated_at = now() WHERE platform = ? AND handle = ? "
+                "RETURNING handle", [platform, handle]).fetchall()
+            if not row:
+                raise AudienceError(f"{platform}:{handle} is not in the warehouse")
+    click.echo(f"stopped tracking {', '.join(f'{p}:{h}' for p, h in parsed)} (history kept)")
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
+    if fmt == "json":
+        click.echo(json.dumps([{c: r.get(c) for c in columns} for r in rows], default=str, indent=2))
+        return
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*[("" if row.get(c) is None else str(row.get(c))) for c in columns])
+    # piped output keeps whole values; a terminal gets its own width
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+@cli.command("anomalies")
+@click.option("--since", callback=_parse_day, help="Only anomalies on or after this day.")
+@click.option("--platform", help="Only this platform.")
+@click.option("--suspected", is_flag=True, help="Only suspected purchases.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@pass_context
+def anomalies_command(obj: Context, since: date | None, platform: str | None, suspected: bool, fmt: str) -> None:
+    """Flagged days with their evidence, newest first."""
+    if platform is not None:
+        from audience.platforms import get_platform
+
+        get_platform(platform)
+    clauses, params = [], []
+    if since:
+        clauses.append("day >= ?")
+        params.append(since)
+    if platform:
+        clauses.append("platform = ?")
+        params.append(platform)
+    if suspected:
+        clauses.append("suspected_purchase")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    with obj.open(read_only=True) as con:
+        rows = con.sql(
+            f"SELECT * FROM anomalies {where} ORDER BY day DESC, platform, handle", params=params
+        ).pl().to_dicts()
+    columns = ["day", "platform", "handle", "kind", "attribution", "suspected_purchase", "severity",
+               "explanation"]
+    if fmt != "table":
+        columns += ["score", "margin", "gain", "baseline_median", "retention_7", "retention_30",
+                    "thresholds", "detected_at"]
+    _emit(rows, fmt, columns)
+    obj.say(f"{len(rows)} anomalies")
+
+
+@cli.command("query")
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@pass_context
+def query_command(obj: Context, sql: str, fmt: str) -> None:
+    """Run one read-only SQL query against the warehouse."""
+    import duckdb
+
+    with obj.open(read_only=True) as con:
+        try:
+            frame = con.sql(sql).pl()
+        except duckdb.Error as exc:
+            raise AudienceError(f"query failed: {str(exc).splitlines()[0]}") from None
+    _emit(frame.to_dicts(), fmt, frame.columns)
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+@cli.command("demo")
+@pass_context
+def demo_command(obj: Context) -> None:
+    """Show the whole product on the bundled sample: import it, analyse it, show what was found.
+
+    Writes to warehouse/demo.duckdb (or --warehouse), starting afresh each time.
+    """
+    from audience.ingest import import_history
+
+    warehouse = obj.warehouse if obj.warehouse != obj.settings.warehouse.path else DEMO_WAREHOUSE
+    for suffix in ("", ".wal"):
+        Path(f"{warehouse}{suffix}").unlink(missing_ok=True)
+    demo = Context(obj.settings, warehouse, obj.quiet)
+    demo.say(f"1/3 importing the bundled sample history ({SAMPLE.name}) into {warehouse}")
+    summary = import_history([SAMPLE], warehouse, datetime.now(UTC).date())
+    demo.say(f"    {summary.rows:,} daily snapshots of {summary.accounts} accounts")
+    demo.say("2/3 computing growth metrics and checking for bought-looking jumps")
+    result = _run_analysis(demo, None, full=True)
+    demo.say(f"    {result['anomalies']} anomalies, {result['suspected_purchases']} suspected purchases")
+    demo.say("3/3 what was found:")
+    with demo.open(read_only=True) as con:
+        rows = con.sql(
+            "SELECT day, platform, handle, kind, attribution, suspected_purchase, explanation "
+            "FROM anomalies ORDER BY suspected_purchase DESC, day"
+        ).pl().to_dicts()
+    for row in rows:
+        verdict = "SUSPECTED PURCHASE" if row["suspected_purchase"] else row["attribution"].replace("_", " ")
+        click.echo(f"\n[{verdict}] {row['platform']}:{row['handle']} {row['kind']} on {row['day']}")
+        click.echo(f"  {row['explanation']}")
+    click.echo(
+        f"\nwarehouse: {warehouse}\ntry:\n"
+        f"  audience --warehouse {warehouse} anomalies --suspected\n"
+        f"  audience --warehouse {warehouse} query \"SELECT platform, handle, max(followers) AS followers, "
+        f"max(growth_rel_28) AS growth_28d FROM daily_metrics WHERE day = DATE '{result['as_of']}' "
+        "GROUP BY ALL ORDER BY growth_28d DESC\"\n"
+        f"  audience --warehouse {warehouse} query \"SELECT day, followers, daily_gain, robust_z FROM "
+        "daily_metrics WHERE handle = 'growthguru' ORDER BY day DESC LIMIT 14\""
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI; domain errors become one clear line and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="audience", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except ImportRejected as exc:
+        click.echo(exc.describe(), err=True)  # already one line per problem, then a verdict
+        return 2
+    except AudienceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,257 @@
+"""One typed settings object: `audience.toml`, then environment overrides, secrets from the environment.
+
+Precedence (last wins): built-in defaults < the TOML file < `AUDIENCE_SECTION__KEY=value`
+environment overrides < command-line options. Secrets are never read from the file: a key that
+looks like one is refused, and each secret has one environment variable (see SECRET_ENV).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from audience.errors import ConfigError, HandleError
+from audience.platforms import PLATFORMS, canonical_handle
+
+DEFAULT_CONFIG = Path("audience.toml")
+DEFAULT_WAREHOUSE = Path("warehouse/audience.duckdb")
+ENV_PREFIX = "AUDIENCE_"
+
+# secret name -> environment variable; the only place secrets come from
+SECRET_ENV: dict[str, str] = {
+    "github_token": "AUDIENCE_GITHUB_TOKEN",
+    "youtube_api_key": "AUDIENCE_YOUTUBE_API_KEY",
+    "x_bearer_token": "AUDIENCE_X_BEARER_TOKEN",
+    "twitch_client_id": "AUDIENCE_TWITCH_CLIENT_ID",
+    "twitch_token": "AUDIENCE_TWITCH_TOKEN",
+    "reddit_client_id": "AUDIENCE_REDDIT_CLIENT_ID",
+    "reddit_client_secret": "AUDIENCE_REDDIT_CLIENT_SECRET",
+    "instagram_token": "AUDIENCE_INSTAGRAM_TOKEN",
+    "smtp_password": "AUDIENCE_SMTP_PASSWORD",
+}
+_SECRET_WORDS = ("password", "token", "secret", "api_key", "apikey")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccountConfig(_Model):
+    """A tracked account."""
+
+    platform: str
+    handle: str
+    tags: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()  # alert recipients for this account, on top of the defaults
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, value: str) -> str:
+        if value not in PLATFORMS:
+            raise ValueError(f"unknown platform {value!r}; supported: {', '.join(sorted(PLATFORMS))}")
+        return value
+
+    @field_validator("handle")
+    @classmethod
+    def _canonical_handle(cls, value: str, info: ValidationInfo) -> str:
+        platform = info.data.get("platform")
+        if platform is None:  # the platform itself was refused; that error is enough
+            return value
+        try:
+            return canonical_handle(platform, value)
+        except HandleError as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.handle}"
+
+
+class WarehouseSettings(_Model):
+    path: Path = DEFAULT_WAREHOUSE
+    lock_timeout_s: float = Field(10.0, ge=0)  # how long to wait for another process's lock
+
+
+class PlatformSettings(_Model):
+    """Per-platform client settings; `base_url` points a collector at the simulator."""
+
+    base_url: str | None = None
+    timeout_s: float = Field(10.0, gt=0)
+    max_concurrency: int = Field(4, ge=1, le=64)
+    max_retries: int = Field(4, ge=0, le=10)
+    enabled: bool = True
+
+
+class DetectionSettings(_Model):
+    """Thresholds of the growth checks (docs/detection.md); every flag names the ones it crossed."""
+
+    baseline_days: int = Field(28, ge=7, le=365)  # window of the robust baseline
+    min_history_days: int = Field(14, ge=3)  # fewer days of baseline: no verdict yet
+    spike_z: float = Field(3.5, gt=0)  # robust z of a daily gain (Iglewicz-Hoaglin's 3.5)
+    spike_min_relative: float = Field(0.02, ge=0)  # excess must also be this share of the audience
+    spike_min_absolute: int = Field(50, ge=0)  # and this many accounts (small-account floor)
+    drop_z: float = Field(3.5, gt=0)
+    drop_min_relative: float = Field(0.02, ge=0)
+    drop_min_absolute: int = Field(50, ge=0)
+    drip_window_days: int = Field(7, ge=2, le=60)  # moving window of the drip sum
+    drip_z: float = Field(4.0, gt=0)  # window excess in robust sigmas (sigma * sqrt(window))
+    drip_min_relative: float = Field(0.03, ge=0)  # window excess as a share of the audience
+    drip_min_absolute: int = Field(100, ge=0)
+    drip_max_day_share: float = Field(0.5, gt=0, le=1)  # one day carrying more is a spike
+    churn_window_days: int = Field(14, ge=3)
+    churn_min_gross: int = Field(200, ge=0)  # follows + unfollows within the window
+    churn_min_ratio: float = Field(3.0, ge=1)  # gross movement / net movement of `following`
+    churn_min_relative: float = Field(0.25, ge=0)  # gross movement / following count
+    posting_burst_ratio: float = Field(2.0, ge=1)  # posts in the 3 days to a jump vs the usual
+    rounding_steps: float = Field(2.0, ge=1)  # YouTube: a jump must exceed this many rounding steps
+    platform_event_z: float = Field(2.0, gt=0)  # co-movement: accounts moving this much...
+    platform_event_min_accounts: int = Field(3, ge=2)  # ...at least this many...
+    platform_event_share: float = Field(0.3, gt=0, le=1)  # ...and this share of the platform's
+
+class AlertSettings(_Model):
+    recipients: tuple[str, ...] = ()
+    tag_recipients: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    sender: str = "audience-tracker@localhost"
+    smtp_host: str | None = None  # unset: messages are written to `outbox` as .eml files
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_starttls: bool = True
+    outbox: Path = Path("outbox")
+
+
+class Secrets(_Model):
+    """Credentials, read from the environment only; SecretStr keeps them out of reprs and logs."""
+
+    github_token: SecretStr | None = None
+    youtube_api_key: SecretStr | None = None
+    x_bearer_token: SecretStr | None = None
+    twitch_client_id: SecretStr | None = None
+    twitch_token: SecretStr | None = None
+    reddit_client_id: SecretStr | None = None
+    reddit_client_secret: SecretStr | None = None
+    instagram_token: SecretStr | None = None
+    smtp_password: SecretStr | None = None
+
+
+class Settings(_Model):
+    """Everything the tracker is configured with."""
+
+    warehouse: WarehouseSettings = WarehouseSettings()
+    accounts: tuple[AccountConfig, ...] = ()
+    platforms: dict[str, PlatformSettings] = Field(default_factory=dict)
+    detection: DetectionSettings = DetectionSettings()
+    alerts: AlertSettings = AlertSettings()
+    secrets: Secrets = Field(default_factory=Secrets, exclude=True)
+
+    @field_validator("platforms")
+    @classmethod
+    def _known_platforms(cls, value: dict[str, PlatformSettings]) -> dict[str, PlatformSettings]:
+        unknown = sorted(set(value) - set(PLATFORMS))
+        if unknown:
+            raise ValueError(f"unknown platform(s) {unknown}; supported: {sorted(PLATFORMS)}")
+        return value
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique_accounts(cls, value: tuple[AccountConfig, ...]) -> tuple[AccountConfig, ...]:
+        seen: set[str] = set()
+        for account in value:
+            if account.key in seen:
+                raise ValueError(f"account {account.key} is listed twice")
+            seen.add(account.key)
+        return value
+
+    def platform(self, name: str) -> PlatformSettings:
+        """Settings of one platform (defaults when the file says nothing)."""
+        return self.platforms.get(name, PlatformSettings())
+
+
+def _find_secret_keys(data: Mapping[str, Any], path: str = "") -> list[str]:
+    found = []
+    for key, value in data.items():
+        where = f"{path}{key}"
+        if any(word in key.lower() for word in _SECRET_WORDS):
+            found.append(where)
+        if isinstance(value, Mapping):
+            found.extend(_find_secret_keys(value, where + "."))
+    return found
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Read an override as a TOML value when it is one (4, true, ["a"]), else as a string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        node = data
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"environment {name}: {'.'.join(path[:-1])} is not a table")
+            node = child
+        node[path[-1]] = _parse_env_value(raw)
+    if environ.get("AUDIENCE_WAREHOUSE"):
+        data.setdefault("warehouse", {})["path"] = environ["AUDIENCE_WAREHOUSE"]
+    return data
+
+
+def _format_validation(source: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{source}: {where}: {message}")
+    return "\n".join(parts)
+
+
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the settings: `path` (or ./audience.toml when present), then the environment."""
+    env = os.environ if environ is None else environ
+    explicit = path is not None or bool(env.get("AUDIENCE_CONFIG"))
+    config_path = path or Path(env.get("AUDIENCE_CONFIG") or DEFAULT_CONFIG)
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if config_path.exists():
+        source = str(config_path)
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_path}: cannot read: {exc}") from None
+        secret_keys = _find_secret_keys(data)
+        if secret_keys:
+            raise ConfigError(
+                f"{config_path}: {secret_keys[0]}: secrets are read from the environment only "
+                f"(one of {', '.join(sorted(SECRET_ENV.values()))}); remove it from the file"
+            )
+    elif explicit:
+        raise ConfigError(f"{config_path}: configuration file not found")
+    data = _apply_env_overrides(data, env)
+    data["secrets"] = {name: env[var] for name, var in SECRET_ENV.items() if env.get(var)}
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(source, exc)) from None

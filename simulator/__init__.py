@@ -1,0 +1,1 @@
+"""Local stand-ins for the platforms: synthetic audiences (and, later, their HTTP APIs)."""

@@ -1,0 +1,173 @@
+"""Deterministic synthetic audiences with labelled events.
+
+Each account's daily count comes from a seeded random process, so the same spec and seed
+always give the same history: organic growth (Poisson arrivals and departures with a trend,
+a weekly rhythm and day-to-day overdispersion), viral spikes that come with posting bursts,
+bought bursts (with partial attrition) and drips, platform-wide purges and surges,
+follow/unfollow churn, YouTube's rounding to 3 significant figures, and collection gaps.
+Labels say what was injected where, for evaluating the detector.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+LABEL_KINDS = ("burst_purchase", "drip_purchase", "viral", "purge", "surge", "churn", "glitch")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happens to one account: `kind` from LABEL_KINDS, on `day` (index)."""
+
+    kind: str
+    day: int
+    size: float  # followers added (purchases), multiplier of usual gain (viral), share lost (purge)
+    days: int = 1  # duration (drip, churn)
+    retention: float = 1.0  # share of a purchase still there after 30 days
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    platform: str
+    handle: str
+    start: int  # followers on day 0
+    rate: float  # organic new followers per day at the start
+    trend: float = 1.0  # the organic rate is multiplied by this over the whole period
+    posts_per_day: float | None = 0.5  # None: the platform shows no post count
+    following: int | None = 300
+    overdispersion: float = 0.3  # day-to-day log-normal variation of the organic rate
+    gap_rate: float = 0.0  # share of days with no snapshot
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlatformEvent:
+    """Something that happens to every account of a platform on one day."""
+
+    platform: str
+    kind: str  # "purge" (share lost, larger for bought audiences) or "surge" (gain multiplier)
+    day: int
+    size: float
+
+
+@dataclass
+class Generated:
+    snapshots: pl.DataFrame  # platform, handle, date, followers, following, posts
+    labels: pl.DataFrame  # platform, handle, day, kind, size
+    specs: list[AccountSpec] = field(default_factory=list)
+
+
+def _rng(seed: int, spec: AccountSpec) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(f"{spec.platform}:{spec.handle}".encode())])
+
+
+def round_3_significant(value: float) -> float:
+    """YouTube's public subscriber count: rounded down to 3 significant figures above 1,000."""
+    if value < 1000:
+        return math.floor(value)
+    step = 10 ** (math.floor(math.log10(value)) - 2)
+    return math.floor(value / step) * step
+
+
+def _simulate(spec: AccountSpec, days: int, seed: int, events: list[PlatformEvent]) -> dict[str, np.ndarray]:
+    rng = _rng(seed, spec)
+    t = np.arange(days)
+    rate = spec.rate * spec.trend ** (t / max(days - 1, 1))
+    rate = rate * (1 + 0.15 * np.sin(2 * np.pi * t / 7)) * rng.lognormal(0, spec.overdispersion, days)
+    gains = rng.poisson(rate) - rng.poisson(rate * 0.15)
+    posts = rng.poisson(spec.posts_per_day or 0.0, days).astype(float)
+    following_delta = rng.poisson(0.3, days) - rng.poisson(0.25, days)
+    bought = np.zeros(days)
+    for ev in spec.events:
+        if ev.kind == "viral":
+            burst = slice(max(ev.day - 1, 0), ev.day + 2)  # the posts that went viral, and follow-ups
+            usual = spec.posts_per_day or 0.0
+            posts[burst] += rng.poisson(3 * usual + 3, len(posts[burst]))
+            for k in range(0, min(5, days - ev.day)):
+                gains[ev.day + k] += rng.poisson(spec.rate * ev.size * math.exp(-k / 1.2))
+        elif ev.kind in ("burst_purchase", "drip_purchase"):
+            span = max(ev.days, 1)
+            per_day = ev.size / span
+            for k in range(span):
+                if ev.day + k < days:
+                    bought[ev.day + k] += per_day
+            # attrition: (1 - retention) of the purchase leaves over ~30 days after delivery
+            lost = ev.size * (1 - ev.retention)
+            for k in range(30):
+                d = ev.day + span + k
+                if d < days:
+                    bought[d] -= lost / 30
+        elif ev.kind == "churn":
+            for k in range(ev.days):
+                if ev.day + k < days:
+                    following_delta[ev.day + k] += ev.size if (k // 7) % 2 == 0 else -ev.size
+            gains[ev.day : ev.day + ev.days] += rng.poisson(spec.rate * 0.3, len(gains[ev.day : ev.day + ev.days]))
+    followers = spec.start + np.cumsum(gains) + np.cumsum(bought)
+    for pe in events:
+        if pe.platform != spec.platform or pe.day >= days:
+            continue
+        if pe.kind == "surge":
+            extra = rng.poisson(rate[pe.day] * pe.size)
+            followers[pe.day :] += extra
+        elif pe.kind == "purge":
+            purchased = np.cumsum(bought)[pe.day]
+            loss = followers[pe.day] * pe.size * rng.uniform(0.5, 1.5) + purchased * 0.5
+            followers[pe.day :] -= loss
+    for ev in spec.events:
+        if ev.kind == "glitch" and ev.day < days:
+            followers[ev.day] = followers[ev.day] * ev.size
+    following = None
+    if spec.following is not None:
+        following = np.maximum(0, spec.following + np.cumsum(following_delta)).astype(float)
+    return {
+        "followers": np.maximum(0, np.round(followers)),
+        "posts": np.cumsum(posts) + 100 if spec.posts_per_day is not None else np.full(days, np.nan),
+        "following": following if following is not None else np.full(days, np.nan),
+    }
+
+
+def generate(
+    specs: list[AccountSpec],
+    start: date,
+    days: int,
+    seed: int = 0,
+    platform_events: list[PlatformEvent] | None = None,
+) -> Generated:
+    """Simulate every account for `days` days from `start`."""
+    events = platform_events or []
+    frames, labels = [], []
+    day_list = [start + timedelta(days=i) for i in range(days)]
+    for spec in specs:
+        series = _simulate(spec, days, seed, events)
+        followers = series["followers"]
+        if spec.platform == "youtube":
+            followers = np.array([round_3_significant(v) for v in followers])
+        keep = _rng(seed + 1, spec).random(days) >= spec.gap_rate
+        keep[0] = keep[-1] = True
+        frames.append(pl.DataFrame({
+            "platform": spec.platform, "handle": spec.handle, "date": day_list,
+            "followers": followers.astype(np.int64),
+            "following": series["following"], "posts": series["posts"],
+        }).filter(pl.Series(keep)))
+        labels += [
+            {"platform": spec.platform, "handle": spec.handle, "day": day_list[ev.day],
+             "kind": ev.kind, "size": float(ev.size), "days": ev.days}
+            for ev in spec.events if ev.day < days
+        ]
+        labels += [
+            {"platform": spec.platform, "handle": spec.handle, "day": day_list[pe.day],
+             "kind": pe.kind, "size": float(pe.size), "days": 1}
+            for pe in events if pe.platform == spec.platform and pe.day < days
+        ]
+    snapshots = pl.concat(frames).with_columns(
+        pl.col("following", "posts").fill_nan(None).cast(pl.Int64)
+    )
+    label_schema = {"platform": pl.String, "handle": pl.String, "day": pl.Date, "kind": pl.String,
+                    "size": pl.Float64, "days": pl.Int64}
+    return Generated(snapshots, pl.DataFrame(labels, schema=label_schema), specs)

@@ -1,0 +1,197 @@
+"""Bought-audience signals as margins: how far each day is past every threshold of a rule.
+
+For each rule the margin is the smallest ratio of a statistic to its threshold, so a margin
+above 1 means every threshold of the rule was crossed that day (a flag), and the ratios say
+by how much. The checks layer turns margins into flags (Great Expectations in the nightly
+run, `flags_from_margins` elsewhere); `transforms.anomalies` adds attribution and evidence.
+
+Rules (defaults in audience.config.DetectionSettings, rationale in docs/detection.md):
+- spike: robust z of the gap-aware daily gain against the account's own previous
+  `baseline_days` (median, IQR/1.349 as the robust sigma), with a relative-size guard, an
+  absolute floor for small accounts, and a rounding guard for YouTube's 3 significant figures.
+- drop: the same, downwards.
+- drip: a windowed CUSUM (moving sum) of the daily excess over `drip_window_days`, scored
+  against a baseline that ends where the window starts, with relative and absolute floors,
+  and no single day carrying most of it (that is a spike).
+- following_churn: gross follow+unfollow movement within a window far above the net change.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from audience.config import DetectionSettings
+from transforms.series import ACCOUNT
+
+RULES = ("spike", "drop", "drip", "following_churn")
+IQR_TO_SIGMA = 1.349  # IQR of a normal distribution in standard deviations
+
+
+def _over(expr: pl.Expr) -> pl.Expr:
+    return expr.over(ACCOUNT, order_by="day")
+
+
+def _ratio(value: pl.Expr, threshold: pl.Expr | float) -> pl.Expr:
+    """value / threshold, or +inf (a guard that does not bind) when the threshold is not positive."""
+    limit = threshold if isinstance(threshold, pl.Expr) else pl.lit(float(threshold))
+    return pl.when(limit > 0).then(value / limit).otherwise(pl.lit(float("inf")))
+
+
+def _rounding_step() -> pl.Expr:
+    """YouTube publishes subscriber counts rounded down to 3 significant figures."""
+    prev = pl.col("followers_prev")
+    step = pl.lit(10.0).pow(prev.clip(lower_bound=1).log10().floor() - 2)
+    return pl.when((pl.col("platform") == "youtube") & (prev >= 1000)).then(step).otherwise(0.0)
+
+
+def add_baseline(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
+    """Robust baseline of each day's gain from the previous `baseline_days` days, and the z score."""
+    prior = pl.col("daily_gain").shift(1)
+    window = {"window_size": t.baseline_days, "min_samples": t.min_history_days}
+    frame = series.with_columns(
+        _over(prior.rolling_median(**window)).alias("baseline_median"),
+        _over(
+            prior.rolling_quantile(0.75, **window) - prior.rolling_quantile(0.25, **window)
+        ).alias("_iqr"),
+        _over(pl.col("followers").shift(1)).alias("followers_prev"),
+    )
+    return frame.with_columns(
+        # organic arrivals are roughly Poisson, so no account is steadier than sqrt(mean gain);
+        # without this floor a short window's discrete IQR can make ordinary days look extreme
+        pl.max_horizontal(
+            pl.col("_iqr") / IQR_TO_SIGMA,
+            pl.col("baseline_median").clip(lower_bound=0.0).sqrt(),
+            pl.lit(1.0),
+        ).alias("baseline_sigma"),
+        (pl.col("daily_gain") - pl.col("baseline_median")).alias("excess"),
+    ).with_columns(
+        (pl.col("excess") / pl.col("baseline_sigma")).alias("robust_z"),
+        _rounding_step().alias("rounding_step"),
+    ).drop("_iqr")
+
+
+def _spike_drop_margins(t: DetectionSettings) -> list[pl.Expr]:
+    prev, sigma, median = pl.col("followers_prev"), pl.col("baseline_sigma"), pl.col("baseline_median")
+    # growth is measured against a baseline of at least zero, and loss against at most zero:
+    # an account that stops losing followers (after a purge, or after bought ones wear off)
+    # is not gaining abnormally
+    up = pl.col("daily_gain") - median.clip(lower_bound=0.0)
+    down = median.clip(upper_bound=0.0) - pl.col("daily_gain")
+    step = pl.col("rounding_step") * t.rounding_steps
+    observed = pl.col("observed") & pl.col("robust_z").is_not_null()
+    spike = pl.min_horizontal(
+        up / sigma / t.spike_z,
+        _ratio(up, prev * t.spike_min_relative),
+        _ratio(up, t.spike_min_absolute),
+        _ratio(up, step),
+    )
+    drop = pl.min_horizontal(
+        down / sigma / t.drop_z,
+        _ratio(down, prev * t.drop_min_relative),
+        _ratio(down, t.drop_min_absolute),
+        _ratio(down, step),
+    )
+    return [
+        pl.when(observed).then(spike).alias("spike_margin"),
+        pl.when(observed).then(drop).alias("drop_margin"),
+    ]
+
+
+def _drip_columns(t: DetectionSettings) -> list[pl.Expr]:
+    """Windowed CUSUM: the excess summed over the last `drip_window_days` days, against a baseline
+    that ends where the window starts (a drip must not raise its own baseline)."""
+    w = t.drip_window_days
+    lagged_median = _over(pl.col("baseline_median").shift(w - 1)).clip(lower_bound=0.0)
+    lagged_sigma = _over(pl.col("baseline_sigma").shift(w - 1))
+    day_excess = pl.col("daily_gain") - lagged_median
+    window_excess = _over(pl.col("daily_gain").rolling_sum(w, min_samples=w)) - w * lagged_median
+    biggest_day = _over(day_excess.rolling_max(w, min_samples=w))
+    base = _over(pl.col("followers").shift(w))
+    z = window_excess / (lagged_sigma * w**0.5)
+    margin = pl.min_horizontal(
+        z / t.drip_z,
+        _ratio(window_excess, base * t.drip_min_relative),
+        _ratio(window_excess, t.drip_min_absolute),
+        # spread out, not one big day: that is a spike
+        _ratio(window_excess * t.drip_max_day_share, biggest_day),
+    )
+    return [
+        window_excess.alias("drip_excess"),
+        z.alias("drip_z"),
+        # min_horizontal skips nulls, so a window without a full baseline must be ruled out here
+        pl.when(pl.col("observed") & z.is_not_null() & biggest_day.is_not_null())
+        .then(margin)
+        .alias("drip_margin"),
+    ]
+
+
+def _churn_columns(t: DetectionSettings, has_following: bool) -> list[pl.Expr]:
+    if not has_following:
+        return [pl.lit(None, dtype=pl.Float64).alias(c) for c in ("churn_gross", "churn_net", "following_churn_margin")]
+    delta = _over(pl.col("following").diff())
+    gross = _over(delta.abs().rolling_sum(t.churn_window_days, min_samples=t.churn_window_days))
+    net = _over(delta.rolling_sum(t.churn_window_days, min_samples=t.churn_window_days)).abs()
+    margin = pl.min_horizontal(
+        _ratio(gross, t.churn_min_gross),
+        _ratio(gross / net.clip(lower_bound=1.0), t.churn_min_ratio),
+        _ratio(gross, pl.col("following") * t.churn_min_relative),
+    )
+    return [
+        gross.alias("churn_gross"),
+        net.alias("churn_net"),
+        pl.when(gross.is_not_null() & pl.col("following").is_not_null()).then(margin)
+        .alias("following_churn_margin"),
+    ]
+
+
+def _posting_columns(t: DetectionSettings, has_posts: bool) -> list[pl.Expr]:
+    if not has_posts:
+        return [pl.lit(None, dtype=pl.Float64).alias(c) for c in ("posts_3d", "posts_usual_3d")]
+    posts = pl.col("posts")
+    recent = _over(posts - posts.shift(3))
+    usual = _over((posts.shift(3) - posts.shift(3 + t.baseline_days)) / t.baseline_days * 3)
+    return [recent.alias("posts_3d"), usual.alias("posts_usual_3d")]
+
+
+def score_signals(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
+    """Add the baseline, the z score and a margin column per rule to a daily growth series."""
+    frame = add_baseline(series, t)
+    has_following = "following" in frame.columns and frame.get_column("following").null_count() < frame.height
+    has_posts = "posts" in frame.columns and frame.get_column("posts").null_count() < frame.height
+    frame = frame.with_columns(
+        *_spike_drop_margins(t),
+        *_drip_columns(t),
+        *_churn_columns(t, has_following),
+        *_posting_columns(t, has_posts),
+    )
+    return frame
+
+
+def flags_from_margins(scored: pl.DataFrame) -> pl.DataFrame:
+    """Flag every rule whose margin is above 1 (the same verdict the GX suite reaches)."""
+    return scored.with_columns(
+        (pl.col(f"{rule}_margin") > 1.0).fill_null(False).alias(f"flag_{rule}") for rule in RULES
+    )
+
+
+def co_movement(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
+    """Per platform and day: how many accounts moved unusually up or down together."""
+    z = pl.col("robust_z")
+    return (
+        scored.filter(pl.col("observed") & z.is_not_null())
+        .group_by("platform", "day")
+        .agg(
+            pl.len().alias("accounts"),
+            (z >= t.platform_event_z).sum().alias("moved_up"),
+            (z <= -t.platform_event_z).sum().alias("moved_down"),
+        )
+        .with_columns(
+            [
+                (
+                    (pl.col(c) >= t.platform_event_min_accounts)
+                    & (pl.col(c) / pl.col("accounts") >= t.platform_event_share)
+                ).alias(f"event_{c.removeprefix('moved_')}")
+                for c in ("moved_up", "moved_down")
+            ]
+        )
+    )
