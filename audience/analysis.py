@@ -18,20 +18,39 @@ import polars as pl
 
 from audience.config import DetectionSettings
 from transforms.anomalies import build_anomalies
-from warehouse.query import fetch_one
 from transforms.growth import WINDOWS, add_growth
 from transforms.series import daily_series
 from transforms.signals import RULES, flags_from_margins, score_signals
+from warehouse.query import fetch_one
 
 RETENTION_DAYS = 30
 Flagger = Callable[[pl.DataFrame], pl.DataFrame]
 
 METRIC_COLUMNS = [
-    "platform", "handle", "day", "followers", "following", "posts", "observed", "spread_days",
-    "daily_gain", *[f"growth_{k}_{w}" for w in WINDOWS for k in ("abs", "rel")],
-    "avg_daily_gain_28", "baseline_median", "baseline_sigma", "robust_z", "spike_margin",
-    "drop_margin", "drip_excess", "drip_z", "drip_margin", "churn_gross", "churn_net",
-    "following_churn_margin", "posts_3d", "posts_usual_3d",
+    "platform",
+    "handle",
+    "day",
+    "followers",
+    "following",
+    "posts",
+    "observed",
+    "spread_days",
+    "daily_gain",
+    *[f"growth_{k}_{w}" for w in WINDOWS for k in ("abs", "rel")],
+    "avg_daily_gain_28",
+    "baseline_median",
+    "baseline_sigma",
+    "robust_z",
+    "spike_margin",
+    "drop_margin",
+    "drip_excess",
+    "drip_z",
+    "drip_margin",
+    "churn_gross",
+    "churn_net",
+    "following_churn_margin",
+    "posts_3d",
+    "posts_usual_3d",
 ]
 
 
@@ -53,10 +72,12 @@ def context_days(t: DetectionSettings) -> int:
 
 def _state(con: duckdb.DuckDBPyConnection) -> tuple[date, datetime] | None:
     row = fetch_one(con, "SELECT analysed_through, written_watermark FROM analysis_state")
-    return (row[0], row[1]) if row else None  # type: ignore[return-value]
+    return (row[0], row[1]) if row else None
 
 
-def _plan(con: duckdb.DuckDBPyConnection, as_of: date, t: DetectionSettings, full: bool) -> date | None:
+def _plan(
+    con: duckdb.DuckDBPyConnection, as_of: date, t: DetectionSettings, full: bool
+) -> date | None:
     """First day to rewrite, or None for a full rebuild."""
     state = _state(con)
     if full or state is None:
@@ -77,10 +98,12 @@ def _plan(con: duckdb.DuckDBPyConnection, as_of: date, t: DetectionSettings, ful
 
 def _load(con: duckdb.DuckDBPyConnection, as_of: date, load_from: date | None) -> pl.DataFrame:
     columns = "platform, handle, day, followers, following, posts"
+    frame: pl.DataFrame
     if load_from is None:
-        return con.sql(f"SELECT {columns} FROM snapshots WHERE day <= DATE '{as_of}'").pl()
+        frame = con.sql(f"SELECT {columns} FROM snapshots WHERE day <= DATE '{as_of}'").pl()
+        return frame
     # plus each account's last observation before the window, so gaps interpolate as in a full run
-    return con.sql(
+    frame = con.sql(
         f"""
         SELECT {columns} FROM snapshots WHERE day BETWEEN DATE '{load_from}' AND DATE '{as_of}'
         UNION ALL
@@ -88,10 +111,14 @@ def _load(con: duckdb.DuckDBPyConnection, as_of: date, load_from: date | None) -
         QUALIFY row_number() OVER (PARTITION BY platform, handle ORDER BY day DESC) = 1
         """
     ).pl()
+    return frame
 
 
 def compute(
-    snapshots: pl.DataFrame, as_of: date, t: DetectionSettings, flagger: Flagger = flags_from_margins
+    snapshots: pl.DataFrame,
+    as_of: date,
+    t: DetectionSettings,
+    flagger: Flagger = flags_from_margins,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Pure: snapshots -> (daily metrics with flags, anomalies)."""
     scored = score_signals(add_growth(daily_series(snapshots, as_of)), t)
@@ -118,22 +145,32 @@ def analyze(
         metrics = metrics.filter(pl.col("day") >= write_from)
         anomalies = anomalies.filter(pl.col("day") >= write_from)
     since = "" if write_from is None else f"WHERE day >= DATE '{write_from}'"
-    existing = con.sql(
-        f"SELECT platform, handle, day, kind, detected_at FROM anomalies {since}"
-    ).pl().with_columns(pl.col("detected_at").dt.convert_time_zone("UTC"))
+    existing = (
+        con.sql(f"SELECT platform, handle, day, kind, detected_at FROM anomalies {since}")
+        .pl()
+        .with_columns(pl.col("detected_at").dt.convert_time_zone("UTC"))
+    )
     anomalies = (
-        anomalies.join(existing, on=["platform", "handle", "day", "kind"], how="left", suffix="_old")
+        anomalies.join(
+            existing, on=["platform", "handle", "day", "kind"], how="left", suffix="_old"
+        )
         .with_columns(pl.coalesce("detected_at_old", "detected_at").alias("detected_at"))
         .drop("detected_at_old")
         .with_columns(_check_names(anomalies))
     )
-    new = anomalies.height - existing.join(
-        anomalies.select("platform", "handle", "day", "kind"), on=["platform", "handle", "day", "kind"]
-    ).height
+    new = (
+        anomalies.height
+        - existing.join(
+            anomalies.select("platform", "handle", "day", "kind"),
+            on=["platform", "handle", "day", "kind"],
+        ).height
+    )
     con.execute(f"DELETE FROM daily_metrics {since}")
     con.execute(f"DELETE FROM anomalies {since}")
     now = datetime.now(UTC)
-    con.register("_metrics", metrics.select(METRIC_COLUMNS).with_columns(pl.lit(now).alias("computed_at")))
+    con.register(
+        "_metrics", metrics.select(METRIC_COLUMNS).with_columns(pl.lit(now).alias("computed_at"))
+    )
     con.register("_anomalies", anomalies)
     try:
         con.execute("INSERT INTO daily_metrics BY NAME SELECT * FROM _metrics")
@@ -154,7 +191,9 @@ def analyze(
         days_written=metrics.height,
         anomalies=anomalies.height,
         new_anomalies=new,
-        suspected_purchases=int(anomalies.get_column("suspected_purchase").sum()) if anomalies.height else 0,
+        suspected_purchases=int(anomalies.get_column("suspected_purchase").sum())
+        if anomalies.height
+        else 0,
     )
 
 

@@ -24,7 +24,7 @@ from audience.errors import AudienceError, ImportRejected
 if TYPE_CHECKING:
     import duckdb
 
-SAMPLE = Path(__file__).resolve().parent.parent / "sample" / "history.csv"
+SAMPLE = Path(__file__).resolve().parent / "data" / "sample_history.csv"
 DEMO_WAREHOUSE = Path("warehouse/demo.duckdb")
 
 
@@ -59,8 +59,12 @@ def pass_context(command: Callable[..., Any]) -> Callable[..., Any]:
             ctx.ensure_object(Context).warehouse = value
 
     option = click.option(
-        "--warehouse", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
-        callback=set_warehouse, is_eager=True, help="DuckDB file (same as the global option).",
+        "--warehouse",
+        type=click.Path(dir_okay=False, path_type=Path),
+        expose_value=False,
+        callback=set_warehouse,
+        is_eager=True,
+        help="DuckDB file (same as the global option).",
     )
     return option(_pass_context(command))
 
@@ -75,11 +79,19 @@ def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--warehouse", "warehouse", type=click.Path(dir_okay=False, path_type=Path),
-              help="DuckDB file (default: AUDIENCE_WAREHOUSE, then warehouse.path in the config, "
-                   "then warehouse/audience.duckdb).")
-@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
-              help="Settings file (default: AUDIENCE_CONFIG, then ./audience.toml when present).")
+@click.option(
+    "--warehouse",
+    "warehouse",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="DuckDB file (default: AUDIENCE_WAREHOUSE, then warehouse.path in the config, "
+    "then warehouse/audience.duckdb).",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (default: AUDIENCE_CONFIG, then ./audience.toml when present).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only results, no progress or notes.")
 @click.version_option(package_name="audience-growth-tracker")
 @click.pass_context
@@ -94,14 +106,21 @@ def cli(ctx: click.Context, warehouse: Path | None, config: Path | None, quiet: 
 # --- import ---------------------------------------------------------------------------------
 
 
-def _progress_bar(total: int, enabled: bool) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
+def _progress_bar(
+    total: int, enabled: bool
+) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
     """A byte-count progress bar on stderr when it is a terminal (and the input is large)."""
     if not enabled or total < 4 << 20 or not sys.stderr.isatty():
         return None, lambda: None
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                   transient=True)
+    bar = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    )
     task = bar.add_task("import", total=total)
     bar.start()
     return (lambda n: bar.advance(task, n)), bar.stop
@@ -122,15 +141,24 @@ def import_command(obj: Context, files: tuple[Path, ...]) -> None:
     total = sum(f.stat().st_size for f in files if f.is_file())
     progress, stop = _progress_bar(total, not obj.quiet)
     try:
-        summary = import_history(list(files), obj.warehouse, datetime.now(UTC).date(),
-                                 progress=progress, lock_timeout_s=obj.settings.warehouse.lock_timeout_s)
+        summary = import_history(
+            list(files),
+            obj.warehouse,
+            datetime.now(UTC).date(),
+            progress=progress,
+            lock_timeout_s=obj.settings.warehouse.lock_timeout_s,
+        )
     finally:
         stop()
     w = summary.written
     click.echo(
         f"imported {summary.rows:,} rows for {summary.accounts:,} accounts into {obj.warehouse}: "
         f"{w.inserted:,} new, {w.updated:,} changed, {w.unchanged:,} unchanged"
-        + (f", {summary.duplicates:,} identical duplicate rows skipped" if summary.duplicates else "")
+        + (
+            f", {summary.duplicates:,} identical duplicate rows skipped"
+            if summary.duplicates
+            else ""
+        )
     )
     obj.say("next: audience run --skip-collect   (analyse the history)")
 
@@ -162,7 +190,9 @@ def _run_analysis(obj: Context, as_of: date | None, full: bool) -> dict[str, Any
 
 @cli.command("run")
 @click.option("--as-of", "as_of", callback=_parse_day, help="Analyse up to this day (YYYY-MM-DD).")
-@click.option("--skip-collect", is_flag=True, help="Do not fetch today's counts; analyse what is stored.")
+@click.option(
+    "--skip-collect", is_flag=True, help="Do not fetch today's counts; analyse what is stored."
+)
 @click.option("--full", is_flag=True, help="Recompute every day instead of only what is new.")
 @pass_context
 def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool) -> None:
@@ -195,7 +225,13 @@ def accounts_group() -> None:
 
 
 @accounts_group.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
 @pass_context
 def accounts_list(obj: Context, fmt: str) -> None:
     """Every account in the warehouse, with its latest figure, and the configured ones."""
@@ -203,26 +239,51 @@ def accounts_list(obj: Context, fmt: str) -> None:
     rows: list[dict[str, Any]] = []
     if obj.warehouse.exists():
         with obj.open(read_only=True) as con:
-            rows = con.sql(
-                """
+            rows = (
+                con.sql(
+                    """
                 SELECT a.platform, a.handle, a.tracked, a.status, a.first_seen, a.last_seen,
                        s.followers AS latest_followers, array_to_string(a.tags, ',') AS tags
                 FROM accounts a LEFT JOIN snapshots s
                   ON s.platform = a.platform AND s.handle = a.handle AND s.day = a.last_seen
                 ORDER BY a.platform, a.handle
                 """
-            ).pl().to_dicts()
+                )
+                .pl()
+                .to_dicts()
+            )
     seen = {f"{r['platform']}:{r['handle']}" for r in rows}
     for account in obj.settings.accounts:
         if account.key not in seen:
-            rows.append({"platform": account.platform, "handle": account.handle, "tracked": True,
-                         "status": "not yet collected", "first_seen": None, "last_seen": None,
-                         "latest_followers": None, "tags": ",".join(account.tags)})
+            rows.append(
+                {
+                    "platform": account.platform,
+                    "handle": account.handle,
+                    "tracked": True,
+                    "status": "not yet collected",
+                    "first_seen": None,
+                    "last_seen": None,
+                    "latest_followers": None,
+                    "tags": ",".join(account.tags),
+                }
+            )
     for row in rows:
         key = f"{row['platform']}:{row['handle']}"
         row["tracked"] = "config" if key in configured else ("cli" if row["tracked"] else "no")
-    _emit(rows, fmt, ["platform", "handle", "tracked", "status", "first_seen", "last_seen",
-                      "latest_followers", "tags"])
+    _emit(
+        rows,
+        fmt,
+        [
+            "platform",
+            "handle",
+            "tracked",
+            "status",
+            "first_seen",
+            "last_seen",
+            "latest_followers",
+            "tags",
+        ],
+    )
 
 
 @accounts_group.command("add")
@@ -258,12 +319,16 @@ def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
     configured = {a.key for a in obj.settings.accounts}
     for platform, handle in parsed:
         if f"{platform}:{handle}" in configured:
-            raise AudienceError(f"{platform}:{handle} is listed in the configuration file; remove it there")
+            raise AudienceError(
+                f"{platform}:{handle} is listed in the configuration file; remove it there"
+            )
     with obj.open() as con:
         for platform, handle in parsed:
             row = con.execute(
                 "UPDATE accounts SET tracked = false, updated_at = now() WHERE platform = ? AND handle = ? "
-                "RETURNING handle", [platform, handle]).fetchall()
+                "RETURNING handle",
+                [platform, handle],
+            ).fetchall()
             if not row:
                 raise AudienceError(f"{platform}:{handle} is not in the warehouse")
     click.echo(f"stopped tracking {', '.join(f'{p}:{h}' for p, h in parsed)} (history kept)")
@@ -274,14 +339,18 @@ def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
 
 def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
     if fmt == "json":
-        click.echo(json.dumps([{c: r.get(c) for c in columns} for r in rows], default=str, indent=2))
+        click.echo(
+            json.dumps([{c: r.get(c) for c in columns} for r in rows], default=str, indent=2)
+        )
         return
     if fmt == "csv":
         import csv
         import io
 
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(
+            buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
         click.echo(buffer.getvalue(), nl=False)
@@ -300,15 +369,24 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
 @click.option("--since", callback=_parse_day, help="Only anomalies on or after this day.")
 @click.option("--platform", help="Only this platform.")
 @click.option("--suspected", is_flag=True, help="Only suspected purchases.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
 @pass_context
-def anomalies_command(obj: Context, since: date | None, platform: str | None, suspected: bool, fmt: str) -> None:
+def anomalies_command(
+    obj: Context, since: date | None, platform: str | None, suspected: bool, fmt: str
+) -> None:
     """Flagged days with their evidence, newest first."""
     if platform is not None:
         from audience.platforms import get_platform
 
         get_platform(platform)
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[object] = []
     if since:
         clauses.append("day >= ?")
         params.append(since)
@@ -319,21 +397,48 @@ def anomalies_command(obj: Context, since: date | None, platform: str | None, su
         clauses.append("suspected_purchase")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     with obj.open(read_only=True) as con:
-        rows = con.sql(
-            f"SELECT * FROM anomalies {where} ORDER BY day DESC, platform, handle", params=params
-        ).pl().to_dicts()
-    columns = ["day", "platform", "handle", "kind", "attribution", "suspected_purchase", "severity",
-               "explanation"]
+        rows = (
+            con.sql(
+                f"SELECT * FROM anomalies {where} ORDER BY day DESC, platform, handle",
+                params=params,
+            )
+            .pl()
+            .to_dicts()
+        )
+    columns = [
+        "day",
+        "platform",
+        "handle",
+        "kind",
+        "attribution",
+        "suspected_purchase",
+        "severity",
+        "explanation",
+    ]
     if fmt != "table":
-        columns += ["score", "margin", "gain", "baseline_median", "retention_7", "retention_30",
-                    "thresholds", "detected_at"]
+        columns += [
+            "score",
+            "margin",
+            "gain",
+            "baseline_median",
+            "retention_7",
+            "retention_30",
+            "thresholds",
+            "detected_at",
+        ]
     _emit(rows, fmt, columns)
     obj.say(f"{len(rows)} anomalies")
 
 
 @cli.command("query")
 @click.argument("sql")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
 @pass_context
 def query_command(obj: Context, sql: str, fmt: str) -> None:
     """Run one read-only SQL query against the warehouse."""
@@ -368,24 +473,34 @@ def demo_command(obj: Context) -> None:
     demo.say(f"    {summary.rows:,} daily snapshots of {summary.accounts} accounts")
     demo.say("2/3 computing growth metrics and checking for bought-looking jumps")
     result = _run_analysis(demo, None, full=True)
-    demo.say(f"    {result['anomalies']} anomalies, {result['suspected_purchases']} suspected purchases")
+    demo.say(
+        f"    {result['anomalies']} anomalies, {result['suspected_purchases']} suspected purchases"
+    )
     demo.say("3/3 what was found:")
     with demo.open(read_only=True) as con:
-        rows = con.sql(
-            "SELECT day, platform, handle, kind, attribution, suspected_purchase, explanation "
-            "FROM anomalies ORDER BY suspected_purchase DESC, day"
-        ).pl().to_dicts()
+        rows = (
+            con.sql(
+                "SELECT day, platform, handle, kind, attribution, suspected_purchase, explanation "
+                "FROM anomalies ORDER BY suspected_purchase DESC, day"
+            )
+            .pl()
+            .to_dicts()
+        )
     for row in rows:
-        verdict = "SUSPECTED PURCHASE" if row["suspected_purchase"] else row["attribution"].replace("_", " ")
+        verdict = (
+            "SUSPECTED PURCHASE"
+            if row["suspected_purchase"]
+            else row["attribution"].replace("_", " ")
+        )
         click.echo(f"\n[{verdict}] {row['platform']}:{row['handle']} {row['kind']} on {row['day']}")
         click.echo(f"  {row['explanation']}")
     click.echo(
         f"\nwarehouse: {warehouse}\ntry:\n"
         f"  audience --warehouse {warehouse} anomalies --suspected\n"
-        f"  audience --warehouse {warehouse} query \"SELECT platform, handle, max(followers) AS followers, "
+        f'  audience --warehouse {warehouse} query "SELECT platform, handle, max(followers) AS followers, '
         f"max(growth_rel_28) AS growth_28d FROM daily_metrics WHERE day = DATE '{result['as_of']}' "
-        "GROUP BY ALL ORDER BY growth_28d DESC\"\n"
-        f"  audience --warehouse {warehouse} query \"SELECT day, followers, daily_gain, robust_z FROM "
+        'GROUP BY ALL ORDER BY growth_28d DESC"\n'
+        f'  audience --warehouse {warehouse} query "SELECT day, followers, daily_gain, robust_z FROM '
         "daily_metrics WHERE handle = 'growthguru' ORDER BY day DESC LIMIT 14\""
     )
 

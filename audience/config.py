@@ -11,10 +11,11 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -45,6 +46,13 @@ SECRET_ENV: dict[str, str] = {
 _SECRET_WORDS = ("password", "token", "secret", "api_key", "apikey")
 
 
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]  # "" in TOML means unset
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,7 +69,9 @@ class AccountConfig(_Model):
     @classmethod
     def _known_platform(cls, value: str) -> str:
         if value not in PLATFORMS:
-            raise ValueError(f"unknown platform {value!r}; supported: {', '.join(sorted(PLATFORMS))}")
+            raise ValueError(
+                f"unknown platform {value!r}; supported: {', '.join(sorted(PLATFORMS))}"
+            )
         return value
 
     @field_validator("handle")
@@ -88,7 +98,7 @@ class WarehouseSettings(_Model):
 class PlatformSettings(_Model):
     """Per-platform client settings; `base_url` points a collector at the simulator."""
 
-    base_url: str | None = None
+    base_url: OptionalText = None
     timeout_s: float = Field(10.0, gt=0)
     max_concurrency: int = Field(4, ge=1, le=64)
     max_retries: int = Field(4, ge=0, le=10)
@@ -121,13 +131,14 @@ class DetectionSettings(_Model):
     platform_event_min_accounts: int = Field(3, ge=2)  # ...at least this many...
     platform_event_share: float = Field(0.3, gt=0, le=1)  # ...and this share of the platform's
 
+
 class AlertSettings(_Model):
     recipients: tuple[str, ...] = ()
     tag_recipients: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     sender: str = "audience-tracker@localhost"
-    smtp_host: str | None = None  # unset: messages are written to `outbox` as .eml files
+    smtp_host: OptionalText = None  # unset: messages are written to `outbox` as .eml files
     smtp_port: int = Field(587, ge=1, le=65535)
-    smtp_user: str | None = None
+    smtp_user: OptionalText = None
     smtp_starttls: bool = True
     outbox: Path = Path("outbox")
 
@@ -198,11 +209,19 @@ def _parse_env_value(raw: str) -> Any:
         return raw
 
 
-def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+def _apply_env_overrides(
+    data: dict[str, Any], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """Apply AUDIENCE_SECTION__KEY overrides; return the data and which variable set which path."""
+    origin: dict[tuple[str, ...], str] = {}
     for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if any(word in path[-1] for word in _SECRET_WORDS):
+            raise ConfigError(
+                f"environment {name}: secrets have their own variables: {_secret_hint('.'.join(path))}"
+            )
         node = data
         for part in path[:-1]:
             child = node.setdefault(part, {})
@@ -210,23 +229,39 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> di
                 raise ConfigError(f"environment {name}: {'.'.join(path[:-1])} is not a table")
             node = child
         node[path[-1]] = _parse_env_value(raw)
+        origin[tuple(path)] = name
     if environ.get("AUDIENCE_WAREHOUSE"):
         data.setdefault("warehouse", {})["path"] = environ["AUDIENCE_WAREHOUSE"]
-    return data
+        origin[("warehouse", "path")] = "AUDIENCE_WAREHOUSE"
+    return data, origin
 
 
-def _format_validation(source: str, exc: ValidationError) -> str:
+def _secret_hint(dotted: str) -> str:
+    """The variable for a secret found at `dotted` (e.g. platforms.youtube.api_key), if clear."""
+    parts = dotted.split(".")
+    for candidate in (parts[-1], "_".join(parts[-2:])):
+        if candidate in SECRET_ENV:
+            return SECRET_ENV[candidate]
+    return "one of " + ", ".join(sorted(SECRET_ENV.values()))
+
+
+def _format_validation(
+    source: str, exc: ValidationError, origin: dict[tuple[str, ...], str]
+) -> str:
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = tuple(str(p) for p in err["loc"])
+        where = ".".join(loc) or "(top level)"
+        blame = next(
+            (f"environment {var}" for path, var in origin.items() if loc[: len(path)] == path),
+            source,
+        )
         message = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{source}: {where}: {message}")
+        parts.append(f"{blame}: {where}: {message}")
     return "\n".join(parts)
 
 
-def load_settings(
-    path: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings: `path` (or ./audience.toml when present), then the environment."""
     env = os.environ if environ is None else environ
     explicit = path is not None or bool(env.get("AUDIENCE_CONFIG"))
@@ -243,15 +278,16 @@ def load_settings(
             raise ConfigError(f"{config_path}: cannot read: {exc}") from None
         secret_keys = _find_secret_keys(data)
         if secret_keys:
+            key = secret_keys[0]
             raise ConfigError(
-                f"{config_path}: {secret_keys[0]}: secrets are read from the environment only "
-                f"(one of {', '.join(sorted(SECRET_ENV.values()))}); remove it from the file"
+                f"{config_path}: {key}: secrets are read from the environment only "
+                f"(set {_secret_hint(key)}); remove it from the file"
             )
     elif explicit:
         raise ConfigError(f"{config_path}: configuration file not found")
-    data = _apply_env_overrides(data, env)
+    data, origin = _apply_env_overrides(data, env)
     data["secrets"] = {name: env[var] for name, var in SECRET_ENV.items() if env.get(var)}
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(source, exc)) from None
+        raise ConfigError(_format_validation(source, exc, origin)) from None

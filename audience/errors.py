@@ -1,12 +1,12 @@
 """The exception hierarchy of the tracker.
 
-    AudienceError                 anything the CLI turns into one clear line and exit status 2
-    ├── ConfigError               audience.toml or an environment override is invalid
-    ├── HandleError               an account handle or platform name is malformed
-    ├── ImportRejected            a CSV history import was refused (carries every problem found)
-    └── WarehouseError            the DuckDB warehouse cannot be used
-        ├── WarehouseBusy         another process holds the warehouse (a run is writing)
-        └── MigrationError        a schema migration failed (nothing of it was applied)
+AudienceError                 anything the CLI turns into one clear line and exit status 2
+├── ConfigError               audience.toml or an environment override is invalid
+├── HandleError               an account handle or platform name is malformed
+├── ImportRejected            a CSV history import was refused (carries every problem found)
+└── WarehouseError            the DuckDB warehouse cannot be used
+    ├── WarehouseBusy         another process holds the warehouse (a run is writing)
+    └── MigrationError        a schema migration failed (nothing of it was applied)
 """
 
 from __future__ import annotations

@@ -54,7 +54,9 @@ def _header(path: Path, first_line: bytes) -> tuple[list[str], list[Problem]]:
     for column in columns:
         if column not in REQUIRED + OPTIONAL:
             allowed = ", ".join(REQUIRED + OPTIONAL)
-            problems.append(Problem(name, 1, column or "(blank)", f"unknown column (allowed: {allowed})"))
+            problems.append(
+                Problem(name, 1, column or "(blank)", f"unknown column (allowed: {allowed})")
+            )
     seen: set[str] = set()
     for column in columns:
         if column in seen:
@@ -103,7 +105,9 @@ def _ragged_lines(name: str, columns: list[str], block: bytes, first_line: int) 
     return problems
 
 
-def _parse_block(name: str, columns: list[str], block: bytes, first_line: int) -> pl.DataFrame | list[Problem]:
+def _parse_block(
+    name: str, columns: list[str], block: bytes, first_line: int
+) -> pl.DataFrame | list[Problem]:
     try:
         frame = pl.read_csv(
             block,
@@ -127,13 +131,13 @@ def _count_checks(column: str, required: bool) -> list[tuple[pl.Expr, str | pl.E
     if required:
         checks.append((value.is_null(), "required value is missing"))
     checks += [
-        (value.str.contains(r"^-\d+$"), pl.lit("negative count ") + shown),
+        (value.str.contains(r"^-[0-9]+$"), pl.lit("negative count ") + shown),
         (
-            value.is_not_null() & ~value.str.contains(r"^-?\d+$"),
+            value.is_not_null() & ~value.str.contains(r"^-?[0-9]+$"),
             pl.lit("not a whole number: ") + shown,
         ),
         (
-            value.str.contains(rf"^\d{{{MAX_COUNT_DIGITS + 1},}}$"),
+            value.str.contains(rf"^[0-9]{{{MAX_COUNT_DIGITS + 1},}}$"),
             pl.lit(f"implausibly large count (more than {MAX_COUNT_DIGITS} digits)"),
         ),
     ]
@@ -151,7 +155,9 @@ def _canonical_handles() -> pl.Expr:
         if spec.lowercase:
             value = value.str.to_lowercase()
         elif spec.name == "youtube":
-            value = pl.when(value.str.starts_with("@")).then(value.str.to_lowercase()).otherwise(value)
+            value = (
+                pl.when(value.str.starts_with("@")).then(value.str.to_lowercase()).otherwise(value)
+            )
         if spec.name == "reddit":
             value = value.str.to_lowercase().str.strip_prefix("/")
         expr = pl.when(pl.col("platform") == spec.name).then(value).otherwise(expr)
@@ -161,13 +167,17 @@ def _canonical_handles() -> pl.Expr:
 def _handle_valid() -> pl.Expr:
     expr = pl.lit(False)
     for spec in PLATFORMS.values():
-        expr = pl.when(pl.col("platform") == spec.name).then(
-            pl.col("handle").str.contains(spec.pattern)
-        ).otherwise(expr)
+        expr = (
+            pl.when(pl.col("platform") == spec.name)
+            .then(pl.col("handle").str.contains(spec.pattern))
+            .otherwise(expr)
+        )
     return expr
 
 
-def _validate_block(frame: pl.DataFrame, name: str, first_line: int, today: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _validate_block(
+    frame: pl.DataFrame, name: str, first_line: int, today: date
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return (valid typed rows, problems) for one parsed block."""
     for column in OPTIONAL:
         if column not in frame.columns:
@@ -188,22 +198,33 @@ def _validate_block(frame: pl.DataFrame, name: str, first_line: int, today: date
         (
             "platform",
             pl.col("platform").is_not_null() & ~pl.col("platform").is_in(list(PLATFORMS)),
-            pl.lit("unknown platform '") + pl.col("platform").str.slice(0, 40)
+            pl.lit("unknown platform '")
+            + pl.col("platform").str.slice(0, 40)
             + pl.lit(f"' (supported: {supported})"),
         ),
         ("handle", pl.col("handle").is_null(), "required value is missing"),
         (
             "handle",
-            pl.col("handle").is_not_null() & pl.col("platform").is_in(list(PLATFORMS)) & ~_handle_valid(),
-            pl.lit("malformed ") + pl.col("platform") + pl.lit(" handle '")
-            + pl.col("handle").str.slice(0, 60) + pl.lit("'"),
+            pl.col("handle").is_not_null()
+            & pl.col("platform").is_in(list(PLATFORMS))
+            & ~_handle_valid(),
+            pl.lit("malformed ")
+            + pl.col("platform")
+            + pl.lit(" handle '")
+            + pl.col("handle").str.slice(0, 60)
+            + pl.lit("'"),
         ),
         ("date", pl.col("date").is_null(), "required value is missing"),
         (
             "date",
             pl.col("date").is_not_null()
-            & (pl.col("day").is_null() | ~pl.col("date").str.contains(r"^\d{4}-\d{2}-\d{2}$")),
-            pl.lit("not a date in YYYY-MM-DD form: '") + pl.col("date").str.slice(0, 40) + pl.lit("'"),
+            & (
+                pl.col("day").is_null()
+                | ~pl.col("date").str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+            ),
+            pl.lit("not a date in YYYY-MM-DD form: '")
+            + pl.col("date").str.slice(0, 40)
+            + pl.lit("'"),
         ),
         (
             "date",
@@ -212,7 +233,9 @@ def _validate_block(frame: pl.DataFrame, name: str, first_line: int, today: date
         ),
     ]
     for column in COUNTS:
-        checks += [(column, cond, msg) for cond, msg in _count_checks(column, column == "followers")]
+        checks += [
+            (column, cond, msg) for cond, msg in _count_checks(column, column == "followers")
+        ]
 
     problems = pl.concat(
         [
@@ -225,11 +248,17 @@ def _validate_block(frame: pl.DataFrame, name: str, first_line: int, today: date
         ]
     )
     bad_lines = problems.get_column("line").unique()
-    valid = frame.filter(~pl.col("line").is_in(bad_lines.implode())).select(
-        "platform", "handle", "day",
-        *[pl.col(c).cast(pl.Int64) for c in COUNTS],
-        "line",
-    ).with_columns(pl.lit(name).alias("file"))
+    valid = (
+        frame.filter(~pl.col("line").is_in(bad_lines.implode()))
+        .select(
+            "platform",
+            "handle",
+            "day",
+            *[pl.col(c).cast(pl.Int64) for c in COUNTS],
+            "line",
+        )
+        .with_columns(pl.lit(name).alias("file"))
+    )
     return valid, problems.with_columns(pl.lit(name).alias("file"))
 
 
@@ -238,20 +267,25 @@ def _conflicts(rows: pl.DataFrame) -> pl.DataFrame:
     ordered = rows.sort("file_order", "line")
     first = ordered.group_by(KEY, maintain_order=True).first()
     joined = ordered.join(first, on=KEY, suffix="_first").filter(
-        (pl.col("file_order") != pl.col("file_order_first")) | (pl.col("line") != pl.col("line_first"))
+        (pl.col("file_order") != pl.col("file_order_first"))
+        | (pl.col("line") != pl.col("line_first"))
     )
     differs = pl.lit(False)
     detail = []
     for c in COUNTS:
         # blank means unknown: only two known, different figures conflict
-        changed = pl.col(c).is_not_null() & pl.col(f"{c}_first").is_not_null() & (
-            pl.col(c) != pl.col(f"{c}_first")
+        changed = (
+            pl.col(c).is_not_null()
+            & pl.col(f"{c}_first").is_not_null()
+            & (pl.col(c) != pl.col(f"{c}_first"))
         )
         differs = differs | changed
         detail.append(
             pl.when(changed).then(
-                pl.lit(f"{c} ") + pl.col(f"{c}_first").cast(pl.String).fill_null("blank")
-                + pl.lit(" vs ") + pl.col(c).cast(pl.String).fill_null("blank")
+                pl.lit(f"{c} ")
+                + pl.col(f"{c}_first").cast(pl.String).fill_null("blank")
+                + pl.lit(" vs ")
+                + pl.col(c).cast(pl.String).fill_null("blank")
             )
         )
     return joined.filter(differs).select(
@@ -259,9 +293,13 @@ def _conflicts(rows: pl.DataFrame) -> pl.DataFrame:
         "line",
         pl.lit("date").alias("field"),
         (
-            pl.lit("conflicts with ") + pl.col("file_first") + pl.lit(":")
-            + pl.col("line_first").cast(pl.String) + pl.lit(" for the same account and day (")
-            + pl.concat_str(detail, separator=", ", ignore_nulls=True) + pl.lit(")")
+            pl.lit("conflicts with ")
+            + pl.col("file_first")
+            + pl.lit(":")
+            + pl.col("line_first").cast(pl.String)
+            + pl.lit(" for the same account and day (")
+            + pl.concat_str(detail, separator=", ", ignore_nulls=True)
+            + pl.lit(")")
         ).alias("reason"),
     )
 
@@ -280,7 +318,7 @@ def read_history(paths: Sequence[Path], today: date, progress: Progress | None =
             header_problems.append(Problem(name, 0, "file", f"cannot open: {exc.strerror or exc}"))
             continue
         digest = hashlib.sha256()
-        rows = 0
+        file_rows = 0
         with handle:
             first = handle.readline()
             digest.update(first)
@@ -301,9 +339,9 @@ def read_history(paths: Sequence[Path], today: date, progress: Progress | None =
                     valid, found = _validate_block(parsed, name, line, today)
                     valid_parts.append(valid.with_columns(pl.lit(order).alias("file_order")))
                     problem_parts.append(found)
-                    rows += parsed.height
+                    file_rows += parsed.height
                 line += block_lines
-        files.append((path.name, digest.hexdigest(), rows))
+        files.append((path.name, digest.hexdigest(), file_rows))
 
     schema = {"file": pl.String, "line": pl.Int64, "field": pl.String, "reason": pl.String}
     problems_frame = pl.concat(
@@ -314,19 +352,32 @@ def read_history(paths: Sequence[Path], today: date, progress: Progress | None =
         problems_frame = pl.concat([problems_frame, _conflicts(rows).select(list(schema))])
     total = len(header_problems) + problems_frame.height
     if total:
-        order = {str(p): i for i, p in enumerate(paths)}
-        shown = problems_frame.with_columns(
-            pl.col("file").replace_strict(order, return_dtype=pl.Int64).alias("order")
-        ).sort("order", "line").head(SHOWN_PROBLEMS)
+        file_rank = {str(p): i for i, p in enumerate(paths)}
+        shown = (
+            problems_frame.with_columns(
+                pl.col("file").replace_strict(file_rank, return_dtype=pl.Int64).alias("order")
+            )
+            .sort("order", "line")
+            .head(SHOWN_PROBLEMS)
+        )
         listed = header_problems + [
-            Problem(r["file"], r["line"], r["field"], r["reason"]) for r in shown.iter_rows(named=True)
+            Problem(r["file"], r["line"], r["field"], r["reason"])
+            for r in shown.iter_rows(named=True)
         ]
         raise ImportRejected(listed[: max(SHOWN_PROBLEMS, len(header_problems))], total)
 
     if rows is None:
-        rows = pl.DataFrame(schema={"platform": pl.String, "handle": pl.String, "day": pl.Date,
-                                    **{c: pl.Int64 for c in COUNTS}, "file": pl.String,
-                                    "line": pl.Int64, "file_order": pl.Int32})
+        rows = pl.DataFrame(
+            schema={
+                "platform": pl.String,
+                "handle": pl.String,
+                "day": pl.Date,
+                **{c: pl.Int64 for c in COUNTS},
+                "file": pl.String,
+                "line": pl.Int64,
+                "file_order": pl.Int32,
+            }
+        )
     # one row per account and day; a figure blank in one row and known in its twin is kept
     frame = (
         rows.sort("file_order", "line")

@@ -45,9 +45,13 @@ def import_history(
                 located = frame.join(clashes, on=["platform", "handle", "day"]).sort("file", "line")
                 raise ImportRejected(
                     [
-                        Problem(r["file"], r["line"], "followers",
-                                f"{r['followers']} contradicts {r['observed_followers']} collected by "
-                                f"the tracker ({r['source']}) for {r['platform']}:{r['handle']} on {r['day']}")
+                        Problem(
+                            r["file"],
+                            r["line"],
+                            "followers",
+                            f"{r['followers']} contradicts {r['observed_followers']} collected by "
+                            f"the tracker ({r['source']}) for {r['platform']}:{r['handle']} on {r['day']}",
+                        )
                         for r in located.head(20).iter_rows(named=True)
                     ],
                     located.height,
@@ -60,11 +64,20 @@ def import_history(
                 )
             accounts = frame.select("platform", "handle").unique().height
             summary = ImportSummary(run_id, frame.height, accounts, history.duplicates, written)
-            finish_run(con, run_id, "ok", {
-                "files": [f[0] for f in history.files], "rows": frame.height, "accounts": accounts,
-                "inserted": written.inserted, "updated": written.updated,
-                "unchanged": written.unchanged, "duplicates": history.duplicates,
-            })
+            finish_run(
+                con,
+                run_id,
+                "ok",
+                {
+                    "files": [f[0] for f in history.files],
+                    "rows": frame.height,
+                    "accounts": accounts,
+                    "inserted": written.inserted,
+                    "updated": written.updated,
+                    "unchanged": written.unchanged,
+                    "duplicates": history.duplicates,
+                },
+            )
             con.execute("COMMIT")
         except duckdb.Error as exc:
             con.execute("ROLLBACK")

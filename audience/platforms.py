@@ -30,23 +30,38 @@ _DOMAIN = rf"({_LABEL}\.)+[a-z]([a-z0-9-]{{0,61}}[a-z0-9])?"
 PLATFORMS: dict[str, Platform] = {
     p.name: p
     for p in (
-        Platform("mastodon", rf"^[a-z0-9_]([a-z0-9_.-]{{0,62}}[a-z0-9_])?@{_DOMAIN}$",
-                 "user@mastodon.social"),
-        Platform("bluesky", rf"^({_DOMAIN}|did:plc:[a-z2-7]{{24}}|did:web:{_DOMAIN})$",
-                 "bsky.app"),
-        Platform("github",
-                 # a repository name may contain dots but may not be "." or ".."
-                 r"^[a-z0-9]([a-z0-9-]{0,37}[a-z0-9])?"
-                 r"(/([a-z0-9_-][a-z0-9_.-]{0,99}|\.[a-z0-9_.-]{0,98}[a-z0-9_-][a-z0-9_.-]{0,98}))?$",
-                 "octocat or owner/repo", audience="followers (users) or stars (owner/repo)"),
+        Platform(
+            "mastodon",
+            rf"^[a-z0-9_]([a-z0-9_.-]{{0,62}}[a-z0-9_])?@{_DOMAIN}$",
+            "user@mastodon.social",
+        ),
+        Platform("bluesky", rf"^({_DOMAIN}|did:plc:[a-z2-7]{{24}}|did:web:{_DOMAIN})$", "bsky.app"),
+        Platform(
+            "github",
+            # a repository name may contain dots but may not be "." or ".."
+            r"^[a-z0-9]([a-z0-9-]{0,37}[a-z0-9])?"
+            r"(/([a-z0-9_-][a-z0-9_.-]{0,99}|\.[a-z0-9_.-]{0,98}[a-z0-9_-][a-z0-9_.-]{0,98}))?$",
+            "octocat or owner/repo",
+            audience="followers (users) or stars (owner/repo)",
+        ),
         # YouTube: a channel id (case-sensitive) or an @handle; lowercase applies to @handles only.
-        Platform("youtube", r"^(UC[A-Za-z0-9_-]{22}|@[a-z0-9._-]{3,30})$",
-                 "UC_x5XG1OV2P6uZZ5FSM9Ttw or @googledevelopers", strip_at=False, lowercase=False,
-                 audience="subscribers"),
+        Platform(
+            "youtube",
+            r"^(UC[A-Za-z0-9_-]{22}|@[a-z0-9._-]{3,30})$",
+            "UC_x5XG1OV2P6uZZ5FSM9Ttw or @googledevelopers",
+            strip_at=False,
+            lowercase=False,
+            audience="subscribers",
+        ),
         Platform("x", r"^[a-z0-9_]{1,15}$", "xdevelopers"),
         Platform("twitch", r"^[a-z0-9_]{4,25}$", "twitchdev"),
-        Platform("reddit", r"^(r/[a-z0-9_]{2,21}|u/[a-z0-9_-]{3,20})$", "r/python or u/spez",
-                 strip_at=False, audience="subscribers"),
+        Platform(
+            "reddit",
+            r"^(r/[a-z0-9_]{2,21}|u/[a-z0-9_-]{3,20})$",
+            "r/python or u/spez",
+            strip_at=False,
+            audience="subscribers",
+        ),
         Platform("instagram", r"^[a-z0-9._]{1,30}$", "instagram"),
     )
 }

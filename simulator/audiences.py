@@ -70,23 +70,29 @@ def _rng(seed: int, spec: AccountSpec) -> np.random.Generator:
 def round_3_significant(value: float) -> float:
     """YouTube's public subscriber count: rounded down to 3 significant figures above 1,000."""
     if value < 1000:
-        return math.floor(value)
+        return float(math.floor(value))
     step = 10 ** (math.floor(math.log10(value)) - 2)
-    return math.floor(value / step) * step
+    return float(math.floor(value / step) * step)
 
 
-def _simulate(spec: AccountSpec, days: int, seed: int, events: list[PlatformEvent]) -> dict[str, np.ndarray]:
+def _simulate(
+    spec: AccountSpec, days: int, seed: int, events: list[PlatformEvent]
+) -> dict[str, np.ndarray]:
     rng = _rng(seed, spec)
     t = np.arange(days)
     rate = spec.rate * spec.trend ** (t / max(days - 1, 1))
-    rate = rate * (1 + 0.15 * np.sin(2 * np.pi * t / 7)) * rng.lognormal(0, spec.overdispersion, days)
+    rate = (
+        rate * (1 + 0.15 * np.sin(2 * np.pi * t / 7)) * rng.lognormal(0, spec.overdispersion, days)
+    )
     gains = rng.poisson(rate) - rng.poisson(rate * 0.15)
     posts = rng.poisson(spec.posts_per_day or 0.0, days).astype(float)
     following_delta = rng.poisson(0.3, days) - rng.poisson(0.25, days)
     bought = np.zeros(days)
     for ev in spec.events:
         if ev.kind == "viral":
-            burst = slice(max(ev.day - 1, 0), ev.day + 2)  # the posts that went viral, and follow-ups
+            burst = slice(
+                max(ev.day - 1, 0), ev.day + 2
+            )  # the posts that went viral, and follow-ups
             usual = spec.posts_per_day or 0.0
             posts[burst] += rng.poisson(3 * usual + 3, len(posts[burst]))
             for k in range(0, min(5, days - ev.day)):
@@ -107,7 +113,9 @@ def _simulate(spec: AccountSpec, days: int, seed: int, events: list[PlatformEven
             for k in range(ev.days):
                 if ev.day + k < days:
                     following_delta[ev.day + k] += ev.size if (k // 7) % 2 == 0 else -ev.size
-            gains[ev.day : ev.day + ev.days] += rng.poisson(spec.rate * 0.3, len(gains[ev.day : ev.day + ev.days]))
+            gains[ev.day : ev.day + ev.days] += rng.poisson(
+                spec.rate * 0.3, len(gains[ev.day : ev.day + ev.days])
+            )
     followers = spec.start + np.cumsum(gains) + np.cumsum(bought)
     for pe in events:
         if pe.platform != spec.platform or pe.day >= days:
@@ -127,7 +135,9 @@ def _simulate(spec: AccountSpec, days: int, seed: int, events: list[PlatformEven
         following = np.maximum(0, spec.following + np.cumsum(following_delta)).astype(float)
     return {
         "followers": np.maximum(0, np.round(followers)),
-        "posts": np.cumsum(posts) + 100 if spec.posts_per_day is not None else np.full(days, np.nan),
+        "posts": np.cumsum(posts) + 100
+        if spec.posts_per_day is not None
+        else np.full(days, np.nan),
         "following": following if following is not None else np.full(days, np.nan),
     }
 
@@ -150,24 +160,51 @@ def generate(
             followers = np.array([round_3_significant(v) for v in followers])
         keep = _rng(seed + 1, spec).random(days) >= spec.gap_rate
         keep[0] = keep[-1] = True
-        frames.append(pl.DataFrame({
-            "platform": spec.platform, "handle": spec.handle, "date": day_list,
-            "followers": followers.astype(np.int64),
-            "following": series["following"], "posts": series["posts"],
-        }).filter(pl.Series(keep)))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "platform": spec.platform,
+                    "handle": spec.handle,
+                    "date": day_list,
+                    "followers": followers.astype(np.int64),
+                    "following": series["following"],
+                    "posts": series["posts"],
+                }
+            ).filter(pl.Series(keep))
+        )
         labels += [
-            {"platform": spec.platform, "handle": spec.handle, "day": day_list[ev.day],
-             "kind": ev.kind, "size": float(ev.size), "days": ev.days}
-            for ev in spec.events if ev.day < days
+            {
+                "platform": spec.platform,
+                "handle": spec.handle,
+                "day": day_list[ev.day],
+                "kind": ev.kind,
+                "size": float(ev.size),
+                "days": ev.days,
+            }
+            for ev in spec.events
+            if ev.day < days
         ]
         labels += [
-            {"platform": spec.platform, "handle": spec.handle, "day": day_list[pe.day],
-             "kind": pe.kind, "size": float(pe.size), "days": 1}
-            for pe in events if pe.platform == spec.platform and pe.day < days
+            {
+                "platform": spec.platform,
+                "handle": spec.handle,
+                "day": day_list[pe.day],
+                "kind": pe.kind,
+                "size": float(pe.size),
+                "days": 1,
+            }
+            for pe in events
+            if pe.platform == spec.platform and pe.day < days
         ]
     snapshots = pl.concat(frames).with_columns(
         pl.col("following", "posts").fill_nan(None).cast(pl.Int64)
     )
-    label_schema = {"platform": pl.String, "handle": pl.String, "day": pl.Date, "kind": pl.String,
-                    "size": pl.Float64, "days": pl.Int64}
+    label_schema = {
+        "platform": pl.String,
+        "handle": pl.String,
+        "day": pl.Date,
+        "kind": pl.String,
+        "size": pl.Float64,
+        "days": pl.Int64,
+    }
     return Generated(snapshots, pl.DataFrame(labels, schema=label_schema), specs)

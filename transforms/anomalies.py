@@ -24,14 +24,30 @@ REVERT_DAYS = 2
 REVERT_SHARE = 0.8
 
 ANOMALY_SCHEMA: dict[str, Any] = {
-    "platform": pl.String, "handle": pl.String, "day": pl.Date, "kind": pl.String,
-    "attribution": pl.String, "suspected_purchase": pl.Boolean, "severity": pl.String,
-    "score": pl.Float64, "margin": pl.Float64, "explanation": pl.String,
-    "detected_at": pl.Datetime("us", "UTC"), "followers": pl.Float64,
-    "followers_before": pl.Float64, "gain": pl.Float64, "baseline_median": pl.Float64,
-    "baseline_sigma": pl.Float64, "excess": pl.Float64, "relative_excess": pl.Float64,
-    "window_start": pl.Date, "retention_7": pl.Float64, "retention_30": pl.Float64,
-    "posts_3d": pl.Float64, "posts_usual_3d": pl.Float64, "thresholds": pl.String,
+    "platform": pl.String,
+    "handle": pl.String,
+    "day": pl.Date,
+    "kind": pl.String,
+    "attribution": pl.String,
+    "suspected_purchase": pl.Boolean,
+    "severity": pl.String,
+    "score": pl.Float64,
+    "margin": pl.Float64,
+    "explanation": pl.String,
+    "detected_at": pl.Datetime("us", "UTC"),
+    "followers": pl.Float64,
+    "followers_before": pl.Float64,
+    "gain": pl.Float64,
+    "baseline_median": pl.Float64,
+    "baseline_sigma": pl.Float64,
+    "excess": pl.Float64,
+    "relative_excess": pl.Float64,
+    "window_start": pl.Date,
+    "retention_7": pl.Float64,
+    "retention_30": pl.Float64,
+    "posts_3d": pl.Float64,
+    "posts_usual_3d": pl.Float64,
+    "thresholds": pl.String,
 }
 
 
@@ -43,9 +59,13 @@ def _episode_starts(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     """Keep each drip and churn episode's first day; spikes inside a drip belong to the drip."""
     w = t.drip_window_days
     drip = pl.col("flag_drip")
-    covered_by_drip = _over(drip.cast(pl.Int8).reverse().rolling_max(w, min_samples=1).reverse()) > 0
-    first = {r: pl.col(f"flag_{r}") & ~_over(pl.col(f"flag_{r}").shift(1)).fill_null(False)
-             for r in ("drip", "following_churn")}
+    covered_by_drip = (
+        _over(drip.cast(pl.Int8).reverse().rolling_max(w, min_samples=1).reverse()) > 0
+    )
+    first = {
+        r: pl.col(f"flag_{r}") & ~_over(pl.col(f"flag_{r}").shift(1)).fill_null(False)
+        for r in ("drip", "following_churn")
+    }
     return scored.with_columns(
         (pl.col("flag_spike") & ~covered_by_drip).alias("flag_spike"),
         first["drip"].alias("flag_drip"),
@@ -57,7 +77,9 @@ def _evidence(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     """Retention of each day's excess at 7 and 30 days; whether a move was a glitch; drip runs."""
     f, before, median = pl.col("followers"), pl.col("followers_prev"), pl.col("baseline_median")
     move = f - before
-    retention = {k: (_over(f.shift(-k)) - before - (k + 1) * median) / pl.col("excess") for k in (7, 30)}
+    retention = {
+        k: (_over(f.shift(-k)) - before - (k + 1) * median) / pl.col("excess") for k in (7, 30)
+    }
     # a glitch: the move is undone within REVERT_DAYS, or it restores the level of before a dip
     undone = (f - _over(f.shift(-REVERT_DAYS))) / move
     restores = (f - _over(f.shift(1 + REVERT_DAYS))).abs() <= (1 - REVERT_SHARE) * move.abs()
@@ -70,17 +92,39 @@ def _evidence(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
         run.alias("_drip_run"),
     ).with_columns(
         # a drip is reported on its first day, with the largest window excess of its whole run
-        pl.when(drip).then(pl.col("drip_excess")).max().over(*ACCOUNT, "_drip_run").alias("drip_run_excess"),
+        pl.when(drip)
+        .then(pl.col("drip_excess"))
+        .max()
+        .over(*ACCOUNT, "_drip_run")
+        .alias("drip_run_excess"),
         pl.when(drip).then(pl.col("day")).max().over(*ACCOUNT, "_drip_run").alias("drip_run_end"),
     )
 
 
 def _long(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     """One row per flagged (account, day, rule)."""
-    common = [*ACCOUNT, "day", "followers", "followers_prev", "daily_gain", "baseline_median",
-              "baseline_sigma", "excess", "robust_z", "retention_7", "retention_30", "reverted",
-              "posts_3d", "posts_usual_3d", "moved_up", "moved_down", "accounts",
-              "event_up", "event_down", "spread_days"]
+    common = [
+        *ACCOUNT,
+        "day",
+        "followers",
+        "followers_prev",
+        "daily_gain",
+        "baseline_median",
+        "baseline_sigma",
+        "excess",
+        "robust_z",
+        "retention_7",
+        "retention_30",
+        "reverted",
+        "posts_3d",
+        "posts_usual_3d",
+        "moved_up",
+        "moved_down",
+        "accounts",
+        "event_up",
+        "event_down",
+        "spread_days",
+    ]
     parts = []
     for rule, score, margin, gain in (
         ("spike", "robust_z", "spike_margin", "daily_gain"),
@@ -111,19 +155,29 @@ def _attribute(rows: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     )
     artifact = kind.is_in(["spike", "drop"]) & pl.col("reverted")
     attribution = (
-        pl.when(event).then(pl.lit("platform_event"))
-        .when(artifact).then(pl.lit("data_artifact"))
+        pl.when(event)
+        .then(pl.lit("platform_event"))
+        .when(artifact)
+        .then(pl.lit("data_artifact"))
         .otherwise(pl.lit("account"))
     )
     usual = pl.col("posts_usual_3d").clip(lower_bound=0.0)
-    burst = (pl.col("posts_3d") >= pl.max_horizontal(usual + 3.0, usual * t.posting_burst_ratio)).fill_null(False)
+    burst = (
+        pl.col("posts_3d") >= pl.max_horizontal(usual + 3.0, usual * t.posting_burst_ratio)
+    ).fill_null(False)
     severity = (
-        pl.when(pl.col("margin") >= 3).then(pl.lit("high"))
-        .when(pl.col("margin") >= 1.5).then(pl.lit("medium"))
+        pl.when(pl.col("margin") >= 3)
+        .then(pl.lit("high"))
+        .when(pl.col("margin") >= 1.5)
+        .then(pl.lit("medium"))
         .otherwise(pl.lit("low"))
     )
-    return rows.with_columns(attribution.alias("attribution"), burst.alias("posting_burst")).with_columns(
-        (growth & (pl.col("attribution") == "account") & ~pl.col("posting_burst")).alias("suspected_purchase"),
+    return rows.with_columns(
+        attribution.alias("attribution"), burst.alias("posting_burst")
+    ).with_columns(
+        (growth & (pl.col("attribution") == "account") & ~pl.col("posting_burst")).alias(
+            "suspected_purchase"
+        ),
         severity.alias("severity"),
     )
 
@@ -143,53 +197,71 @@ def explain(row: dict[str, Any], t: DetectionSettings) -> str:
     base = (
         f"its usual daily change over the previous {t.baseline_days} days is "
         f"{row['baseline_median']:+,.0f} (robust spread {row['baseline_sigma']:,.0f})"
-        if row["baseline_median"] is not None else "it has too little history for a baseline yet"
+        if row["baseline_median"] is not None
+        else "it has too little history for a baseline yet"
     )
     kind = row["kind"]
     if kind in ("spike", "drop"):
         verb = "gained" if kind == "spike" else "lost"
         z_limit, rel_limit, abs_limit = (
-            (t.spike_z, t.spike_min_relative, t.spike_min_absolute) if kind == "spike"
-            else (t.drop_z, t.drop_min_relative, t.drop_min_absolute))
+            (t.spike_z, t.spike_min_relative, t.spike_min_absolute)
+            if kind == "spike"
+            else (t.drop_z, t.drop_min_relative, t.drop_min_absolute)
+        )
         rel = abs(row["excess"]) / before if before else None
-        gap = (f" (spread evenly over a {row['spread_days']}-day collection gap)"
-               if (row["spread_days"] or 1) > 1 else "")
-        text = (f"{who} {verb} {_n(abs(row['daily_gain']))} on {row['day']}{gap}, from {_n(before)}; "
-                f"{base}. That is {abs(row['robust_z']):.1f} robust standard deviations from normal "
-                f"(threshold {z_limit}), and the {_n(abs(row['excess']))} beyond normal is {_pct(rel)} "
-                f"of the audience (threshold {rel_limit:.0%}, floor {abs_limit:,}).")
+        gap = (
+            f" (spread evenly over a {row['spread_days']}-day collection gap)"
+            if (row["spread_days"] or 1) > 1
+            else ""
+        )
+        text = (
+            f"{who} {verb} {_n(abs(row['daily_gain']))} on {row['day']}{gap}, from {_n(before)}; "
+            f"{base}. That is {abs(row['robust_z']):.1f} robust standard deviations from normal "
+            f"(threshold {z_limit}), and the {_n(abs(row['excess']))} beyond normal is {_pct(rel)} "
+            f"of the audience (threshold {rel_limit:.0%}, floor {abs_limit:,})."
+        )
         if kind == "spike" and row["attribution"] != "data_artifact":
             if row["retention_30"] is not None:
-                text += (f" {_pct(row['retention_7'])} of the jump remained after 7 days and "
-                         f"{_pct(row['retention_30'])} after 30.")
+                text += (
+                    f" {_pct(row['retention_7'])} of the jump remained after 7 days and "
+                    f"{_pct(row['retention_30'])} after 30."
+                )
             elif row["retention_7"] is not None:
                 text += f" {_pct(row['retention_7'])} of the jump remained after 7 days."
             else:
                 text += " Too recent to measure how much of it stays."
     elif kind == "drip":
         rel = row["drip_excess"] / before if before else None
-        text = (f"{who} gained {_n(row['drip_excess'])} more than usual within {t.drip_window_days} "
-                f"days, spread over several days between {row['window_start']} and {row['drip_run_end']}; "
-                f"{base}. On {row['day']} the {t.drip_window_days}-day excess reached {row['score']:.1f} robust standard "
-                f"deviations (threshold {t.drip_z}) and {_pct(rel)} of the audience "
-                f"(threshold {t.drip_min_relative:.0%}, floor {t.drip_min_absolute:,}).")
+        text = (
+            f"{who} gained {_n(row['drip_excess'])} more than usual within {t.drip_window_days} "
+            f"days, spread over several days between {row['window_start']} and {row['drip_run_end']}; "
+            f"{base}. On {row['day']} the {t.drip_window_days}-day excess reached {row['score']:.1f} robust standard "
+            f"deviations (threshold {t.drip_z}) and {_pct(rel)} of the audience "
+            f"(threshold {t.drip_min_relative:.0%}, floor {t.drip_min_absolute:,})."
+        )
     else:
-        text = (f"{who} followed and unfollowed {_n(row['gain_stat'])} accounts in the "
-                f"{t.churn_window_days} days to {row['day']} for a net change of "
-                f"{_n(row['churn_net'])} (thresholds: {t.churn_min_gross:,} moves, "
-                f"{t.churn_min_ratio:g}x the net change, {t.churn_min_relative:.0%} of the following count): "
-                f"the follow/unfollow pattern of growth automation.")
+        text = (
+            f"{who} followed and unfollowed {_n(row['gain_stat'])} accounts in the "
+            f"{t.churn_window_days} days to {row['day']} for a net change of "
+            f"{_n(row['churn_net'])} (thresholds: {t.churn_min_gross:,} moves, "
+            f"{t.churn_min_ratio:g}x the net change, {t.churn_min_relative:.0%} of the following count): "
+            f"the follow/unfollow pattern of growth automation."
+        )
     if row["posts_3d"] is not None and kind in ("spike", "drip"):
         usual = row["posts_usual_3d"] or 0.0
         if row["posting_burst"]:
-            text += (f" It came with a posting burst ({row['posts_3d']:.0f} posts in 3 days against "
-                     f"{usual:.1f} usually), which points to organic reach: not counted as a suspected purchase.")
+            text += (
+                f" It came with a posting burst ({row['posts_3d']:.0f} posts in 3 days against "
+                f"{usual:.1f} usually), which points to organic reach: not counted as a suspected purchase."
+            )
         elif row["posts_3d"] <= 0 and usual > 0:
             text += f" The account posted nothing in the 3 days up to it (usually {usual:.1f})."
     if row["attribution"] == "platform_event":
         moved = row["moved_up"] if kind != "drop" else row["moved_down"]
-        text += (f" {moved} of {row['accounts']} tracked {row['platform']} accounts moved unusually "
-                 "the same day, so it is attributed to a platform-wide event, not to this account.")
+        text += (
+            f" {moved} of {row['accounts']} tracked {row['platform']} accounts moved unusually "
+            "the same day, so it is attributed to a platform-wide event, not to this account."
+        )
     elif row["attribution"] == "data_artifact":
         text += f" At least {REVERT_SHARE:.0%} of it was undone within {REVERT_DAYS} days: read as a collection or display glitch."
     elif row["suspected_purchase"]:
@@ -201,14 +273,27 @@ def _thresholds(kind: str, t: DetectionSettings) -> str:
     names = {
         "spike": ("spike_z", "spike_min_relative", "spike_min_absolute", "rounding_steps"),
         "drop": ("drop_z", "drop_min_relative", "drop_min_absolute", "rounding_steps"),
-        "drip": ("drip_window_days", "drip_z", "drip_min_relative", "drip_min_absolute", "drip_max_day_share"),
-        "following_churn": ("churn_window_days", "churn_min_gross", "churn_min_ratio", "churn_min_relative"),
+        "drip": (
+            "drip_window_days",
+            "drip_z",
+            "drip_min_relative",
+            "drip_min_absolute",
+            "drip_max_day_share",
+        ),
+        "following_churn": (
+            "churn_window_days",
+            "churn_min_gross",
+            "churn_min_ratio",
+            "churn_min_relative",
+        ),
     }[kind]
     values = {n: getattr(t, n) for n in names} | {"baseline_days": t.baseline_days}
     return json.dumps(values, sort_keys=True)
 
 
-def build_anomalies(flagged: pl.DataFrame, t: DetectionSettings, detected_at: datetime) -> pl.DataFrame:
+def build_anomalies(
+    flagged: pl.DataFrame, t: DetectionSettings, detected_at: datetime
+) -> pl.DataFrame:
     """Turn a scored frame with flag_<rule> columns into rows of the `anomalies` table."""
     if flagged.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
@@ -218,24 +303,38 @@ def build_anomalies(flagged: pl.DataFrame, t: DetectionSettings, detected_at: da
     rows = _attribute(_long(scored, t), t)
     records = []
     for row in rows.iter_rows(named=True):
-        before = row["followers_prev"]
-        records.append({
-            "platform": row["platform"], "handle": row["handle"], "day": row["day"],
-            "kind": row["kind"], "attribution": row["attribution"],
-            "suspected_purchase": row["suspected_purchase"], "severity": row["severity"],
-            "score": row["score"], "margin": row["margin"], "explanation": explain(row, t),
-            "detected_at": detected_at, "followers": row["followers"], "followers_before": before,
-            "gain": row["daily_gain"] if row["kind"] != "drip" else row["drip_excess"],
-            "baseline_median": row["baseline_median"], "baseline_sigma": row["baseline_sigma"],
-            "excess": row["excess"] if row["kind"] != "drip" else row["drip_excess"],
-            "relative_excess": (
-                (row["excess"] if row["kind"] != "drip" else row["drip_excess"]) / before
-                if before else None
-            ),
-            "window_start": row["window_start"] if row["kind"] == "drip" else row["day"],
-            "retention_7": row["retention_7"] if row["kind"] == "spike" else None,
-            "retention_30": row["retention_30"] if row["kind"] == "spike" else None,
-            "posts_3d": row["posts_3d"], "posts_usual_3d": row["posts_usual_3d"],
-            "thresholds": _thresholds(row["kind"], t),
-        })
+        kind, before = row["kind"], row["followers_prev"]
+        # the figure the rule is about: the day's gain, the drip's window excess, or churn volume
+        gain = {"drip": row["drip_excess"], "following_churn": row["gain_stat"]}.get(
+            kind, row["daily_gain"]
+        )
+        excess = {"drip": row["drip_excess"], "following_churn": None}.get(kind, row["excess"])
+        records.append(
+            {
+                "platform": row["platform"],
+                "handle": row["handle"],
+                "day": row["day"],
+                "kind": kind,
+                "attribution": row["attribution"],
+                "suspected_purchase": row["suspected_purchase"],
+                "severity": row["severity"],
+                "score": row["score"],
+                "margin": row["margin"],
+                "explanation": explain(row, t),
+                "detected_at": detected_at,
+                "followers": row["followers"],
+                "followers_before": before,
+                "gain": gain,
+                "baseline_median": row["baseline_median"],
+                "baseline_sigma": row["baseline_sigma"],
+                "excess": excess,
+                "relative_excess": excess / before if excess is not None and before else None,
+                "window_start": row["window_start"] if kind == "drip" else row["day"],
+                "retention_7": row["retention_7"] if kind == "spike" else None,
+                "retention_30": row["retention_30"] if kind == "spike" else None,
+                "posts_3d": row["posts_3d"],
+                "posts_usual_3d": row["posts_usual_3d"],
+                "thresholds": _thresholds(kind, t),
+            }
+        )
     return pl.DataFrame(records, schema=ANOMALY_SCHEMA).sort(*ACCOUNT, "day", "kind")

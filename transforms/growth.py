@@ -19,7 +19,9 @@ def add_growth(series: pl.DataFrame) -> pl.DataFrame:
         before = pl.col("followers").shift(window).over(ACCOUNT)
         exprs += [
             (pl.col("followers") - before).alias(f"growth_abs_{window}"),
-            ((pl.col("followers") - before) / pl.when(before > 0).then(before)).alias(f"growth_rel_{window}"),
+            ((pl.col("followers") - before) / pl.when(before > 0).then(before)).alias(
+                f"growth_rel_{window}"
+            ),
         ]
     return series.with_columns(exprs).with_columns(
         (pl.col("growth_abs_28") / 28).alias("avg_daily_gain_28")
@@ -48,7 +50,8 @@ def next_milestone(followers: float) -> int:
 
 def milestone_expr() -> pl.Expr:
     """Vectorised next_milestone over the followers column."""
-    power = pl.lit(10.0).pow(pl.col("followers").clip(lower_bound=1).log10().floor())
+    # the epsilon keeps exact powers of ten on their own decade (log10(1000) is 2.9999...)
+    power = pl.lit(10.0).pow((pl.col("followers").clip(lower_bound=1).log10() + 1e-9).floor())
     expr = power * 10
     for step in (5, 2, 1):
         expr = pl.when(power * step > pl.col("followers")).then(power * step).otherwise(expr)

@@ -21,9 +21,11 @@ def daily_series(snapshots: pl.DataFrame, as_of: date) -> pl.DataFrame:
     (length of the interval the day's change was spread over), daily_gain, and
     interpolated followers/following/posts (Float64).
     """
-    optional = [c for c in ("following", "posts") if c in snapshots.columns]
+    optional: list[str] = [c for c in ("following", "posts") if c in snapshots.columns]
     obs = snapshots.filter(pl.col("day") <= as_of).select(
-        *ACCOUNT, "day", pl.col("followers").cast(pl.Float64),
+        *ACCOUNT,
+        "day",
+        pl.col("followers").cast(pl.Float64),
         *[pl.col(c).cast(pl.Float64) for c in optional],
     )
     if obs.is_empty():
@@ -42,7 +44,10 @@ def daily_series(snapshots: pl.DataFrame, as_of: date) -> pl.DataFrame:
         *[pl.col(c).interpolate().over(ACCOUNT) for c in ("followers", *optional)],
     )
     return frame.with_columns(
-        (pl.col("_next_obs") - pl.col("_prev_obs")).dt.total_days().cast(pl.Int32).alias("spread_days"),
+        (pl.col("_next_obs") - pl.col("_prev_obs"))
+        .dt.total_days()
+        .cast(pl.Int32)
+        .alias("spread_days"),
         pl.col("followers").diff().over(ACCOUNT).alias("daily_gain"),
     ).drop("_prev_obs", "_next_obs")
 
@@ -50,8 +55,13 @@ def daily_series(snapshots: pl.DataFrame, as_of: date) -> pl.DataFrame:
 def _empty(optional: list[str]) -> pl.DataFrame:
     return pl.DataFrame(
         schema={
-            "platform": pl.String, "handle": pl.String, "day": pl.Date, "followers": pl.Float64,
+            "platform": pl.String,
+            "handle": pl.String,
+            "day": pl.Date,
+            "followers": pl.Float64,
             **{c: pl.Float64 for c in optional},
-            "observed": pl.Boolean, "spread_days": pl.Int32, "daily_gain": pl.Float64,
+            "observed": pl.Boolean,
+            "spread_days": pl.Int32,
+            "daily_gain": pl.Float64,
         }
     )

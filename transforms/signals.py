@@ -40,38 +40,47 @@ def _ratio(value: pl.Expr, threshold: pl.Expr | float) -> pl.Expr:
 def _rounding_step() -> pl.Expr:
     """YouTube publishes subscriber counts rounded down to 3 significant figures."""
     prev = pl.col("followers_prev")
-    step = pl.lit(10.0).pow(prev.clip(lower_bound=1).log10().floor() - 2)
+    step = pl.lit(10.0).pow((prev.clip(lower_bound=1).log10() + 1e-9).floor() - 2)
     return pl.when((pl.col("platform") == "youtube") & (prev >= 1000)).then(step).otherwise(0.0)
 
 
 def add_baseline(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     """Robust baseline of each day's gain from the previous `baseline_days` days, and the z score."""
     prior = pl.col("daily_gain").shift(1)
-    window = {"window_size": t.baseline_days, "min_samples": t.min_history_days}
+    size, least = t.baseline_days, t.min_history_days
     frame = series.with_columns(
-        _over(prior.rolling_median(**window)).alias("baseline_median"),
+        _over(prior.rolling_median(size, min_samples=least)).alias("baseline_median"),
         _over(
-            prior.rolling_quantile(0.75, **window) - prior.rolling_quantile(0.25, **window)
+            prior.rolling_quantile(0.75, window_size=size, min_samples=least)
+            - prior.rolling_quantile(0.25, window_size=size, min_samples=least)
         ).alias("_iqr"),
         _over(pl.col("followers").shift(1)).alias("followers_prev"),
     )
-    return frame.with_columns(
-        # organic arrivals are roughly Poisson, so no account is steadier than sqrt(mean gain);
-        # without this floor a short window's discrete IQR can make ordinary days look extreme
-        pl.max_horizontal(
-            pl.col("_iqr") / IQR_TO_SIGMA,
-            pl.col("baseline_median").clip(lower_bound=0.0).sqrt(),
-            pl.lit(1.0),
-        ).alias("baseline_sigma"),
-        (pl.col("daily_gain") - pl.col("baseline_median")).alias("excess"),
-    ).with_columns(
-        (pl.col("excess") / pl.col("baseline_sigma")).alias("robust_z"),
-        _rounding_step().alias("rounding_step"),
-    ).drop("_iqr")
+    return (
+        frame.with_columns(
+            # organic arrivals are roughly Poisson, so no account is steadier than sqrt(mean gain);
+            # without this floor a short window's discrete IQR can make ordinary days look extreme
+            pl.max_horizontal(
+                pl.col("_iqr") / IQR_TO_SIGMA,
+                pl.col("baseline_median").clip(lower_bound=0.0).sqrt(),
+                pl.lit(1.0),
+            ).alias("baseline_sigma"),
+            (pl.col("daily_gain") - pl.col("baseline_median")).alias("excess"),
+        )
+        .with_columns(
+            (pl.col("excess") / pl.col("baseline_sigma")).alias("robust_z"),
+            _rounding_step().alias("rounding_step"),
+        )
+        .drop("_iqr")
+    )
 
 
 def _spike_drop_margins(t: DetectionSettings) -> list[pl.Expr]:
-    prev, sigma, median = pl.col("followers_prev"), pl.col("baseline_sigma"), pl.col("baseline_median")
+    prev, sigma, median = (
+        pl.col("followers_prev"),
+        pl.col("baseline_sigma"),
+        pl.col("baseline_median"),
+    )
     # growth is measured against a baseline of at least zero, and loss against at most zero:
     # an account that stops losing followers (after a purge, or after bought ones wear off)
     # is not gaining abnormally
@@ -127,7 +136,10 @@ def _drip_columns(t: DetectionSettings) -> list[pl.Expr]:
 
 def _churn_columns(t: DetectionSettings, has_following: bool) -> list[pl.Expr]:
     if not has_following:
-        return [pl.lit(None, dtype=pl.Float64).alias(c) for c in ("churn_gross", "churn_net", "following_churn_margin")]
+        return [
+            pl.lit(None, dtype=pl.Float64).alias(c)
+            for c in ("churn_gross", "churn_net", "following_churn_margin")
+        ]
     delta = _over(pl.col("following").diff())
     gross = _over(delta.abs().rolling_sum(t.churn_window_days, min_samples=t.churn_window_days))
     net = _over(delta.rolling_sum(t.churn_window_days, min_samples=t.churn_window_days)).abs()
@@ -139,7 +151,8 @@ def _churn_columns(t: DetectionSettings, has_following: bool) -> list[pl.Expr]:
     return [
         gross.alias("churn_gross"),
         net.alias("churn_net"),
-        pl.when(gross.is_not_null() & pl.col("following").is_not_null()).then(margin)
+        pl.when(gross.is_not_null() & pl.col("following").is_not_null())
+        .then(margin)
         .alias("following_churn_margin"),
     ]
 
@@ -156,7 +169,9 @@ def _posting_columns(t: DetectionSettings, has_posts: bool) -> list[pl.Expr]:
 def score_signals(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     """Add the baseline, the z score and a margin column per rule to a daily growth series."""
     frame = add_baseline(series, t)
-    has_following = "following" in frame.columns and frame.get_column("following").null_count() < frame.height
+    has_following = (
+        "following" in frame.columns and frame.get_column("following").null_count() < frame.height
+    )
     has_posts = "posts" in frame.columns and frame.get_column("posts").null_count() < frame.height
     frame = frame.with_columns(
         *_spike_drop_margins(t),

@@ -18,7 +18,9 @@ from warehouse.migrations import apply_migrations, check_schema
 _PID = re.compile(r"\(PID (\d+)\)")
 
 
-def resolve_path(option: str | Path | None, configured: Path, environ: Mapping[str, str] | None = None) -> Path:
+def resolve_path(
+    option: str | Path | None, configured: Path, environ: Mapping[str, str] | None = None
+) -> Path:
     """--warehouse wins, then AUDIENCE_WAREHOUSE, then the configured path."""
     env = os.environ if environ is None else environ
     if option:
@@ -80,4 +82,3 @@ def open_warehouse(
         yield con
     finally:
         con.close()
-

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 
 
-def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> tuple[object, ...] | None:
+def fetch_one(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> tuple[Any, ...] | None:
     """First row of a query, with the result drained.
 
     DuckDB 2.0 keeps an unfinished result open after fetchone(), which blocks the next

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -22,7 +23,7 @@ class WriteCounts:
 
 def _stage(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
     """Put the batch in a temp table with the snapshots' columns (missing ones are NULL)."""
-    columns = {
+    columns: dict[str, Any] = {
         "observed_at": pl.Datetime("us", "UTC"),
         "run_id": pl.String,
         "payload": pl.String,
@@ -49,7 +50,7 @@ def _stage(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
 def conflicts_with_observed(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
     """Rows of `frame` that contradict a figure the tracker itself collected that day."""
     _stage(con, frame)
-    return con.sql(
+    clashes: pl.DataFrame = con.sql(
         f"""
         SELECT i.platform, i.handle, i.day, i.followers, s.followers AS observed_followers, s.source
         FROM _incoming i JOIN snapshots s USING (platform, handle, day)
@@ -57,6 +58,7 @@ def conflicts_with_observed(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame)
         ORDER BY i.platform, i.handle, i.day
         """
     ).pl()
+    return clashes
 
 
 def upsert_snapshots(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> WriteCounts:

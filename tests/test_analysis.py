@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from audience.analysis import analyze
+from audience.config import DetectionSettings
+from warehouse.snapshots import upsert_snapshots
+
+T = DetectionSettings()
+D0 = date(2024, 1, 1)
+
+
+def history(n: int = 200, accounts: int = 6) -> pl.DataFrame:
+    rng = np.random.default_rng(11)
+    frames = []
+    for i in range(accounts):
+        gains = rng.poisson(20 + 10 * i, n).astype(float)
+        gains[140 - 15 * i] += 2500  # one purchase each, at different ages
+        frames.append(
+            pl.DataFrame(
+                {
+                    "platform": "x",
+                    "handle": f"a{i}",
+                    "day": [D0 + timedelta(d) for d in range(n)],
+                    "followers": (1000 + np.cumsum(gains)).astype(np.int64),
+                    "source": "import:test",
+                }
+            )
+        )
+    rows = pl.concat(frames)
+    return rows.filter(
+        ~(
+            (pl.col("handle") == "a1")
+            & pl.col("day").is_between(D0 + timedelta(150), D0 + timedelta(153))
+        )
+    )
+
+
+def tables(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
+    metrics = con.sql("SELECT * EXCLUDE (computed_at) FROM daily_metrics ORDER BY ALL").pl()
+    anomalies = con.sql("SELECT * EXCLUDE (detected_at) FROM anomalies ORDER BY ALL").pl()
+    return metrics, anomalies
+
+
+def test_nightly_increments_equal_a_full_rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    rows = history()
+    cut = D0 + timedelta(120)
+    upsert_snapshots(con, rows.filter(pl.col("day") <= cut))
+    assert analyze(con, T, cut).mode == "full"
+    modes = set()
+    for k in range(1, 80):
+        day = cut + timedelta(k)
+        upsert_snapshots(con, rows.filter(pl.col("day") == day))
+        modes.add(analyze(con, T, day).mode)
+    assert modes == {"incremental"}
+    incremental = tables(con)
+    assert analyze(con, T, day, full=True).mode == "full"
+    rebuilt = tables(con)
+    assert incremental[0].equals(rebuilt[0])
+    assert incremental[1].equals(rebuilt[1])
+    assert incremental[1].height == 6  # every purchase found, once
+
+
+def test_old_history_arriving_triggers_a_full_rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    rows = history()
+    recent = rows.filter(pl.col("day") >= D0 + timedelta(100))
+    upsert_snapshots(con, recent)
+    last = D0 + timedelta(199)
+    analyze(con, T, last)
+    upsert_snapshots(
+        con, rows.filter(pl.col("day") < D0 + timedelta(100))
+    )  # an import of older days
+    summary = analyze(con, T, last)
+    assert summary.mode == "full"
+    assert con.execute("SELECT min(day) FROM daily_metrics").fetchall()[0][0] == D0
+
+
+def test_nothing_new_rewrites_only_the_retention_window(con: duckdb.DuckDBPyConnection) -> None:
+    upsert_snapshots(con, history())
+    last = D0 + timedelta(199)
+    analyze(con, T, last)
+    first = con.execute("SELECT detected_at FROM anomalies ORDER BY day LIMIT 1").fetchall()
+    summary = analyze(con, T, last)
+    assert summary.mode == "incremental"
+    assert summary.days_written <= 6 * 31
+    assert con.execute("SELECT detected_at FROM anomalies ORDER BY day LIMIT 1").fetchall() == first
+    assert summary.new_anomalies == 0
+
+
+def test_empty_warehouse_analyses_nothing(con: duckdb.DuckDBPyConnection) -> None:
+    summary = analyze(con, T, D0)
+    assert (summary.accounts, summary.days_written, summary.anomalies) == (0, 0, 0)

@@ -1,0 +1,307 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from audience.errors import ImportRejected
+from audience.ingest import import_history
+from tests.conftest import table_digest
+from warehouse.db import open_warehouse
+from warehouse.snapshots import upsert_snapshots
+
+TODAY = date(2026, 11, 22)
+HEADER = "platform,handle,date,followers,following,posts\n"
+GOOD = HEADER + (
+    "github,octocat,2024-01-01,100,9,\n"
+    "github,octocat,2024-01-02,105,9,\n"
+    "mastodon,@Gargron@Mastodon.Social,2024-01-01,318699,453,61013\n"
+)
+
+WriteCsv = Callable[..., Path]
+
+
+def _rows(path: Path) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(
+            "SELECT platform, handle, day::VARCHAR, followers, following, posts, source FROM snapshots ORDER BY ALL"
+        ).fetchall()
+
+
+def test_import_loads_rows_with_their_source(write_csv: WriteCsv, warehouse_path: Path) -> None:
+    summary = import_history([write_csv("history.csv", GOOD)], warehouse_path, TODAY)
+    assert (summary.rows, summary.accounts, summary.written.inserted) == (3, 2, 3)
+    assert _rows(warehouse_path) == [
+        ("github", "octocat", "2024-01-01", 100, 9, None, "import:history.csv"),
+        ("github", "octocat", "2024-01-02", 105, 9, None, "import:history.csv"),
+        (
+            "mastodon",
+            "gargron@mastodon.social",
+            "2024-01-01",
+            318699,
+            453,
+            61013,
+            "import:history.csv",
+        ),
+    ]
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        assert con.execute(
+            "SELECT handle, first_seen::VARCHAR, last_seen::VARCHAR, tracked FROM accounts ORDER BY 1"
+        ).fetchall() == [
+            ("gargron@mastodon.social", "2024-01-01", "2024-01-01", False),
+            ("octocat", "2024-01-01", "2024-01-02", False),
+        ]
+        assert con.execute("SELECT kind, status FROM runs").fetchall() == [("import", "ok")]
+        assert con.execute("SELECT file_name, rows FROM imports").fetchall() == [("history.csv", 3)]
+
+
+def test_reimport_and_identical_duplicates_are_harmless(
+    write_csv: WriteCsv, warehouse_path: Path
+) -> None:
+    path = write_csv("history.csv", GOOD + "github,octocat,2024-01-02,105,9,\n")
+    first = import_history([path], warehouse_path, TODAY)
+    assert first.duplicates == 1
+    before = _rows(warehouse_path)
+    again = import_history([path], warehouse_path, TODAY)
+    assert (again.written.inserted, again.written.updated, again.written.unchanged) == (0, 0, 3)
+    assert _rows(warehouse_path) == before
+
+
+def test_a_corrected_file_replaces_imported_figures(
+    write_csv: WriteCsv, warehouse_path: Path
+) -> None:
+    import_history([write_csv("history.csv", GOOD)], warehouse_path, TODAY)
+    fixed = import_history(
+        [write_csv("fixed.csv", HEADER + "github,octocat,2024-01-02,106,9,\n")],
+        warehouse_path,
+        TODAY,
+    )
+    assert (fixed.written.inserted, fixed.written.updated) == (0, 1)
+    assert ("github", "octocat", "2024-01-02", 106, 9, None, "import:fixed.csv") in _rows(
+        warehouse_path
+    )
+
+
+def test_blank_in_one_row_and_a_value_in_its_twin_is_not_a_conflict(
+    write_csv: WriteCsv, warehouse_path: Path
+) -> None:
+    a = write_csv("a.csv", "platform,handle,date,followers\ngithub,octocat,2024-01-01,100\n")
+    b = write_csv("b.csv", HEADER + "github,octocat,2024-01-01,100,9,\n")
+    import_history([a, b], warehouse_path, TODAY)
+    assert _rows(warehouse_path) == [
+        ("github", "octocat", "2024-01-01", 100, 9, None, "import:a.csv")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "platform,handle,followers\ngithub,octocat,1\n",
+            "bad.csv:1: date: required column is missing",
+            id="missing-column",
+        ),
+        pytest.param(
+            "platform,handle,date,followers,likes\n",
+            "bad.csv:1: likes: unknown column (allowed: platform, handle, date, followers, following, posts, views)",
+            id="unknown-column",
+        ),
+        pytest.param(
+            "platform,handle,date,followers,followers\n",
+            "bad.csv:1: followers: column appears twice",
+            id="duplicate-column",
+        ),
+        pytest.param("", "bad.csv:1: header: empty file: expected a header row", id="empty-file"),
+        pytest.param(
+            HEADER + "myspace,tom,2024-01-01,5,,\n",
+            "bad.csv:2: platform: unknown platform 'myspace' (supported: bluesky, github, instagram, mastodon, reddit, twitch, x, youtube)",
+            id="unknown-platform",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-02-30,5,,\n",
+            "bad.csv:2: date: not a date in YYYY-MM-DD form: '2024-02-30'",
+            id="impossible-date",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,01/02/2024,5,,\n",
+            "bad.csv:2: date: not a date in YYYY-MM-DD form: '01/02/2024'",
+            id="us-date",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-1-2,5,,\n",
+            "bad.csv:2: date: not a date in YYYY-MM-DD form: '2024-1-2'",
+            id="unpadded-date",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2027-01-01,5,,\n",
+            "bad.csv:2: date: date is in the future (today is 2026-11-22): 2027-01-01",
+            id="future-date",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-01-01,-5,,\n",
+            "bad.csv:2: followers: negative count '-5'",
+            id="negative",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-01-01,5.5,,\n",
+            "bad.csv:2: followers: not a whole number: '5.5'",
+            id="fraction",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-01-01,1e3,,\n",
+            "bad.csv:2: followers: not a whole number: '1e3'",
+            id="exponent",
+        ),
+        pytest.param(
+            HEADER + 'github,octocat,2024-01-01,"1,000",,\n',
+            "bad.csv:2: followers: not a whole number: '1,000'",
+            id="thousands-separator",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-01-01,,,\n",
+            "bad.csv:2: followers: required value is missing",
+            id="missing-followers",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-01-01,5,-1,\n",
+            "bad.csv:2: following: negative count '-1'",
+            id="negative-optional",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-01-01,99999999999999999999,,\n",
+            "bad.csv:2: followers: implausibly large count (more than 15 digits)",
+            id="overflow",
+        ),
+        pytest.param(
+            HEADER + "github,a b,2024-01-01,5,,\n",
+            "bad.csv:2: handle: malformed github handle 'a b'",
+            id="bad-handle",
+        ),
+        pytest.param(
+            HEADER + "x,x'); DROP TABLE snapshots;--,2024-01-01,5,,\n",
+            "bad.csv:2: handle: malformed x handle",
+            id="sql-handle",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-01-01,5\n",
+            "bad.csv:2: row: expected 6 fields, found 4",
+            id="short-row",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-01-01,5,,\ngithub,octocat,2024-01-01,6,,\n",
+            "bad.csv:3: date: conflicts with ",
+            id="conflicting-duplicate",
+        ),
+        pytest.param(
+            HEADER + 'github,"octo\ncat",2024-01-01,5,,\n',
+            "bad.csv:2: row: a quoted field spans lines (not allowed)",
+            id="multiline-field",
+        ),
+    ],
+)
+def test_bad_input_is_refused_and_changes_nothing(
+    write_csv: WriteCsv, warehouse_path: Path, text: str, expected: str
+) -> None:
+    import_history([write_csv("history.csv", GOOD)], warehouse_path, TODAY)
+    before = table_digest(warehouse_path)
+    bad = write_csv("bad.csv", text)
+    with pytest.raises(ImportRejected) as info:
+        import_history([bad], warehouse_path, TODAY)
+    shown = info.value.describe()
+    assert shown.startswith(str(bad.parent / expected)), shown
+    assert shown.endswith("the warehouse was not changed")
+    assert table_digest(warehouse_path) == before
+
+
+def test_conflict_names_both_places_and_figures(write_csv: WriteCsv, warehouse_path: Path) -> None:
+    a = write_csv("a.csv", HEADER + "github,octocat,2024-01-01,5,,\n")
+    b = write_csv("b.csv", HEADER + "github,Octocat,2024-01-01,6,,\n")
+    with pytest.raises(ImportRejected) as info:
+        import_history([a, b], warehouse_path, TODAY)
+    assert str(info.value.problems[0]) == (
+        f"{b}:2: date: conflicts with {a}:2 for the same account and day (followers 5 vs 6)"
+    )
+    assert not warehouse_path.exists()
+
+
+def test_a_good_file_is_not_loaded_beside_a_bad_one(
+    write_csv: WriteCsv, warehouse_path: Path
+) -> None:
+    good = write_csv("good.csv", GOOD)
+    bad = write_csv("bad.csv", HEADER + "github,octocat,2024-01-09,-1,,\n")
+    with pytest.raises(ImportRejected):
+        import_history([good, bad], warehouse_path, TODAY)
+    assert not warehouse_path.exists()
+
+
+def test_many_problems_show_the_first_twenty_then_a_count(
+    write_csv: WriteCsv, warehouse_path: Path
+) -> None:
+    rows = "".join(f"github,octocat,2024-01-{d:02d},-{d},,\n" for d in range(1, 31))
+    with pytest.raises(ImportRejected) as info:
+        import_history([write_csv("bad.csv", HEADER + rows)], warehouse_path, TODAY)
+    lines = info.value.describe().splitlines()
+    assert len(lines) == 22
+    assert lines[0].endswith("bad.csv:2: followers: negative count '-1'")
+    assert lines[19].endswith("bad.csv:21: followers: negative count '-20'")
+    assert lines[20] == "... and 10 more problem(s)"
+    assert info.value.total == 30
+
+
+def test_missing_file_is_reported(tmp_path: Path, warehouse_path: Path) -> None:
+    with pytest.raises(
+        ImportRejected, match=r"nope.csv: file: cannot open: No such file or directory"
+    ):
+        import_history([tmp_path / "nope.csv"], warehouse_path, TODAY)
+
+
+def test_bom_crlf_and_padding_are_accepted(write_csv: WriteCsv, warehouse_path: Path) -> None:
+    text = "\ufeffPlatform, Handle ,date,followers\r\n GitHub , octocat ,2024-01-01, 7 \r\n"
+    import_history([write_csv("win.csv", text)], warehouse_path, TODAY)
+    assert _rows(warehouse_path) == [
+        ("github", "octocat", "2024-01-01", 7, None, None, "import:win.csv")
+    ]
+
+
+def test_line_numbers_stay_exact_across_blocks(
+    write_csv: WriteCsv, warehouse_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("audience.importer.BLOCK_BYTES", 64)  # many small blocks
+    rows = [f"github,user{i},2024-01-01,{i},,\n" for i in range(50)]
+    rows[37] = "github,user37,2024-01-01,oops,,\n"
+    with pytest.raises(ImportRejected) as info:
+        import_history([write_csv("h.csv", HEADER + "".join(rows))], warehouse_path, TODAY)
+    assert [p.line for p in info.value.problems] == [39]
+
+
+def test_import_never_overwrites_what_the_tracker_collected(
+    write_csv: WriteCsv, warehouse_path: Path
+) -> None:
+    import polars as pl
+
+    with open_warehouse(warehouse_path) as con:
+        upsert_snapshots(
+            con,
+            pl.DataFrame(
+                {
+                    "platform": ["github"],
+                    "handle": ["octocat"],
+                    "day": [date(2024, 1, 1)],
+                    "followers": [100],
+                    "source": ["api:github"],
+                }
+            ),
+        )
+    before = table_digest(warehouse_path)
+    with pytest.raises(ImportRejected, match="contradicts 100 collected by the tracker"):
+        import_history(
+            [write_csv("h.csv", HEADER + "github,octocat,2024-01-01,90,,\n")], warehouse_path, TODAY
+        )
+    assert table_digest(warehouse_path) == before
+    same = import_history(
+        [write_csv("same.csv", HEADER + "github,octocat,2024-01-01,100,,\n")], warehouse_path, TODAY
+    )
+    assert same.written.unchanged == 1

@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from audience.config import DetectionSettings
+from transforms.anomalies import build_anomalies
+from transforms.growth import add_growth, milestone_expr, next_milestone
+from transforms.series import daily_series
+from transforms.signals import flags_from_margins, score_signals
+
+D0 = date(2024, 1, 1)
+T = DetectionSettings()
+
+
+def days(n: int, start: date = D0) -> list[date]:
+    return [start + timedelta(days=i) for i in range(n)]
+
+
+def organic(
+    handle: str,
+    n: int = 120,
+    rate: float = 20,
+    start: int = 1000,
+    seed: int = 0,
+    platform: str = "x",
+    gain_edit: dict[int, float] | None = None,
+) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    gains = rng.poisson(rate, n).astype(float)
+    for day, extra in (gain_edit or {}).items():
+        gains[day] += extra
+    return pl.DataFrame(
+        {
+            "platform": platform,
+            "handle": handle,
+            "day": days(n),
+            "followers": start + np.cumsum(gains),
+        }
+    )
+
+
+def analyse(snapshots: pl.DataFrame, t: DetectionSettings = T) -> pl.DataFrame:
+    scored = flags_from_margins(
+        score_signals(add_growth(daily_series(snapshots, date(2030, 1, 1))), t)
+    )
+    return build_anomalies(scored, t, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_gap_is_spread_over_the_days_it_covers() -> None:
+    snaps = pl.DataFrame(
+        {"platform": "x", "handle": "a", "day": [D0, D0 + timedelta(4)], "followers": [100, 140]}
+    )
+    got = daily_series(snaps, date(2030, 1, 1))
+    expected = pl.DataFrame(
+        {
+            "platform": ["x"] * 5,
+            "handle": ["a"] * 5,
+            "day": days(5),
+            "followers": [100.0, 110.0, 120.0, 130.0, 140.0],
+            "observed": [True, False, False, False, True],
+            "spread_days": pl.Series([None, 4, 4, 4, 4], dtype=pl.Int32),
+            "daily_gain": [None, 10.0, 10.0, 10.0, 10.0],
+        }
+    )
+    assert_frame_equal(got, expected)
+
+
+def test_series_stops_at_as_of_and_handles_empty_input() -> None:
+    snaps = pl.DataFrame(
+        {"platform": "x", "handle": "a", "day": days(10), "followers": list(range(10))}
+    )
+    assert daily_series(snaps, D0 + timedelta(4)).height == 5
+    assert daily_series(snaps.head(0), D0).is_empty()
+
+
+def test_input_frame_is_not_mutated() -> None:
+    snaps = organic("a", n=40)
+    copy = snaps.clone()
+    analyse(snaps)
+    assert_frame_equal(snaps, copy)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 400), st.integers(0, 10**7)),
+        min_size=2,
+        max_size=40,
+        unique_by=lambda t: t[0],
+    )
+)
+def test_gap_aware_gains_add_up_to_the_observed_change(points: list[tuple[int, int]]) -> None:
+    points.sort()
+    snaps = pl.DataFrame(
+        {
+            "platform": "x",
+            "handle": "a",
+            "day": [D0 + timedelta(d) for d, _ in points],
+            "followers": [f for _, f in points],
+        }
+    )
+    series = daily_series(snaps, date(2030, 1, 1))
+    assert series.height == points[-1][0] - points[0][0] + 1
+    assert series.get_column("daily_gain").sum() == pytest.approx(
+        points[-1][1] - points[0][1], abs=1e-6
+    )
+    assert series.filter(pl.col("observed")).height == len(points)
+
+
+def test_growth_windows() -> None:
+    snaps = pl.DataFrame(
+        {
+            "platform": "x",
+            "handle": "a",
+            "day": days(100),
+            "followers": [100 + 2 * i for i in range(100)],
+        }
+    )
+    g = add_growth(daily_series(snaps, date(2030, 1, 1))).row(-1, named=True)
+    assert (g["growth_abs_1"], g["growth_abs_7"], g["growth_abs_28"], g["growth_abs_90"]) == (
+        2,
+        14,
+        56,
+        180,
+    )
+    assert g["growth_rel_90"] == pytest.approx(180 / 118)
+    assert g["avg_daily_gain_28"] == 2
+
+
+@pytest.mark.parametrize(
+    ("followers", "milestone"),
+    [(0, 1), (1, 2), (999, 1000), (1000, 2000), (2500, 5000), (7_000_000, 10_000_000)],
+)
+def test_next_milestone(followers: float, milestone: int) -> None:
+    assert next_milestone(followers) == milestone
+    assert (
+        pl.DataFrame({"followers": [float(followers)]}).select(milestone_expr()).item() == milestone
+    )
+
+
+def test_a_bought_burst_is_a_suspected_purchase_with_evidence() -> None:
+    found = analyse(organic("buyer", gain_edit={60: 2000}))
+    assert found.select("day", "kind", "attribution", "suspected_purchase").rows() == [
+        (D0 + timedelta(60), "spike", "account", True)
+    ]
+    row = found.row(0, named=True)
+    assert "gained 2,0" in row["explanation"]
+    assert "threshold 3.5" in row["explanation"]
+    assert row["retention_30"] == pytest.approx(1.0, abs=0.05)
+    assert '"spike_z": 3.5' in row["thresholds"]
+
+
+def test_organic_accounts_raise_nothing() -> None:
+    frames = [
+        organic(f"a{i}", n=365, rate=rate, seed=i)
+        for i, rate in enumerate([0.5, 3, 20, 200, 2000] * 4)
+    ]
+    assert analyse(pl.concat(frames)).is_empty()
+
+
+def test_a_collection_gap_is_not_a_jump() -> None:
+    snaps = organic("gappy", n=120).filter(
+        ~pl.col("day").is_between(D0 + timedelta(50), D0 + timedelta(58))
+    )
+    assert analyse(snaps).is_empty()
+
+
+def test_small_accounts_need_the_absolute_floor() -> None:
+    snaps = organic("tiny", rate=0.5, start=30, gain_edit={60: 20})  # +20 is huge for it, but tiny
+    assert analyse(snaps).is_empty()
+    assert analyse(snaps, DetectionSettings(spike_min_absolute=10)).height == 1
+
+
+def test_youtube_rounding_raises_nothing() -> None:
+    rng = np.random.default_rng(3)
+    true = 1_230_000 + np.cumsum(rng.poisson(900, 200))
+    rounded = [int(v // 10_000 * 10_000) for v in true]
+    snaps = pl.DataFrame(
+        {"platform": "youtube", "handle": "@chan", "day": days(200), "followers": rounded}
+    )
+    assert analyse(snaps).is_empty()
+    # with the relative guard off, the rounding guard alone must hold, and only for YouTube
+    unguarded = DetectionSettings(spike_min_relative=0)
+    assert analyse(snaps, unguarded).is_empty()
+    assert not analyse(snaps.with_columns(pl.lit("x").alias("platform")), unguarded).is_empty()
+
+
+def test_platform_wide_move_is_a_platform_event() -> None:
+    frames = [organic(f"a{i}", seed=i, gain_edit={70: 1500}) for i in range(4)] + [
+        organic("calm", seed=9)
+    ]
+    found = analyse(pl.concat(frames))
+    assert found.height == 4
+    assert set(found.get_column("attribution")) == {"platform_event"}
+    assert not found.get_column("suspected_purchase").any()
+    assert (
+        "4 of 5 tracked x accounts moved unusually the same day"
+        in found.row(0, named=True)["explanation"]
+    )
+
+
+def test_a_drip_is_one_anomaly_not_a_run_of_spikes() -> None:
+    found = analyse(organic("dripper", gain_edit={70 + k: 120 for k in range(7)}))
+    assert found.select("kind", "suspected_purchase").rows() == [("drip", True)]
+    assert found.row(0, named=True)["excess"] == pytest.approx(840, rel=0.1)
+
+
+def test_a_glitch_that_reverts_is_a_data_artifact() -> None:
+    snaps = organic("glitchy").with_columns(
+        pl.when(pl.col("day") == D0 + timedelta(80))
+        .then(5.0)
+        .otherwise(pl.col("followers"))
+        .alias("followers")
+    )
+    found = analyse(snaps)
+    assert set(found.get_column("attribution")) == {"data_artifact"}
+    assert set(found.get_column("kind")) == {"drop", "spike"}
+
+
+def test_growth_with_a_posting_burst_is_not_a_suspected_purchase() -> None:
+    snaps = organic("viral", gain_edit={60: 2000})
+    posts = [100 + i + (30 if i >= 59 else 0) for i in range(120)]
+    found = analyse(snaps.with_columns(pl.Series("posts", posts, dtype=pl.Float64)))
+    row = found.row(0, named=True)
+    assert (row["kind"], row["suspected_purchase"]) == ("spike", False)
+    assert "posting burst" in row["explanation"]
+
+
+def test_follow_unfollow_sawtooth_is_following_churn() -> None:
+    following = [300.0]
+    for i in range(1, 120):
+        step = 0 if i < 50 or i >= 78 else (100 if ((i - 50) // 7) % 2 == 0 else -100)
+        following.append(following[-1] + step)
+    found = analyse(organic("churner").with_columns(pl.Series("following", following)))
+    assert found.select("kind", "suspected_purchase").rows() == [("following_churn", False)]
+
+
+def test_no_following_data_means_no_churn_verdict() -> None:
+    snaps = organic("nofollow").with_columns(pl.lit(None, dtype=pl.Float64).alias("following"))
+    assert analyse(snaps).is_empty()
+
+
+def test_stopping_losses_is_not_abnormal_growth() -> None:
+    rng = np.random.default_rng(5)
+    gains = rng.poisson(8, 160).astype(float)
+    gains[60:90] -= 100  # bought followers wearing off ...
+    snaps = pl.DataFrame(
+        {"platform": "x", "handle": "a", "day": days(160), "followers": 9000 + np.cumsum(gains)}
+    )
+    assert (
+        analyse(snaps).filter(pl.col("kind").is_in(["spike", "drip"])).is_empty()
+    )  # ... then stopping
