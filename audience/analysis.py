@@ -12,16 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
-from audience.config import DetectionSettings
+from audience.config import DetectionSettings, Settings
 from transforms.anomalies import build_anomalies
 from transforms.growth import WINDOWS, add_growth
 from transforms.series import daily_series
 from transforms.signals import RULES, flags_from_margins, score_signals
+from warehouse.db import open_warehouse
 from warehouse.query import fetch_one
+from warehouse.runs import finish_run, start_run
 
 RETENTION_DAYS = 30
 Flagger = Callable[[pl.DataFrame], pl.DataFrame]
@@ -201,3 +205,30 @@ def _check_names(anomalies: pl.DataFrame) -> pl.Expr:
     """The expectation that fires for each rule (see checks/)."""
     names = {rule: f"expect {rule}_margin <= 1" for rule in RULES}
     return pl.col("kind").replace_strict(names, return_dtype=pl.String).alias("check_name")
+
+
+def run_analysis(
+    warehouse: Path,
+    settings: Settings,
+    as_of: date | None = None,
+    *,
+    full: bool = False,
+    flagger: Flagger = flags_from_margins,
+    lock_timeout_s: float = 10.0,
+) -> dict[str, Any]:
+    """One recorded analysis run in one transaction; `as_of` defaults to the newest snapshot."""
+    with open_warehouse(warehouse, timeout_s=lock_timeout_s) as con:
+        if as_of is None:
+            row = fetch_one(con, "SELECT max(day) FROM snapshots")
+            as_of = row[0] if row and isinstance(row[0], date) else datetime.now(UTC).date()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            run_id = start_run(con, "analyze", as_of)
+            summary = analyze(con, settings.detection, as_of, full=full, flagger=flagger)
+            result = {"run_id": run_id, **summary.__dict__}
+            finish_run(con, run_id, "ok", result)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return result

@@ -112,6 +112,7 @@ def _progress_bar(
     """A byte-count progress bar on stderr when it is a terminal (and the input is large)."""
     if not enabled or total < 4 << 20 or not sys.stderr.isatty():
         return None, lambda: None
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(
@@ -119,6 +120,7 @@ def _progress_bar(
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),  # stdout stays clean for the result line
         transient=True,
     )
     task = bar.add_task("import", total=total)
@@ -167,25 +169,15 @@ def import_command(obj: Context, files: tuple[Path, ...]) -> None:
 
 
 def _run_analysis(obj: Context, as_of: date | None, full: bool) -> dict[str, Any]:
-    from audience.analysis import analyze
-    from warehouse.query import fetch_one
-    from warehouse.runs import finish_run, start_run
+    from audience.analysis import run_analysis
 
-    with obj.open() as con:
-        if as_of is None:
-            row = fetch_one(con, "SELECT max(day) FROM snapshots")
-            as_of = row[0] if row and isinstance(row[0], date) else datetime.now(UTC).date()
-        con.execute("BEGIN TRANSACTION")
-        run_id = start_run(con, "analyze", as_of)
-        try:
-            summary = analyze(con, obj.settings.detection, as_of, full=full)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        result = {"run_id": run_id, **summary.__dict__}
-        finish_run(con, run_id, "ok", result)
-        con.execute("COMMIT")
-    return result
+    return run_analysis(
+        obj.warehouse,
+        obj.settings,
+        as_of,
+        full=full,
+        lock_timeout_s=obj.settings.warehouse.lock_timeout_s,
+    )
 
 
 @cli.command("run")

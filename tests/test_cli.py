@@ -189,3 +189,44 @@ def test_console_script_runs_without_a_traceback(tmp_path: Path) -> None:
         == "missing.csv: file: cannot open: No such file or directory"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_large_import_shows_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """stderr on a real pseudo-terminal: the bar is drawn; piped (the other tests): it is not."""
+    import pty
+
+    rows = "".join(
+        f"github,user{i % 5000},2024-{1 + i // 5000 % 12:02d}-{1 + i // 60000:02d},{i}\n"
+        for i in range(150_000)
+    )
+    (tmp_path / "big.csv").write_text("platform,handle,date,followers\n" + rows)
+    assert (tmp_path / "big.csv").stat().st_size > 4 << 20
+    leader, follower = pty.openpty()
+    script = Path(sys.executable).parent / "audience"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIENCE_")} | {
+        "COLUMNS": "100"
+    }
+    with subprocess.Popen(
+        [str(script), "import", "big.csv"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    ) as proc:
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        out, _ = proc.communicate(timeout=120)
+    os.close(leader)
+    assert proc.returncode == 0
+    assert "imported 150,000 rows" in out
+    assert b"importing" in drawn
+    assert "\u2501".encode() in drawn  # the bar itself
