@@ -98,7 +98,10 @@ class WarehouseSettings(_Model):
 class PlatformSettings(_Model):
     """Per-platform client settings; `base_url` points a collector at the simulator."""
 
-    base_url: OptionalText = None
+    base_url: OptionalText = None  # the API root; Mastodon's is a template: https://{host}
+    auth_url: OptionalText = None  # Reddit's token endpoint
+    account_id: OptionalText = None  # Instagram: your own business account id (not a secret)
+    max_wait_s: float = Field(900.0, ge=0)  # longest wait for a rate-limit window before giving up
     timeout_s: float = Field(10.0, gt=0)
     max_concurrency: int = Field(4, ge=1, le=64)
     max_retries: int = Field(4, ge=0, le=10)

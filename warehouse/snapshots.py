@@ -27,6 +27,7 @@ def _stage(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
         "observed_at": pl.Datetime("us", "UTC"),
         "run_id": pl.String,
         "payload": pl.String,
+        "followers_rounding": pl.String,
         **{c: pl.Int64 for c in FIGURES},
     }
     for name, dtype in columns.items():
@@ -39,7 +40,7 @@ def _stage(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
             CREATE OR REPLACE TEMP TABLE _incoming AS
             SELECT platform, handle, day, followers, following, posts, views,
                    coalesce(observed_at, day::TIMESTAMPTZ) AS observed_at,
-                   source, run_id, payload::JSON AS payload, now() AS written_at
+                   source, run_id, payload::JSON AS payload, now() AS written_at, followers_rounding
             FROM _batch
             """
         )
@@ -79,14 +80,14 @@ def upsert_snapshots(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> Wri
     inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
     con.execute(
         f"""
-        INSERT INTO snapshots
+        INSERT INTO snapshots BY NAME
         SELECT i.* FROM _incoming i LEFT JOIN snapshots s USING (platform, handle, day)
         WHERE s.day IS NULL OR {_CHANGED}
         ON CONFLICT (platform, handle, day) DO UPDATE SET
             followers = excluded.followers, following = excluded.following,
             posts = excluded.posts, views = excluded.views, observed_at = excluded.observed_at,
             source = excluded.source, run_id = excluded.run_id, payload = excluded.payload,
-            written_at = excluded.written_at
+            written_at = excluded.written_at, followers_rounding = excluded.followers_rounding
         """
     )
     con.execute(

@@ -1,0 +1,372 @@
+"""What every collector shares: outcomes, the retrying request, rate-limit gates, redaction.
+
+CollectorError                 a request ended without a usable answer
+├── RateLimited                the platform said slow down (429, or its own 403 form)
+├── AuthFailed                 credentials missing, wrong or not allowed (never retried)
+├── NotFound                   the account does not exist (never retried)
+├── Malformed                  the answer could not be read as the documented shape
+└── Unavailable                5xx, timeouts, resets: retried, then given up
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
+USER_AGENT = "audience-growth-tracker/0.1 (+https://github.com/audience-growth-tracker)"
+TRANSIENT_STATUS = frozenset({408, 425, 500, 502, 503, 504, 520, 521, 522, 524})
+
+
+class Outcome(enum.StrEnum):
+    OK = "ok"
+    NOT_FOUND = "not_found"
+    SUSPENDED = "suspended"
+    MOVED = "moved"
+    RATE_LIMITED = "rate_limited"
+    AUTH_FAILED = "auth_failed"
+    MALFORMED = "malformed"
+    UNAVAILABLE = "unavailable"
+    INVALID_HANDLE = "invalid_handle"
+
+
+@dataclass
+class Fetched:
+    """One account's result: figures when ok, otherwise the outcome and its reason."""
+
+    platform: str
+    handle: str
+    outcome: Outcome
+    reason: str = ""
+    followers: int | None = None
+    following: int | None = None
+    posts: int | None = None
+    views: int | None = None
+    platform_id: str | None = None
+    display_name: str | None = None
+    rounding: str | None = None  # e.g. "3 significant figures" (YouTube)
+    payload: Any = None  # the platform's raw record for this account
+    http_status: int | None = None
+    attempts: int = 0
+    observed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class CollectorError(Exception):
+    outcome: ClassVar[Outcome] = Outcome.UNAVAILABLE
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class RateLimited(CollectorError):
+    outcome = Outcome.RATE_LIMITED
+
+    def __init__(self, reason: str, status: int | None = None, wait_s: float | None = None) -> None:
+        super().__init__(reason, status)
+        self.wait_s = wait_s
+
+
+class AuthFailed(CollectorError):
+    outcome = Outcome.AUTH_FAILED
+
+
+class NotFound(CollectorError):
+    outcome = Outcome.NOT_FOUND
+
+
+class Malformed(CollectorError):
+    outcome = Outcome.MALFORMED
+
+
+class Unavailable(CollectorError):
+    outcome = Outcome.UNAVAILABLE
+
+
+class Redactor:
+    """Scrubs known secret values from any text before it is stored or shown."""
+
+    def __init__(self, secrets: Sequence[str] = ()) -> None:
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+@dataclass
+class RateState:
+    """What the platform last said about its limit."""
+
+    remaining: int | None = None
+    reset_at: float | None = None  # wall-clock epoch seconds
+
+
+HeaderParser = Callable[[httpx.Headers, float], RateState]
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None and value.strip() != "" else None
+    except ValueError:
+        return None
+
+
+def epoch_reset(prefix: str) -> HeaderParser:
+    """`<prefix>-remaining` and `<prefix>-reset` as UTC epoch seconds (GitHub, X, Twitch, Bluesky)."""
+
+    def parse(headers: httpx.Headers, now: float) -> RateState:
+        remaining, reset = (
+            _number(headers.get(f"{prefix}-remaining")),
+            _number(headers.get(f"{prefix}-reset")),
+        )
+        return RateState(None if remaining is None else int(remaining), reset)
+
+    return parse
+
+
+def iso_reset(prefix: str) -> HeaderParser:
+    """Mastodon: reset is an ISO-8601 time with microseconds, not an epoch."""
+
+    def parse(headers: httpx.Headers, now: float) -> RateState:
+        remaining = _number(headers.get(f"{prefix}-remaining"))
+        raw = headers.get(f"{prefix}-reset")
+        reset = None
+        if raw:
+            try:
+                reset = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                reset = None
+        return RateState(None if remaining is None else int(remaining), reset)
+
+    return parse
+
+
+def seconds_left_reset(prefix: str) -> HeaderParser:
+    """Reddit: reset is the number of seconds left in the window (may be fractional)."""
+
+    def parse(headers: httpx.Headers, now: float) -> RateState:
+        remaining, left = (
+            _number(headers.get(f"{prefix}-remaining")),
+            _number(headers.get(f"{prefix}-reset")),
+        )
+        return RateState(
+            None if remaining is None else int(remaining), None if left is None else now + left
+        )
+
+    return parse
+
+
+def no_headers(headers: httpx.Headers, now: float) -> RateState:
+    return RateState()
+
+
+class RateGate:
+    """Holds requests back while the platform's window is spent, as its headers said.
+
+    Requests in flight are counted against `remaining`, so concurrent tasks do not all
+    spend the last slot; when the window is spent every caller waits for its reset.
+    """
+
+    def __init__(
+        self, parse: HeaderParser, max_wait_s: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._parse = parse
+        self._max_wait_s = max_wait_s
+        self._clock = clock
+        self._state = RateState()
+        self._in_flight = 0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        while True:
+            async with self._lock:
+                state, now = self._state, self._clock()
+                if state.reset_at is not None and now >= state.reset_at:
+                    self._state = state = RateState()  # the window has rolled over
+                if state.remaining is None or state.remaining - self._in_flight > 0:
+                    self._in_flight += 1
+                    return
+                wait = (state.reset_at - now) if state.reset_at is not None else 1.0
+            if wait > self._max_wait_s:
+                raise RateLimited(
+                    f"rate limit spent; it resets in {wait:.0f} s, more than the {self._max_wait_s:.0f} s allowed to wait"
+                )
+            await asyncio.sleep(max(wait, 0.0) + 0.01 if state.reset_at is not None else 0.05)
+
+    def release(self, headers: httpx.Headers | None) -> None:
+        self._in_flight -= 1
+        if headers is None:
+            return
+        parsed = self._parse(headers, self._clock())
+        if parsed.remaining is not None or parsed.reset_at is not None:
+            self._state = parsed
+
+    def spent(self, wait_s: float | None) -> None:
+        """A 429 arrived: nothing left until the reset (or Retry-After)."""
+        reset = self._clock() + wait_s if wait_s is not None else self._state.reset_at
+        self._state = RateState(
+            remaining=0, reset_at=reset if reset is not None else self._clock() + 1.0
+        )
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+Classifier = Callable[[httpx.Response], None]  # raises a CollectorError for a non-usable answer
+
+
+@dataclass
+class Requester:
+    """Sends one logical request with the platform's gate, retries and classification.
+
+    Gates are kept per API root (`gate_key`): each Mastodon server has its own limit.
+    """
+
+    client: httpx.AsyncClient
+    make_gate: Callable[[], RateGate]
+    classify: Classifier
+    max_retries: int = 4
+    backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    semaphore: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    gates: dict[str, RateGate] = field(default_factory=dict)
+
+    def gate(self, key: str) -> RateGate:
+        if key not in self.gates:
+            self.gates[key] = self.make_gate()
+        return self.gates[key]
+
+    async def get_json(
+        self,
+        url: str,
+        *,
+        params: Any = None,
+        headers: Mapping[str, str] | None = None,
+        method: str = "GET",
+        data: Any = None,
+        auth: Any = None,
+        gate_key: str = "",
+    ) -> tuple[Any, int, int]:
+        """Return (parsed JSON, status, attempts) or raise a CollectorError."""
+        gate = self.gate(gate_key)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._send(
+                    gate, method, url, params=params, headers=headers, data=data, auth=auth
+                )
+                self.classify(response)
+                try:
+                    return response.json(), response.status_code, attempt
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    raise Malformed(
+                        f"HTTP {response.status_code} with a body that is not JSON ({type(exc).__name__})",
+                        response.status_code,
+                    ) from None
+            except (RateLimited, Unavailable, Malformed) as exc:
+                # a malformed body is often a truncated one: worth one more look, like a 5xx
+                if attempt > self.max_retries:
+                    exc.reason = f"{exc.reason} (gave up after {attempt} attempts)"
+                    raise
+                if isinstance(exc, RateLimited):
+                    gate.spent(exc.wait_s)
+                    continue  # the gate does the waiting
+                await self.sleep(self._backoff(attempt))
+
+    async def _send(self, gate: RateGate, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        await gate.acquire()
+        headers_seen: httpx.Headers | None = None
+        try:
+            async with self.semaphore:
+                response = await self.client.request(method, url, **kwargs)
+                await response.aread()
+                headers_seen = response.headers
+                return response
+        except httpx.TimeoutException:
+            raise Unavailable("timed out") from None
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise Unavailable(f"connection failed ({type(exc).__name__})") from None
+        except httpx.DecodingError:
+            raise Malformed("body could not be decoded") from None
+        finally:
+            gate.release(headers_seen)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter (AWS architecture blog's recommendation)."""
+        return random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1)))
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds (numeric form; the HTTP-date form is read too)."""
+    raw = response.headers.get("retry-after")
+    if not raw:
+        return None
+    seconds = _number(raw)
+    if seconds is not None:
+        return max(seconds, 0.0)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return max((parsedate_to_datetime(raw) - datetime.now(UTC)).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def generic_status(response: httpx.Response, wait_s: float | None = None) -> None:
+    """Classification every platform shares for statuses it does not treat specially."""
+    status = response.status_code
+    if status == 429:
+        raise RateLimited(
+            "HTTP 429 too many requests",
+            status,
+            wait_s if wait_s is not None else retry_after(response),
+        )
+    if status in TRANSIENT_STATUS or status >= 500:
+        raise Unavailable(f"HTTP {status} from the platform", status)
+    if status in (401, 403):
+        raise AuthFailed(f"HTTP {status}: not authorised", status)
+    if status == 404:
+        raise NotFound("HTTP 404", status)
+    if status >= 400:
+        raise Malformed(f"HTTP {status}: the platform refused the request", status)
+
+
+def as_count(value: Any) -> int | None:
+    """A non-negative count from an int or a numeric string (YouTube sends strings)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def require_count(value: Any, what: str) -> int:
+    count = as_count(value)
+    if count is None:
+        raise Malformed(f"{what} is missing or not a non-negative integer: {str(value)[:40]!r}")
+    return count

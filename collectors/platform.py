@@ -1,0 +1,105 @@
+"""The common shape of a platform collector."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import httpx
+
+from audience.config import PlatformSettings, Secrets
+from collectors.base import (
+    USER_AGENT,
+    CollectorError,
+    Fetched,
+    HeaderParser,
+    Outcome,
+    Redactor,
+    Requester,
+    generic_status,
+    no_headers,
+)
+
+
+class Collector(ABC):
+    """Fetches one batch of handles from one platform; every handle gets one Fetched."""
+
+    platform: ClassVar[str]
+    base_url: ClassVar[str]
+    batch_size: ClassVar[int] = 1
+    rate_headers: ClassVar[HeaderParser] = staticmethod(no_headers)
+    needs: ClassVar[tuple[str, ...]] = ()  # secret names that must be set
+
+    def __init__(
+        self, requester: Requester, settings: PlatformSettings, secrets: Secrets, redact: Redactor
+    ) -> None:
+        self.requester = requester
+        self.settings = settings
+        self.secrets = secrets
+        self.redact = redact
+
+    @classmethod
+    def root(cls, settings: PlatformSettings) -> str:
+        return (settings.base_url or cls.base_url).rstrip("/")
+
+    @classmethod
+    def default_headers(cls, secrets: Secrets) -> dict[str, str]:
+        return {"User-Agent": USER_AGENT, "Accept": "application/json"}
+
+    @staticmethod
+    def classify(response: httpx.Response) -> None:
+        generic_status(response)
+
+    def missing_credentials(self) -> list[str]:
+        return [name for name in self.needs if getattr(self.secrets, name) is None]
+
+    def secret(self, name: str) -> str:
+        value = getattr(self.secrets, name)
+        return "" if value is None else str(value.get_secret_value())
+
+    @abstractmethod
+    async def fetch(self, handles: Sequence[str]) -> list[Fetched]:
+        """Fetch a batch of at most `batch_size` canonical handles."""
+
+    # helpers for subclasses
+
+    def ok(self, handle: str, status: int, attempts: int, payload: Any, **figures: Any) -> Fetched:
+        return Fetched(
+            self.platform,
+            handle,
+            Outcome.OK,
+            http_status=status,
+            attempts=attempts,
+            payload=payload,
+            **figures,
+        )
+
+    def failed(self, handle: str, error: CollectorError, attempts: int = 0) -> Fetched:
+        return Fetched(
+            self.platform,
+            handle,
+            error.outcome,
+            reason=self.redact(error.reason),
+            http_status=error.status,
+            attempts=attempts,
+        )
+
+    def outcome(
+        self,
+        handle: str,
+        outcome: Outcome,
+        reason: str,
+        status: int | None = None,
+        attempts: int = 0,
+        payload: Any = None,
+    ) -> Fetched:
+        return Fetched(
+            self.platform,
+            handle,
+            outcome,
+            reason=self.redact(reason),
+            http_status=status,
+            attempts=attempts,
+            payload=payload,
+        )

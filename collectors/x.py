@@ -1,0 +1,117 @@
+"""X API v2: users by username, 100 a request; misses come back as errors[] in a 200."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import httpx
+
+from audience.config import Secrets
+from collectors.base import (
+    USER_AGENT,
+    AuthFailed,
+    CollectorError,
+    Fetched,
+    HeaderParser,
+    Malformed,
+    Outcome,
+    RateLimited,
+    epoch_reset,
+    generic_status,
+    json_or_none,
+    require_count,
+)
+from collectors.platform import Collector
+
+FIELDS = "public_metrics,created_at,verified,verified_type,description,protected"
+
+
+class XCollector(Collector):
+    platform = "x"
+    base_url = "https://api.x.com"
+    batch_size = 100
+    needs = ("x_bearer_token",)
+    rate_headers: ClassVar[HeaderParser] = staticmethod(epoch_reset("x-rate-limit"))
+
+    @classmethod
+    def default_headers(cls, secrets: Secrets) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT}
+        if secrets.x_bearer_token is not None:
+            headers["Authorization"] = f"Bearer {secrets.x_bearer_token.get_secret_value()}"
+        return headers
+
+    @staticmethod
+    def classify(response: httpx.Response) -> None:
+        status = response.status_code
+        body = json_or_none(response)
+        kind = str(body.get("type", "")) if isinstance(body, dict) else ""
+        if status == 429 and kind.endswith("usage-capped"):
+            raise RateLimited("usage cap exceeded for this billing period", status, wait_s=86_400)
+        if status == 429:
+            raise RateLimited("HTTP 429: Too Many Requests", status)  # X sends no Retry-After
+        if status in (401, 403):
+            raise AuthFailed(
+                f"HTTP {status}: {body.get('detail', 'Unauthorized') if isinstance(body, dict) else 'Unauthorized'} (check AUDIENCE_X_BEARER_TOKEN)",
+                status,
+            )
+        generic_status(response)
+
+    async def fetch(self, handles: Sequence[str]) -> list[Fetched]:
+        url = self.root(self.settings) + "/2/users/by"
+        try:
+            body, status, attempts = await self.requester.get_json(
+                url, params={"usernames": ",".join(handles), "user.fields": FIELDS}
+            )
+        except CollectorError as exc:
+            return [self.failed(h, exc) for h in handles]
+        if not isinstance(body, dict):
+            return [
+                self.outcome(h, Outcome.MALFORMED, "answer is not a JSON object", status, attempts)
+                for h in handles
+            ]
+        found = {
+            str(u.get("username", "")).lower(): u
+            for u in body.get("data") or []
+            if isinstance(u, dict)
+        }
+        errors = {
+            str(e.get("value", e.get("resource_id", ""))).lower(): e
+            for e in body.get("errors") or []
+            if isinstance(e, dict)
+        }
+        return [self._one(h, found.get(h), errors.get(h), status, attempts) for h in handles]
+
+    def _one(self, handle: str, user: Any, error: Any, status: int, attempts: int) -> Fetched:
+        if user is None:
+            detail = str(error.get("detail", "")) if isinstance(error, dict) else ""
+            if "suspended" in detail.lower():
+                return self.outcome(
+                    handle, Outcome.SUSPENDED, detail or "user suspended", status, attempts, error
+                )
+            if error is not None:
+                return self.outcome(
+                    handle, Outcome.NOT_FOUND, detail or "user not found", status, attempts, error
+                )
+            return self.outcome(
+                handle, Outcome.MALFORMED, "the answer says nothing of this user", status, attempts
+            )
+        metrics = user.get("public_metrics")
+        if not isinstance(metrics, dict):
+            return self.outcome(
+                handle, Outcome.MALFORMED, "user has no public_metrics", status, attempts, user
+            )
+        try:
+            return self.ok(
+                handle,
+                status,
+                attempts,
+                user,
+                followers=require_count(metrics.get("followers_count"), "followers_count"),
+                following=require_count(metrics.get("following_count"), "following_count"),
+                posts=require_count(metrics.get("tweet_count"), "tweet_count"),
+                platform_id=user.get("id"),
+                display_name=user.get("name"),
+            )
+        except Malformed as exc:
+            return self.outcome(handle, Outcome.MALFORMED, exc.reason, status, attempts, user)

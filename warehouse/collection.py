@@ -1,0 +1,133 @@
+"""Recording one collection: a snapshot for every usable answer, a log row for every account."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from collectors.base import Fetched, Outcome
+from warehouse.snapshots import WriteCounts, upsert_snapshots
+
+# outcomes that say something lasting about the account; the others are passing faults
+_STATUS = {
+    Outcome.OK: "active",
+    Outcome.NOT_FOUND: "not_found",
+    Outcome.SUSPENDED: "suspended",
+    Outcome.MOVED: "moved",
+    Outcome.INVALID_HANDLE: "invalid_handle",
+}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    outcomes: dict[str, int]
+    written: WriteCounts
+
+
+def record_collection(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    day: date,
+    results: Sequence[Fetched],
+    redact: Callable[[str], str] = lambda s: s,
+) -> Recorded:
+    """Write what a collection found; the caller owns the transaction."""
+    ok = [r for r in results if r.outcome is Outcome.OK and r.followers is not None]
+    frame = pl.DataFrame(
+        [
+            {
+                "platform": r.platform,
+                "handle": r.handle,
+                "day": day,
+                "followers": r.followers,
+                "following": r.following,
+                "posts": r.posts,
+                "views": r.views,
+                "observed_at": r.observed_at,
+                "source": f"api:{r.platform}",
+                "run_id": run_id,
+                "followers_rounding": r.rounding,
+                "payload": redact(json.dumps(r.payload, default=str))
+                if r.payload is not None
+                else None,
+            }
+            for r in ok
+        ],
+        schema={
+            "platform": pl.String,
+            "handle": pl.String,
+            "day": pl.Date,
+            "followers": pl.Int64,
+            "following": pl.Int64,
+            "posts": pl.Int64,
+            "views": pl.Int64,
+            "observed_at": pl.Datetime("us", "UTC"),
+            "source": pl.String,
+            "run_id": pl.String,
+            "followers_rounding": pl.String,
+            "payload": pl.String,
+        },
+    )
+    written = upsert_snapshots(con, frame) if frame.height else WriteCounts(0, 0, 0)
+    log: list[dict[str, Any]] = [
+        {
+            "run_id": run_id,
+            "platform": r.platform,
+            "handle": r.handle,
+            "day": day,
+            "outcome": str(r.outcome),
+            "reason": redact(r.reason) or None,
+            "http_status": r.http_status,
+            "attempts": r.attempts,
+            "observed_at": r.observed_at,
+        }
+        for r in results
+    ]
+    if log:
+        con.register(
+            "_log",
+            pl.DataFrame(
+                log,
+                schema={
+                    "run_id": pl.String,
+                    "platform": pl.String,
+                    "handle": pl.String,
+                    "day": pl.Date,
+                    "outcome": pl.String,
+                    "reason": pl.String,
+                    "http_status": pl.Int32,
+                    "attempts": pl.Int32,
+                    "observed_at": pl.Datetime("us", "UTC"),
+                },
+            ),
+        )
+        try:
+            con.execute("INSERT OR REPLACE INTO collection_log BY NAME SELECT * FROM _log")
+        finally:
+            con.unregister("_log")
+    for r in results:
+        status = _STATUS.get(r.outcome)
+        if status is None:
+            continue
+        con.execute(
+            """
+            INSERT INTO accounts (platform, handle, tracked, status, status_reason, platform_id, display_name)
+            VALUES (?, ?, true, ?, ?, ?, ?)
+            ON CONFLICT (platform, handle) DO UPDATE SET
+                status = excluded.status, status_reason = excluded.status_reason,
+                platform_id = coalesce(excluded.platform_id, accounts.platform_id),
+                display_name = coalesce(excluded.display_name, accounts.display_name),
+                updated_at = now()
+            """,
+            [r.platform, r.handle, status, redact(r.reason) or None, r.platform_id, r.display_name],
+        )
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[str(r.outcome)] = counts.get(str(r.outcome), 0) + 1
+    return Recorded(counts, written)
