@@ -54,7 +54,8 @@ OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]  # "" in T
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # environment values are read as TOML, so an id like 1784... arrives as a number
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class AccountConfig(_Model):

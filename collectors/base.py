@@ -66,6 +66,7 @@ class CollectorError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.attempts = 0  # set by the Requester when it gives the error up
 
 
 class RateLimited(CollectorError):
@@ -283,11 +284,16 @@ class Requester:
                 # a malformed body is often a truncated one: worth one more look, like a 5xx
                 if attempt > self.max_retries:
                     exc.reason = f"{exc.reason} (gave up after {attempt} attempts)"
+                    exc.attempts = attempt
                     raise
+
                 if isinstance(exc, RateLimited):
                     gate.spent(exc.wait_s)
                     continue  # the gate does the waiting
                 await self.sleep(self._backoff(attempt))
+            except CollectorError as exc:  # final answers (not found, auth ...): never retried
+                exc.attempts = attempt
+                raise
 
     async def _send(self, gate: RateGate, method: str, url: str, **kwargs: Any) -> httpx.Response:
         await gate.acquire()

@@ -75,14 +75,14 @@ class Collector(ABC):
             **figures,
         )
 
-    def failed(self, handle: str, error: CollectorError, attempts: int = 0) -> Fetched:
+    def failed(self, handle: str, error: CollectorError) -> Fetched:
         return Fetched(
             self.platform,
             handle,
             error.outcome,
             reason=self.redact(error.reason),
             http_status=error.status,
-            attempts=attempts,
+            attempts=error.attempts,
         )
 
     def outcome(

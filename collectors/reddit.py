@@ -50,6 +50,14 @@ class RedditCollector(Collector):
             )
         generic_status(response)
 
+    def token_url(self) -> str:
+        """auth_url, else beside an overridden base_url (the simulator), else Reddit's own."""
+        if self.settings.auth_url:
+            return self.settings.auth_url
+        if self.settings.base_url:
+            return self.root(self.settings) + "/api/v1/access_token"
+        return TOKEN_URL
+
     async def _bearer(self) -> str:
         if self._token_lock is None:
             self._token_lock = asyncio.Lock()
@@ -57,7 +65,7 @@ class RedditCollector(Collector):
             if self._token is None:
                 auth = (self.secret("reddit_client_id"), self.secret("reddit_client_secret"))
                 body, _, _ = await self.requester.get_json(
-                    self.settings.auth_url or TOKEN_URL,
+                    self.token_url(),
                     method="POST",
                     auth=auth,
                     data={"grant_type": "client_credentials"},

@@ -148,8 +148,9 @@ def generate(
     days: int,
     seed: int = 0,
     platform_events: list[PlatformEvent] | None = None,
+    with_gaps: bool = True,
 ) -> Generated:
-    """Simulate every account for `days` days from `start`."""
+    """Simulate every account for `days` days from `start` (`with_gaps`: drop gap days)."""
     events = platform_events or []
     frames, labels = [], []
     day_list = [start + timedelta(days=i) for i in range(days)]
@@ -158,7 +159,7 @@ def generate(
         followers = series["followers"]
         if spec.platform == "youtube":
             followers = np.array([round_3_significant(v) for v in followers])
-        keep = _rng(seed + 1, spec).random(days) >= spec.gap_rate
+        keep = _rng(seed + 1, spec).random(days) >= (spec.gap_rate if with_gaps else 0.0)
         keep[0] = keep[-1] = True
         frames.append(
             pl.DataFrame(
