@@ -181,7 +181,9 @@ def _run_analysis(obj: Context, as_of: date | None, full: bool) -> dict[str, Any
 
 
 @cli.command("run")
-@click.option("--as-of", "as_of", callback=_parse_day, help="Analyse up to this day (YYYY-MM-DD).")
+@click.option(
+    "--as-of", "as_of", callback=_parse_day, help="The day to collect and analyse (YYYY-MM-DD)."
+)
 @click.option(
     "--skip-collect", is_flag=True, help="Do not fetch today's counts; analyse what is stored."
 )
@@ -191,21 +193,34 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     """The nightly job: collect today's counts, then compute metrics and anomalies.
 
     Only what is new is computed (a watermark); after an import the whole history is analysed.
+    Exit status: 0 when every account answered, 3 when some could not be collected (the
+    others are stored and analysed; the reasons are in collection_log).
     """
+    failed = 0
     if not skip_collect:
-        tracked = [a.key for a in obj.settings.accounts]
-        if tracked:
-            raise AudienceError(
-                "collecting from the platforms is not available in this version yet "
-                f"({len(tracked)} accounts configured); use --skip-collect to analyse stored history"
+        from audience.nightly import describe, fetch, store, tracked_accounts
+
+        day = as_of or datetime.now(UTC).date()
+        accounts = tracked_accounts(obj.warehouse, obj.settings)
+        if not accounts:
+            obj.say(
+                "no tracked accounts (add some to audience.toml or with: audience accounts add)"
             )
-        obj.say("no accounts configured to collect; analysing stored history")
+        else:
+            obj.say(f"collecting {len(accounts)} accounts for {day}")
+            collected = store(obj.warehouse, obj.settings, day, fetch(accounts, obj.settings))
+            click.echo(describe(collected))
+            for failure in collected.failures:
+                obj.say(f"  {failure['account']}: {failure['outcome']}: {failure['reason']}")
+            failed = collected.failed
     result = _run_analysis(obj, as_of, full)
     click.echo(
         f"analysed {result['accounts']:,} accounts through {result['as_of']} ({result['mode']}): "
         f"{result['anomalies']:,} anomalies in the recomputed days, {result['new_anomalies']:,} new, "
         f"{result['suspected_purchases']:,} suspected purchases"
     )
+    if failed:
+        raise click.exceptions.Exit(3)
 
 
 # --- accounts -------------------------------------------------------------------------------
@@ -500,7 +515,9 @@ def demo_command(obj: Context) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; domain errors become one clear line and exit status 2."""
     try:
-        cli.main(args=argv, prog_name="audience", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="audience", standalone_mode=False)
+        if isinstance(code, int):  # an explicit exit status (click.exceptions.Exit)
+            return code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130

@@ -114,6 +114,11 @@ class RateState:
 
     remaining: int | None = None
     reset_at: float | None = None  # wall-clock epoch seconds
+    limit: int | None = None  # the size of a window, when the platform says
+
+    @property
+    def informative(self) -> bool:
+        return self.remaining is not None or self.reset_at is not None
 
 
 HeaderParser = Callable[[httpx.Headers, float], RateState]
@@ -126,15 +131,19 @@ def _number(value: str | None) -> float | None:
         return None
 
 
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
 def epoch_reset(prefix: str) -> HeaderParser:
-    """`<prefix>-remaining` and `<prefix>-reset` as UTC epoch seconds (GitHub, X, Twitch, Bluesky)."""
+    """`<prefix>-limit/-remaining/-reset`, reset in UTC epoch seconds (GitHub, X, Twitch, Bluesky)."""
 
     def parse(headers: httpx.Headers, now: float) -> RateState:
-        remaining, reset = (
-            _number(headers.get(f"{prefix}-remaining")),
+        return RateState(
+            _int(_number(headers.get(f"{prefix}-remaining"))),
             _number(headers.get(f"{prefix}-reset")),
+            _int(_number(headers.get(f"{prefix}-limit"))),
         )
-        return RateState(None if remaining is None else int(remaining), reset)
 
     return parse
 
@@ -143,7 +152,6 @@ def iso_reset(prefix: str) -> HeaderParser:
     """Mastodon: reset is an ISO-8601 time with microseconds, not an epoch."""
 
     def parse(headers: httpx.Headers, now: float) -> RateState:
-        remaining = _number(headers.get(f"{prefix}-remaining"))
         raw = headers.get(f"{prefix}-reset")
         reset = None
         if raw:
@@ -151,7 +159,11 @@ def iso_reset(prefix: str) -> HeaderParser:
                 reset = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
             except ValueError:
                 reset = None
-        return RateState(None if remaining is None else int(remaining), reset)
+        return RateState(
+            _int(_number(headers.get(f"{prefix}-remaining"))),
+            reset,
+            _int(_number(headers.get(f"{prefix}-limit"))),
+        )
 
     return parse
 
@@ -164,9 +176,9 @@ def seconds_left_reset(prefix: str) -> HeaderParser:
             _number(headers.get(f"{prefix}-remaining")),
             _number(headers.get(f"{prefix}-reset")),
         )
-        return RateState(
-            None if remaining is None else int(remaining), None if left is None else now + left
-        )
+        used = _number(headers.get(f"{prefix}-used"))
+        limit = _int(used + remaining) if used is not None and remaining is not None else None
+        return RateState(_int(remaining), None if left is None else now + left, limit)
 
     return parse
 
@@ -175,11 +187,18 @@ def no_headers(headers: httpx.Headers, now: float) -> RateState:
     return RateState()
 
 
+_SAME_WINDOW_S = (
+    1.0  # resets closer than this are the same window (Reddit's drift with each answer)
+)
+
+
 class RateGate:
     """Holds requests back while the platform's window is spent, as its headers said.
 
-    Requests in flight are counted against `remaining`, so concurrent tasks do not all
-    spend the last slot; when the window is spent every caller waits for its reset.
+    Requests in flight are counted against `remaining`, so concurrent tasks do not all spend
+    the last slot. A new window starts with the platform's stated limit; while nothing is
+    known yet, one request at a time probes. A platform that sends no such headers is not
+    held back at all, except after a 429.
     """
 
     def __init__(
@@ -189,38 +208,63 @@ class RateGate:
         self._max_wait_s = max_wait_s
         self._clock = clock
         self._state = RateState()
+        self._headerless: bool | None = None if parse is not no_headers else True
         self._in_flight = 0
         self._lock = asyncio.Lock()
+
+    def _allowed(self) -> bool:
+        state = self._state
+        if state.remaining is None:
+            return bool(self._headerless) or self._in_flight < 1
+        return state.remaining - self._in_flight > 0
 
     async def acquire(self) -> None:
         while True:
             async with self._lock:
-                state, now = self._state, self._clock()
-                if state.reset_at is not None and now >= state.reset_at:
-                    self._state = state = RateState()  # the window has rolled over
-                if state.remaining is None or state.remaining - self._in_flight > 0:
+                now = self._clock()
+                state = self._state
+                if state.reset_at is not None and now >= state.reset_at:  # the window rolled over
+                    self._state = state = RateState(remaining=state.limit, limit=state.limit)
+                if self._allowed():
                     self._in_flight += 1
                     return
-                wait = (state.reset_at - now) if state.reset_at is not None else 1.0
-            if wait > self._max_wait_s:
+                wait = (state.reset_at - now) if state.reset_at is not None else None
+            if wait is not None and wait > self._max_wait_s:
                 raise RateLimited(
                     f"rate limit spent; it resets in {wait:.0f} s, more than the {self._max_wait_s:.0f} s allowed to wait"
                 )
-            await asyncio.sleep(max(wait, 0.0) + 0.01 if state.reset_at is not None else 0.05)
+            await asyncio.sleep(wait + 0.01 if wait is not None else 0.005)
 
     def release(self, headers: httpx.Headers | None) -> None:
         self._in_flight -= 1
         if headers is None:
             return
         parsed = self._parse(headers, self._clock())
-        if parsed.remaining is not None or parsed.reset_at is not None:
-            self._state = parsed
+        if not parsed.informative:
+            if self._headerless is None:
+                self._headerless = True
+            return
+        self._headerless = False
+        state = self._state
+        limit = parsed.limit if parsed.limit is not None else state.limit
+        if state.reset_at is not None and parsed.reset_at is not None:
+            if parsed.reset_at < state.reset_at - _SAME_WINDOW_S:
+                return  # a late answer from a window that is over
+            same_window = abs(parsed.reset_at - state.reset_at) < _SAME_WINDOW_S
+            if same_window and state.remaining is not None and parsed.remaining is not None:
+                # answers arrive out of order: the smallest remaining is the truest
+                self._state = RateState(
+                    min(state.remaining, parsed.remaining), state.reset_at, limit
+                )
+                return
+        self._state = RateState(parsed.remaining, parsed.reset_at, limit)
 
     def spent(self, wait_s: float | None) -> None:
         """A 429 arrived: nothing left until the reset (or Retry-After)."""
-        reset = self._clock() + wait_s if wait_s is not None else self._state.reset_at
+        now = self._clock()
+        reset = now + wait_s if wait_s is not None else self._state.reset_at
         self._state = RateState(
-            remaining=0, reset_at=reset if reset is not None else self._clock() + 1.0
+            0, reset if reset is not None and reset > now else now + 1.0, self._state.limit
         )
 
 

@@ -74,6 +74,7 @@ async def _platform(
             lambda: RateGate(cls.rate_headers, options.max_wait_s),
             cls.classify,
             max_retries=options.max_retries,
+            backoff_s=options.backoff_s,
             semaphore=asyncio.Semaphore(options.max_concurrency),
         )
         collector = cls(requester, options, settings.secrets, redact)

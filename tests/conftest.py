@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from audience.cli import main
+from simulator.server import Simulator, SimulatorServer
+from simulator.world import World
 from warehouse.db import open_warehouse
 
 
@@ -75,3 +78,82 @@ def table_digest(path: Path) -> str:
             rows = c.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
             digest.update(f"{table}:{rows!r}".encode())
     return digest.hexdigest()
+
+
+# --- the platform simulator, over real HTTP on loopback ----------------------------------------
+
+SIM_SECRETS = {
+    "AUDIENCE_YOUTUBE_API_KEY": "sim-youtube-key",
+    "AUDIENCE_X_BEARER_TOKEN": "sim-x-bearer",
+    "AUDIENCE_TWITCH_CLIENT_ID": "sim-twitch-id",
+    "AUDIENCE_TWITCH_TOKEN": "sim-twitch-token",
+    "AUDIENCE_REDDIT_CLIENT_ID": "sim-reddit-id",
+    "AUDIENCE_REDDIT_CLIENT_SECRET": "sim-reddit-secret",
+    "AUDIENCE_INSTAGRAM_TOKEN": "sim-ig-token",
+    "AUDIENCE_PLATFORMS__INSTAGRAM__ACCOUNT_ID": "1784140",
+}
+
+
+def _test_world() -> World:
+    from simulator.audiences import AccountSpec
+    from simulator.sample import SAMPLE_DAYS, SAMPLE_EVENTS, SAMPLE_SEED, SAMPLE_SPECS, SAMPLE_START
+
+    extra = [
+        AccountSpec(platform, handle.format(i), 500 + 37 * i, 3 + i % 7)
+        for i in range(25)
+        for platform, handle in (
+            ("mastodon", "user{}@sim" + str(i % 3) + ".social"),
+            ("bluesky", "user{}.bsky.social"),
+            ("github", "user{}"),
+            ("x", "user_{}"),
+            ("youtube", "@chan{}"),
+            ("twitch", "streamer{}"),
+            ("reddit", "r/sub{}"),
+            ("instagram", "insta.{}"),
+        )
+    ]
+    return World([*SAMPLE_SPECS, *extra], SAMPLE_START, SAMPLE_DAYS, SAMPLE_SEED, SAMPLE_EVENTS)
+
+
+@pytest.fixture(scope="session")
+def sim_server() -> Iterator[SimulatorServer]:
+    server = SimulatorServer(
+        Simulator(
+            _test_world(),
+            seed=7,
+            credentials={
+                "youtube_api_key": SIM_SECRETS["AUDIENCE_YOUTUBE_API_KEY"],
+                "x_bearer_token": SIM_SECRETS["AUDIENCE_X_BEARER_TOKEN"],
+                "twitch_token": SIM_SECRETS["AUDIENCE_TWITCH_TOKEN"],
+                "reddit_client_id": SIM_SECRETS["AUDIENCE_REDDIT_CLIENT_ID"],
+                "reddit_client_secret": SIM_SECRETS["AUDIENCE_REDDIT_CLIENT_SECRET"],
+                "instagram_token": SIM_SECRETS["AUDIENCE_INSTAGRAM_TOKEN"],
+            },
+        )
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sim(sim_server: SimulatorServer) -> Iterator[SimulatorServer]:
+    """The shared simulator with no faults, no limits and the last simulated day."""
+    simulator = sim_server.simulator
+    world = simulator.world
+    yield sim_server
+    simulator.faults.clear()
+    simulator.limits.clear()
+    simulator.stats.clear()
+    simulator.served.clear()
+    world._status.clear()
+    world.set_today(world.start + timedelta(days=world.days - 1))
+
+
+def sim_environ(server: SimulatorServer, **extra: str) -> dict[str, str]:
+    """Environment that points every collector at the simulator, with fast retries."""
+    env = {
+        f"AUDIENCE_PLATFORMS__{p.upper()}__BASE_URL": url for p, url in server.base_urls().items()
+    }
+    env |= {f"AUDIENCE_PLATFORMS__{p.upper()}__BACKOFF_S": "0.01" for p in server.base_urls()}
+    return env | SIM_SECRETS | extra

@@ -1,0 +1,135 @@
+"""The nightly job's steps as plain functions (the Prefect flow and the CLI both call these)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from audience.config import Settings
+from collectors.base import Fetched, Outcome
+from collectors.run import collect, redactor_for
+from warehouse.collection import record_collection
+from warehouse.db import open_warehouse
+from warehouse.runs import finish_run, start_run
+
+# outcomes that leave an account without today's figure for a reason worth retrying tomorrow
+FAILED = frozenset(
+    {Outcome.RATE_LIMITED, Outcome.AUTH_FAILED, Outcome.MALFORMED, Outcome.UNAVAILABLE}
+)
+
+
+@dataclass
+class CollectionSummary:
+    run_id: str
+    day: date
+    accounts: int
+    outcomes: dict[str, int]
+    snapshots_written: int
+    failures: list[dict[str, str]] = field(default_factory=list)  # the first few, for the operator
+
+    @property
+    def failed(self) -> int:
+        return sum(n for outcome, n in self.outcomes.items() if Outcome(outcome) in FAILED)
+
+
+def tracked_accounts(warehouse: Path, settings: Settings) -> list[tuple[str, str]]:
+    """Accounts in the settings, then those added with `audience accounts add`."""
+    accounts = [(a.platform, a.handle) for a in settings.accounts]
+    if warehouse.exists():
+        with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
+            rows = con.execute(
+                "SELECT platform, handle FROM accounts WHERE tracked ORDER BY platform, handle"
+            ).fetchall()
+        accounts += [(str(p), str(h)) for p, h in rows]
+    return list(dict.fromkeys(accounts))
+
+
+def fetch(
+    accounts: list[tuple[str, str]],
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[Fetched]:
+    """Ask the platforms (no warehouse is held open meanwhile)."""
+    return collect(accounts, settings, transport)
+
+
+def store(
+    warehouse: Path, settings: Settings, day: date, results: list[Fetched]
+) -> CollectionSummary:
+    """Record one collection, and its run, in one transaction."""
+    redact = redactor_for(settings)
+    with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            run_id = start_run(con, "collect", day)
+            recorded = record_collection(con, run_id, day, results, redact)
+            failures = [
+                {
+                    "account": f"{r.platform}:{r.handle}",
+                    "outcome": str(r.outcome),
+                    "reason": redact(r.reason),
+                }
+                for r in results
+                if r.outcome in FAILED
+            ]
+            summary = CollectionSummary(
+                run_id,
+                day,
+                len(results),
+                recorded.outcomes,
+                recorded.written.inserted + recorded.written.updated,
+                failures[:20],
+            )
+            status = (
+                "ok" if not failures else ("failed" if len(failures) == len(results) else "partial")
+            )
+            finish_run(
+                con,
+                run_id,
+                status,
+                {
+                    "outcomes": recorded.outcomes,
+                    "failures": len(failures),
+                    "snapshots_written": summary.snapshots_written,
+                },
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return summary
+
+
+def describe(summary: CollectionSummary) -> str:
+    """One line an operator can read: counts by outcome."""
+    counts = ", ".join(
+        f"{n} {o}" for o, n in sorted(summary.outcomes.items(), key=lambda kv: -kv[1])
+    )
+    return (
+        f"collected {summary.accounts} accounts for {summary.day}: {counts or 'nothing to collect'}; "
+        f"{summary.snapshots_written} snapshots written"
+    )
+
+
+def summary_json(summary: CollectionSummary) -> str:
+    return json.dumps(
+        {
+            "run_id": summary.run_id,
+            "day": summary.day.isoformat(),
+            "outcomes": summary.outcomes,
+            "failures": summary.failures,
+        },
+        indent=2,
+    )
+
+
+def outcome_counts(results: list[Fetched]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[str(r.outcome)] = counts.get(str(r.outcome), 0) + 1
+    return counts

@@ -1,0 +1,197 @@
+"""Collectors against the simulator over real HTTP: shapes, dates, statuses, faults, limits."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from audience.config import load_settings
+from audience.nightly import store
+from collectors.base import Outcome
+from collectors.run import collect
+from simulator.server import SimulatorServer
+from tests.conftest import sim_environ
+
+
+def accounts(
+    server: SimulatorServer, platforms: tuple[str, ...] | None = None
+) -> list[tuple[str, str]]:
+    world = server.simulator.world
+    return [(p, h) for p, h in world._series if platforms is None or p in platforms]
+
+
+def test_every_platform_answers_what_the_world_shows(sim: SimulatorServer) -> None:
+    world = sim.simulator.world
+    wanted = accounts(sim)
+    results = collect(wanted, load_settings(None, environ=sim_environ(sim)))
+    assert len(results) == len(wanted)
+    for r in results:
+        assert r.outcome is Outcome.OK, (r.platform, r.handle, r.reason)
+        figures = world.figures(r.platform, r.handle)
+        assert figures is not None
+        assert r.followers == figures.followers, (r.platform, r.handle)
+    batched = sim.simulator.stats
+    assert batched["bluesky:requests"] == 2  # 26 profiles: 25 + 1
+    assert batched["youtube:requests"] == sum(
+        1 for p, h in wanted if p == "youtube"
+    )  # @handles: one each
+
+
+def test_counts_follow_the_simulated_date(sim: SimulatorServer) -> None:
+    env = sim_environ(sim)
+    httpx.post(f"{sim.url}/_sim/clock", json={"day": "2024-06-10"}).raise_for_status()
+    early = {
+        r.handle: r.followers
+        for r in collect([("x", "growthguru")], load_settings(None, environ=env))
+    }
+    httpx.post(f"{sim.url}/_sim/clock", json={"day": "2024-09-10"}).raise_for_status()
+    late = {
+        r.handle: r.followers
+        for r in collect([("x", "growthguru")], load_settings(None, environ=env))
+    }
+    world = sim.simulator.world
+    assert early["growthguru"] == world._series[("x", "growthguru")][0][9]
+    assert late["growthguru"] == world._series[("x", "growthguru")][0][101]
+    assert late["growthguru"] - early["growthguru"] > 4000  # the bought burst of 2024-09-09
+
+
+def test_accounts_going_missing_or_suspended(sim: SimulatorServer) -> None:
+    httpx.post(
+        f"{sim.url}/_sim/faults/mastodon", json={"suspended": ["bob@fosstodon.org"]}
+    ).raise_for_status()
+    httpx.post(f"{sim.url}/_sim/faults/github", json={"missing": ["janedoe"]}).raise_for_status()
+    sim.simulator.world.set_status("bluesky", "indie.dev", "suspended")
+    sim.simulator.world.set_status("x", "growthguru", "suspended")
+    sim.simulator.world.set_status("youtube", "@tinychannel", "hidden")
+    sim.simulator.world.set_status("reddit", "r/sub1", "suspended")
+    got = {
+        r.handle: r
+        for r in collect(
+            [
+                ("mastodon", "bob@fosstodon.org"),
+                ("github", "janedoe"),
+                ("bluesky", "indie.dev"),
+                ("x", "growthguru"),
+                ("youtube", "@tinychannel"),
+                ("reddit", "r/sub1"),
+            ],
+            load_settings(None, environ=sim_environ(sim)),
+        )
+    }
+    assert {h: r.outcome for h, r in got.items()} == {
+        "bob@fosstodon.org": Outcome.SUSPENDED,
+        "janedoe": Outcome.NOT_FOUND,
+        "indie.dev": Outcome.SUSPENDED,
+        "growthguru": Outcome.SUSPENDED,
+        "@tinychannel": Outcome.UNAVAILABLE,
+        "r/sub1": Outcome.UNAVAILABLE,
+    }
+    assert all(r.followers is None for r in got.values())
+
+
+def test_wrong_credentials_are_auth_failures(sim: SimulatorServer) -> None:
+    env = sim_environ(
+        sim,
+        AUDIENCE_YOUTUBE_API_KEY="wrong-key",
+        AUDIENCE_X_BEARER_TOKEN="wrong-token",
+        AUDIENCE_REDDIT_CLIENT_SECRET="wrong-secret",
+    )
+    got = collect(
+        [("youtube", "@cookingwithsam"), ("x", "growthguru"), ("reddit", "r/dataengineering")],
+        load_settings(None, environ=env),
+    )
+    assert {r.outcome for r in got} == {Outcome.AUTH_FAILED}
+    assert all("wrong-" not in r.reason for r in got)
+
+
+def test_github_demands_a_user_agent(sim: SimulatorServer) -> None:
+    response = httpx.get(f"{sim.url}/github/users/janedoe", headers={"User-Agent": ""})
+    assert response.status_code == 403
+    assert response.text.startswith("Request forbidden by administrative rules")
+
+
+def test_injected_faults_lose_nothing(sim: SimulatorServer, tmp_path: Path) -> None:
+    """About 20% of requests fail transiently on every platform; every account still ends well."""
+    for platform in sim.base_urls():
+        sim.simulator.set_faults(
+            platform,
+            error_rate=0.08,
+            truncated_rate=0.04,
+            malformed_rate=0.03,
+            reset_rate=0.03,
+            burst_rate=0.01,
+            burst_length=2,
+            latency_s=0.002,
+        )
+    wanted = accounts(sim)
+    settings = load_settings(
+        None,
+        environ=sim_environ(sim)
+        | {f"AUDIENCE_PLATFORMS__{p.upper()}__MAX_RETRIES": "6" for p in sim.base_urls()},
+    )
+    results = collect(wanted, settings)
+    assert sorted((r.platform, r.handle) for r in results) == sorted(set(wanted))
+    warehouse = tmp_path / "w.duckdb"
+    summary = store(warehouse, settings, date(2024, 12, 31), results)
+    retried = [r for r in results if r.attempts > 1]
+    assert retried, "the faults were not exercised"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stored = dict(
+            con.execute("SELECT platform || ':' || handle, followers FROM snapshots").fetchall()
+        )
+        log = con.execute("SELECT platform, handle, outcome, reason FROM collection_log").fetchall()
+    assert len(log) == len(set(wanted))  # one outcome per account, no duplicates
+    for platform, handle, outcome, reason in log:
+        if outcome == "ok":
+            assert stored[f"{platform}:{handle}"] == sim.simulator.served[(platform, handle)]
+        else:
+            assert reason, (platform, handle, outcome)
+            assert f"{platform}:{handle}" not in stored  # no data is never zero followers
+    assert summary.snapshots_written == len(stored)
+    assert len(stored) >= 0.95 * len(set(wanted))
+
+
+def test_rate_limits_are_respected_not_hit(sim: SimulatorServer) -> None:
+    sim.simulator.set_limit("github", limit=10, window_s=1)
+    wanted = [("github", f"user{i}") for i in range(25)]
+    started = time.monotonic()
+    results = collect(wanted, load_settings(None, environ=sim_environ(sim)))
+    elapsed = time.monotonic() - started
+    assert {r.outcome for r in results} == {Outcome.OK}
+    assert sim.simulator.stats["github:limited"] == 0
+    assert elapsed >= 1.0  # 25 requests at 10 a second need at least three windows
+
+
+@pytest.mark.parametrize("platform", ["mastodon", "bluesky", "x", "twitch", "reddit"])
+def test_rate_limit_headers_of_each_platform_are_followed(
+    sim: SimulatorServer, platform: str
+) -> None:
+    sim.simulator.set_limit(platform, limit=4, window_s=1)
+    wanted = [(p, h) for p, h in accounts(sim, (platform,))][:14]
+    results = collect(wanted, load_settings(None, environ=sim_environ(sim)))
+    assert {r.outcome for r in results} == {Outcome.OK}
+
+
+def test_the_day_after_gives_new_snapshots_not_duplicates(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    settings = load_settings(None, environ=sim_environ(sim))
+    warehouse = tmp_path / "w.duckdb"
+    wanted = accounts(sim, ("github", "mastodon"))
+    world = sim.simulator.world
+    for offset in (2, 1, 1):  # the same day twice: replaced, not duplicated
+        day = world.start + timedelta(days=world.days - offset)
+        world.set_today(day)
+        store(warehouse, settings, day, collect(wanted, settings))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT (platform, handle, day)) FROM snapshots"
+        ).fetchall() == [(2 * len(wanted), 2 * len(wanted))]
+        assert con.execute(
+            "SELECT DISTINCT source FROM snapshots WHERE platform = 'github'"
+        ).fetchall() == [("api:github",)]
