@@ -24,6 +24,7 @@ import httpx
 
 USER_AGENT = "audience-growth-tracker/0.1 (+https://github.com/audience-growth-tracker)"
 TRANSIENT_STATUS = frozenset({408, 425, 500, 502, 503, 504, 520, 521, 522, 524})
+MAX_ATTEMPTS = 50  # a backstop: a request that was refused this often is given up
 
 
 class Outcome(enum.StrEnum):
@@ -72,9 +73,16 @@ class CollectorError(Exception):
 class RateLimited(CollectorError):
     outcome = Outcome.RATE_LIMITED
 
-    def __init__(self, reason: str, status: int | None = None, wait_s: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        status: int | None = None,
+        wait_s: float | None = None,
+        final: bool = False,
+    ) -> None:
         super().__init__(reason, status)
         self.wait_s = wait_s
+        self.final = final  # waiting would take longer than allowed: give up now
 
 
 class AuthFailed(CollectorError):
@@ -231,7 +239,8 @@ class RateGate:
                 wait = (state.reset_at - now) if state.reset_at is not None else None
             if wait is not None and wait > self._max_wait_s:
                 raise RateLimited(
-                    f"rate limit spent; it resets in {wait:.0f} s, more than the {self._max_wait_s:.0f} s allowed to wait"
+                    f"rate limit spent; it resets in {wait:.0f} s, more than the {self._max_wait_s:.0f} s allowed to wait",
+                    final=True,
                 )
             await asyncio.sleep(wait + 0.01 if wait is not None else 0.005)
 
@@ -307,9 +316,14 @@ class Requester:
         auth: Any = None,
         gate_key: str = "",
     ) -> tuple[Any, int, int]:
-        """Return (parsed JSON, status, attempts) or raise a CollectorError."""
+        """Return (parsed JSON, status, attempts) or raise a CollectorError.
+
+        Transient faults (5xx, timeouts, resets, bad bodies) spend the retry budget; a rate
+        limit does not (it is the platform asking us to wait, and the gate waits, up to
+        max_wait_s); final answers (not found, refused credentials) are never retried.
+        """
         gate = self.gate(gate_key)
-        attempt = 0
+        attempt = faults = 0
         while True:
             attempt += 1
             try:
@@ -324,17 +338,19 @@ class Requester:
                         f"HTTP {response.status_code} with a body that is not JSON ({type(exc).__name__})",
                         response.status_code,
                     ) from None
-            except (RateLimited, Unavailable, Malformed) as exc:
-                # a malformed body is often a truncated one: worth one more look, like a 5xx
-                if attempt > self.max_retries:
+            except RateLimited as exc:
+                exc.attempts = attempt
+                if exc.final or attempt > MAX_ATTEMPTS:
+                    raise
+                gate.spent(exc.wait_s)  # the next acquire waits for the reset
+            except (Unavailable, Malformed) as exc:
+                # a malformed body is often a truncated one: worth another look, like a 5xx
+                faults += 1
+                if faults > self.max_retries:
                     exc.reason = f"{exc.reason} (gave up after {attempt} attempts)"
                     exc.attempts = attempt
                     raise
-
-                if isinstance(exc, RateLimited):
-                    gate.spent(exc.wait_s)
-                    continue  # the gate does the waiting
-                await self.sleep(self._backoff(attempt))
+                await self.sleep(self._backoff(faults))
             except CollectorError as exc:  # final answers (not found, auth ...): never retried
                 exc.attempts = attempt
                 raise

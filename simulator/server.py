@@ -143,21 +143,27 @@ class Simulator:
         if faults.latency_s:
             await asyncio.sleep(faults.latency_s)
         if self._dice.roll(faults.timeout_rate):
+            self.stats[f"{platform}:fault:timeout"] += 1
             await asyncio.sleep(faults.timeout_s)
         if self._dice.in_burst(platform, faults):
+            self.stats[f"{platform}:fault:burst_429"] += 1
             return too_many(platform, Window(0, time.time() + 1), time.time()), headers
         if self._dice.roll(faults.error_rate):
+            self.stats[f"{platform}:fault:error"] += 1
             return server_error(
                 platform, [500, 502, 503][self.stats[f"{platform}:requests"] % 3]
             ), headers
         if self._dice.roll(faults.reset_rate):
+            self.stats[f"{platform}:fault:reset"] += 1
             return Answer(-1, None), headers  # rendered as a dropped connection
         answer = await handler(self, request)
         if self._dice.roll(faults.malformed_rate):
+            self.stats[f"{platform}:fault:malformed"] += 1
             answer = Answer(
                 answer.status, "<html><body>upstream error</body></html>", answer.headers
             )
         elif self._dice.roll(faults.truncated_rate) and not isinstance(answer.body, str):
+            self.stats[f"{platform}:fault:truncated"] += 1
             answer = Answer(
                 answer.status,
                 json.dumps(answer.body)[: max(len(json.dumps(answer.body)) // 2, 1)],
@@ -208,7 +214,9 @@ class SimulatorServer:
 
     def __init__(self, simulator: Simulator, port: int = 0) -> None:
         self.simulator = simulator
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto must say TCP, or asyncio skips TCP_NODELAY on accepted connections and every
+        # keep-alive answer waits ~40 ms for a delayed ACK
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", port))
         self.port = self._socket.getsockname()[1]

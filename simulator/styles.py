@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from simulator.faults import Limit, Window, iso_reset
@@ -47,7 +48,8 @@ def rate_headers(platform: str, limit: Limit, window: Window, now: float) -> dic
         return {
             "X-Ratelimit-Used": str(limit.limit - window.remaining),
             "X-Ratelimit-Remaining": f"{float(window.remaining):.1f}",
-            "X-Ratelimit-Reset": str(max(int(window.reset_at - now + 0.999), 0)),
+            # seconds left, rounded up so the window is never announced as over before it is
+            "X-Ratelimit-Reset": f"{math.ceil(max(window.reset_at - now, 0.0) * 10) / 10:.1f}",
         }
     return {}  # YouTube and the Graph API send no rate-limit headers
 

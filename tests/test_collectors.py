@@ -707,3 +707,30 @@ def test_rate_limit_header_parsers(
 def test_payload_is_kept_as_the_platform_sent_it() -> None:
     got = run([("mastodon", "gargron@mastodon.social")], Recorder({"/api": [j(200, GARGRON)]}))
     assert json.loads(json.dumps(got["gargron@mastodon.social"].payload)) == GARGRON
+
+
+def test_rate_limits_do_not_spend_the_retry_budget() -> None:
+    """Six 429s in a row with max_retries=1: the platform asked us to wait, so we wait."""
+    limited = j(
+        429,
+        {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+        **{"Retry-After": "0"},
+    )
+    rec = Recorder({"/xrpc": [limited] * 6 + [j(200, {"profiles": [profile("a.bsky.social", 3)]})]})
+    got = run(
+        [("bluesky", "a.bsky.social")], rec, settings(AUDIENCE_PLATFORMS__BLUESKY__MAX_RETRIES="1")
+    )
+    assert (got["a.bsky.social"].outcome, got["a.bsky.social"].attempts) == (Outcome.OK, 7)
+
+
+def test_a_daily_quota_is_not_waited_for() -> None:
+    quota = {
+        "code": 403,
+        "message": "quota",
+        "errors": [{"domain": "youtube.quota", "reason": "quotaExceeded"}],
+    }
+    rec = Recorder({"/youtube": [j(403, {"error": quota})]})
+    started = time.monotonic()
+    got = run([("youtube", UC1), ("youtube", "@two")], rec)
+    assert {r.outcome for r in got.values()} == {Outcome.RATE_LIMITED}
+    assert time.monotonic() - started < 2
