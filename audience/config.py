@@ -104,6 +104,7 @@ class PlatformSettings(_Model):
     account_id: OptionalText = None  # Instagram: your own business account id (not a secret)
     max_wait_s: float = Field(900.0, ge=0)  # longest wait for a rate-limit window before giving up
     backoff_s: float = Field(0.5, ge=0)  # first retry delay; doubles per attempt, with full jitter
+    batch_size: int | None = Field(None, ge=1)  # lower the documented batch maximum if needed
     timeout_s: float = Field(10.0, gt=0)
     max_concurrency: int = Field(4, ge=1, le=64)
     max_retries: int = Field(4, ge=0, le=10)

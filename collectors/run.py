@@ -95,7 +95,7 @@ async def _platform(
                 reason = redact(f"collector error: {type(exc).__name__}: {exc}")[:300]
                 return [Fetched(platform, h, Outcome.UNAVAILABLE, reason) for h in batch]
 
-        size = cls.batch_size
+        size = min(options.batch_size or cls.batch_size, cls.batch_size)
         batches = [handles[i : i + size] for i in range(0, len(handles), size)]
         results = await asyncio.gather(*(guarded(b) for b in batches))
     return [r for batch in results for r in batch]

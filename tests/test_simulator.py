@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -195,3 +196,76 @@ def test_the_day_after_gives_new_snapshots_not_duplicates(
         assert con.execute(
             "SELECT DISTINCT source FROM snapshots WHERE platform = 'github'"
         ).fetchall() == [("api:github",)]
+
+
+def test_audience_run_collects_stores_and_analyses(
+    sim: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audience.cli import main
+
+    config = tmp_path / "audience.toml"
+    config.write_text(
+        '[[accounts]]\nplatform = "mastodon"\nhandle = "alice@mastodon.social"\n'
+        '[[accounts]]\nplatform = "github"\nhandle = "octo-org/widget"\n'
+        '[[accounts]]\nplatform = "youtube"\nhandle = "@cookingwithsam"\n'
+        '[[accounts]]\nplatform = "x"\nhandle = "growthguru"\n'
+    )
+    for name, value in sim_environ(sim).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    warehouse = tmp_path / "w.duckdb"
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "--warehouse",
+                str(warehouse),
+                "accounts",
+                "add",
+                "bluesky:indie.dev",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["--config", str(config), "--warehouse", str(warehouse), "run", "--as-of", "2024-12-31"]
+        )
+        == 0
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT platform, source, followers_rounding FROM snapshots ORDER BY 1"
+        ).fetchall()
+        assert rows == [
+            ("bluesky", "api:bluesky", None),
+            ("github", "api:github", None),
+            ("mastodon", "api:mastodon", None),
+            ("x", "api:x", None),
+            ("youtube", "api:youtube", "3 significant figures"),
+        ]
+        assert con.execute(
+            "SELECT count(*) FROM collection_log WHERE outcome = 'ok'"
+        ).fetchall() == [(5,)]
+        assert con.execute(
+            "SELECT display_name IS NOT NULL FROM accounts WHERE handle = 'growthguru'"
+        ).fetchall() == [(True,)]
+    # X is down for the next run: the others still land, and the exit status says so
+    sim.simulator.set_faults("x", error_rate=1.0)
+    monkeypatch.setenv("AUDIENCE_PLATFORMS__X__MAX_RETRIES", "1")
+    assert (
+        main(
+            ["--config", str(config), "--warehouse", str(warehouse), "run", "--as-of", "2024-12-30"]
+        )
+        == 3
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        [(outcome, reason)] = con.execute(
+            "SELECT outcome, reason FROM collection_log WHERE platform = 'x' AND day = '2024-12-30'"
+        ).fetchall()
+        assert outcome == "unavailable"
+        assert re.fullmatch(r"HTTP 50[023] from the platform \(gave up after 2 attempts\)", reason)
+        assert con.execute(
+            "SELECT count(*) FROM snapshots WHERE day = '2024-12-30'"
+        ).fetchall() == [(4,)]
