@@ -9,11 +9,10 @@ computation from scratch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import polars as pl
@@ -28,7 +27,36 @@ from warehouse.query import fetch_one
 from warehouse.runs import finish_run, start_run
 
 RETENTION_DAYS = 30
-Flagger = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+class Checker(Protocol):
+    """Turns margins into flags, and checks snapshot quality (GX in runs: checks.suites.GXChecker)."""
+
+    name: str
+
+    def flag(
+        self, scored: pl.DataFrame, new_rows: pl.Expr
+    ) -> tuple[pl.DataFrame, dict[str, Any]]: ...
+
+    def snapshots(self, snapshots: pl.DataFrame, as_of: date) -> dict[str, Any]: ...
+
+    def check_name(self, rule: str) -> str: ...
+
+
+class MarginChecker:
+    """Flags by the margins alone (the same verdicts as the GX suite, without GX's import cost)."""
+
+    name = "margins"
+
+    def flag(self, scored: pl.DataFrame, new_rows: pl.Expr) -> tuple[pl.DataFrame, dict[str, Any]]:
+        return flags_from_margins(scored), {}
+
+    def snapshots(self, snapshots: pl.DataFrame, as_of: date) -> dict[str, Any]:
+        return {}
+
+    def check_name(self, rule: str) -> str:
+        return f"{rule}_margin > 1"
+
 
 METRIC_COLUMNS = [
     "platform",
@@ -67,6 +95,7 @@ class AnalysisSummary:
     anomalies: int
     new_anomalies: int
     suspected_purchases: int
+    checks: dict[str, Any] = field(default_factory=dict)
 
 
 def context_days(t: DetectionSettings) -> int:
@@ -122,13 +151,19 @@ def compute(
     snapshots: pl.DataFrame,
     as_of: date,
     t: DetectionSettings,
-    flagger: Flagger = flags_from_margins,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Pure: snapshots -> (daily metrics with flags, anomalies)."""
+    checker: Checker | None = None,
+    new_rows: pl.Expr | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """Pure but for the checker: snapshots -> (daily metrics with flags, anomalies, check summary)."""
+    checker = checker or MarginChecker()
     scored = score_signals(add_growth(daily_series(snapshots, as_of)), t)
-    flagged = flagger(scored)
-    anomalies = build_anomalies(flagged, t, datetime.now(UTC))
-    return flagged, anomalies
+    flagged, summary = checker.flag(scored, new_rows if new_rows is not None else pl.lit(True))
+    anomalies = build_anomalies(flagged, t, datetime.now(UTC)).with_columns(
+        pl.col("kind")
+        .replace_strict({r: checker.check_name(r) for r in RULES}, return_dtype=pl.String)
+        .alias("check_name")
+    )
+    return flagged, anomalies, summary
 
 
 def analyze(
@@ -137,14 +172,17 @@ def analyze(
     as_of: date,
     *,
     full: bool = False,
-    flagger: Flagger = flags_from_margins,
+    checker: Checker | None = None,
 ) -> AnalysisSummary:
     """Bring daily_metrics and anomalies up to `as_of`; the caller owns the transaction."""
+    checker = checker or MarginChecker()
     write_from = _plan(con, as_of, t, full)
     load_from = None if write_from is None else write_from - timedelta(days=context_days(t))
     snapshots = _load(con, as_of, load_from)
     watermark = fetch_one(con, "SELECT coalesce(max(written_at), now()) FROM snapshots")
-    metrics, anomalies = compute(snapshots, as_of, t, flagger)
+    new_rows = pl.lit(True) if write_from is None else pl.col("day") >= write_from
+    metrics, anomalies, checks = compute(snapshots, as_of, t, checker, new_rows)
+    quality = checker.snapshots(_new_snapshots(con, as_of, write_from), as_of)
     if write_from is not None:
         metrics = metrics.filter(pl.col("day") >= write_from)
         anomalies = anomalies.filter(pl.col("day") >= write_from)
@@ -154,21 +192,13 @@ def analyze(
         .pl()
         .with_columns(pl.col("detected_at").dt.convert_time_zone("UTC"))
     )
+    keys = ["platform", "handle", "day", "kind"]
     anomalies = (
-        anomalies.join(
-            existing, on=["platform", "handle", "day", "kind"], how="left", suffix="_old"
-        )
+        anomalies.join(existing, on=keys, how="left", suffix="_old")
         .with_columns(pl.coalesce("detected_at_old", "detected_at").alias("detected_at"))
         .drop("detected_at_old")
-        .with_columns(_check_names(anomalies))
     )
-    new = (
-        anomalies.height
-        - existing.join(
-            anomalies.select("platform", "handle", "day", "kind"),
-            on=["platform", "handle", "day", "kind"],
-        ).height
-    )
+    new = anomalies.height - existing.join(anomalies.select(keys), on=keys).height
     con.execute(f"DELETE FROM daily_metrics {since}")
     con.execute(f"DELETE FROM anomalies {since}")
     now = datetime.now(UTC)
@@ -183,9 +213,7 @@ def analyze(
         con.unregister("_metrics")
         con.unregister("_anomalies")
     con.execute(
-        """
-        INSERT OR REPLACE INTO analysis_state VALUES (1, ?, ?, ?)
-        """,
+        "INSERT OR REPLACE INTO analysis_state VALUES (1, ?, ?, ?)",
         [as_of, watermark[0] if watermark else now, now],
     )
     return AnalysisSummary(
@@ -198,13 +226,19 @@ def analyze(
         suspected_purchases=int(anomalies.get_column("suspected_purchase").sum())
         if anomalies.height
         else 0,
+        checks={"checker": checker.name, "growth": checks, "snapshots": quality},
     )
 
 
-def _check_names(anomalies: pl.DataFrame) -> pl.Expr:
-    """The expectation that fires for each rule (see checks/)."""
-    names = {rule: f"expect {rule}_margin <= 1" for rule in RULES}
-    return pl.col("kind").replace_strict(names, return_dtype=pl.String).alias("check_name")
+def _new_snapshots(
+    con: duckdb.DuckDBPyConnection, as_of: date, write_from: date | None
+) -> pl.DataFrame:
+    since = "" if write_from is None else f"AND day >= DATE '{write_from}'"
+    frame: pl.DataFrame = con.sql(
+        f"SELECT platform, handle, day, followers, following, posts, observed_at FROM snapshots "
+        f"WHERE day <= DATE '{as_of}' {since}"
+    ).pl()
+    return frame
 
 
 def run_analysis(
@@ -213,7 +247,7 @@ def run_analysis(
     as_of: date | None = None,
     *,
     full: bool = False,
-    flagger: Flagger = flags_from_margins,
+    checker: Checker | None = None,
     lock_timeout_s: float = 10.0,
 ) -> dict[str, Any]:
     """One recorded analysis run in one transaction; `as_of` defaults to the newest snapshot."""
@@ -224,7 +258,7 @@ def run_analysis(
         con.execute("BEGIN TRANSACTION")
         try:
             run_id = start_run(con, "analyze", as_of)
-            summary = analyze(con, settings.detection, as_of, full=full, flagger=flagger)
+            summary = analyze(con, settings.detection, as_of, full=full, checker=checker)
             result = {"run_id": run_id, **summary.__dict__}
             finish_run(con, run_id, "ok", result)
             con.execute("COMMIT")

@@ -169,15 +169,33 @@ def import_command(obj: Context, files: tuple[Path, ...]) -> None:
 
 
 def _run_analysis(obj: Context, as_of: date | None, full: bool) -> dict[str, Any]:
+    """Analyse with the Great Expectations suites, and say what they found."""
     from audience.analysis import run_analysis
+    from checks.suites import GXChecker
 
-    return run_analysis(
+    obj.say("checking with Great Expectations (its import takes a few seconds)")
+    result = run_analysis(
         obj.warehouse,
         obj.settings,
         as_of,
         full=full,
+        checker=GXChecker(),
         lock_timeout_s=obj.settings.warehouse.lock_timeout_s,
     )
+    for suite in ("snapshots", "growth"):
+        check = result["checks"].get(suite) or {}
+        if not check:
+            continue
+        failed = "; ".join(
+            f"{f['expectation']}({f['kwargs'].get('column', '')}) "
+            f"{f['unexpected_count'] if f['unexpected_count'] is not None else ''} unexpected".strip()
+            for f in check["failed"]
+        )
+        obj.say(
+            f"  {check['suite']}: {check['evaluated']} expectations, "
+            + ("all met" if check["success"] else f"not met: {failed}")
+        )
+    return result
 
 
 @cli.command("run")

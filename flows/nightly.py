@@ -24,11 +24,14 @@ from warehouse.db import resolve_path
 def analyse(warehouse: str, config: str | None, as_of: date | None, full: bool) -> dict[str, Any]:
     """Compute daily metrics and anomalies for everything new; retried if the warehouse is busy."""
     settings = load_settings(Path(config) if config else None)
+    from checks.suites import GXChecker
+
     return run_analysis(
         Path(warehouse),
         settings,
         as_of,
         full=full,
+        checker=GXChecker(),
         lock_timeout_s=settings.warehouse.lock_timeout_s,
     )
 

@@ -41,7 +41,7 @@ print("heavy:", ",".join(heavy) or "none", "code:", code)
     [
         pytest.param(["--help"], id="help"),
         pytest.param(["import", "history.csv"], id="import"),
-        pytest.param(["run", "--skip-collect"], id="run-skip-collect"),
+        pytest.param(["anomalies"], id="anomalies"),
         pytest.param(["query", "SELECT count(*) FROM snapshots"], id="query"),
         pytest.param(["accounts", "list"], id="accounts-list"),
     ],

@@ -1,0 +1,115 @@
+"""The Great Expectations suites: they agree with the rules, and catch bad snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from audience.config import DetectionSettings
+from checks.suites import check_name, flag_suspicious_growth, validate_snapshots
+from transforms.growth import add_growth
+from transforms.series import daily_series
+from transforms.signals import RULES, flags_from_margins, score_signals
+
+D0 = date(2024, 1, 1)
+
+
+def scenarios() -> pl.DataFrame:
+    rng = np.random.default_rng(4)
+    frames = []
+    for i, edit in enumerate(
+        [{60: 2000}, {70 + k: 150 for k in range(7)}, {80: -900}, {}, {50: 400, 51: -380}]
+    ):
+        gains = rng.poisson(20, 150).astype(float)
+        for day, extra in edit.items():
+            gains[day] += extra
+        following = 300 + np.cumsum(np.where((np.arange(150) // 7) % 2 == 0, 60, -60) * (i == 3))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "platform": "x",
+                    "handle": f"a{i}",
+                    "day": [D0 + timedelta(d) for d in range(150)],
+                    "followers": 5000 + np.cumsum(gains),
+                    "following": following.astype(float),
+                }
+            )
+        )
+    return score_signals(
+        add_growth(daily_series(pl.concat(frames), date(2030, 1, 1))), DetectionSettings()
+    )
+
+
+def test_gx_flags_are_exactly_the_rules_flags() -> None:
+    scored = scenarios()
+    by_gx, result = flag_suspicious_growth(scored)
+    by_rule = flags_from_margins(scored)
+    for rule in RULES:
+        assert by_gx.get_column(f"flag_{rule}").equals(by_rule.get_column(f"flag_{rule}")), rule
+    assert sum(by_gx.get_column(f"flag_{r}").sum() for r in RULES) > 4
+    assert not result.success
+    assert {f["kwargs"]["column"] for f in result.failed} >= {
+        "spike_margin",
+        "drop_margin",
+        "drip_margin",
+    }
+
+
+def test_gx_validates_only_the_new_rows() -> None:
+    scored = scenarios()
+    flagged, _ = flag_suspicious_growth(scored, pl.col("day") >= D0 + timedelta(days=75))
+    spikes = flagged.filter(pl.col("flag_spike")).get_column("day").to_list()
+    assert spikes
+    assert min(spikes) >= D0 + timedelta(days=75)  # the day-60 burst is older: not validated again
+
+
+def test_check_names_say_which_expectation_and_threshold() -> None:
+    assert check_name("spike") == "expect_column_values_to_be_between(spike_margin, max_value=1)"
+
+
+def _snapshots(**changes: object) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        {
+            "platform": ["x", "x", "github"],
+            "handle": ["a", "a", "b"],
+            "day": [D0, D0 + timedelta(1), D0 + timedelta(1)],
+            "followers": [10, 12, 5],
+            "following": [1, 1, None],
+            "posts": [3, 4, None],
+            "observed_at": [datetime(2024, 1, 2, tzinfo=UTC)] * 3,
+        }
+    )
+    return frame.with_columns(**{k: pl.Series(v) for k, v in changes.items()})
+
+
+def test_clean_snapshots_pass() -> None:
+    assert validate_snapshots(_snapshots(), D0 + timedelta(1)).success
+
+
+@pytest.mark.parametrize(
+    ("changes", "as_of", "failed"),
+    [
+        ({"followers": [10, -1, 5]}, 1, ("expect_column_values_to_be_between", "followers")),
+        ({"day": [D0, D0, D0 + timedelta(1)]}, 1, ("expect_compound_columns_to_be_unique", None)),
+        ({"platform": ["x", "x", "myspace"]}, 1, ("expect_column_values_to_be_in_set", "platform")),
+        ({}, 30, ("expect_column_max_to_be_between", "day")),  # stale: nothing new for weeks
+        (
+            {},
+            -5,
+            ("expect_column_values_to_be_between", "day"),
+        ),  # figures from after the analysed day
+    ],
+    ids=["negative", "duplicate-day", "unknown-platform", "stale", "future"],
+)
+def test_bad_snapshots_fail_the_suite(
+    changes: dict[str, object], as_of: int, failed: tuple[str, str | None]
+) -> None:
+    result = validate_snapshots(_snapshots(**changes), D0 + timedelta(days=as_of))
+    assert not result.success
+    assert any(
+        f["expectation"] == failed[0] and f["kwargs"].get("column") == failed[1]
+        for f in result.failed
+    ), result.failed
