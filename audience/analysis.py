@@ -20,6 +20,7 @@ import polars as pl
 from audience.config import DetectionSettings, Settings
 from transforms.anomalies import build_anomalies
 from transforms.growth import WINDOWS, add_growth
+from transforms.quality import WINDOW_DAYS, account_summary
 from transforms.series import daily_series
 from transforms.signals import RULES, flags_from_margins, score_signals
 from warehouse.db import open_warehouse
@@ -212,6 +213,7 @@ def analyze(
     finally:
         con.unregister("_metrics")
         con.unregister("_anomalies")
+    _write_account_metrics(con, as_of)
     con.execute(
         "INSERT OR REPLACE INTO analysis_state VALUES (1, ?, ?, ?)",
         [as_of, watermark[0] if watermark else now, now],
@@ -228,6 +230,25 @@ def analyze(
         else 0,
         checks={"checker": checker.name, "growth": checks, "snapshots": quality},
     )
+
+
+def _write_account_metrics(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Recompute every account's standing from the last 91 days (small: one row each)."""
+    since = as_of - timedelta(days=WINDOW_DAYS + 1)
+    metrics = con.sql(
+        f"SELECT * FROM daily_metrics WHERE day > DATE '{since}' AND day <= DATE '{as_of}'"
+    ).pl()
+    anomalies = con.sql(
+        f"SELECT * FROM anomalies WHERE day > DATE '{since}' AND day <= DATE '{as_of}'"
+    ).pl()
+    con.execute("DELETE FROM account_metrics")
+    summary = account_summary(metrics, anomalies, as_of)
+    if summary.height:
+        con.register("_summary", summary)
+        try:
+            con.execute("INSERT INTO account_metrics BY NAME SELECT * FROM _summary")
+        finally:
+            con.unregister("_summary")
 
 
 def _new_snapshots(

@@ -257,3 +257,25 @@ def test_stopping_losses_is_not_abnormal_growth() -> None:
     assert (
         analyse(snaps).filter(pl.col("kind").is_in(["spike", "drip"])).is_empty()
     )  # ... then stopping
+
+
+def test_account_summary() -> None:
+    from transforms.quality import account_summary
+
+    snaps = organic("buyer", n=150, gain_edit={100: 2000}).with_columns(
+        pl.lit(50.0).alias("following"),
+        (pl.int_range(pl.len()) // 2 + 10).cast(pl.Float64).alias("posts"),
+    )
+    scored = flags_from_margins(score_signals(add_growth(daily_series(snaps, date(2030, 1, 1))), T))
+    anomalies = build_anomalies(scored, T, datetime(2026, 1, 1, tzinfo=UTC))
+    as_of = D0 + timedelta(days=149)
+    row = account_summary(scored, anomalies, as_of).row(0, named=True)
+    assert row["followers"] == snaps.get_column("followers")[-1]
+    assert row["follower_following_ratio"] == pytest.approx(row["followers"] / 50)
+    assert row["followers_per_post_90"] == pytest.approx(row["growth_abs_90"] / 45, rel=0.05)
+    assert row["suspected_purchases_90"] == 1
+    assert 0.5 < row["flagged_growth_share_90"] < 0.6  # 2,000 of about 3,800 gained in 90 days
+    assert row["spike_retention_30"] == pytest.approx(1.0, abs=0.05)
+    assert row["next_milestone"] == 10_000  # about 6,000 followers
+    assert row["milestone_date"] > as_of
+    assert row["growth_consistency"] == 1.0

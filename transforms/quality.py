@@ -1,0 +1,125 @@
+"""Per-account summary as of a day: growth standing, milestone projection and quality metrics.
+
+Input: the last 91 days of daily metrics (at least) and the anomalies of the same span.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from transforms.growth import milestone_expr, size_tier
+from transforms.series import ACCOUNT
+
+WINDOW_DAYS = 90
+
+
+def account_summary(metrics: pl.DataFrame, anomalies: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """One row per account with a figure on or before `as_of`."""
+    recent = metrics.filter(pl.col("day") <= as_of)
+    if recent.is_empty():
+        return pl.DataFrame()
+    since = pl.lit(as_of) - pl.duration(days=WINDOW_DAYS)
+    window = recent.filter(pl.col("day") > since)
+    weekly = (
+        window.with_columns(((pl.lit(as_of) - pl.col("day")).dt.total_days() // 7).alias("week"))
+        .group_by(*ACCOUNT, "week")
+        .agg(pl.col("daily_gain").sum().alias("gain"))
+        .group_by(ACCOUNT)
+        .agg((pl.col("gain") > 0).mean().alias("growth_consistency"))
+    )
+    posts = window.group_by(ACCOUNT).agg(
+        (pl.col("posts").drop_nulls().last() - pl.col("posts").drop_nulls().first()).alias(
+            "posts_90"
+        )
+    )
+    flagged = (
+        anomalies.filter(
+            (pl.col("day") > as_of - timedelta(days=WINDOW_DAYS)) & pl.col("suspected_purchase")
+        )
+        .group_by(ACCOUNT)
+        .agg(
+            pl.col("excess").clip(lower_bound=0).sum().alias("flagged_gain_90"),
+            pl.len().alias("suspected_purchases_90"),
+        )
+    )
+    spikes = (
+        anomalies.filter((pl.col("kind") == "spike") & (pl.col("attribution") == "account"))
+        .group_by(ACCOUNT)
+        .agg(
+            pl.col("retention_7").mean().alias("spike_retention_7"),
+            pl.col("retention_30").mean().alias("spike_retention_30"),
+        )
+    )
+    latest = recent.sort("day").group_by(ACCOUNT).last()
+    summary = (
+        latest.join(weekly, on=list(ACCOUNT), how="left")
+        .join(posts, on=list(ACCOUNT), how="left")
+        .join(flagged, on=list(ACCOUNT), how="left")
+        .join(spikes, on=list(ACCOUNT), how="left")
+        .with_columns(
+            size_tier().alias("size_tier"),
+            milestone_expr().alias("next_milestone"),
+            pl.lit(as_of).alias("as_of"),
+            pl.col("day").alias("last_day"),
+            pl.col("flagged_gain_90").fill_null(0.0),
+            pl.col("suspected_purchases_90").fill_null(0).cast(pl.Int32),
+        )
+        .with_columns(
+            (
+                pl.col("growth_rel_28").rank("average").over("platform", "size_tier")
+                / pl.col("growth_rel_28").count().over("platform", "size_tier")
+                * 100
+            ).alias("growth_percentile"),
+            pl.when(pl.col("following") > 0)
+            .then(pl.col("followers") / pl.col("following"))
+            .alias("follower_following_ratio"),
+            pl.when(pl.col("posts_90") > 0)
+            .then(pl.col("growth_abs_90") / pl.col("posts_90"))
+            .alias("followers_per_post_90"),
+            pl.when(pl.col("growth_abs_90") > 0)
+            .then((pl.col("flagged_gain_90") / pl.col("growth_abs_90")).clip(upper_bound=1.0))
+            .alias("flagged_growth_share_90"),
+            pl.when(pl.col("avg_daily_gain_28") > 0)
+            .then(
+                (
+                    (pl.col("next_milestone") - pl.col("followers")) / pl.col("avg_daily_gain_28")
+                ).ceil()
+            )
+            .alias("days_to_milestone"),
+        )
+        .with_columns(
+            pl.when(pl.col("days_to_milestone") < 36_500)
+            .then(pl.lit(as_of) + pl.duration(days=pl.col("days_to_milestone").cast(pl.Int64)))
+            .alias("milestone_date")
+        )
+    )
+    return summary.select(
+        "platform",
+        "handle",
+        "as_of",
+        "last_day",
+        "followers",
+        "following",
+        "posts",
+        "size_tier",
+        "growth_abs_7",
+        "growth_abs_28",
+        "growth_rel_28",
+        "growth_abs_90",
+        "growth_rel_90",
+        "avg_daily_gain_28",
+        "growth_percentile",
+        "next_milestone",
+        "days_to_milestone",
+        "milestone_date",
+        "follower_following_ratio",
+        "followers_per_post_90",
+        "growth_consistency",
+        "flagged_gain_90",
+        "flagged_growth_share_90",
+        "suspected_purchases_90",
+        "spike_retention_7",
+        "spike_retention_30",
+    ).sort(ACCOUNT)
