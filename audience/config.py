@@ -125,7 +125,7 @@ class DetectionSettings(_Model):
     drip_window_days: int = Field(7, ge=2, le=60)  # moving window of the drip sum
     drip_z: float = Field(4.0, gt=0)  # window excess in robust sigmas (sigma * sqrt(window))
     drip_min_relative: float = Field(0.03, ge=0)  # window excess as a share of the audience
-    drip_min_absolute: int = Field(100, ge=0)
+    drip_min_absolute: int = Field(50, ge=0)  # the same small-account floor as a spike
     drip_max_day_share: float = Field(0.5, gt=0, le=1)  # one day carrying more is a spike
     churn_window_days: int = Field(14, ge=3)
     churn_min_gross: int = Field(200, ge=0)  # follows + unfollows within the window

@@ -45,8 +45,9 @@ ANOMALY_SCHEMA: dict[str, Any] = {
     "window_start": pl.Date,
     "retention_7": pl.Float64,
     "retention_30": pl.Float64,
-    "posts_3d": pl.Float64,
-    "posts_usual_3d": pl.Float64,
+    "posts_recent": pl.Float64,
+    "posts_usual": pl.Float64,
+    "posts_days": pl.Int32,
     "thresholds": pl.String,
 }
 
@@ -118,6 +119,8 @@ def _long(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
         "reverted",
         "posts_3d",
         "posts_usual_3d",
+        "posts_window",
+        "posts_usual_window",
         "moved_up",
         "moved_down",
         "accounts",
@@ -161,9 +164,26 @@ def _attribute(rows: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
         .then(pl.lit("data_artifact"))
         .otherwise(pl.lit("account"))
     )
-    usual = pl.col("posts_usual_3d").clip(lower_bound=0.0)
+    # posting is compared over the days the growth came in: 3 for a spike, the window for a drip
+    drip = pl.col("kind") == "drip"
+    rows = rows.with_columns(
+        pl.when(drip)
+        .then(pl.col("posts_window"))
+        .otherwise(pl.col("posts_3d"))
+        .alias("posts_recent"),
+        pl.when(drip)
+        .then(pl.col("posts_usual_window"))
+        .otherwise(pl.col("posts_usual_3d"))
+        .alias("posts_usual"),
+        pl.when(drip)
+        .then(pl.lit(t.drip_window_days + 2))
+        .otherwise(pl.lit(3))
+        .cast(pl.Int32)
+        .alias("posts_days"),
+    )
+    usual = pl.col("posts_usual").clip(lower_bound=0.0)
     burst = (
-        pl.col("posts_3d") >= pl.max_horizontal(usual + 3.0, usual * t.posting_burst_ratio)
+        pl.col("posts_recent") >= pl.max_horizontal(usual + 3.0, usual * t.posting_burst_ratio)
     ).fill_null(False)
     severity = (
         pl.when(pl.col("margin") >= 3)
@@ -247,15 +267,17 @@ def explain(row: dict[str, Any], t: DetectionSettings) -> str:
             f"{t.churn_min_ratio:g}x the net change, {t.churn_min_relative:.0%} of the following count): "
             f"the follow/unfollow pattern of growth automation."
         )
-    if row["posts_3d"] is not None and kind in ("spike", "drip"):
-        usual = row["posts_usual_3d"] or 0.0
+    if row["posts_recent"] is not None and kind in ("spike", "drip"):
+        usual, days = row["posts_usual"] or 0.0, row["posts_days"]
         if row["posting_burst"]:
             text += (
-                f" It came with a posting burst ({row['posts_3d']:.0f} posts in 3 days against "
+                f" It came with a posting burst ({row['posts_recent']:.0f} posts in {days} days against "
                 f"{usual:.1f} usually), which points to organic reach: not counted as a suspected purchase."
             )
-        elif row["posts_3d"] <= 0 and usual > 0:
-            text += f" The account posted nothing in the 3 days up to it (usually {usual:.1f})."
+        elif row["posts_recent"] <= 0 and usual > 0:
+            text += (
+                f" The account posted nothing in the {days} days up to it (usually {usual:.1f})."
+            )
     if row["attribution"] == "platform_event":
         moved = row["moved_up"] if kind != "drop" else row["moved_down"]
         text += (
@@ -332,8 +354,9 @@ def build_anomalies(
                 "window_start": row["window_start"] if kind == "drip" else row["day"],
                 "retention_7": row["retention_7"] if kind == "spike" else None,
                 "retention_30": row["retention_30"] if kind == "spike" else None,
-                "posts_3d": row["posts_3d"],
-                "posts_usual_3d": row["posts_usual_3d"],
+                "posts_recent": row["posts_recent"],
+                "posts_usual": row["posts_usual"],
+                "posts_days": row["posts_days"],
                 "thresholds": _thresholds(kind, t),
             }
         )

@@ -159,11 +159,25 @@ def _churn_columns(t: DetectionSettings, has_following: bool) -> list[pl.Expr]:
 
 def _posting_columns(t: DetectionSettings, has_posts: bool) -> list[pl.Expr]:
     if not has_posts:
-        return [pl.lit(None, dtype=pl.Float64).alias(c) for c in ("posts_3d", "posts_usual_3d")]
+        return [
+            pl.lit(None, dtype=pl.Float64).alias(c)
+            for c in ("posts_3d", "posts_usual_3d", "posts_window", "posts_usual_window")
+        ]
     posts = pl.col("posts")
     recent = _over(posts - posts.shift(3))
     usual = _over((posts.shift(3) - posts.shift(3 + t.baseline_days)) / t.baseline_days * 3)
-    return [recent.alias("posts_3d"), usual.alias("posts_usual_3d")]
+    # a drip is judged against posting over its whole window, before and during it
+    w = t.drip_window_days
+    window = _over(posts - posts.shift(w + 2))
+    window_usual = _over(
+        (posts.shift(w + 2) - posts.shift(w + 2 + t.baseline_days)) / t.baseline_days * (w + 2)
+    )
+    return [
+        recent.alias("posts_3d"),
+        usual.alias("posts_usual_3d"),
+        window.alias("posts_window"),
+        window_usual.alias("posts_usual_window"),
+    ]
 
 
 def score_signals(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:

@@ -45,7 +45,8 @@ CREATE TABLE anomalies (
     followers DOUBLE, followers_before DOUBLE, gain DOUBLE,
     baseline_median DOUBLE, baseline_sigma DOUBLE, excess DOUBLE, relative_excess DOUBLE,
     window_start DATE, retention_7 DOUBLE, retention_30 DOUBLE,
-    posts_3d DOUBLE, posts_usual_3d DOUBLE,
+    posts_recent DOUBLE, posts_usual DOUBLE,   -- posts in the days the growth came in, and as usual
+    posts_days INTEGER,                        -- how many days: 3 for a spike, the window for a drip
     thresholds         JSON NOT NULL,  -- the thresholds of the rule that fired
     check_name         VARCHAR,        -- the expectation that fired
     PRIMARY KEY (platform, handle, day, kind)
