@@ -9,6 +9,7 @@ computation from scratch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,22 +19,31 @@ import duckdb
 import polars as pl
 
 from audience.config import DetectionSettings, Settings
-from transforms.anomalies import build_anomalies
-from transforms.growth import WINDOWS, add_growth
+from transforms.anomalies import ANOMALY_SCHEMA, candidates, finalize
+from transforms.growth import WINDOWS
+from transforms.layout import with_account_ids
 from transforms.quality import WINDOW_DAYS, account_summary
 from transforms.series import daily_series
-from transforms.signals import RULES, flags_from_margins, score_signals
+from transforms.signals import (
+    RULES,
+    co_movement_counts,
+    co_movement_events,
+    flags_from_margins,
+    score_signals,
+)
 from warehouse.db import open_warehouse
 from warehouse.query import fetch_one
 from warehouse.runs import finish_run, start_run
 
 RETENTION_DAYS = 30
+CHUNK_ACCOUNTS = 1_000  # accounts analysed together: bounds memory, keeps Polars' work large
 
 
 class Checker(Protocol):
     """Turns margins into flags, and checks snapshot quality (GX in runs: checks.suites.GXChecker)."""
 
     name: str
+    validates_snapshots: bool
 
     def flag(
         self, scored: pl.DataFrame, new_rows: pl.Expr
@@ -48,6 +58,7 @@ class MarginChecker:
     """Flags by the margins alone (the same verdicts as the GX suite, without GX's import cost)."""
 
     name = "margins"
+    validates_snapshots = False
 
     def flag(self, scored: pl.DataFrame, new_rows: pl.Expr) -> tuple[pl.DataFrame, dict[str, Any]]:
         return flags_from_margins(scored), {}
@@ -131,18 +142,22 @@ def _plan(
 
 
 def _load(con: duckdb.DuckDBPyConnection, as_of: date, load_from: date | None) -> pl.DataFrame:
+    """Snapshots to analyse, sorted by account and day, with an integer account id (aid)."""
     columns = "platform, handle, day, followers, following, posts"
-    frame: pl.DataFrame
     if load_from is None:
-        frame = con.sql(f"SELECT {columns} FROM snapshots WHERE day <= DATE '{as_of}'").pl()
-        return frame
-    # plus each account's last observation before the window, so gaps interpolate as in a full run
-    frame = con.sql(
+        rows = f"SELECT {columns} FROM snapshots WHERE day <= DATE '{as_of}'"
+    else:
+        # plus each account's last observation before the window, so gaps interpolate as in a full run
+        rows = f"""
+            SELECT {columns} FROM snapshots WHERE day BETWEEN DATE '{load_from}' AND DATE '{as_of}'
+            UNION ALL
+            SELECT {columns} FROM snapshots WHERE day < DATE '{load_from}'
+            QUALIFY row_number() OVER (PARTITION BY platform, handle ORDER BY day DESC) = 1
+        """
+    frame: pl.DataFrame = con.sql(
         f"""
-        SELECT {columns} FROM snapshots WHERE day BETWEEN DATE '{load_from}' AND DATE '{as_of}'
-        UNION ALL
-        SELECT {columns} FROM snapshots WHERE day < DATE '{load_from}'
-        QUALIFY row_number() OVER (PARTITION BY platform, handle ORDER BY day DESC) = 1
+        SELECT (dense_rank() OVER (ORDER BY platform, handle) - 1)::INTEGER AS aid, *
+        FROM ({rows}) ORDER BY platform, handle, day
         """
     ).pl()
     return frame
@@ -154,17 +169,70 @@ def compute(
     t: DetectionSettings,
     checker: Checker | None = None,
     new_rows: pl.Expr | None = None,
+    *,
+    sink: Callable[[pl.DataFrame], None] | None = None,
+    chunk_accounts: int = CHUNK_ACCOUNTS,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
-    """Pure but for the checker: snapshots -> (daily metrics with flags, anomalies, check summary)."""
+    """Pure but for the checker: snapshots -> (daily metrics with flags, anomalies, check summary).
+
+    Accounts are processed `chunk_accounts` at a time, which bounds memory; with a `sink`, each
+    chunk's metrics go there and the returned metrics frame is empty. Platform events are
+    counted over all chunks before any anomaly is attributed.
+    """
     checker = checker or MarginChecker()
-    scored = score_signals(add_growth(daily_series(snapshots, as_of)), t)
-    flagged, summary = checker.flag(scored, new_rows if new_rows is not None else pl.lit(True))
-    anomalies = build_anomalies(flagged, t, datetime.now(UTC)).with_columns(
+    rows = new_rows if new_rows is not None else pl.lit(True)
+    ordered = with_account_ids(snapshots)
+    aid = ordered.get_column("aid")
+    parts, found, counts, checks = [], [], [], []
+    if ordered.height:
+        ids = aid.unique(maintain_order=True)
+        for first in range(0, ids.len(), chunk_accounts):
+            chunk_ids = ids.slice(first, chunk_accounts)
+            start = int(aid.search_sorted(chunk_ids[0], side="left"))
+            end = int(aid.search_sorted(chunk_ids[-1], side="right"))
+            scored = score_signals(daily_series(ordered.slice(start, end - start), as_of), t)
+            flagged, summary = checker.flag(scored, rows)
+            counts.append(co_movement_counts(flagged, t))
+            found.append(candidates(flagged, t))
+            checks.append(summary)
+            if sink is not None:
+                sink(flagged)
+            else:
+                parts.append(flagged)
+    if counts:
+        events = co_movement_events(pl.concat(counts), t)
+        anomalies = finalize(pl.concat(found, how="diagonal_relaxed"), events, t, datetime.now(UTC))
+    else:
+        anomalies = pl.DataFrame(schema=ANOMALY_SCHEMA)
+    anomalies = anomalies.with_columns(
         pl.col("kind")
         .replace_strict({r: checker.check_name(r) for r in RULES}, return_dtype=pl.String)
         .alias("check_name")
     )
-    return flagged, anomalies, summary
+    metrics = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+    return metrics, anomalies, merge_checks(checks)
+
+
+def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One suite summary from the summaries of several chunks."""
+    summaries = [s for s in summaries if s]
+    if not summaries:
+        return {}
+    failed: dict[tuple[str, str], dict[str, Any]] = {}
+    for summary in summaries:
+        for f in summary["failed"]:
+            key = (f["expectation"], str(f["kwargs"].get("column")))
+            if key in failed:
+                total = (failed[key]["unexpected_count"] or 0) + (f["unexpected_count"] or 0)
+                failed[key]["unexpected_count"] = total
+            else:
+                failed[key] = dict(f)
+    return {
+        "suite": summaries[0]["suite"],
+        "success": all(s["success"] for s in summaries),
+        "evaluated": max(s["evaluated"] for s in summaries),
+        "failed": list(failed.values()),
+    }
 
 
 def analyze(
@@ -177,17 +245,38 @@ def analyze(
 ) -> AnalysisSummary:
     """Bring daily_metrics and anomalies up to `as_of`; the caller owns the transaction."""
     checker = checker or MarginChecker()
+    state = _state(con)
     write_from = _plan(con, as_of, t, full)
     load_from = None if write_from is None else write_from - timedelta(days=context_days(t))
     snapshots = _load(con, as_of, load_from)
     watermark = fetch_one(con, "SELECT coalesce(max(written_at), now()) FROM snapshots")
     new_rows = pl.lit(True) if write_from is None else pl.col("day") >= write_from
-    metrics, anomalies, checks = compute(snapshots, as_of, t, checker, new_rows)
-    quality = checker.snapshots(_new_snapshots(con, as_of, write_from), as_of)
-    if write_from is not None:
-        metrics = metrics.filter(pl.col("day") >= write_from)
-        anomalies = anomalies.filter(pl.col("day") >= write_from)
     since = "" if write_from is None else f"WHERE day >= DATE '{write_from}'"
+    con.execute(f"DELETE FROM daily_metrics {since}")
+    now = datetime.now(UTC)
+    written = {"days": 0}
+    accounts: set[int] = set()
+
+    def write(chunk: pl.DataFrame) -> None:
+        rows = chunk if write_from is None else chunk.filter(pl.col("day") >= write_from)
+        con.register(
+            "_metrics", rows.select(METRIC_COLUMNS).with_columns(pl.lit(now).alias("computed_at"))
+        )
+        try:
+            con.execute("INSERT INTO daily_metrics BY NAME SELECT * FROM _metrics")
+        finally:
+            con.unregister("_metrics")
+        written["days"] += rows.height
+        accounts.update(rows.get_column("aid").unique().to_list())
+
+    _, anomalies, checks = compute(snapshots, as_of, t, checker, new_rows, sink=write)
+    quality = (
+        checker.snapshots(_new_snapshots(con, as_of, state[1] if state else None), as_of)
+        if checker.validates_snapshots
+        else {}
+    )
+    if write_from is not None:
+        anomalies = anomalies.filter(pl.col("day") >= write_from)
     existing = (
         con.sql(f"SELECT platform, handle, day, kind, detected_at FROM anomalies {since}")
         .pl()
@@ -200,34 +289,26 @@ def analyze(
         .drop("detected_at_old")
     )
     new = anomalies.height - existing.join(anomalies.select(keys), on=keys).height
-    con.execute(f"DELETE FROM daily_metrics {since}")
     con.execute(f"DELETE FROM anomalies {since}")
-    now = datetime.now(UTC)
-    con.register(
-        "_metrics", metrics.select(METRIC_COLUMNS).with_columns(pl.lit(now).alias("computed_at"))
-    )
     con.register("_anomalies", anomalies)
     try:
-        con.execute("INSERT INTO daily_metrics BY NAME SELECT * FROM _metrics")
         con.execute("INSERT INTO anomalies BY NAME SELECT * FROM _anomalies")
     finally:
-        con.unregister("_metrics")
         con.unregister("_anomalies")
     _write_account_metrics(con, as_of)
     con.execute(
         "INSERT OR REPLACE INTO analysis_state VALUES (1, ?, ?, ?)",
         [as_of, watermark[0] if watermark else now, now],
     )
+    suspected = int(anomalies.get_column("suspected_purchase").sum()) if anomalies.height else 0
     return AnalysisSummary(
         as_of=as_of,
         mode="full" if write_from is None else "incremental",
-        accounts=metrics.select("platform", "handle").n_unique() if metrics.height else 0,
-        days_written=metrics.height,
+        accounts=len(accounts),
+        days_written=written["days"],
         anomalies=anomalies.height,
         new_anomalies=new,
-        suspected_purchases=int(anomalies.get_column("suspected_purchase").sum())
-        if anomalies.height
-        else 0,
+        suspected_purchases=suspected,
         checks={"checker": checker.name, "growth": checks, "snapshots": quality},
     )
 
@@ -252,12 +333,14 @@ def _write_account_metrics(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
 
 
 def _new_snapshots(
-    con: duckdb.DuckDBPyConnection, as_of: date, write_from: date | None
+    con: duckdb.DuckDBPyConnection, as_of: date, since: datetime | None
 ) -> pl.DataFrame:
-    since = "" if write_from is None else f"AND day >= DATE '{write_from}'"
+    """Snapshots written since the last analysis (all of them the first time): what is new."""
+    after = "" if since is None else "AND written_at > ?"
     frame: pl.DataFrame = con.sql(
         f"SELECT platform, handle, day, followers, following, posts, observed_at FROM snapshots "
-        f"WHERE day <= DATE '{as_of}' {since}"
+        f"WHERE day <= DATE '{as_of}' {after}",
+        params=[since] if since is not None else None,
     ).pl()
     return frame
 

@@ -185,6 +185,7 @@ class GXChecker:
     """The checks the nightly run uses: GX suites on what is new."""
 
     name = "great_expectations"
+    validates_snapshots = True
 
     def flag(self, scored: pl.DataFrame, new_rows: pl.Expr) -> tuple[pl.DataFrame, dict[str, Any]]:
         flagged, result = flag_suspicious_growth(scored, new_rows)

@@ -94,3 +94,41 @@ def test_nothing_new_rewrites_only_the_retention_window(con: duckdb.DuckDBPyConn
 def test_empty_warehouse_analyses_nothing(con: duckdb.DuckDBPyConnection) -> None:
     summary = analyze(con, T, D0)
     assert (summary.accounts, summary.days_written, summary.anomalies) == (0, 0, 0)
+
+
+def test_chunks_of_accounts_give_the_same_result() -> None:
+    from datetime import UTC, datetime
+
+    from audience.analysis import compute
+
+    rng = np.random.default_rng(3)
+    frames = []
+    for i in range(7):
+        gains = rng.poisson(20, 150).astype(float)
+        gains[90] += 1500  # a platform-wide surge: only visible when all chunks are counted
+        if i == 2:
+            gains[40] += 3000
+        frames.append(
+            pl.DataFrame(
+                {
+                    "platform": "x",
+                    "handle": f"a{i}",
+                    "day": [D0 + timedelta(d) for d in range(150)],
+                    "followers": 1000 + np.cumsum(gains),
+                }
+            )
+        )
+    snapshots = pl.concat(frames)
+    as_of = D0 + timedelta(days=149)
+    whole, anomalies_whole, _ = compute(snapshots, as_of, T)
+    split, anomalies_split, _ = compute(snapshots, as_of, T, chunk_accounts=2)
+    assert whole.equals(split)
+    drop = ["detected_at"]
+    assert anomalies_whole.drop(drop).equals(anomalies_split.drop(drop))
+    assert set(
+        anomalies_split.filter(pl.col("day") == D0 + timedelta(90)).get_column("attribution")
+    ) == {"platform_event"}
+    assert anomalies_split.filter(pl.col("suspected_purchase")).get_column("handle").to_list() == [
+        "a2"
+    ]
+    assert datetime.now(UTC) >= anomalies_split.get_column("detected_at").max()

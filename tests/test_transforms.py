@@ -60,6 +60,7 @@ def test_gap_is_spread_over_the_days_it_covers() -> None:
     got = daily_series(snaps, date(2030, 1, 1))
     expected = pl.DataFrame(
         {
+            "aid": pl.Series([0] * 5, dtype=pl.Int32),
             "platform": ["x"] * 5,
             "handle": ["a"] * 5,
             "day": days(5),

@@ -18,10 +18,7 @@ import polars as pl
 
 from audience.config import DetectionSettings
 from transforms.series import ACCOUNT
-from transforms.signals import co_movement
-
-REVERT_DAYS = 2
-REVERT_SHARE = 0.8
+from transforms.signals import REVERT_DAYS, REVERT_SHARE, co_movement
 
 ANOMALY_SCHEMA: dict[str, Any] = {
     "platform": pl.String,
@@ -52,53 +49,25 @@ ANOMALY_SCHEMA: dict[str, Any] = {
 }
 
 
-def _over(expr: pl.Expr) -> pl.Expr:
-    return expr.over(ACCOUNT, order_by="day")
+def _same_account(k: int) -> pl.Expr:
+    """The row k places away belongs to the same account."""
+    return (pl.col("aid").shift(k) == pl.col("aid")).fill_null(False)
 
 
 def _episode_starts(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     """Keep each drip and churn episode's first day; spikes inside a drip belong to the drip."""
-    w = t.drip_window_days
     drip = pl.col("flag_drip")
-    covered_by_drip = (
-        _over(drip.cast(pl.Int8).reverse().rolling_max(w, min_samples=1).reverse()) > 0
+    covered_by_drip = pl.any_horizontal(
+        [(drip.shift(-k) & _same_account(-k)).fill_null(False) for k in range(t.drip_window_days)]
     )
     first = {
-        r: pl.col(f"flag_{r}") & ~_over(pl.col(f"flag_{r}").shift(1)).fill_null(False)
+        r: pl.col(f"flag_{r}") & ~(pl.col(f"flag_{r}").shift(1) & _same_account(1)).fill_null(False)
         for r in ("drip", "following_churn")
     }
     return scored.with_columns(
         (pl.col("flag_spike") & ~covered_by_drip).alias("flag_spike"),
         first["drip"].alias("flag_drip"),
         first["following_churn"].alias("flag_following_churn"),
-    )
-
-
-def _evidence(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
-    """Retention of each day's excess at 7 and 30 days; whether a move was a glitch; drip runs."""
-    f, before, median = pl.col("followers"), pl.col("followers_prev"), pl.col("baseline_median")
-    move = f - before
-    retention = {
-        k: (_over(f.shift(-k)) - before - (k + 1) * median) / pl.col("excess") for k in (7, 30)
-    }
-    # a glitch: the move is undone within REVERT_DAYS, or it restores the level of before a dip
-    undone = (f - _over(f.shift(-REVERT_DAYS))) / move
-    restores = (f - _over(f.shift(1 + REVERT_DAYS))).abs() <= (1 - REVERT_SHARE) * move.abs()
-    drip = pl.col("drip_margin") > 1
-    run = _over((drip & ~_over(drip.shift(1)).fill_null(False)).cast(pl.Int32).cum_sum())
-    return scored.with_columns(
-        retention[7].alias("retention_7"),
-        retention[30].alias("retention_30"),
-        ((undone >= REVERT_SHARE) | restores).fill_null(False).alias("reverted"),
-        run.alias("_drip_run"),
-    ).with_columns(
-        # a drip is reported on its first day, with the largest window excess of its whole run
-        pl.when(drip)
-        .then(pl.col("drip_excess"))
-        .max()
-        .over(*ACCOUNT, "_drip_run")
-        .alias("drip_run_excess"),
-        pl.when(drip).then(pl.col("day")).max().over(*ACCOUNT, "_drip_run").alias("drip_run_end"),
     )
 
 
@@ -319,9 +288,22 @@ def build_anomalies(
     """Turn a scored frame with flag_<rule> columns into rows of the `anomalies` table."""
     if flagged.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
-    events = co_movement(flagged, t)
-    scored = _evidence(flagged, t)
-    scored = _episode_starts(scored, t).join(events, on=["platform", "day"], how="left")
+    return finalize(candidates(flagged, t), co_movement(flagged, t), t, detected_at)
+
+
+def candidates(flagged: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
+    """The flagged days that may become anomalies (one per episode); small enough to keep."""
+    rules = [f"flag_{r}" for r in ("spike", "drop", "drip", "following_churn")]
+    return _episode_starts(flagged, t).filter(pl.any_horizontal(rules))
+
+
+def finalize(
+    candidates: pl.DataFrame, events: pl.DataFrame, t: DetectionSettings, detected_at: datetime
+) -> pl.DataFrame:
+    """Attribute the candidates (with the platform events of all accounts) and explain them."""
+    if candidates.is_empty():
+        return pl.DataFrame(schema=ANOMALY_SCHEMA)
+    scored = candidates.join(events, on=["platform", "day"], how="left")
     rows = _attribute(_long(scored, t), t)
     records = []
     for row in rows.iter_rows(named=True):

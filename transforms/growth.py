@@ -6,26 +6,32 @@ import math
 
 import polars as pl
 
-from transforms.series import ACCOUNT
+from transforms.layout import pad, unpad
 
 WINDOWS = (1, 7, 28, 90)
 SIZE_TIERS = (0, 1_000, 10_000, 100_000, 1_000_000)  # lower bounds of the size tiers
 
 
-def add_growth(series: pl.DataFrame) -> pl.DataFrame:
-    """Add growth_abs_N / growth_rel_N for N in WINDOWS and avg_daily_gain_28."""
+def growth_exprs() -> list[pl.Expr]:
+    """growth_abs_N / growth_rel_N and avg_daily_gain_28, on the padded layout (transforms.layout)."""
     exprs = []
     for window in WINDOWS:
-        before = pl.col("followers").shift(window).over(ACCOUNT)
+        before = pl.col("followers").shift(window)
         exprs += [
             (pl.col("followers") - before).alias(f"growth_abs_{window}"),
             ((pl.col("followers") - before) / pl.when(before > 0).then(before)).alias(
                 f"growth_rel_{window}"
             ),
         ]
-    return series.with_columns(exprs).with_columns(
-        (pl.col("growth_abs_28") / 28).alias("avg_daily_gain_28")
+    exprs.append(
+        ((pl.col("followers") - pl.col("followers").shift(28)) / 28).alias("avg_daily_gain_28")
     )
+    return exprs
+
+
+def add_growth(series: pl.DataFrame) -> pl.DataFrame:
+    """Add growth_abs_N / growth_rel_N for N in WINDOWS and avg_daily_gain_28 to a daily series."""
+    return unpad(pad(series, max(WINDOWS)).with_columns(growth_exprs()))
 
 
 def size_tier() -> pl.Expr:

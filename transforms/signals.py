@@ -21,14 +21,13 @@ from __future__ import annotations
 import polars as pl
 
 from audience.config import DetectionSettings
-from transforms.series import ACCOUNT
+from transforms.growth import WINDOWS, growth_exprs
+from transforms.layout import pad, unpad
 
 RULES = ("spike", "drop", "drip", "following_churn")
+REVERT_DAYS = 2
+REVERT_SHARE = 0.8
 IQR_TO_SIGMA = 1.349  # IQR of a normal distribution in standard deviations
-
-
-def _over(expr: pl.Expr) -> pl.Expr:
-    return expr.over(ACCOUNT, order_by="day")
 
 
 def _ratio(value: pl.Expr, threshold: pl.Expr | float) -> pl.Expr:
@@ -44,35 +43,29 @@ def _rounding_step() -> pl.Expr:
     return pl.when((pl.col("platform") == "youtube") & (prev >= 1000)).then(step).otherwise(0.0)
 
 
-def add_baseline(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
+def _baseline(t: DetectionSettings) -> tuple[list[pl.Expr], list[pl.Expr]]:
     """Robust baseline of each day's gain from the previous `baseline_days` days, and the z score."""
     prior = pl.col("daily_gain").shift(1)
     size, least = t.baseline_days, t.min_history_days
-    frame = series.with_columns(
-        _over(prior.rolling_median(size, min_samples=least)).alias("baseline_median"),
-        _over(
+    first = [
+        prior.rolling_median(size, min_samples=least).alias("baseline_median"),
+        (
             prior.rolling_quantile(0.75, window_size=size, min_samples=least)
             - prior.rolling_quantile(0.25, window_size=size, min_samples=least)
         ).alias("_iqr"),
-        _over(pl.col("followers").shift(1)).alias("followers_prev"),
-    )
-    return (
-        frame.with_columns(
-            # organic arrivals are roughly Poisson, so no account is steadier than sqrt(mean gain);
-            # without this floor a short window's discrete IQR can make ordinary days look extreme
-            pl.max_horizontal(
-                pl.col("_iqr") / IQR_TO_SIGMA,
-                pl.col("baseline_median").clip(lower_bound=0.0).sqrt(),
-                pl.lit(1.0),
-            ).alias("baseline_sigma"),
-            (pl.col("daily_gain") - pl.col("baseline_median")).alias("excess"),
-        )
-        .with_columns(
-            (pl.col("excess") / pl.col("baseline_sigma")).alias("robust_z"),
-            _rounding_step().alias("rounding_step"),
-        )
-        .drop("_iqr")
-    )
+        pl.col("followers").shift(1).alias("followers_prev"),
+    ]
+    second = [
+        # organic arrivals are roughly Poisson, so no account is steadier than sqrt(mean gain);
+        # without this floor a short window's discrete IQR can make ordinary days look extreme
+        pl.max_horizontal(
+            pl.col("_iqr") / IQR_TO_SIGMA,
+            pl.col("baseline_median").clip(lower_bound=0.0).sqrt(),
+            pl.lit(1.0),
+        ).alias("baseline_sigma"),
+        (pl.col("daily_gain") - pl.col("baseline_median")).alias("excess"),
+    ]
+    return first, second
 
 
 def _spike_drop_margins(t: DetectionSettings) -> list[pl.Expr]:
@@ -110,12 +103,12 @@ def _drip_columns(t: DetectionSettings) -> list[pl.Expr]:
     """Windowed CUSUM: the excess summed over the last `drip_window_days` days, against a baseline
     that ends where the window starts (a drip must not raise its own baseline)."""
     w = t.drip_window_days
-    lagged_median = _over(pl.col("baseline_median").shift(w - 1)).clip(lower_bound=0.0)
-    lagged_sigma = _over(pl.col("baseline_sigma").shift(w - 1))
+    lagged_median = (pl.col("baseline_median").shift(w - 1)).clip(lower_bound=0.0)
+    lagged_sigma = pl.col("baseline_sigma").shift(w - 1)
     day_excess = pl.col("daily_gain") - lagged_median
-    window_excess = _over(pl.col("daily_gain").rolling_sum(w, min_samples=w)) - w * lagged_median
-    biggest_day = _over(day_excess.rolling_max(w, min_samples=w))
-    base = _over(pl.col("followers").shift(w))
+    window_excess = (pl.col("daily_gain").rolling_sum(w, min_samples=w)) - w * lagged_median
+    biggest_day = day_excess.rolling_max(w, min_samples=w)
+    base = pl.col("followers").shift(w)
     z = window_excess / (lagged_sigma * w**0.5)
     margin = pl.min_horizontal(
         z / t.drip_z,
@@ -140,9 +133,9 @@ def _churn_columns(t: DetectionSettings, has_following: bool) -> list[pl.Expr]:
             pl.lit(None, dtype=pl.Float64).alias(c)
             for c in ("churn_gross", "churn_net", "following_churn_margin")
         ]
-    delta = _over(pl.col("following").diff())
-    gross = _over(delta.abs().rolling_sum(t.churn_window_days, min_samples=t.churn_window_days))
-    net = _over(delta.rolling_sum(t.churn_window_days, min_samples=t.churn_window_days)).abs()
+    delta = pl.col("following").diff()
+    gross = delta.abs().rolling_sum(t.churn_window_days, min_samples=t.churn_window_days)
+    net = (delta.rolling_sum(t.churn_window_days, min_samples=t.churn_window_days)).abs()
     margin = pl.min_horizontal(
         _ratio(gross, t.churn_min_gross),
         _ratio(gross / net.clip(lower_bound=1.0), t.churn_min_ratio),
@@ -164,12 +157,12 @@ def _posting_columns(t: DetectionSettings, has_posts: bool) -> list[pl.Expr]:
             for c in ("posts_3d", "posts_usual_3d", "posts_window", "posts_usual_window")
         ]
     posts = pl.col("posts")
-    recent = _over(posts - posts.shift(3))
-    usual = _over((posts.shift(3) - posts.shift(3 + t.baseline_days)) / t.baseline_days * 3)
+    recent = posts - posts.shift(3)
+    usual = (posts.shift(3) - posts.shift(3 + t.baseline_days)) / t.baseline_days * 3
     # a drip is judged against posting over its whole window, before and during it
     w = t.drip_window_days
-    window = _over(posts - posts.shift(w + 2))
-    window_usual = _over(
+    window = posts - posts.shift(w + 2)
+    window_usual = (
         (posts.shift(w + 2) - posts.shift(w + 2 + t.baseline_days)) / t.baseline_days * (w + 2)
     )
     return [
@@ -180,20 +173,74 @@ def _posting_columns(t: DetectionSettings, has_posts: bool) -> list[pl.Expr]:
     ]
 
 
+def padding(t: DetectionSettings) -> int:
+    """Empty rows between accounts: the longest look-back or look-ahead of any column."""
+    return (
+        max(max(WINDOWS), t.baseline_days + t.drip_window_days + 3, t.churn_window_days + 1, 31) + 1
+    )
+
+
 def score_signals(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
-    """Add the baseline, the z score and a margin column per rule to a daily growth series."""
-    frame = add_baseline(series, t)
+    """Add growth, the baseline, the z score, a margin per rule and the evidence to a daily series.
+
+    One pass over the padded layout (transforms.layout): no per-account window functions.
+    """
     has_following = (
-        "following" in frame.columns and frame.get_column("following").null_count() < frame.height
+        "following" in series.columns
+        and series.get_column("following").null_count() < series.height
     )
-    has_posts = "posts" in frame.columns and frame.get_column("posts").null_count() < frame.height
-    frame = frame.with_columns(
-        *_spike_drop_margins(t),
-        *_drip_columns(t),
-        *_churn_columns(t, has_following),
-        *_posting_columns(t, has_posts),
+    has_posts = (
+        "posts" in series.columns and series.get_column("posts").null_count() < series.height
     )
-    return frame
+    first, second = _baseline(t)
+    growth = [] if "growth_abs_1" in series.columns else growth_exprs()
+    frame = (
+        pad(series, padding(t))
+        .with_columns(
+            *growth, *first, *_churn_columns(t, has_following), *_posting_columns(t, has_posts)
+        )
+        .with_columns(second)
+        .with_columns(
+            (pl.col("excess") / pl.col("baseline_sigma")).alias("robust_z"),
+            _rounding_step().alias("rounding_step"),
+        )
+        .with_columns(*_spike_drop_margins(t), *_drip_columns(t))
+        .with_columns(_evidence(t))
+        .drop("_iqr")
+    )
+    return _drip_runs(unpad(frame))
+
+
+def _evidence(t: DetectionSettings) -> list[pl.Expr]:
+    """Retention of each day's excess at 7 and 30 days, and whether the day's move was a glitch."""
+    f, before, median = pl.col("followers"), pl.col("followers_prev"), pl.col("baseline_median")
+    move = f - before
+    retention = [
+        ((f.shift(-k) - before - (k + 1) * median) / pl.col("excess")).alias(f"retention_{k}")
+        for k in (7, 30)
+    ]
+    # a glitch: the move is undone within REVERT_DAYS, or it restores the level of before a dip
+    undone = (f - f.shift(-REVERT_DAYS)) / move
+    restores = (f - f.shift(1 + REVERT_DAYS)).abs() <= (1 - REVERT_SHARE) * move.abs()
+    return [*retention, ((undone >= REVERT_SHARE) | restores).fill_null(False).alias("reverted")]
+
+
+def _drip_runs(scored: pl.DataFrame) -> pl.DataFrame:
+    """A drip is reported on its first day, with the largest window excess of its whole run."""
+    drip = pl.col("drip_margin") > 1
+    starts = drip & ~(drip.shift(1) & (pl.col("aid").shift(1) == pl.col("aid"))).fill_null(False)
+    return (
+        scored.with_columns(starts.cast(pl.Int32).cum_sum().alias("_drip_run"))
+        .with_columns(
+            pl.when(drip)
+            .then(pl.col("drip_excess"))
+            .max()
+            .over("_drip_run")
+            .alias("drip_run_excess"),
+            pl.when(drip).then(pl.col("day")).max().over("_drip_run").alias("drip_run_end"),
+        )
+        .drop("_drip_run")
+    )
 
 
 def flags_from_margins(scored: pl.DataFrame) -> pl.DataFrame:
@@ -203,8 +250,11 @@ def flags_from_margins(scored: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def co_movement(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
-    """Per platform and day: how many accounts moved unusually up or down together."""
+def co_movement_counts(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
+    """Per platform and day: accounts observed, and how many moved unusually up or down.
+
+    Counts from separate chunks of accounts add up (co_movement_events sums them).
+    """
     z = pl.col("robust_z")
     return (
         scored.filter(pl.col("observed") & z.is_not_null())
@@ -214,6 +264,14 @@ def co_movement(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
             (z >= t.platform_event_z).sum().alias("moved_up"),
             (z <= -t.platform_event_z).sum().alias("moved_down"),
         )
+    )
+
+
+def co_movement_events(counts: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
+    """Platform-days where enough of the platform's accounts moved together: platform events."""
+    return (
+        counts.group_by("platform", "day")
+        .agg(pl.col("accounts", "moved_up", "moved_down").sum())
         .with_columns(
             [
                 (
@@ -224,3 +282,8 @@ def co_movement(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
             ]
         )
     )
+
+
+def co_movement(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
+    """Per platform and day: how many accounts moved unusually up or down together."""
+    return co_movement_events(co_movement_counts(scored, t), t)

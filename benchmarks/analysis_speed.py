@@ -1,0 +1,254 @@
+"""Benchmark: the metrics-and-checks rebuild and the nightly increment (issue #4).
+
+A DuckDB warehouse with 10,000 accounts x 3 years of daily counts (about 11 million rows,
+2% of days missing) is analysed by the product's own code, each run in a child process so
+its peak memory is its own:
+  full         every day recomputed (load from DuckDB, compute, write back)
+  incremental  one new day for every account, the nightly case
+Then, on the same 1,000 accounts, the Polars transforms against a straightforward pandas
+implementation of the same metrics (groupby + rolling), timed in this run; and the fixed
+start-up costs (imports) that only some commands pay.
+
+Run: ./scripts/uv.sh run --locked python -m benchmarks.analysis_speed [--accounts 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from audience.analysis import MarginChecker, analyze, compute
+from audience.config import DetectionSettings
+from warehouse.db import open_warehouse
+
+START = date(2022, 1, 1)
+DAYS = 1096
+
+
+def history(accounts: int, days: int = DAYS, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    rate = rng.lognormal(2, 1.5, accounts)
+    gains = rng.poisson(np.repeat(rate, days).reshape(accounts, days))
+    followers = (rng.integers(100, 10**6, accounts)[:, None] + np.cumsum(gains, axis=1)).ravel()
+    platforms = np.array(["mastodon", "bluesky", "github", "x"])
+    frame = pl.DataFrame(
+        {
+            "platform": np.repeat(platforms[np.arange(accounts) % 4], days),
+            "handle": np.repeat(np.array([f"acct{i}" for i in range(accounts)]), days),
+            "day": pl.Series(
+                np.tile(np.arange(days, dtype=np.int32), accounts) + (START - date(1970, 1, 1)).days
+            ).cast(pl.Date),
+            "followers": followers.astype(np.int64),
+            "following": np.tile(np.arange(days) % 7, accounts).astype(np.int64) + 300,
+            "posts": np.tile(np.arange(days) // 2, accounts).astype(np.int64),
+        }
+    )
+    keep = (
+        (pl.int_range(pl.len()) % 50 != 7)
+        | (pl.col("day") == START)
+        | (pl.col("day") == START + timedelta(days=days - 1))
+    )
+    return frame.filter(keep)
+
+
+def build(path: Path, accounts: int) -> int:
+    frame = history(accounts)
+    with open_warehouse(path) as con:
+        con.register("h", frame)
+        con.execute(
+            "INSERT INTO snapshots (platform, handle, day, followers, following, posts, observed_at, source) "
+            "SELECT platform, handle, day, followers, following, posts, day::TIMESTAMPTZ, 'import:bench' FROM h"
+        )
+        con.execute(
+            "INSERT INTO accounts (platform, handle) SELECT DISTINCT platform, handle FROM h"
+        )
+        con.unregister("h")
+    return frame.height
+
+
+def child(mode: str, path: Path) -> None:
+    """Runs in its own process: one analysis, timed, with its peak memory."""
+    t = DetectionSettings()
+    with open_warehouse(path) as con:
+        last = con.execute("SELECT max(day) FROM snapshots").fetchall()[0][0]
+        if mode == "incremental":
+            new_day = last + timedelta(days=1)
+            con.execute(
+                "INSERT INTO snapshots (platform, handle, day, followers, following, posts, observed_at, source) "
+                "SELECT platform, handle, day + 1, followers + 3, following, posts, now(), 'api:bench' "
+                "FROM snapshots WHERE day = ?",
+                [last],
+            )
+            last = new_day
+        con.execute("BEGIN TRANSACTION")
+        started = time.perf_counter()
+        summary = analyze(con, t, last, full=(mode == "full"), checker=MarginChecker())
+        elapsed = time.perf_counter() - started
+        con.execute("COMMIT")
+    print(
+        json.dumps(
+            {
+                "mode": summary.mode,
+                "seconds": elapsed,
+                "days_written": summary.days_written,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def compute_only(frame: pl.DataFrame) -> tuple[float, float]:
+    """(seconds, peak MB) of the pure compute in a child process, without DuckDB in the timing."""
+    with tempfile.NamedTemporaryFile(suffix=".parquet", delete=False) as f:
+        frame.write_parquet(f.name)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.analysis_speed", "--child", "compute", "--path", f.name],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    Path(f.name).unlink()
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["seconds"], result["peak_mb"]
+
+
+def child_compute(path: Path) -> None:
+    frame = pl.read_parquet(path)
+    frame = frame.with_columns(
+        pl.struct("platform", "handle").rank("dense").cast(pl.Int32).alias("aid") - 1
+    ).sort("aid", "day")
+    started = time.perf_counter()
+    metrics, anomalies, _ = compute(frame, date(2030, 1, 1), DetectionSettings())
+    elapsed = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "rows": metrics.height,
+                "anomalies": anomalies.height,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def pandas_metrics(frame: pd.DataFrame, t: DetectionSettings) -> pd.DataFrame:
+    """The same metrics written the straightforward pandas way: groupby, resample, rolling."""
+    out = []
+    for (_platform, _handle), g in frame.groupby(["platform", "handle"], sort=False):
+        g = g.set_index("day").sort_index()
+        g = g.reindex(pd.date_range(g.index.min(), g.index.max(), freq="D"))
+        g["observed"] = g["followers"].notna()
+        for c in ("followers", "following", "posts"):
+            g[c] = g[c].astype(float).interpolate()
+        g["daily_gain"] = g["followers"].diff()
+        for w in (1, 7, 28, 90):
+            g[f"growth_abs_{w}"] = g["followers"] - g["followers"].shift(w)
+            g[f"growth_rel_{w}"] = g[f"growth_abs_{w}"] / g["followers"].shift(w)
+        prior = g["daily_gain"].shift(1).rolling(t.baseline_days, min_periods=t.min_history_days)
+        g["baseline_median"] = prior.median()
+        iqr = prior.quantile(0.75) - prior.quantile(0.25)
+        g["baseline_sigma"] = np.maximum(
+            np.maximum(iqr / 1.349, np.sqrt(g["baseline_median"].clip(lower=0))), 1.0
+        )
+        g["robust_z"] = (g["daily_gain"] - g["baseline_median"]) / g["baseline_sigma"]
+        up = g["daily_gain"] - g["baseline_median"].clip(lower=0)
+        prev = g["followers"].shift(1)
+        g["spike_margin"] = np.minimum.reduce(
+            [
+                up / g["baseline_sigma"] / t.spike_z,
+                up / (prev * t.spike_min_relative),
+                up / t.spike_min_absolute,
+            ]
+        )
+        w = t.drip_window_days
+        lagged = g["baseline_median"].shift(w - 1).clip(lower=0)
+        g["drip_excess"] = g["daily_gain"].rolling(w).sum() - w * lagged
+        g["retention_30"] = (g["followers"].shift(-30) - prev - 31 * g["baseline_median"]) / (
+            g["daily_gain"] - g["baseline_median"]
+        )
+        out.append(g)
+    return pd.concat(out)
+
+
+def import_seconds(module: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--compare-accounts", type=int, default=1_000)
+    parser.add_argument("--child")
+    parser.add_argument("--path", type=Path)
+    args = parser.parse_args()
+    if args.child == "compute":
+        child_compute(args.path)
+        return
+    if args.child:
+        child(args.child, args.path)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        t0 = time.perf_counter()
+        rows = build(path, args.accounts)
+        print(
+            f"warehouse: {args.accounts:,} accounts x {DAYS} days = {rows:,} snapshots (built in {time.perf_counter() - t0:.0f} s)"
+        )
+        for mode in ("full", "incremental"):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.analysis_speed",
+                    "--child",
+                    mode,
+                    "--path",
+                    str(path),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(
+                f"{mode:12s} analysis (load + compute + write, DuckDB file): {r['seconds']:6.2f} s, "
+                f"{r['days_written']:,} days written, peak memory {r['peak_mb']:,.0f} MB"
+            )
+    full = history(args.accounts)
+    seconds, peak = compute_only(full)
+    print(
+        f"compute only, {args.accounts:,} accounts ({full.height:,} rows): {seconds:.2f} s, peak memory {peak:,.0f} MB "
+        "(the process holds the input frame too)"
+    )
+    subset = history(args.compare_accounts, seed=1)
+    seconds_pl, _ = compute_only(subset)
+    t = DetectionSettings()
+    frame = subset.to_pandas()
+    started = time.perf_counter()
+    pandas_metrics(frame, t)
+    seconds_pd = time.perf_counter() - started
+    print(
+        f"same {args.compare_accounts:,} accounts ({subset.height:,} rows): Polars transforms {seconds_pl:.2f} s "
+        f"(all metrics, margins and anomalies) vs straightforward pandas {seconds_pd:.2f} s (a subset of the metrics): "
+        f"{seconds_pd / seconds_pl:.1f}x"
+    )
+    for module in ("polars", "duckdb", "audience.cli", "prefect", "great_expectations"):
+        print(f"start-up: import {module:20s} {import_seconds(module):5.2f} s (fresh process)")
+
+
+if __name__ == "__main__":
+    main()
