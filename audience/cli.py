@@ -78,6 +78,16 @@ def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) 
         raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
 
 
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the rows.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--warehouse",
@@ -250,13 +260,7 @@ def accounts_group() -> None:
 
 
 @accounts_group.command("list")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option
 @pass_context
 def accounts_list(obj: Context, fmt: str) -> None:
     """Every account in the warehouse, with its latest figure, and the configured ones."""
@@ -394,13 +398,7 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
 @click.option("--since", callback=_parse_day, help="Only anomalies on or after this day.")
 @click.option("--platform", help="Only this platform.")
 @click.option("--suspected", is_flag=True, help="Only suspected purchases.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option
 @pass_context
 def anomalies_command(
     obj: Context, since: date | None, platform: str | None, suspected: bool, fmt: str
@@ -457,13 +455,7 @@ def anomalies_command(
 
 @cli.command("query")
 @click.argument("sql")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option
 @pass_context
 def query_command(obj: Context, sql: str, fmt: str) -> None:
     """Run one read-only SQL query against the warehouse."""

@@ -378,6 +378,11 @@ class Requester:
         return random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1)))
 
 
+def bearer(secret: Any) -> dict[str, str]:
+    """The Authorization header for a SecretStr token, or nothing when it is not set."""
+    return {} if secret is None else {"Authorization": f"Bearer {secret.get_secret_value()}"}
+
+
 def retry_after(response: httpx.Response) -> float | None:
     """Retry-After in seconds (numeric form; the HTTP-date form is read too)."""
     raw = response.headers.get("retry-after")

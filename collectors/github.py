@@ -18,6 +18,7 @@ from collectors.base import (
     NotFound,
     Outcome,
     RateLimited,
+    bearer,
     epoch_reset,
     generic_status,
     json_or_none,
@@ -39,9 +40,7 @@ class GitHubCollector(Collector):
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
         }
-        if secrets.github_token is not None:
-            headers["Authorization"] = f"Bearer {secrets.github_token.get_secret_value()}"
-        return headers
+        return headers | bearer(secrets.github_token)
 
     @staticmethod
     def classify(response: httpx.Response) -> None:

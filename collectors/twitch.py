@@ -16,6 +16,7 @@ from collectors.base import (
     HeaderParser,
     Malformed,
     Outcome,
+    bearer,
     epoch_reset,
     generic_status,
     json_or_none,
@@ -36,7 +37,7 @@ class TwitchCollector(Collector):
         headers = {"User-Agent": USER_AGENT}
         if secrets.twitch_client_id is not None and secrets.twitch_token is not None:
             headers["Client-Id"] = secrets.twitch_client_id.get_secret_value()
-            headers["Authorization"] = f"Bearer {secrets.twitch_token.get_secret_value()}"
+            headers |= bearer(secrets.twitch_token)
         return headers
 
     @staticmethod

@@ -17,6 +17,7 @@ from collectors.base import (
     Malformed,
     Outcome,
     RateLimited,
+    bearer,
     epoch_reset,
     generic_status,
     json_or_none,
@@ -37,9 +38,7 @@ class XCollector(Collector):
     @classmethod
     def default_headers(cls, secrets: Secrets) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT}
-        if secrets.x_bearer_token is not None:
-            headers["Authorization"] = f"Bearer {secrets.x_bearer_token.get_secret_value()}"
-        return headers
+        return headers | bearer(secrets.x_bearer_token)
 
     @staticmethod
     def classify(response: httpx.Response) -> None:
