@@ -62,6 +62,10 @@ def test_nightly_increments_equal_a_full_rebuild(con: duckdb.DuckDBPyConnection)
     rebuilt = tables(con)
     assert incremental[0].equals(rebuilt[0])
     assert incremental[1].equals(rebuilt[1])
+    [(rows, distinct)] = con.execute(
+        "SELECT count(*), count(DISTINCT (platform, handle, day)) FROM daily_metrics"
+    ).fetchall()
+    assert rows == distinct
     assert incremental[1].height == 6  # every purchase found, once
 
 
