@@ -247,8 +247,39 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
         f"{result['anomalies']:,} anomalies in the recomputed days, {result['new_anomalies']:,} new, "
         f"{result['suspected_purchases']:,} suspected purchases"
     )
+    failed += _send_alerts(obj, result["as_of"])
     if failed:
         raise click.exceptions.Exit(3)
+
+
+def _send_alerts(obj: Context, as_of: date) -> int:
+    """Send the alerts of a run; return how many are still queued after a failure."""
+    if not (
+        obj.settings.alerts.recipients
+        or obj.settings.alerts.tag_recipients
+        or any(a.recipients for a in obj.settings.accounts)
+    ):
+        obj.say("alerts: no recipients configured ([alerts] recipients in audience.toml)")
+        return 0
+    from alerts.deliver import send_alerts
+
+    summary = send_alerts(obj.warehouse, obj.settings, as_of)
+    where = (
+        f"SMTP {obj.settings.alerts.smtp_host}"
+        if obj.settings.alerts.smtp_host
+        else f"the outbox {obj.settings.alerts.outbox}/"
+    )
+    click.echo(
+        f"alerts: {summary.sent} message(s) for {summary.anomalies} new anomaly alert(s) written to {where}"
+        + (
+            f"; {summary.still_queued} still queued for the next run"
+            if summary.still_queued
+            else ""
+        )
+    )
+    for error in summary.errors:
+        obj.say(f"  {error}")
+    return summary.still_queued
 
 
 # --- accounts -------------------------------------------------------------------------------
@@ -492,6 +523,19 @@ def demo_command(obj: Context) -> None:
     result = _run_analysis(demo, None, full=True)
     demo.say(
         f"    {result['anomalies']} anomalies, {result['suspected_purchases']} suspected purchases"
+    )
+    from alerts.deliver import send_alerts
+
+    demo_settings = obj.settings.model_copy(
+        update={
+            "alerts": obj.settings.alerts.model_copy(
+                update={"recipients": ("analyst@example.org",), "smtp_host": None}
+            )
+        }
+    )
+    sent = send_alerts(warehouse, demo_settings, result["as_of"], lookback_days=366)
+    demo.say(
+        f"    alert email for {sent.anomalies} anomalies written to {demo_settings.alerts.outbox}/ (open the .eml)"
     )
     demo.say("3/3 what was found:")
     with demo.open(read_only=True) as con:

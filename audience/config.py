@@ -146,6 +146,7 @@ class AlertSettings(_Model):
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_user: OptionalText = None
     smtp_starttls: bool = True
+    smtp_timeout_s: float = Field(30.0, gt=0)
     outbox: Path = Path("outbox")
 
 

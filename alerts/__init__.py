@@ -1,0 +1,1 @@
+"""Alert emails: evidence cards for new anomalies, sent once each (SMTP, or .eml files in an outbox)."""

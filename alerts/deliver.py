@@ -1,0 +1,208 @@
+"""Sending the alerts of a run: one email per recipient, by SMTP or into the outbox folder.
+
+Each (anomaly, recipient) pair is queued in the `alerts` table first and marked sent only when
+the server (or the outbox file) has the message, so an outage loses nothing and a later run
+sends what is still queued, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from alerts.chart import sparkline
+from alerts.message import Card, build_message
+from audience.config import Settings
+from warehouse.alerts import KEY, alertable, queue, queued, record
+from warehouse.db import open_warehouse
+
+SmtpFactory = Callable[..., smtplib.SMTP]
+CHART_BEFORE, CHART_AFTER = 45, 14
+
+
+@dataclass
+class AlertSummary:
+    recipients: int = 0
+    sent: int = 0  # messages delivered (SMTP or outbox)
+    anomalies: int = 0  # (anomaly, recipient) pairs marked sent
+    still_queued: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def recipients_for(row: dict[str, Any], settings: Settings) -> list[str]:
+    """Default recipients, the account's own, and those of its tags (settings and warehouse)."""
+    wanted = list(settings.alerts.recipients)
+    tags = set(row.get("tags") or [])
+    for account in settings.accounts:
+        if (account.platform, account.handle) == (row["platform"], row["handle"]):
+            wanted += account.recipients
+            tags |= set(account.tags)
+    for tag in sorted(tags):
+        wanted += settings.alerts.tag_recipients.get(tag, ())
+    return list(dict.fromkeys(wanted))
+
+
+def _chart(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> bytes | None:
+    day: date = row["day"]
+    series = con.execute(
+        "SELECT day, followers FROM daily_metrics WHERE platform = ? AND handle = ? AND day BETWEEN ? AND ? ORDER BY day",
+        [
+            row["platform"],
+            row["handle"],
+            day - timedelta(days=CHART_BEFORE),
+            day + timedelta(days=CHART_AFTER),
+        ],
+    ).fetchall()
+    if len(series) < 2:
+        return None
+    days = [d for d, _ in series]
+    marked = [days.index(day)] if day in days else []
+    return sparkline([f for _, f in series], marked)
+
+
+def _card(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Card:
+    figures = {
+        "followers before": _round(row.get("followers_before")),
+        "followers after": _round(row.get("followers")),
+        "change": _round(row.get("gain")),
+        "usual daily change": _round(row.get("baseline_median")),
+        "above normal": _round(row.get("excess")),
+        "score": _round(row.get("score"), 1),
+        "kept after 7 days": _share(row.get("retention_7")),
+        "kept after 30 days": _share(row.get("retention_30")),
+        "expectation": row.get("check_name"),
+    }
+    return Card(
+        row["platform"],
+        row["handle"],
+        row["day"],
+        row["kind"],
+        row["attribution"],
+        bool(row["suspected_purchase"]),
+        row["severity"],
+        row["explanation"],
+        row.get("display_name"),
+        figures,
+        str(row.get("thresholds") or ""),
+        _chart(con, row),
+    )
+
+
+def _round(value: Any, digits: int = 0) -> str | None:
+    return None if value is None else f"{value:,.{digits}f}"
+
+
+def _share(value: Any) -> str | None:
+    return None if value is None else f"{value:.0%}"
+
+
+def _outbox_write(outbox: Path, recipient: str, message: EmailMessage) -> Path:
+    outbox.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    tag = hashlib.sha256(f"{recipient}{message['Message-ID']}".encode()).hexdigest()[:10]
+    target = outbox / f"{stamp}-{tag}.eml"
+    temporary = target.with_suffix(".tmp")
+    temporary.write_bytes(message.as_bytes())
+    os.replace(temporary, target)  # a reader never sees half a message
+    return target
+
+
+def _smtp(settings: Settings, factory: SmtpFactory) -> smtplib.SMTP:
+    a = settings.alerts
+    server = factory(a.smtp_host, a.smtp_port, timeout=a.smtp_timeout_s)
+    server.ehlo()
+    if a.smtp_starttls:
+        server.starttls(
+            context=ssl.create_default_context(cafile=os.environ.get("AUDIENCE_SMTP_CAFILE"))
+        )
+        server.ehlo()
+    if a.smtp_user:
+        password = settings.secrets.smtp_password
+        server.login(a.smtp_user, password.get_secret_value() if password else "")
+    return server
+
+
+def send_alerts(
+    warehouse: Path,
+    settings: Settings,
+    as_of: date,
+    *,
+    smtp_factory: SmtpFactory = smtplib.SMTP,
+    lookback_days: int = 14,
+) -> AlertSummary:
+    """Queue what is new, then send everything queued; record each outcome."""
+    summary = AlertSummary()
+    with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
+        rows = alertable(con, as_of, lookback_days, artifacts=False)
+        pairs = [
+            {**{k: r[k] for k in KEY}, "recipient": who}
+            for r in rows.iter_rows(named=True)
+            for who in recipients_for(r, settings)
+        ]
+        if pairs:
+            queue(con, pl.DataFrame(pairs))
+        waiting = queued(con)
+        by_key = {
+            tuple(r[k] for k in KEY): r
+            for r in con.sql(
+                "SELECT a.*, acc.display_name FROM anomalies a LEFT JOIN accounts acc USING (platform, handle)"
+            )
+            .pl()
+            .iter_rows(named=True)
+        }
+        outgoing: dict[str, list[tuple[tuple[str, str, date, str], Card]]] = {}
+        for r in waiting.iter_rows(named=True):
+            key = tuple(r[k] for k in KEY)
+            if key in by_key:  # an anomaly recomputed away since it was queued is not sent
+                outgoing.setdefault(r["recipient"], []).append((key, _card(con, by_key[key])))
+        summary.recipients = len(outgoing)
+        server = None
+        try:
+            if outgoing and settings.alerts.smtp_host:
+                server = _smtp(settings, smtp_factory)
+        except (OSError, smtplib.SMTPException) as exc:
+            summary.errors.append(
+                f"SMTP {settings.alerts.smtp_host}:{settings.alerts.smtp_port}: {type(exc).__name__}: {exc}"
+            )
+        for recipient, items in outgoing.items():
+            keys = [k for k, _ in items]
+            message = build_message([c for _, c in items], settings.alerts.sender, recipient)
+            try:
+                if settings.alerts.smtp_host:
+                    if server is None:
+                        raise smtplib.SMTPServerDisconnected("no connection to the SMTP server")
+                    server.send_message(message)
+                    channel = "smtp"
+                else:
+                    channel = (
+                        f"outbox:{_outbox_write(settings.alerts.outbox, recipient, message).name}"
+                    )
+            except (OSError, smtplib.SMTPException) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                record(con, recipient, keys, sent=False, error=error)
+                if not summary.errors:
+                    summary.errors.append(f"{recipient}: {error}")
+                continue
+            record(
+                con, recipient, keys, sent=True, channel=channel, message_id=message["Message-ID"]
+            )
+            summary.sent += 1
+            summary.anomalies += len(keys)
+        if server is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                server.quit()
+        row = con.execute("SELECT count(*) FROM alerts WHERE status = 'queued'").fetchall()
+        summary.still_queued = int(row[0][0])
+    return summary

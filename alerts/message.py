@@ -1,0 +1,121 @@
+"""Evidence cards and the email that carries them (plain text and HTML, charts inline).
+
+Everything an account supplies (handles, display names) is escaped before it meets HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str | None, limit: int = 200) -> str:
+    """Account-supplied text made safe to show: no control or direction-override characters, bounded."""
+    text = _CONTROL.sub("", text or "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class Card:
+    """One anomaly, with what a person needs to judge it."""
+
+    platform: str
+    handle: str
+    day: date
+    kind: str
+    attribution: str
+    suspected_purchase: bool
+    severity: str
+    explanation: str
+    display_name: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+    thresholds: str = ""
+    chart: bytes | None = None  # PNG
+
+    @property
+    def verdict(self) -> str:
+        if self.suspected_purchase:
+            return "suspected purchase"
+        return {"platform_event": "platform-wide event", "data_artifact": "data artifact"}.get(
+            self.attribution, "unusual, not a suspected purchase"
+        )
+
+    @property
+    def title(self) -> str:
+        return f"{self.platform}:{clean(self.handle)} {self.kind} on {self.day} ({self.verdict}, {self.severity})"
+
+
+def subject(cards: list[Card]) -> str:
+    bought = sum(c.suspected_purchase for c in cards)
+    return f"[audience] {len(cards)} new anomal{'y' if len(cards) == 1 else 'ies'}" + (
+        f", {bought} suspected purchase{'s' if bought != 1 else ''}" if bought else ""
+    )
+
+
+def plain_text(cards: list[Card]) -> str:
+    lines = [subject(cards).removeprefix("[audience] ").capitalize() + ".", ""]
+    for card in cards:
+        lines += [
+            card.title,
+            f"  {clean(card.display_name) or '-'}",
+            f"  {clean(card.explanation, 2000)}",
+            f"  thresholds: {card.thresholds}",
+            "",
+        ]
+    lines.append(
+        "Sent by the audience growth tracker. Each anomaly is sent once; the warehouse keeps them all."
+    )
+    return "\n".join(lines)
+
+
+def html_body(cards: list[Card], chart_ids: dict[int, str]) -> str:
+    colour = {"high": "#dc2626", "medium": "#d97706", "low": "#6b7280"}
+    parts = [
+        f"<h2 style='font-family:sans-serif'>{html.escape(subject(cards).removeprefix('[audience] '))}</h2>"
+    ]
+    for i, card in enumerate(cards):
+        figures = "".join(
+            f"<tr><td style='color:#6b7280;padding-right:12px'>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+            for k, v in card.figures.items()
+            if v is not None
+        )
+        chart = (
+            f"<img src='cid:{chart_ids[i][1:-1]}' width='320' height='90' alt='audience around {card.day}'>"
+            if i in chart_ids
+            else ""
+        )
+        parts.append(
+            "<div style='font-family:sans-serif;border:1px solid #e5e7eb;border-radius:6px;padding:12px;margin:12px 0'>"
+            f"<div style='font-weight:bold'>{html.escape(card.platform)}:{html.escape(clean(card.handle))} "
+            f"<span style='color:#6b7280;font-weight:normal'>{html.escape(clean(card.display_name))}</span></div>"
+            f"<div style='color:{colour.get(card.severity, '#6b7280')}'>{html.escape(card.kind)} on {card.day}: "
+            f"{html.escape(card.verdict)} ({html.escape(card.severity)})</div>"
+            f"<p>{html.escape(clean(card.explanation, 2000))}</p>{chart}"
+            f"<table style='font-size:13px'>{figures}</table>"
+            f"<div style='font-size:12px;color:#6b7280'>thresholds: {html.escape(card.thresholds)}</div></div>"
+        )
+    return "<html><body>" + "".join(parts) + "</body></html>"
+
+
+def build_message(cards: list[Card], sender: str, recipient: str) -> EmailMessage:
+    """One email for one recipient: a plain-text part, and an HTML part with its charts inline."""
+    message = EmailMessage()
+    message["Subject"] = subject(cards)
+    message["From"] = sender
+    message["To"] = recipient
+    message["Message-ID"] = make_msgid(domain="audience.local")
+    message.set_content(plain_text(cards))
+    chart_ids = {i: make_msgid(domain="audience.local") for i, c in enumerate(cards) if c.chart}
+    message.add_alternative(html_body(cards, chart_ids), subtype="html")
+    html_part = message.get_body(preferencelist=("html",))
+    assert isinstance(html_part, EmailMessage)
+    for i, cid in chart_ids.items():
+        html_part.add_related(cards[i].chart, maintype="image", subtype="png", cid=cid)
+    return message

@@ -1,0 +1,240 @@
+"""Alert emails against a real SMTP server on loopback (aiosmtpd, STARTTLS, login)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import socket
+import ssl
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import duckdb
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from alerts.chart import sparkline
+from alerts.deliver import send_alerts
+from audience.analysis import run_analysis
+from audience.cli import SAMPLE
+from audience.config import Settings, load_settings
+from audience.ingest import import_history
+
+PASSWORD = "smtp-sentinel-password-0009"
+AS_OF = dt.date(2024, 12, 31)
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        message = email.message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[attr-defined]
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:  # Controller(port=0) self-connects to port 0 (stack-notes S1)
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Controller, Inbox]]:
+    cert, key = _certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def authenticate(
+        server: object, session: object, envelope: object, mechanism: str, auth: object
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth, LoginPassword)
+            and auth.login == b"alerts"
+            and auth.password == PASSWORD.encode()
+        )
+        return AuthResult(success=ok)
+
+    inbox = Inbox()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_required=True,
+        server_hostname="localhost",
+    )
+    controller.start()
+    monkeypatch.setenv("AUDIENCE_SMTP_CAFILE", str(cert))
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.fixture
+def analysed(tmp_path: Path) -> Path:
+    warehouse = tmp_path / "w.duckdb"
+    import_history([SAMPLE], warehouse, dt.date(2026, 11, 22))
+    run_analysis(warehouse, load_settings(None, environ={}), AS_OF)
+    with duckdb.connect(
+        str(warehouse)
+    ) as con:  # an account-supplied name that must not become HTML
+        con.execute(
+            "UPDATE accounts SET display_name = '<script>alert(1)</script>\u202eevil' WHERE handle = 'growthguru'"
+        )
+    return warehouse
+
+
+def settings(port: int, tmp_path: Path, **alerts: str) -> Settings:
+    env = {
+        "AUDIENCE_ALERTS__SMTP_HOST": "localhost",
+        "AUDIENCE_ALERTS__SMTP_PORT": str(port),
+        "AUDIENCE_ALERTS__SMTP_USER": "alerts",
+        "AUDIENCE_SMTP_PASSWORD": PASSWORD,
+        "AUDIENCE_ALERTS__RECIPIENTS": '["analyst@example.org"]',
+        "AUDIENCE_ALERTS__OUTBOX": str(tmp_path / "outbox"),
+        "AUDIENCE_ALERTS__SMTP_TIMEOUT_S": "3",  # aiosmtpd leaves a refused login unanswered
+    }
+    return load_settings(None, environ=env | alerts)
+
+
+def test_one_email_per_recipient_with_evidence_sent_once(
+    smtp: tuple[Controller, Inbox], analysed: Path, tmp_path: Path
+) -> None:
+    controller, inbox = smtp
+    s = settings(controller.port, tmp_path)
+    first = send_alerts(analysed, s, AS_OF, lookback_days=366)
+    assert (first.sent, first.still_queued, first.errors) == (1, 0, [])
+    [message] = inbox.messages
+    assert message["To"] == "analyst@example.org"
+    assert message["Subject"] == "[audience] 7 new anomalies, 3 suspected purchases"
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "x:growthguru spike on 2024-09-09 (suspected purchase, high)" in plain
+    assert "thresholds:" in plain
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>" not in html
+    assert "\u202e" not in html
+    assert "\u202e" not in plain
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 7
+    assert images[0].get_payload(decode=True).startswith(b"\x89PNG")
+    assert all(f"cid:{p['Content-ID'][1:-1]}" in html for p in images)
+    again = send_alerts(analysed, s, AS_OF, lookback_days=366)
+    assert (again.sent, len(inbox.messages)) == (0, 1)  # each anomaly is alerted once
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT status, channel FROM alerts").fetchall() == [
+            ("sent", "smtp")
+        ]
+        stored = con.execute("SELECT * FROM alerts").fetchall()
+    assert PASSWORD not in repr(stored)
+
+
+def test_an_smtp_outage_loses_nothing_and_sends_nothing_twice(
+    smtp: tuple[Controller, Inbox], analysed: Path, tmp_path: Path
+) -> None:
+    controller, inbox = smtp
+    down = settings(_free_port(), tmp_path)  # nothing listens there
+    outage = send_alerts(analysed, down, AS_OF, lookback_days=366)
+    assert (outage.sent, outage.still_queued) == (0, 7)
+    assert "Connection refused" in outage.errors[0] or "ConnectionRefused" in outage.errors[0]
+    assert PASSWORD not in " ".join(outage.errors)
+    back = send_alerts(analysed, settings(controller.port, tmp_path), AS_OF, lookback_days=366)
+    assert (back.sent, back.anomalies, back.still_queued) == (1, 7, 0)
+    assert (
+        send_alerts(analysed, settings(controller.port, tmp_path), AS_OF, lookback_days=366).sent
+        == 0
+    )
+    assert len(inbox.messages) == 1
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        assert con.execute("SELECT min(attempts), max(attempts) FROM alerts").fetchall() == [(2, 2)]
+
+
+def test_a_wrong_password_keeps_the_alerts_queued(
+    smtp: tuple[Controller, Inbox], analysed: Path, tmp_path: Path
+) -> None:
+    controller, inbox = smtp
+    wrong = settings(controller.port, tmp_path, AUDIENCE_SMTP_PASSWORD="not-it")
+    result = send_alerts(analysed, wrong, AS_OF, lookback_days=366)
+    assert (result.sent, result.still_queued, inbox.messages) == (0, 7, [])
+    assert result.errors[0].startswith(f"SMTP localhost:{controller.port}: SMTP")
+    assert "not-it" not in result.errors[0]
+
+
+def test_recipients_by_account_and_tag(
+    smtp: tuple[Controller, Inbox], analysed: Path, tmp_path: Path
+) -> None:
+    controller, inbox = smtp
+    with duckdb.connect(str(analysed)) as con:
+        con.execute("UPDATE accounts SET tags = ['clients'] WHERE handle = 'carol@hachyderm.io'")
+    s = settings(
+        controller.port,
+        tmp_path,
+        AUDIENCE_ALERTS__TAG_RECIPIENTS='{clients = ["client-team@example.org"]}',
+    )
+    send_alerts(analysed, s, AS_OF, lookback_days=366)
+    by_recipient = {m["To"]: m for m in inbox.messages}
+    assert set(by_recipient) == {"analyst@example.org", "client-team@example.org"}
+    client = by_recipient["client-team@example.org"].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "carol@hachyderm.io" in client
+    assert "growthguru" not in client
+
+
+def test_without_smtp_messages_go_to_the_outbox(analysed: Path, tmp_path: Path) -> None:
+    s = load_settings(
+        None,
+        environ={
+            "AUDIENCE_ALERTS__RECIPIENTS": '["a@example.org", "b@example.org"]',
+            "AUDIENCE_ALERTS__OUTBOX": str(tmp_path / "outbox"),
+        },
+    )
+    result = send_alerts(analysed, s, AS_OF, lookback_days=366)
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert (result.sent, len(files)) == (2, 2)
+    parsed = [email.message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+    assert {m["To"] for m in parsed} == {"a@example.org", "b@example.org"}
+    assert not list((tmp_path / "outbox").glob("*.tmp"))
+
+
+def test_sparkline_is_a_valid_png() -> None:
+    png = sparkline([1.0, 2.0, None, 4.0, 50.0], marked=[4])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png[12:16] == b"IHDR"
+    assert sparkline([]).startswith(b"\x89PNG")
