@@ -1,31 +1,60 @@
 """The nightly flow: thin orchestration of library functions (no SQL, no Polars here).
 
+    collect (one task per platform, concurrently) -> store -> analyse (metrics, GX checks,
+    anomalies) -> alerts -> a run summary artifact
+
 Run in-process with `python -m flows.nightly` (Prefect starts a temporary API for the life of
 the process), or from the `nightly` deployment in prefect.yaml on a Prefect server.
-
-Collection from the platforms is not in this version yet: the flow analyses what is stored.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from audience.analysis import run_analysis
-from audience.config import load_settings
+from audience.config import Settings, load_settings
+from audience.nightly import describe, fetch, store, tracked_accounts
+from collectors.base import Fetched
 from warehouse.db import resolve_path
+
+
+def _settings(config: str | None) -> Settings:
+    return load_settings(Path(config) if config else None)
+
+
+@task(name="collect-{platform}", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def collect_platform(platform: str, handles: list[str], config: str | None) -> list[Fetched]:
+    """Every account of one platform; account-level faults are outcomes, not exceptions."""
+    return fetch([(platform, h) for h in handles], _settings(config))
+
+
+@task(name="store", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
+def store_results(
+    warehouse: str, config: str | None, day: date, results: list[Fetched]
+) -> dict[str, Any]:
+    """Snapshots and the collection log in one transaction; retried if the warehouse is busy."""
+    summary = store(Path(warehouse), _settings(config), day, results)
+    return {
+        "description": describe(summary),
+        "outcomes": summary.outcomes,
+        "failed": summary.failed,
+        "failures": summary.failures,
+    }
 
 
 @task(name="analyse", retries=2, retry_delay_seconds=[5, 30])
 def analyse(warehouse: str, config: str | None, as_of: date | None, full: bool) -> dict[str, Any]:
     """Compute daily metrics and anomalies for everything new; retried if the warehouse is busy."""
-    settings = load_settings(Path(config) if config else None)
     from checks.suites import GXChecker
 
+    settings = _settings(config)
     return run_analysis(
         Path(warehouse),
         settings,
@@ -36,39 +65,100 @@ def analyse(warehouse: str, config: str | None, as_of: date | None, full: bool) 
     )
 
 
-@flow(name="nightly", log_prints=True)
+@task(name="alerts", retries=1, retry_delay_seconds=30)
+def send(warehouse: str, config: str | None, as_of: date) -> dict[str, Any]:
+    """Alert emails for what is new; what cannot be sent stays queued for the next run."""
+    from alerts.deliver import send_alerts
+
+    summary = send_alerts(Path(warehouse), _settings(config), as_of)
+    return {
+        "sent": summary.sent,
+        "anomalies": summary.anomalies,
+        "still_queued": summary.still_queued,
+        "errors": summary.errors,
+    }
+
+
+# platforms are collected side by side; Prefect's generic typing of runners is stricter than its use
+RUNNER: Any = ThreadPoolTaskRunner(max_workers=8)
+
+
+@flow(name="nightly", log_prints=True, task_runner=RUNNER)
 def nightly(
     as_of: date | None = None,
     warehouse: str | None = None,
     config: str | None = None,
+    skip_collect: bool = False,
     full: bool = False,
 ) -> dict[str, Any]:
-    """Nightly job: analyse stored history up to `as_of` (default: the newest snapshot)."""
+    """Collect every tracked account, analyse what is new, and send the alerts."""
     logger = get_run_logger()
-    settings = load_settings(Path(config) if config else None)
-    target = resolve_path(warehouse, settings.warehouse.path)
-    result = analyse(str(target), config, as_of, full)
+    settings = _settings(config)
+    target = str(resolve_path(warehouse, settings.warehouse.path))
+    day = as_of or datetime.now(UTC).date()
+    summary: dict[str, Any] = {"warehouse": target, "day": day.isoformat()}
+    if not skip_collect:
+        by_platform: dict[str, list[str]] = {}
+        for platform, handle in tracked_accounts(Path(target), settings):
+            by_platform.setdefault(platform, []).append(handle)
+        futures = [collect_platform.submit(p, hs, config) for p, hs in sorted(by_platform.items())]
+        results = [r for f in futures for r in f.result()]
+        summary["collection"] = store_results(target, config, day, results)
+        logger.info(summary["collection"]["description"])
+    summary["analysis"] = analyse(target, config, day if not skip_collect else as_of, full)
     logger.info(
-        "analysed %s accounts through %s (%s): %s new anomalies, %s suspected purchases",
-        result["accounts"],
-        result["as_of"],
-        result["mode"],
-        result["new_anomalies"],
-        result["suspected_purchases"],
+        "analysed %s accounts through %s (%s): %s new anomalies",
+        summary["analysis"]["accounts"],
+        summary["analysis"]["as_of"],
+        summary["analysis"]["mode"],
+        summary["analysis"]["new_anomalies"],
     )
+    recipients = (
+        settings.alerts.recipients
+        or settings.alerts.tag_recipients
+        or any(a.recipients for a in settings.accounts)
+    )
+    summary["alerts"] = send(target, config, summary["analysis"]["as_of"]) if recipients else None
     create_markdown_artifact(
-        key="nightly-summary",
-        markdown=(
-            f"# Nightly run {result['run_id']}\n\n"
-            f"* analysed through: {result['as_of']} ({result['mode']})\n"
-            f"* accounts: {result['accounts']}\n"
-            f"* new anomalies: {result['new_anomalies']}\n"
-            f"* suspected purchases in the recomputed window: {result['suspected_purchases']}\n"
-            f"* warehouse: `{target}`\n"
-        ),
-        description="What the nightly run did",
+        key="nightly-summary", markdown=_markdown(summary), description="What the nightly run did"
     )
-    return result
+    return summary
+
+
+def _markdown(summary: dict[str, Any]) -> str:
+    lines = [f"# Nightly run for {summary['day']}", "", f"warehouse: `{summary['warehouse']}`", ""]
+    collection = summary.get("collection")
+    if collection:
+        lines += ["## Collection", "", "| outcome | accounts |", "|---|---|"]
+        lines += [f"| {o} | {n} |" for o, n in sorted(collection["outcomes"].items())]
+        lines += [""] + [
+            f"* {f['account']}: {f['outcome']}: {f['reason']}" for f in collection["failures"]
+        ]
+    analysis = summary["analysis"]
+    lines += [
+        "",
+        "## Analysis",
+        "",
+        f"* through {analysis['as_of']} ({analysis['mode']}), {analysis['accounts']} accounts",
+        f"* new anomalies: {analysis['new_anomalies']}, suspected purchases in the recomputed days: "
+        f"{analysis['suspected_purchases']}",
+    ]
+    alerts = summary.get("alerts")
+    lines += [
+        "",
+        "## Alerts",
+        "",
+        (
+            f"* {alerts['sent']} message(s), {alerts['still_queued']} still queued"
+            if alerts
+            else "* no recipients configured"
+        ),
+    ]
+    lines += [
+        "",
+        "Query the anomalies: `audience anomalies --since " + str(analysis["as_of"]) + "`",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

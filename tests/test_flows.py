@@ -1,15 +1,29 @@
-"""The Prefect wiring loads: every prefect.yaml entrypoint imports and names a flow."""
+"""The Prefect wiring: deployments load, and the nightly flow really runs (one session harness)."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
+from simulator.server import SimulatorServer
+from tests.conftest import sim_environ
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """One temporary Prefect API for the whole session (starting one costs about 12 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
 
 
 def test_every_deployment_entrypoint_is_a_flow() -> None:
@@ -26,18 +40,43 @@ def test_every_deployment_entrypoint_is_a_flow() -> None:
             assert schedule["timezone"]
 
 
-def test_the_analyse_task_runs_without_a_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_nightly_flow_collects_analyses_and_alerts(
+    prefect_api: None, sim: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefect.logging import disable_run_logger
+    from prefect.client.orchestration import get_client
 
-    from audience.cli import SAMPLE
-    from audience.ingest import import_history
-    from flows.nightly import analyse
+    from flows.nightly import nightly
 
-    monkeypatch.chdir(tmp_path)
+    for name, value in sim_environ(sim).items():
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "audience.toml"
+    config.write_text(
+        '[[accounts]]\nplatform = "github"\nhandle = "octo-org/widget"\n'
+        '[[accounts]]\nplatform = "bluesky"\nhandle = "newsroom.bsky.social"\n'
+        '[[accounts]]\nplatform = "x"\nhandle = "nobody_at_all"\n'
+        f'[alerts]\nrecipients = ["ops@example.org"]\noutbox = "{tmp_path / "outbox"}"\n'
+    )
     warehouse = tmp_path / "w.duckdb"
-    import_history([SAMPLE], warehouse, date(2026, 11, 22))
-    with disable_run_logger():
-        result = analyse.fn(str(warehouse), None, None, False)
-    assert (result["mode"], result["accounts"], result["suspected_purchases"]) == ("full", 14, 3)
+    summary = nightly(as_of=date(2024, 12, 31), warehouse=str(warehouse), config=str(config))
+    assert summary["collection"]["outcomes"] == {"ok": 2, "not_found": 1}
+    assert summary["analysis"]["accounts"] == 2
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT platform, source FROM snapshots ORDER BY 1").fetchall() == [
+            ("bluesky", "api:bluesky"),
+            ("github", "api:github"),
+        ]
+        assert con.execute("SELECT kind, status FROM runs ORDER BY started_at").fetchall() == [
+            ("collect", "ok"),
+            ("analyze", "ok"),
+        ]
+
+    async def artifact() -> str:
+        async with get_client() as client:
+            found = await client.read_latest_artifacts()
+            return next(a.data for a in found if a.key == "nightly-summary")
+
+    import asyncio
+
+    markdown = asyncio.run(artifact())
+    assert "| not_found | 1 |" in markdown
+    assert "x:nobody_at_all: " not in markdown  # not_found is information, not a failure
