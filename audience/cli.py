@@ -8,6 +8,7 @@ nightly run, so quick commands start fast.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ class Context:
     settings: Settings
     warehouse: Path
     quiet: bool
+    config: Path | None = None
 
     def say(self, message: str) -> None:
         if not self.quiet:
@@ -110,7 +112,7 @@ def cli(ctx: click.Context, warehouse: Path | None, config: Path | None, quiet: 
     from warehouse.db import resolve_path
 
     settings = load_settings(config)
-    ctx.obj = Context(settings, resolve_path(warehouse, settings.warehouse.path), quiet)
+    ctx.obj = Context(settings, resolve_path(warehouse, settings.warehouse.path), quiet, config)
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -192,6 +194,11 @@ def _run_analysis(obj: Context, as_of: date | None, full: bool) -> dict[str, Any
         checker=GXChecker(),
         lock_timeout_s=obj.settings.warehouse.lock_timeout_s,
     )
+    _describe_checks(obj, result)
+    return result
+
+
+def _describe_checks(obj: Context, result: dict[str, Any]) -> None:
     for suite in ("snapshots", "growth"):
         check = result["checks"].get(suite) or {}
         if not check:
@@ -205,7 +212,6 @@ def _run_analysis(obj: Context, as_of: date | None, full: bool) -> dict[str, Any
             f"  {check['suite']}: {check['evaluated']} expectations, "
             + ("all met" if check["success"] else f"not met: {failed}")
         )
-    return result
 
 
 @cli.command("run")
@@ -218,68 +224,66 @@ def _run_analysis(obj: Context, as_of: date | None, full: bool) -> dict[str, Any
 @click.option("--full", is_flag=True, help="Recompute every day instead of only what is new.")
 @pass_context
 def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool) -> None:
-    """The nightly job: collect today's counts, then compute metrics and anomalies.
+    """The nightly job, as the Prefect flow in this process: collect, analyse, alert.
 
     Only what is new is computed (a watermark); after an import the whole history is analysed.
-    Exit status: 0 when every account answered, 3 when some could not be collected (the
-    others are stored and analysed; the reasons are in collection_log).
+    No Prefect server is needed (one is used when PREFECT_API_URL is set). Exit status: 0 when
+    every account answered and every alert went out; 3 when some accounts could not be
+    collected (the others are stored and analysed; collection_log says why) or some alerts
+    stay queued for the next run.
     """
-    failed = 0
-    if not skip_collect:
-        from audience.nightly import describe, fetch, store, tracked_accounts
+    # Prefect reads [tool.prefect] from pyproject.toml only in the repository's folder; these
+    # hold wherever the command runs (telemetry off: it also fails noisily in ephemeral mode)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    from flows.nightly import nightly
 
-        day = as_of or datetime.now(UTC).date()
-        accounts = tracked_accounts(obj.warehouse, obj.settings)
-        if not accounts:
-            obj.say(
-                "no tracked accounts (add some to audience.toml or with: audience accounts add)"
-            )
-        else:
-            obj.say(f"collecting {len(accounts)} accounts for {day}")
-            collected = store(obj.warehouse, obj.settings, day, fetch(accounts, obj.settings))
-            click.echo(describe(collected))
-            for failure in collected.failures:
-                obj.say(f"  {failure['account']}: {failure['outcome']}: {failure['reason']}")
-            failed = collected.failed
-    result = _run_analysis(obj, as_of, full)
+    obj.say(
+        "running the nightly flow (Prefect starts a temporary API in this process when none is set)"
+    )
+    summary = nightly(
+        as_of=as_of,
+        warehouse=str(obj.warehouse),
+        config=str(obj.config) if obj.config else None,
+        skip_collect=skip_collect,
+        full=full,
+    )
+    failed = 0
+    collection = summary.get("collection")
+    if collection:
+        click.echo(collection["description"])
+        for failure in collection["failures"]:
+            obj.say(f"  {failure['account']}: {failure['outcome']}: {failure['reason']}")
+        failed += collection["failed"]
+    result = summary["analysis"]
+    _describe_checks(obj, result)
     click.echo(
         f"analysed {result['accounts']:,} accounts through {result['as_of']} ({result['mode']}): "
         f"{result['anomalies']:,} anomalies in the recomputed days, {result['new_anomalies']:,} new, "
         f"{result['suspected_purchases']:,} suspected purchases"
     )
-    failed += _send_alerts(obj, result["as_of"])
+    alerts = summary.get("alerts")
+    if alerts is None:
+        obj.say("alerts: no recipients configured ([alerts] recipients in audience.toml)")
+    else:
+        where = (
+            f"SMTP {obj.settings.alerts.smtp_host}"
+            if obj.settings.alerts.smtp_host
+            else f"the outbox {obj.settings.alerts.outbox}/"
+        )
+        click.echo(
+            f"alerts: {alerts['sent']} message(s) for {alerts['anomalies']} new anomaly alert(s) to {where}"
+            + (
+                f"; {alerts['still_queued']} still queued for the next run"
+                if alerts["still_queued"]
+                else ""
+            )
+        )
+        for error in alerts["errors"]:
+            obj.say(f"  {error}")
+        failed += alerts["still_queued"]
     if failed:
         raise click.exceptions.Exit(3)
-
-
-def _send_alerts(obj: Context, as_of: date) -> int:
-    """Send the alerts of a run; return how many are still queued after a failure."""
-    if not (
-        obj.settings.alerts.recipients
-        or obj.settings.alerts.tag_recipients
-        or any(a.recipients for a in obj.settings.accounts)
-    ):
-        obj.say("alerts: no recipients configured ([alerts] recipients in audience.toml)")
-        return 0
-    from alerts.deliver import send_alerts
-
-    summary = send_alerts(obj.warehouse, obj.settings, as_of)
-    where = (
-        f"SMTP {obj.settings.alerts.smtp_host}"
-        if obj.settings.alerts.smtp_host
-        else f"the outbox {obj.settings.alerts.outbox}/"
-    )
-    click.echo(
-        f"alerts: {summary.sent} message(s) for {summary.anomalies} new anomaly alert(s) written to {where}"
-        + (
-            f"; {summary.still_queued} still queued for the next run"
-            if summary.still_queued
-            else ""
-        )
-    )
-    for error in summary.errors:
-        obj.say(f"  {error}")
-    return summary.still_queued
 
 
 # --- accounts -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +13,10 @@ import duckdb
 import pytest
 
 from audience.cli import main
+
+# Prefect's console handler keeps the stream it was set up with, and pytest's capture closes
+# that stream after the test that first ran a flow; runs still log to the Prefect API.
+os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 from simulator.server import Simulator, SimulatorServer
 from simulator.world import World
 from warehouse.db import open_warehouse
@@ -78,6 +83,15 @@ def table_digest(path: Path) -> str:
             rows = c.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
             digest.update(f"{table}:{rows!r}".encode())
     return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """One temporary Prefect API for the whole session (starting one costs about 12 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
 
 
 # --- the platform simulator, over real HTTP on loopback ----------------------------------------

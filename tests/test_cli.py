@@ -136,7 +136,7 @@ def test_accounts_add_list_remove(cli: Cli) -> None:
     assert (missing.code, missing.err.strip()) == (2, "error: x:nobody is not in the warehouse")
 
 
-def test_run_analyses_imported_history(cli: Cli, tmp_path: Path) -> None:
+def test_run_analyses_imported_history(cli: Cli, tmp_path: Path, prefect_api: None) -> None:
     from audience.cli import SAMPLE
 
     assert cli("import", str(SAMPLE)).code == 0

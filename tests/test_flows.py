@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -15,15 +14,6 @@ from simulator.server import SimulatorServer
 from tests.conftest import sim_environ
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    """One temporary Prefect API for the whole session (starting one costs about 12 s)."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
 
 
 def test_every_deployment_entrypoint_is_a_flow() -> None:

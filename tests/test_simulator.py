@@ -199,7 +199,7 @@ def test_the_day_after_gives_new_snapshots_not_duplicates(
 
 
 def test_audience_run_collects_stores_and_analyses(
-    sim: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_api: None
 ) -> None:
     from audience.cli import main
 
