@@ -286,6 +286,112 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
         raise click.exceptions.Exit(3)
 
 
+@cli.command("serve")
+@click.option(
+    "--port",
+    default=4200,
+    show_default=True,
+    help="Port of the local Prefect server, when one is started.",
+)
+@pass_context
+def serve_command(obj: Context, port: int) -> None:
+    """Run the nightly schedule (from prefect.yaml) in this process until stopped.
+
+    Uses the Prefect server at PREFECT_API_URL; when none is set, starts a local one on
+    127.0.0.1 for as long as this command runs, and says so. Stop with Ctrl-C.
+    """
+    import subprocess
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    cron, timezone = _nightly_schedule()
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        server = _start_prefect_server(port)
+        click.echo(
+            f"no PREFECT_API_URL set: started a local Prefect server at http://127.0.0.1:{port} "
+            "(API and UI; it stops with this command)"
+        )
+    try:
+        from prefect.schedules import Cron
+
+        from flows.nightly import nightly
+
+        click.echo(
+            f"serving the nightly flow on cron '{cron}' ({timezone}); warehouse {obj.warehouse}"
+        )
+        nightly.serve(
+            name="nightly",
+            schedules=[Cron(cron, timezone=timezone)],
+            limit=1,
+            print_starting_message=False,
+            parameters={
+                "warehouse": str(obj.warehouse),
+                "config": str(obj.config) if obj.config else None,
+            },
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def _nightly_schedule() -> tuple[str, str]:
+    """The nightly deployment's cron and time zone, from prefect.yaml (one source of truth)."""
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "prefect.yaml"
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        deployment = next(d for d in config["deployments"] if d["name"] == "nightly")
+        schedule = deployment["schedules"][0]
+        return str(schedule["cron"]), str(schedule.get("timezone", "UTC"))
+    except (OSError, KeyError, StopIteration, yaml.YAMLError) as exc:
+        raise AudienceError(f"{path}: cannot read the nightly schedule: {exc}") from None
+
+
+def _start_prefect_server(port: int) -> Any:
+    """`prefect server start` on loopback, once it answers (or one clear error)."""
+    import subprocess
+    import time
+
+    import httpx
+
+    url = f"http://127.0.0.1:{port}/api"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AudienceError(
+                f"the local Prefect server exited at start (is port {port} in use? try --port)"
+            )
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                os.environ["PREFECT_API_URL"] = url
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.terminate()
+    raise AudienceError(f"the local Prefect server did not answer on port {port} within 120 s")
+
+
 # --- accounts -------------------------------------------------------------------------------
 
 
