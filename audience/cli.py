@@ -282,8 +282,39 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
         for error in alerts["errors"]:
             obj.say(f"  {error}")
         failed += alerts["still_queued"]
+    click.echo(f"report: {summary['report']}")
     if failed:
         raise click.exceptions.Exit(3)
+
+
+@cli.command("report")
+@click.option(
+    "--as-of",
+    "as_of",
+    callback=_parse_day,
+    help="Report as of this day (default: the last analysed).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it (default: [report] path).",
+)
+@pass_context
+def report_command(obj: Context, as_of: date | None, output: Path | None) -> None:
+    """Write the self-contained HTML report: overview, growth charts with flagged days, events."""
+    from reports.render import write_report
+    from warehouse.query import fetch_one
+
+    with obj.open(read_only=True) as con:
+        if as_of is None:
+            row = fetch_one(con, "SELECT max(day) FROM daily_metrics")
+            if not row or row[0] is None:
+                raise AudienceError(
+                    "nothing analysed yet: run `audience run` (or `audience demo`) first"
+                )
+            as_of = row[0]
+        path = write_report(con, as_of, output or obj.settings.report.path)
+    click.echo(f"report written to {path}")
 
 
 @cli.command("serve")

@@ -150,6 +150,10 @@ class AlertSettings(_Model):
     outbox: Path = Path("outbox")
 
 
+class ReportSettings(_Model):
+    path: Path = Path("report/audience-report.html")  # written by each run and by `audience report`
+
+
 class Secrets(_Model):
     """Credentials, read from the environment only; SecretStr keeps them out of reprs and logs."""
 
@@ -172,6 +176,7 @@ class Settings(_Model):
     platforms: dict[str, PlatformSettings] = Field(default_factory=dict)
     detection: DetectionSettings = DetectionSettings()
     alerts: AlertSettings = AlertSettings()
+    report: ReportSettings = ReportSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @field_validator("platforms")

@@ -83,6 +83,19 @@ def send(warehouse: str, config: str | None, as_of: date) -> dict[str, Any]:
 RUNNER: Any = ThreadPoolTaskRunner(max_workers=8)
 
 
+@task(name="report", retries=1, retry_delay_seconds=10)
+def report(warehouse: str, config: str | None, as_of: date) -> str:
+    """The HTML report of the warehouse as of the analysed day."""
+    from reports.render import write_report
+    from warehouse.db import open_warehouse
+
+    settings = _settings(config)
+    with open_warehouse(
+        Path(warehouse), read_only=True, timeout_s=settings.warehouse.lock_timeout_s
+    ) as con:
+        return str(write_report(con, as_of, settings.report.path).resolve())
+
+
 @flow(name="nightly", log_prints=True, task_runner=RUNNER)
 def nightly(
     as_of: date | None = None,
@@ -119,6 +132,7 @@ def nightly(
         or any(a.recipients for a in settings.accounts)
     )
     summary["alerts"] = send(target, config, summary["analysis"]["as_of"]) if recipients else None
+    summary["report"] = report(target, config, summary["analysis"]["as_of"])
     create_markdown_artifact(
         key="nightly-summary", markdown=_markdown(summary), description="What the nightly run did"
     )
@@ -155,6 +169,8 @@ def _markdown(summary: dict[str, Any]) -> str:
         ),
     ]
     lines += [
+        "",
+        f"Report: [{summary['report']}](file://{summary['report']})",
         "",
         "Query the anomalies: `audience anomalies --since " + str(analysis["as_of"]) + "`",
     ]

@@ -45,6 +45,7 @@ def test_the_nightly_flow_collects_analyses_and_alerts(
         '[[accounts]]\nplatform = "bluesky"\nhandle = "newsroom.bsky.social"\n'
         '[[accounts]]\nplatform = "x"\nhandle = "nobody_at_all"\n'
         f'[alerts]\nrecipients = ["ops@example.org"]\noutbox = "{tmp_path / "outbox"}"\n'
+        f'[report]\npath = "{tmp_path / "report.html"}"\n'
     )
     warehouse = tmp_path / "w.duckdb"
     summary = nightly(as_of=date(2024, 12, 31), warehouse=str(warehouse), config=str(config))
@@ -69,4 +70,6 @@ def test_the_nightly_flow_collects_analyses_and_alerts(
 
     markdown = asyncio.run(artifact())
     assert "| not_found | 1 |" in markdown
+    assert f"Report: [{summary['report']}]" in markdown
+    assert Path(summary["report"]).read_text(encoding="utf-8").startswith("<!doctype html>")
     assert "x:nobody_at_all: " not in markdown  # not_found is information, not a failure

@@ -56,6 +56,7 @@ def test_deployment_runs_on_a_real_prefect_server(sim: SimulatorServer, tmp_path
         "AUDIENCE_HOME": str(ROOT),
         "AUDIENCE_CONFIG": str(config),
         "AUDIENCE_WAREHOUSE": str(warehouse),
+        "AUDIENCE_REPORT__PATH": str(tmp_path / "report.html"),
     }
     server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
     with subprocess.Popen(

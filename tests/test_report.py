@@ -1,0 +1,58 @@
+"""The HTML report: self-contained, escaped, with each account's chart and flagged days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from audience.analysis import run_analysis
+from audience.cli import SAMPLE
+from audience.config import load_settings
+from audience.ingest import import_history
+from reports.render import write_report
+from tests.conftest import Result
+
+
+@pytest.fixture
+def analysed(tmp_path: Path) -> Path:
+    warehouse = tmp_path / "w.duckdb"
+    import_history([SAMPLE], warehouse, dt.date(2026, 11, 22))
+    run_analysis(warehouse, load_settings(None, environ={}), dt.date(2024, 12, 31))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "UPDATE accounts SET display_name = '<img src=x onerror=alert(1)>' WHERE handle = 'growthguru'"
+        )
+    return warehouse
+
+
+def test_report_is_self_contained_and_escaped(analysed: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        path = write_report(con, dt.date(2024, 12, 31), tmp_path / "out" / "report.html")
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>")
+    assert "<script" not in page
+    assert not re.search(
+        r"""(src|href)\s*=\s*['"]?(https?:)?//""", page
+    )  # nothing fetched from elsewhere
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert page.count("<svg") == 14  # one chart per account
+    assert page.count("fill='#dc2626'") >= 9  # every flagged day is marked on its chart
+    assert "suspected purchase" in page
+    assert "mastodon 2024-10-29: drop of 2 tracked accounts" in page  # the platform event
+    assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_report_command(cli: object, analysed: Path, tmp_path: Path) -> None:
+    run = cli  # the fixture runs `audience ARGS` in-process
+    result: Result = run(
+        "--warehouse", str(analysed), "report", "--output", str(tmp_path / "r.html")
+    )  # type: ignore[operator]
+    assert result.code == 0, result.err
+    assert result.out.strip() == f"report written to {tmp_path / 'r.html'}"
+    empty: Result = run("--warehouse", str(tmp_path / "none.duckdb"), "report")  # type: ignore[operator]
+    assert empty.code == 2
+    assert "no warehouse at" in empty.err
