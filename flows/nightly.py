@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -20,22 +21,43 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from audience.analysis import run_analysis
 from audience.config import Settings, load_settings
+from audience.errors import WarehouseBusy
 from audience.nightly import describe, fetch, store, tracked_accounts
 from collectors.base import Fetched
 from warehouse.db import resolve_path
+
+# worth another try: the warehouse was busy, a file or socket failed; not: bad settings, bugs
+TRANSIENT = (WarehouseBusy, OSError, httpx.TransportError)
+
+
+def transient_only(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retry condition: retry a task only when it failed for a passing reason."""
+    return isinstance(state.result(raise_on_failure=False), TRANSIENT)
 
 
 def _settings(config: str | None) -> Settings:
     return load_settings(Path(config) if config else None)
 
 
-@task(name="collect-{platform}", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(
+    name="collect-{platform}",
+    retries=1,
+    retry_delay_seconds=10,
+    retry_condition_fn=transient_only,
+    cache_policy=NO_CACHE,
+)
 def collect_platform(platform: str, handles: list[str], config: str | None) -> list[Fetched]:
     """Every account of one platform; account-level faults are outcomes, not exceptions."""
     return fetch([(platform, h) for h in handles], _settings(config))
 
 
-@task(name="store", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
+@task(
+    name="store",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=transient_only,
+    cache_policy=NO_CACHE,
+)
 def store_results(
     warehouse: str, config: str | None, day: date, results: list[Fetched]
 ) -> dict[str, Any]:
@@ -49,7 +71,7 @@ def store_results(
     }
 
 
-@task(name="analyse", retries=2, retry_delay_seconds=[5, 30])
+@task(name="analyse", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=transient_only)
 def analyse(warehouse: str, config: str | None, as_of: date | None, full: bool) -> dict[str, Any]:
     """Compute daily metrics and anomalies for everything new; retried if the warehouse is busy."""
     from checks.suites import GXChecker
@@ -65,7 +87,7 @@ def analyse(warehouse: str, config: str | None, as_of: date | None, full: bool) 
     )
 
 
-@task(name="alerts", retries=1, retry_delay_seconds=30)
+@task(name="alerts", retries=1, retry_delay_seconds=30, retry_condition_fn=transient_only)
 def send(warehouse: str, config: str | None, as_of: date) -> dict[str, Any]:
     """Alert emails for what is new; what cannot be sent stays queued for the next run."""
     from alerts.deliver import send_alerts
@@ -83,7 +105,7 @@ def send(warehouse: str, config: str | None, as_of: date) -> dict[str, Any]:
 RUNNER: Any = ThreadPoolTaskRunner(max_workers=8)
 
 
-@task(name="report", retries=1, retry_delay_seconds=10)
+@task(name="report", retries=1, retry_delay_seconds=10, retry_condition_fn=transient_only)
 def report(warehouse: str, config: str | None, as_of: date) -> str:
     """The HTML report of the warehouse as of the analysed day."""
     from reports.render import write_report

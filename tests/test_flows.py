@@ -73,3 +73,28 @@ def test_the_nightly_flow_collects_analyses_and_alerts(
     assert f"Report: [{summary['report']}]" in markdown
     assert Path(summary["report"]).read_text(encoding="utf-8").startswith("<!doctype html>")
     assert "x:nobody_at_all: " not in markdown  # not_found is information, not a failure
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        ("busy", True),
+        ("network", True),
+        ("config", False),
+        ("bug", False),
+    ],
+)
+def test_tasks_retry_transient_failures_only(error: str, retried: bool) -> None:
+    import httpx
+    from prefect.states import Failed
+
+    from audience.errors import ConfigError, WarehouseBusy
+    from flows.nightly import transient_only
+
+    exception = {
+        "busy": WarehouseBusy("busy"),
+        "network": httpx.ConnectError("reset"),
+        "config": ConfigError("bad"),
+        "bug": KeyError("x"),
+    }[error]
+    assert transient_only(None, None, Failed(data=exception)) is retried
