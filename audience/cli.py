@@ -317,6 +317,51 @@ def report_command(obj: Context, as_of: date | None, output: Path | None) -> Non
     click.echo(f"report written to {path}")
 
 
+EXPORTED = (
+    "accounts",
+    "snapshots",
+    "daily_metrics",
+    "anomalies",
+    "account_metrics",
+    "runs",
+    "collection_log",
+    "alerts",
+)
+
+
+@cli.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv"]),
+    default="parquet",
+    show_default=True,
+    help="File format of the export.",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("export"),
+    show_default=True,
+    help="Folder to write one file per table into.",
+)
+@pass_context
+def export_command(obj: Context, fmt: str, output: Path) -> None:
+    """Export the warehouse's tables, one file each, for any other tool."""
+    output.mkdir(parents=True, exist_ok=True)
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+    written = []
+    with obj.open(read_only=True) as con:
+        for table in EXPORTED:
+            target = output / f"{table}.{fmt}"
+            # table names come from the fixed list above; the path is quoted as a string literal
+            quoted = str(target).replace("'", "''")
+            con.execute(f"COPY (SELECT * FROM {table}) TO '{quoted}' ({options})")
+            count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            written.append(f"{table} ({count:,} rows)")
+    click.echo(f"exported to {output}/: " + ", ".join(written))
+
+
 @cli.command("serve")
 @click.option(
     "--port",

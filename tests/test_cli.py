@@ -230,3 +230,23 @@ def test_large_import_shows_a_progress_bar_on_a_terminal(tmp_path: Path) -> None
     assert "imported 150,000 rows" in out
     assert b"importing" in drawn
     assert "\u2501".encode() in drawn  # the bar itself
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_export_writes_every_table(cli: Cli, tmp_path: Path, fmt: str) -> None:
+    import polars as pl
+
+    (tmp_path / "h.csv").write_text(GOOD)
+    cli("import", "h.csv")
+    result = cli("export", "--format", fmt, "--output", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    assert "snapshots (2 rows)" in result.out
+    read = pl.read_parquet if fmt == "parquet" else pl.read_csv
+    snapshots = read(tmp_path / "out" / f"snapshots.{fmt}")
+    assert snapshots.get_column("followers").to_list() == [100, 101]
+    assert {p.stem for p in (tmp_path / "out").iterdir()} >= {
+        "accounts",
+        "anomalies",
+        "daily_metrics",
+        "runs",
+    }
