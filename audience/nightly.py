@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -114,22 +112,3 @@ def describe(summary: CollectionSummary) -> str:
         f"collected {summary.accounts} accounts for {summary.day}: {counts or 'nothing to collect'}; "
         f"{summary.snapshots_written} snapshots written"
     )
-
-
-def summary_json(summary: CollectionSummary) -> str:
-    return json.dumps(
-        {
-            "run_id": summary.run_id,
-            "day": summary.day.isoformat(),
-            "outcomes": summary.outcomes,
-            "failures": summary.failures,
-        },
-        indent=2,
-    )
-
-
-def outcome_counts(results: list[Fetched]) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[str(r.outcome)] = counts.get(str(r.outcome), 0) + 1
-    return counts
