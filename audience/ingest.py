@@ -57,7 +57,7 @@ def import_history(
                     located.height,
                 )
             run_id = start_run(con, "import")
-            written = upsert_snapshots(con, frame.drop("file", "line").with_columns())
+            written = upsert_snapshots(con, frame, staged=True)
             for name, digest, rows in history.files:
                 con.execute(
                     "INSERT INTO imports VALUES (?, ?, ?, ?, now())", [run_id, name, digest, rows]

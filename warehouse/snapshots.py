@@ -49,7 +49,10 @@ def _stage(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
 
 
 def conflicts_with_observed(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
-    """Rows of `frame` that contradict a figure the tracker itself collected that day."""
+    """Rows of `frame` that contradict a figure the tracker itself collected that day.
+
+    Leaves `frame` staged for `upsert_snapshots(..., staged=True)`.
+    """
     _stage(con, frame)
     clashes: pl.DataFrame = con.sql(
         f"""
@@ -62,13 +65,18 @@ def conflicts_with_observed(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame)
     return clashes
 
 
-def upsert_snapshots(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> WriteCounts:
+def upsert_snapshots(
+    con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, *, staged: bool = False
+) -> WriteCounts:
     """Insert or replace one row per account and day; identical rows are left untouched.
 
     The caller owns the transaction. `frame` has platform, handle, day, followers and source,
-    optionally following, posts, views, observed_at, run_id and payload.
+    optionally following, posts, views, observed_at, run_id and payload. `staged`: the frame
+    is already in the staging table (conflicts_with_observed put it there), so it is not
+    written there again.
     """
-    _stage(con, frame)
+    if not staged:
+        _stage(con, frame)
     row = fetch_one(
         con,
         f"""
