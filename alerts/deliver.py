@@ -153,20 +153,13 @@ def send_alerts(
         ]
         if pairs:
             queue(con, pl.DataFrame(pairs))
-        waiting = queued(con)
-        by_key = {
-            tuple(r[k] for k in KEY): r
-            for r in con.sql(
-                "SELECT a.*, acc.display_name FROM anomalies a LEFT JOIN accounts acc USING (platform, handle)"
-            )
-            .pl()
-            .iter_rows(named=True)
-        }
+        cards: dict[tuple[str, str, date, str], Card] = {}  # one card (and chart) per anomaly
         outgoing: dict[str, list[tuple[tuple[str, str, date, str], Card]]] = {}
-        for r in waiting.iter_rows(named=True):
-            key = tuple(r[k] for k in KEY)
-            if key in by_key:  # an anomaly recomputed away since it was queued is not sent
-                outgoing.setdefault(r["recipient"], []).append((key, _card(con, by_key[key])))
+        for r in queued(con).iter_rows(named=True):
+            key = (r["platform"], r["handle"], r["day"], r["kind"])
+            if key not in cards:
+                cards[key] = _card(con, r)
+            outgoing.setdefault(r["recipient"], []).append((key, cards[key]))
         summary.recipients = len(outgoing)
         server = None
         try:

@@ -46,8 +46,19 @@ def queue(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
 
 
 def queued(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Each queued (anomaly, recipient) with the anomaly and the account's name.
+
+    An anomaly recomputed away since it was queued has no row in `anomalies` and is left out.
+    """
     frame: pl.DataFrame = con.sql(
-        "SELECT platform, handle, day, kind, recipient FROM alerts WHERE status = 'queued' ORDER BY recipient"
+        """
+        SELECT q.recipient, a.*, acc.display_name
+        FROM alerts q
+        JOIN anomalies a USING (platform, handle, day, kind)
+        LEFT JOIN accounts acc USING (platform, handle)
+        WHERE q.status = 'queued'
+        ORDER BY q.recipient, a.day, a.platform, a.handle
+        """
     ).pl()
     return frame
 
