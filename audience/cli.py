@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     import duckdb
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "sample_history.csv"
-DEMO_WAREHOUSE = Path("warehouse/demo.duckdb")
 
 
 @dataclass
@@ -214,40 +213,8 @@ def _describe_checks(obj: Context, result: dict[str, Any]) -> None:
         )
 
 
-@cli.command("run")
-@click.option(
-    "--as-of", "as_of", callback=_parse_day, help="The day to collect and analyse (YYYY-MM-DD)."
-)
-@click.option(
-    "--skip-collect", is_flag=True, help="Do not fetch today's counts; analyse what is stored."
-)
-@click.option("--full", is_flag=True, help="Recompute every day instead of only what is new.")
-@pass_context
-def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool) -> None:
-    """The nightly job, as the Prefect flow in this process: collect, analyse, alert.
-
-    Only what is new is computed (a watermark); after an import the whole history is analysed.
-    No Prefect server is needed (one is used when PREFECT_API_URL is set). Exit status: 0 when
-    every account answered and every alert went out; 3 when some accounts could not be
-    collected (the others are stored and analysed; collection_log says why) or some alerts
-    stay queued for the next run.
-    """
-    # Prefect reads [tool.prefect] from pyproject.toml only in the repository's folder; these
-    # hold wherever the command runs (telemetry off: it also fails noisily in ephemeral mode)
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    from flows.nightly import nightly
-
-    obj.say(
-        "running the nightly flow (Prefect starts a temporary API in this process when none is set)"
-    )
-    summary = nightly(
-        as_of=as_of,
-        warehouse=str(obj.warehouse),
-        config=str(obj.config) if obj.config else None,
-        skip_collect=skip_collect,
-        full=full,
-    )
+def _describe_run(obj: Context, summary: dict[str, Any], alerts_to: str) -> int:
+    """Print what a nightly run did; the number of accounts and alerts left failing."""
     failed = 0
     collection = summary.get("collection")
     if collection:
@@ -266,13 +233,8 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     if alerts is None:
         obj.say("alerts: no recipients configured ([alerts] recipients in audience.toml)")
     else:
-        where = (
-            f"SMTP {obj.settings.alerts.smtp_host}"
-            if obj.settings.alerts.smtp_host
-            else f"the outbox {obj.settings.alerts.outbox}/"
-        )
         click.echo(
-            f"alerts: {alerts['sent']} message(s) for {alerts['anomalies']} new anomaly alert(s) to {where}"
+            f"alerts: {alerts['sent']} message(s) for {alerts['anomalies']} new anomaly alert(s) to {alerts_to}"
             + (
                 f"; {alerts['still_queued']} still queued for the next run"
                 if alerts["still_queued"]
@@ -283,6 +245,48 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
             obj.say(f"  {error}")
         failed += alerts["still_queued"]
     click.echo(f"report: {summary['report']}")
+    return int(failed)
+
+
+@cli.command("run")
+@click.option(
+    "--as-of", "as_of", callback=_parse_day, help="The day to collect and analyse (YYYY-MM-DD)."
+)
+@click.option(
+    "--skip-collect", is_flag=True, help="Do not fetch today's counts; analyse what is stored."
+)
+@click.option("--full", is_flag=True, help="Recompute every day instead of only what is new.")
+@pass_context
+def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool) -> None:
+    """The nightly job, as the Prefect flow in this process: collect, analyse, alert.
+
+    Only what is new is computed (a watermark); after an import the whole history is analysed.
+    No Prefect server is needed (one is used when PREFECT_API_URL is set). Exit status: 0 when
+    every account answered and every alert went out; 3 when some accounts could not be
+    collected (the others are stored and analysed; collection_log says why) or some alerts
+    stay queued for the next run.
+    """
+    from audience.demo import prefect_defaults
+
+    prefect_defaults()
+    from flows.nightly import nightly
+
+    obj.say(
+        "running the nightly flow (Prefect starts a temporary API in this process when none is set)"
+    )
+    summary = nightly(
+        as_of=as_of,
+        warehouse=str(obj.warehouse),
+        config=str(obj.config) if obj.config else None,
+        skip_collect=skip_collect,
+        full=full,
+    )
+    alerts_to = (
+        f"SMTP {obj.settings.alerts.smtp_host}"
+        if obj.settings.alerts.smtp_host
+        else f"the outbox {obj.settings.alerts.outbox}/"
+    )
+    failed = _describe_run(obj, summary, alerts_to)
     if failed:
         raise click.exceptions.Exit(3)
 
@@ -692,38 +696,26 @@ def query_command(obj: Context, sql: str, fmt: str) -> None:
 @cli.command("demo")
 @pass_context
 def demo_command(obj: Context) -> None:
-    """Show the whole product on the bundled sample: import it, analyse it, show what was found.
+    """The whole product on this machine: simulator, history, tonight's run, alerts, report.
 
-    Writes to warehouse/demo.duckdb (or --warehouse), starting afresh each time.
+    Starts the platform simulator on loopback, imports seven months of simulated history,
+    runs the nightly flow for today against it, writes the alert email to demo/outbox/ and
+    the report to demo/report.html. Starts afresh each time in demo/ (warehouse: --warehouse
+    when given, else demo/audience.duckdb). Needs no credentials and no network.
     """
-    from audience.ingest import import_history
+    from audience.demo import DEMO_FOLDER, DemoFiles, run_demo
 
-    warehouse = obj.warehouse if obj.warehouse != obj.settings.warehouse.path else DEMO_WAREHOUSE
-    for suffix in ("", ".wal"):
-        Path(f"{warehouse}{suffix}").unlink(missing_ok=True)
+    warehouse = (
+        obj.warehouse
+        if obj.warehouse != obj.settings.warehouse.path
+        else DEMO_FOLDER / "audience.duckdb"
+    )
+    files = DemoFiles(DEMO_FOLDER, warehouse)
+    today = datetime.now(UTC).date()
+    summary = run_demo(files, today, obj.say)
     demo = Context(obj.settings, warehouse, obj.quiet)
-    demo.say(f"1/3 importing the bundled sample history ({SAMPLE.name}) into {warehouse}")
-    summary = import_history([SAMPLE], warehouse, datetime.now(UTC).date())
-    demo.say(f"    {summary.rows:,} daily snapshots of {summary.accounts} accounts")
-    demo.say("2/3 computing growth metrics and checking for bought-looking jumps")
-    result = _run_analysis(demo, None, full=True)
-    demo.say(
-        f"    {result['anomalies']} anomalies, {result['suspected_purchases']} suspected purchases"
-    )
-    from alerts.deliver import send_alerts
-
-    demo_settings = obj.settings.model_copy(
-        update={
-            "alerts": obj.settings.alerts.model_copy(
-                update={"recipients": ("analyst@example.org",), "smtp_host": None}
-            )
-        }
-    )
-    sent = send_alerts(warehouse, demo_settings, result["as_of"], lookback_days=366)
-    demo.say(
-        f"    alert email for {sent.anomalies} anomalies written to {demo_settings.alerts.outbox}/ (open the .eml)"
-    )
-    demo.say("3/3 what was found:")
+    _describe_run(demo, summary, f"the outbox {files.outbox}/")
+    demo.say("4/4 what was found:")
     with demo.open(read_only=True) as con:
         rows = (
             con.sql(
@@ -741,14 +733,20 @@ def demo_command(obj: Context) -> None:
         )
         click.echo(f"\n[{verdict}] {row['platform']}:{row['handle']} {row['kind']} on {row['day']}")
         click.echo(f"  {row['explanation']}")
+    emails = sorted(files.outbox.glob("*.eml"))
+    w = f"--warehouse {warehouse}"
     click.echo(
-        f"\nwarehouse: {warehouse}\ntry:\n"
-        f"  audience --warehouse {warehouse} anomalies --suspected\n"
-        f'  audience --warehouse {warehouse} query "SELECT platform, handle, max(followers) AS followers, '
-        f"max(growth_rel_28) AS growth_28d FROM daily_metrics WHERE day = DATE '{result['as_of']}' "
-        'GROUP BY ALL ORDER BY growth_28d DESC"\n'
-        f'  audience --warehouse {warehouse} query "SELECT day, followers, daily_gain, robust_z FROM '
-        "daily_metrics WHERE handle = 'growthguru' ORDER BY day DESC LIMIT 14\""
+        "\nwhere to look:\n"
+        f"  report (open in a browser): {summary['report']}\n"
+        f"  alert email(s): {', '.join(str(e) for e in emails) or 'none'}\n"
+        f"  warehouse (any DuckDB client): {warehouse}\n"
+        f"  history that was imported: {files.history}; settings used: {files.config}\n"
+        "try:\n"
+        f"  audience {w} anomalies --suspected\n"
+        f'  audience {w} query "SELECT platform, handle, followers, growth_rel_28 FROM daily_metrics '
+        f"WHERE day = DATE '{today}' ORDER BY growth_rel_28 DESC LIMIT 5\"\n"
+        f'  audience {w} query "SELECT day, followers, daily_gain, robust_z FROM daily_metrics '
+        "WHERE handle = 'streamer_one' ORDER BY day DESC LIMIT 14\""
     )
 
 

@@ -81,10 +81,15 @@ def sample_history() -> Generated:
     return generate(SAMPLE_SPECS, SAMPLE_START, SAMPLE_DAYS, SAMPLE_SEED, SAMPLE_EVENTS)
 
 
-def sample_csv() -> str:
-    """The sample in the import format (blank where a platform has no such figure)."""
-    frame = sample_history().snapshots.sort("platform", "handle", "date")
+def history_csv(snapshots: pl.DataFrame) -> str:
+    """Generated snapshots in the import format (blank where a platform has no such figure)."""
+    frame = snapshots.sort("platform", "handle", "date")
     return frame.with_columns(pl.col("date").cast(pl.String)).write_csv(null_value="")
+
+
+def sample_csv() -> str:
+    """The bundled sample in the import format."""
+    return history_csv(sample_history().snapshots)
 
 
 def main(argv: list[str]) -> int:
