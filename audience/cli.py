@@ -690,6 +690,53 @@ def query_command(obj: Context, sql: str, fmt: str) -> None:
     _emit(frame.to_dicts(), fmt, frame.columns)
 
 
+@cli.command("audit")
+@click.argument("account")
+@click.option(
+    "--as-of", "as_of", callback=_parse_day, help="Judge as of this day (default: today)."
+)
+@click.option("--live", is_flag=True, help="Also ask the platform for today's size (never stored).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the audit as a self-contained HTML page here.",
+)
+@pass_context
+def audit_command(
+    obj: Context, account: str, as_of: date | None, live: bool, fmt: str, html_path: Path | None
+) -> None:
+    """Does PLATFORM:HANDLE's audience look organic? One page: size, history, growth, flagged
+    days with their evidence, an organic-adjusted estimate and a verdict with its confidence.
+
+    An account the warehouse has no figures of is fetched from the platform now (not stored);
+    the page then says what history is missing. Reads the warehouse only.
+    """
+    from audience.audit import render_text, run_audit
+    from audience.platforms import parse_account
+
+    platform, handle = parse_account(account)
+    day = as_of or datetime.now(UTC).date()
+    audit = run_audit(obj.warehouse, obj.settings, platform, handle, day, live=live)
+    if html_path is not None:
+        from reports.render import write_audit
+
+        write_audit(audit, html_path)
+        obj.say(f"audit page written to {html_path}")
+    if fmt == "json":
+        click.echo(json.dumps(audit.as_dict(), default=str, indent=2))
+    else:
+        click.echo(render_text(audit))
+
+
 # --- demo -----------------------------------------------------------------------------------
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import html
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 
 from alerts.message import clean
+
+if TYPE_CHECKING:
+    from audience.audit import Audit
 
 CHART_DAYS = 365
 STYLE = """
@@ -146,10 +149,39 @@ def render(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     return "".join(parts)
 
 
-def write_report(con: duckdb.DuckDBPyConnection, as_of: date, path: Path) -> Path:
-    """Write the report atomically (a reader never sees half of it)."""
+def _write(path: Path, text: str) -> Path:
+    """Write atomically (a reader never sees half of it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(render(con, as_of), encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
     return path
+
+
+def write_report(con: duckdb.DuckDBPyConnection, as_of: date, path: Path) -> Path:
+    """Write the report."""
+    return _write(path, render(con, as_of))
+
+
+def render_audit(audit: Audit) -> str:
+    """The audit of one account as one HTML page: its sections, and its chart with flagged days."""
+    from audience.audit import sections, title
+
+    flagged = {row["day"] for row in audit.flagged}
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{_e(title(audit))}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_e(title(audit))}</h1>",
+        _svg(audit.series, flagged),
+    ]
+    for heading, lines in sections(audit):
+        items = "".join(f"<li>{_e(line.strip().removeprefix('- '))}</li>" for line in lines)
+        parts.append(f"<section><h2>{_e(heading)}</h2><ul>{items}</ul></section>")
+    parts.append(
+        "<p class='muted'>Made by the audience growth tracker (`audience audit`).</p></body></html>"
+    )
+    return "".join(parts)
+
+
+def write_audit(audit: Audit, path: Path) -> Path:
+    return _write(path, render_audit(audit))
