@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import socket
-import ssl
-from collections.abc import Iterator
 from email import policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import duckdb
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from alerts.chart import sparkline
 from alerts.deliver import send_alerts
@@ -26,86 +17,9 @@ from audience.analysis import run_analysis
 from audience.cli import SAMPLE
 from audience.config import Settings, load_settings
 from audience.ingest import import_history
+from tests.conftest import PASSWORD, Inbox, free_port
 
-PASSWORD = "smtp-sentinel-password-0009"
 AS_OF = dt.date(2024, 12, 31)
-
-
-def _certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        message = email.message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[attr-defined]
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:  # Controller(port=0) self-connects to port 0 (stack-notes S1)
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Controller, Inbox]]:
-    cert, key = _certificate(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-
-    def authenticate(
-        server: object, session: object, envelope: object, mechanism: str, auth: object
-    ) -> AuthResult:
-        ok = (
-            isinstance(auth, LoginPassword)
-            and auth.login == b"alerts"
-            and auth.password == PASSWORD.encode()
-        )
-        return AuthResult(success=ok)
-
-    inbox = Inbox()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=_free_port(),
-        tls_context=context,
-        require_starttls=True,
-        authenticator=authenticate,
-        auth_required=True,
-        server_hostname="localhost",
-    )
-    controller.start()
-    monkeypatch.setenv("AUDIENCE_SMTP_CAFILE", str(cert))
-    yield controller, inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -171,7 +85,7 @@ def test_an_smtp_outage_loses_nothing_and_sends_nothing_twice(
     smtp: tuple[Controller, Inbox], analysed: Path, tmp_path: Path
 ) -> None:
     controller, inbox = smtp
-    down = settings(_free_port(), tmp_path)  # nothing listens there
+    down = settings(free_port(), tmp_path)  # nothing listens there
     outage = send_alerts(analysed, down, AS_OF, lookback_days=366)
     assert (outage.sent, outage.still_queued) == (0, 7)
     assert "Connection refused" in outage.errors[0] or "ConnectionRefused" in outage.errors[0]
