@@ -150,6 +150,20 @@ def run_limited(url: str, n: int, limit: int = 100, window: int = 2) -> None:
     httpx.post(f"{url}/_sim/limits/none", json={"limit": 1, "window_s": 1})
 
 
+def collection_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int, int]:
+    """Log rows, accounts logged, snapshots, distinct snapshots, failures without a reason."""
+    logged, distinct = con.execute(
+        "SELECT count(*), count(DISTINCT (platform, handle)) FROM collection_log"
+    ).fetchall()[0]
+    snaps, snap_distinct = con.execute(
+        "SELECT count(*), count(DISTINCT (platform, handle, day)) FROM snapshots"
+    ).fetchall()[0]
+    unexplained = con.execute(
+        "SELECT count(*) FROM collection_log WHERE outcome <> 'ok' AND coalesce(reason, '') = ''"
+    ).fetchall()[0][0]
+    return int(logged), int(distinct), int(snaps), int(snap_distinct), int(unexplained)
+
+
 def run_faulty(url: str, n: int) -> None:
     for p in PLATFORMS:  # limits off again (a huge limit), faults on
         httpx.post(
@@ -190,15 +204,7 @@ def run_faulty(url: str, n: int) -> None:
         warehouse = Path(tmp) / "w.duckdb"
         summary = store(warehouse, settings, date(2024, 6, 30), results)
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            logged, distinct = con.execute(
-                "SELECT count(*), count(DISTINCT (platform, handle)) FROM collection_log"
-            ).fetchall()[0]
-            snaps, snap_distinct = con.execute(
-                "SELECT count(*), count(DISTINCT (platform, handle, day)) FROM snapshots"
-            ).fetchall()[0]
-            unexplained = con.execute(
-                "SELECT count(*) FROM collection_log WHERE outcome <> 'ok' AND coalesce(reason, '') = ''"
-            ).fetchall()[0][0]
+            logged, distinct, snaps, snap_distinct, unexplained = collection_counts(con)
     print(
         f"\n3. {n:,} accounts, injected faults: {elapsed:.1f} s, {requests:,} requests of which about "
         f"{bad / max(requests, 1):.1%} ({bad:,}) answered with an injected fault {dict(+injected)}; outcomes {dict(Counter(str(r.outcome) for r in results))}"

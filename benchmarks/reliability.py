@@ -26,6 +26,7 @@ import duckdb
 
 from audience.config import SECRET_ENV, load_settings
 from audience.nightly import store
+from benchmarks.collect import collection_counts
 from collectors.run import collect
 from simulator.audiences import generate
 from simulator.sample import history_csv
@@ -108,15 +109,7 @@ def run_faults(accounts: int, day: date = date(2024, 6, 30), seed: int = 3) -> F
         store(warehouse, settings, day, results)
         stats = Counter(simulator.stats)
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            logged, distinct = con.execute(
-                "SELECT count(*), count(DISTINCT (platform, handle)) FROM collection_log"
-            ).fetchall()[0]
-            snaps, snap_distinct = con.execute(
-                "SELECT count(*), count(DISTINCT (platform, handle, day)) FROM snapshots"
-            ).fetchall()[0]
-            no_reason = con.execute(
-                "SELECT count(*) FROM collection_log WHERE outcome <> 'ok' AND coalesce(reason, '') = ''"
-            ).fetchall()[0][0]
+            logged, distinct, snaps, snap_distinct, no_reason = collection_counts(con)
             stored = dict(
                 ((p, h), f)
                 for p, h, f in con.execute(
