@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -111,6 +113,35 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
         return text
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs secrets from log records: httpx logs each request's URL, and some platforms
+    (YouTube's key, Instagram's token) take their credential in the query string."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(record.getMessage()), None
+        return True
+
+
+@contextmanager
+def redacted_logs(
+    redact: Redactor,
+    loggers: Sequence[str] = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2"),
+) -> Iterator[None]:
+    """While collecting, the HTTP libraries' log records carry no secret."""
+    log_filter = RedactingFilter(redact)
+    for name in loggers:
+        logging.getLogger(name).addFilter(log_filter)
+    try:
+        yield
+    finally:
+        for name in loggers:
+            logging.getLogger(name).removeFilter(log_filter)
 
 
 # --- rate limits ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import httpx
 from audience.config import Settings
 from audience.errors import HandleError
 from audience.platforms import canonical_handle
-from collectors.base import Fetched, Outcome, RateGate, Redactor, Requester
+from collectors.base import Fetched, Outcome, RateGate, Redactor, Requester, redacted_logs
 from collectors.bluesky import BlueskyCollector
 from collectors.github import GitHubCollector
 from collectors.instagram import InstagramCollector
@@ -107,6 +107,15 @@ async def collect_async(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[Fetched]:
     """Fetch every account; the result has one Fetched per distinct (platform, handle) given."""
+    with redacted_logs(redactor_for(settings)):
+        return await _collect_all(accounts, settings, transport)
+
+
+async def _collect_all(
+    accounts: Sequence[tuple[str, str]],
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None,
+) -> list[Fetched]:
     invalid: list[Fetched] = []
     by_platform: dict[str, list[str]] = {}
     for platform, handle in dict.fromkeys(accounts):
