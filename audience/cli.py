@@ -266,7 +266,7 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     collected (the others are stored and analysed; collection_log says why) or some alerts
     stay queued for the next run.
     """
-    from audience.demo import prefect_defaults
+    from audience.nightly import prefect_defaults
 
     prefect_defaults()
     from flows.nightly import nightly

@@ -127,13 +127,6 @@ def demo_environment() -> Iterator[None]:
         os.environ.update(saved)
 
 
-def prefect_defaults() -> None:
-    """Settings Prefect reads from pyproject.toml only in the repository's folder."""
-    # telemetry off: it also fails noisily in ephemeral mode; the temporary API may start slowly
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-
-
 def run_demo(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[str, Any]:
     """Start the simulator, import the history, run the nightly flow for today; its summary."""
     from audience.ingest import import_history
@@ -159,6 +152,8 @@ def run_demo(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[
             f"3/4 running the nightly flow for {today} against the simulator ({files.config}); "
             "Prefect starts a temporary API first (about 15 s)"
         )
+        from audience.nightly import prefect_defaults
+
         prefect_defaults()
         with demo_environment():
             from flows.nightly import nightly

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -33,6 +34,13 @@ class CollectionSummary:
     @property
     def failed(self) -> int:
         return sum(n for outcome, n in self.outcomes.items() if Outcome(outcome) in FAILED)
+
+
+def prefect_defaults() -> None:
+    """Settings Prefect reads from pyproject.toml only in the repository's folder."""
+    # telemetry off: it also fails noisily in ephemeral mode; the temporary API may start slowly
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 def tracked_accounts(warehouse: Path, settings: Settings) -> list[tuple[str, str]]:

@@ -62,14 +62,7 @@ ANALYSE = (
 
 def simulator_environ(server: SimulatorServer, **extra: str) -> dict[str, str]:
     """Settings pointing every collector at the simulator, fast retries, placeholder secrets."""
-    env = {
-        f"AUDIENCE_PLATFORMS__{p.upper()}__BASE_URL": url for p, url in server.base_urls().items()
-    }
-    for p in PLATFORMS:
-        env |= {
-            f"AUDIENCE_PLATFORMS__{p.upper()}__BACKOFF_S": "0.02",
-            f"AUDIENCE_PLATFORMS__{p.upper()}__TIMEOUT_S": "0.5",
-        }
+    env = server.environ(backoff_s=0.02, timeout_s="0.5")
     env["AUDIENCE_PLATFORMS__INSTAGRAM__ACCOUNT_ID"] = "1784140"
     env |= {var: f"placeholder-{name}" for name, var in SECRET_ENV.items()}
     return env | extra

@@ -242,6 +242,16 @@ class SimulatorServer:
         urls["mastodon"] = f"{self.url}/mastodon/{{host}}"
         return urls
 
+    def environ(self, backoff_s: float = 0.01, **per_platform: str) -> dict[str, str]:
+        """AUDIENCE_* settings pointing every collector at this server, with fast retries;
+        `per_platform` adds a setting for every platform (e.g. timeout_s="0.5")."""
+        settings = {"base_url": None, "backoff_s": str(backoff_s), **per_platform}
+        return {
+            f"AUDIENCE_PLATFORMS__{p.upper()}__{key.upper()}": url if value is None else value
+            for p, url in self.base_urls().items()
+            for key, value in settings.items()
+        }
+
     def start(self) -> SimulatorServer:
         self._thread.start()
         deadline = time.monotonic() + 10

@@ -178,11 +178,7 @@ def sim(sim_server: SimulatorServer) -> Iterator[SimulatorServer]:
 
 def sim_environ(server: SimulatorServer, **extra: str) -> dict[str, str]:
     """Environment that points every collector at the simulator, with fast retries."""
-    env = {
-        f"AUDIENCE_PLATFORMS__{p.upper()}__BASE_URL": url for p, url in server.base_urls().items()
-    }
-    env |= {f"AUDIENCE_PLATFORMS__{p.upper()}__BACKOFF_S": "0.01" for p in server.base_urls()}
-    return env | SIM_SECRETS | extra
+    return server.environ() | SIM_SECRETS | extra
 
 
 # --- a real SMTP server on loopback (aiosmtpd, STARTTLS, login) ---------------------------------
