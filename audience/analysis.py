@@ -9,34 +9,49 @@ computation from scratch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from audience.config import DetectionSettings, Settings
-from transforms.anomalies import ANOMALY_SCHEMA, candidates, finalize
+from audience.errors import AudienceError
+from transforms.anomalies import ANOMALY_SCHEMA, _episode_starts, finalize
 from transforms.growth import WINDOWS
-from transforms.layout import with_account_ids
+from transforms.layout import first_rows, with_account_ids
 from transforms.quality import WINDOW_DAYS, account_summary
-from transforms.series import daily_series
-from transforms.signals import (
-    RULES,
-    co_movement_counts,
-    co_movement_events,
-    flags_from_margins,
-    score_signals,
-)
+from transforms.series import ACCOUNT, EPOCH, Observations, build_series, nullable
+from transforms.signals import RULES, co_movement_events, drip_runs, evidence_at, score
 from warehouse.db import open_warehouse
 from warehouse.query import fetch_one
 from warehouse.runs import finish_run, start_run
 
 RETENTION_DAYS = 30
-CHUNK_ACCOUNTS = 1_000  # accounts analysed together: bounds memory, keeps Polars' work large
+CHUNK_ACCOUNTS = 100  # accounts scored together: their arrays stay in the CPU's caches
+THREADS = 2  # chunks scored side by side (NumPy releases the GIL)
+CHECK_BATCH_ROWS = 1_000_000  # new days validated together by the checker
+NEVER = np.iinfo(np.int32).min  # "no day yet": every day of the account is new
+
+
+Arrays = dict[str, np.ndarray]  # columns of equal length
+
+
+def concat(parts: list[Arrays]) -> Arrays:
+    """Columns of several chunks, one after another."""
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]} if parts else {}
+
+
+class ChecksDisagree(AudienceError):
+    """The checker flagged a day whose margins crossed no rule: the two disagree, nothing is written."""
 
 
 class Checker(Protocol):
@@ -45,9 +60,7 @@ class Checker(Protocol):
     name: str
     validates_snapshots: bool
 
-    def flag(
-        self, scored: pl.DataFrame, new_rows: pl.Expr
-    ) -> tuple[pl.DataFrame, dict[str, Any]]: ...
+    def flag(self, margins: Arrays) -> tuple[Arrays, dict[str, Any]]: ...
 
     def snapshots(self, snapshots: pl.DataFrame, as_of: date) -> dict[str, Any]: ...
 
@@ -60,8 +73,8 @@ class MarginChecker:
     name = "margins"
     validates_snapshots = False
 
-    def flag(self, scored: pl.DataFrame, new_rows: pl.Expr) -> tuple[pl.DataFrame, dict[str, Any]]:
-        return flags_from_margins(scored), {}
+    def flag(self, margins: Arrays) -> tuple[Arrays, dict[str, Any]]:
+        return {rule: margins[f"{rule}_margin"] > 1.0 for rule in RULES}, {}
 
     def snapshots(self, snapshots: pl.DataFrame, as_of: date) -> dict[str, Any]:
         return {}
@@ -70,10 +83,8 @@ class MarginChecker:
         return f"{rule}_margin > 1"
 
 
-METRIC_COLUMNS = [
-    "platform",
-    "handle",
-    "day",
+# what daily_metrics stores of a scored day, besides platform, handle and day
+METRIC_VALUES = [
     "followers",
     "following",
     "posts",
@@ -96,6 +107,29 @@ METRIC_COLUMNS = [
     "posts_3d",
     "posts_usual_3d",
 ]
+# what a flagged day carries into the anomalies (transforms.anomalies)
+EVIDENCE = [
+    "followers",
+    "followers_prev",
+    "daily_gain",
+    "baseline_median",
+    "baseline_sigma",
+    "excess",
+    "robust_z",
+    "retention_7",
+    "retention_30",
+    "reverted",
+    "posts_3d",
+    "posts_usual_3d",
+    "posts_window",
+    "posts_usual_window",
+    "spread_days",
+    "drip_z",
+    "drip_excess",
+    "churn_gross",
+    "churn_net",
+    *[f"{rule}_margin" for rule in RULES],
+]
 
 
 @dataclass(frozen=True)
@@ -108,6 +142,7 @@ class AnalysisSummary:
     new_anomalies: int
     suspected_purchases: int
     checks: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # where the run's time went
 
 
 def context_days(t: DetectionSettings) -> int:
@@ -115,52 +150,112 @@ def context_days(t: DetectionSettings) -> int:
     return max(WINDOWS) + t.baseline_days + t.drip_window_days + max(t.churn_window_days, 3) + 2
 
 
-def _state(con: duckdb.DuckDBPyConnection) -> tuple[date, datetime] | None:
-    row = fetch_one(con, "SELECT analysed_through, written_watermark FROM analysis_state")
-    return (row[0], row[1]) if row else None
+@dataclass(frozen=True)
+class Accounts:
+    """The accounts of a computation: id -> platform and handle, in platform, handle order."""
+
+    names: pl.DataFrame  # aid (Int32), platform, handle
+    platforms: list[str]  # platform of each code
+    platform_code: np.ndarray  # per account id
+
+    @classmethod
+    def of(cls, names: pl.DataFrame) -> Accounts:
+        names = names.select(pl.col("aid").cast(pl.Int32), *ACCOUNT).sort("aid")
+        platforms = sorted(set(names.get_column("platform").to_list()))
+        size = int(names.get_column("aid").to_numpy().max(initial=-1)) + 1
+        code = np.zeros(size, dtype=np.int64)
+        code[names.get_column("aid").to_numpy()] = (
+            names.get_column("platform")
+            .replace_strict({p: i for i, p in enumerate(platforms)}, return_dtype=pl.Int64)
+            .to_numpy()
+        )
+        return cls(names, platforms, code)
+
+    @property
+    def youtube(self) -> np.ndarray:
+        code = self.platforms.index("youtube") if "youtube" in self.platforms else -1
+        rounded: np.ndarray = self.platform_code == code
+        return rounded
 
 
-def _plan(
-    con: duckdb.DuckDBPyConnection, as_of: date, t: DetectionSettings, full: bool
-) -> date | None:
-    """First day to rewrite, or None for a full rebuild."""
-    state = _state(con)
-    if full or state is None:
-        return None
-    analysed_through, watermark = state
-    if as_of < analysed_through:
-        return None
-    row = fetch_one(
-        con, "SELECT min(day) FROM snapshots WHERE written_at > ? AND day <= ?", [watermark, as_of]
+@dataclass
+class _Scored:
+    """What one chunk of accounts leaves behind once its metrics are written."""
+
+    metrics: Arrays  # the new days
+    margins: Arrays  # aid, day and the rules' margins of the new days
+    candidates: Arrays  # every day whose margin crossed a rule, with its evidence
+    counts: np.ndarray  # co-movement: accounts, moved up, moved down per platform-day
+
+
+def _score_chunk(
+    obs: Observations,
+    t: DetectionSettings,
+    accounts: Accounts,
+    new_after: np.ndarray | None,
+    first_day: int,
+    days: int,
+) -> _Scored:
+    """Score one chunk of accounts (pure: runs on a worker thread)."""
+    series = build_series(obs)
+    plan, padded = score(series, t, accounts.youtube)
+    new = None if new_after is None else series.day > new_after[series.aid]
+    keep = plan.real if new is None else plan.take_mask(new)
+    # the metrics stay padded: whoever writes them takes the rows to keep (DuckDB, in a scan)
+    metrics = {
+        "aid": plan.spread(series.aid, fill=-1).astype(np.int32),
+        "day": plan.spread(series.day, fill=0).astype(np.int32),
+        "spread_days": plan.spread(series.spread_days.astype(np.float64)),
+        "keep": keep,
+    } | {name: padded[name] for name in METRIC_VALUES if name in padded}
+    margins = {name: metrics[name][keep] for name in ("aid", "day")} | {
+        f"{r}_margin": padded[f"{r}_margin"][keep] for r in RULES
+    }
+    crossed = padded["spike_margin"] > 1.0
+    for rule in RULES[1:]:
+        crossed |= padded[f"{rule}_margin"] > 1.0
+    rows = np.flatnonzero(crossed[plan.position])  # the series' rows whose margin crossed a rule
+    at = plan.position[rows]
+    candidates = (
+        {
+            "aid": series.aid[rows],
+            "day": series.day[rows],
+            "new": np.ones(len(rows), dtype=bool) if new is None else new[rows],
+        }
+        | {"spread_days": series.spread_days[rows].astype(np.float64)}
+        | {name: padded[name][at] for name in EVIDENCE if name in padded}
+        | evidence_at(padded, at, t)
     )
-    changed = row[0] if row and row[0] is not None else None
-    first_new = min(d for d in (changed, analysed_through + timedelta(days=1)) if d is not None)
-    write_from = first_new - timedelta(days=RETENTION_DAYS + 1)
-    if changed is not None and changed < analysed_through - timedelta(days=RETENTION_DAYS):
-        return None  # history changed further back than a nightly window covers: rebuild
-    return write_from
+    # platform events: how many of a platform's accounts moved unusually on each day
+    z = plan.take(padded["robust_z"])
+    seen = series.observed & ~np.isnan(z)
+    slot = accounts.platform_code[series.aid[seen]] * days + (series.day[seen] - first_day)
+    size = len(accounts.platforms) * days
+    counts = np.stack(
+        [
+            np.bincount(slot, minlength=size),
+            np.bincount(slot, weights=z[seen] >= t.platform_event_z, minlength=size),
+            np.bincount(slot, weights=z[seen] <= -t.platform_event_z, minlength=size),
+        ]
+    ).astype(np.int64)
+    return _Scored(metrics, margins, candidates, counts)
 
 
-def _load(con: duckdb.DuckDBPyConnection, as_of: date, load_from: date | None) -> pl.DataFrame:
-    """Snapshots to analyse, sorted by account and day, with an integer account id (aid)."""
-    columns = "platform, handle, day, followers, following, posts"
-    if load_from is None:
-        rows = f"SELECT {columns} FROM snapshots WHERE day <= DATE '{as_of}'"
-    else:
-        # plus each account's last observation before the window, so gaps interpolate as in a full run
-        rows = f"""
-            SELECT {columns} FROM snapshots WHERE day BETWEEN DATE '{load_from}' AND DATE '{as_of}'
-            UNION ALL
-            SELECT {columns} FROM snapshots WHERE day < DATE '{load_from}'
-            QUALIFY row_number() OVER (PARTITION BY platform, handle ORDER BY day DESC) = 1
-        """
-    frame: pl.DataFrame = con.sql(
-        f"""
-        SELECT (dense_rank() OVER (ORDER BY platform, handle) - 1)::INTEGER AS aid, *
-        FROM ({rows}) ORDER BY platform, handle, day
-        """
-    ).pl()
-    return frame
+def _in_order(
+    work: Callable[[Observations], _Scored], chunks: Iterator[Observations], threads: int
+) -> Iterator[_Scored]:
+    """Results of `work` over the chunks, in order, with at most 2 x threads chunks in flight."""
+    if threads <= 1:
+        yield from map(work, chunks)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="score") as pool:
+        pending: deque[Future[_Scored]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(work, chunk))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def compute(
@@ -168,49 +263,188 @@ def compute(
     as_of: date,
     t: DetectionSettings,
     checker: Checker | None = None,
-    new_rows: pl.Expr | None = None,
+    new_after: np.ndarray | None = None,
     *,
-    sink: Callable[[pl.DataFrame], None] | None = None,
+    names: pl.DataFrame | None = None,
+    sink: Callable[[Arrays], None] | None = None,
     chunk_accounts: int = CHUNK_ACCOUNTS,
+    threads: int = THREADS,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """Pure but for the checker: snapshots -> (daily metrics with flags, anomalies, check summary).
 
-    Accounts are processed `chunk_accounts` at a time, which bounds memory; with a `sink`, each
-    chunk's metrics go there and the returned metrics frame is empty. Platform events are
-    counted over all chunks before any anomaly is attributed.
+    `snapshots` holds platform, handle, day, followers (following, posts optional), or an
+    `aid` sorted by aid and day with `names` (aid, platform, handle). Days after
+    `new_after[aid]` (a day number; every day when None) are new: written to `sink` (one
+    dict of arrays per chunk; without a sink they are returned) and validated by the
+    checker. Older days keep the flags of their margins, which earlier runs validated.
+    Platform events are counted over all chunks before any anomaly is attributed.
     """
     checker = checker or MarginChecker()
-    rows = new_rows if new_rows is not None else pl.lit(True)
-    ordered = with_account_ids(snapshots)
-    aid = ordered.get_column("aid")
-    parts, found, counts, checks = [], [], [], []
-    if ordered.height:
-        ids = aid.unique(maintain_order=True)
-        for first in range(0, ids.len(), chunk_accounts):
-            chunk_ids = ids.slice(first, chunk_accounts)
-            start = int(aid.search_sorted(chunk_ids[0], side="left"))
-            end = int(aid.search_sorted(chunk_ids[-1], side="right"))
-            scored = score_signals(daily_series(ordered.slice(start, end - start), as_of), t)
-            flagged, summary = checker.flag(scored, rows)
-            counts.append(co_movement_counts(flagged, t))
-            found.append(candidates(flagged, t))
-            checks.append(summary)
-            if sink is not None:
-                sink(flagged)
-            else:
-                parts.append(flagged)
-    if counts:
-        events = co_movement_events(pl.concat(counts), t)
-        anomalies = finalize(pl.concat(found, how="diagonal_relaxed"), events, t, datetime.now(UTC))
-    else:
-        anomalies = pl.DataFrame(schema=ANOMALY_SCHEMA)
+    if names is None:
+        snapshots = with_account_ids(snapshots)
+        names = snapshots.select("aid", *ACCOUNT).unique("aid")
+    accounts = Accounts.of(names)
+    obs = Observations.from_frame(snapshots).until(as_of)
+    first_day = int(obs.day.min()) if len(obs.day) else 0
+    days = (as_of - EPOCH).days - first_day + 1
+    bounds = first_rows(obs.aid)[::chunk_accounts]
+    edges = np.r_[bounds, len(obs.aid)]
+
+    def work(chunk: Observations) -> _Scored:
+        return _score_chunk(chunk, t, accounts, new_after, first_day, days)
+
+    chunks = (obs.slice(int(a), int(b)) for a, b in itertools.pairwise(edges))
+    parts: list[Arrays] = []
+    found: list[Arrays] = []
+    verdicts = _Verdicts(checker)
+    counts = np.zeros((3, len(accounts.platforms) * days), dtype=np.int64)
+    for scored in _in_order(work, chunks, threads):
+        counts += scored.counts
+        found.append(scored.candidates)
+        verdicts.add(scored.margins)
+        if sink is not None:
+            sink(scored.metrics)
+        else:
+            parts.append(scored.metrics)
+    verdicts.run()
+    flagged = verdicts.apply(_candidate_frame(concat(found)))
+    events = co_movement_events(_count_frame(counts, accounts, first_day, days), t)
+    anomalies = _anomalies(flagged, events, accounts, t)
     anomalies = anomalies.with_columns(
         pl.col("kind")
         .replace_strict({r: checker.check_name(r) for r in RULES}, return_dtype=pl.String)
         .alias("check_name")
     )
-    metrics = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
-    return metrics, anomalies, merge_checks(checks)
+    metrics = metrics_frame(parts, accounts) if sink is None else pl.DataFrame()
+    return metrics, anomalies, merge_checks(verdicts.summaries)
+
+
+class _Verdicts:
+    """The checker's flags on the new days, validated in batches of CHECK_BATCH_ROWS."""
+
+    def __init__(self, checker: Checker) -> None:
+        self.checker = checker
+        self.batch: list[Arrays] = []
+        self.rows = 0
+        self.flags: list[Arrays] = []
+        self.summaries: list[dict[str, Any]] = []
+
+    def add(self, margins: Arrays) -> None:
+        self.batch.append(margins)
+        self.rows += len(margins["aid"])
+        if self.rows >= CHECK_BATCH_ROWS:
+            self.run()
+
+    def run(self) -> None:
+        if not self.rows:
+            return
+        margins = concat(self.batch)
+        self.batch, self.rows = [], 0
+        flags, summary = self.checker.flag(margins)
+        self.summaries.append(summary)
+        hit = np.flatnonzero(np.logical_or.reduce([flags[r] for r in RULES]))
+        self.flags.append(
+            {"aid": margins["aid"][hit], "day": margins["day"][hit]}
+            | {f"flag_{r}": flags[r][hit] for r in RULES}
+        )
+
+    def apply(self, candidates: pl.DataFrame) -> pl.DataFrame:
+        """Flags on the candidate days: the checker's on new days, the margins' on older ones."""
+        if candidates.is_empty():
+            return candidates
+        found = pl.DataFrame(concat(self.flags)) if self.flags else pl.DataFrame()
+        keys = ["aid", "day"]
+        joined = candidates.sort(keys)
+        if found.height:
+            found = found.with_columns(pl.col("day").cast(pl.Date))
+            stray = found.join(candidates.filter("new"), on=keys, how="anti")
+            if stray.height:
+                raise ChecksDisagree(
+                    f"{self.checker.name} flagged {stray.height} day(s) whose margins crossed no "
+                    f"rule (first: account {stray.item(0, 'aid')} on {stray.item(0, 'day')}); "
+                    "nothing was written"
+                )
+            joined = joined.join(found, on=keys, how="left", maintain_order="left")
+        else:
+            joined = joined.with_columns(pl.lit(None, pl.Boolean).alias(f"flag_{r}") for r in RULES)
+        return joined.with_columns(
+            pl.when(pl.col("new"))
+            .then(pl.col(f"flag_{r}").fill_null(False))
+            .otherwise((pl.col(f"{r}_margin") > 1.0).fill_null(False))
+            .alias(f"flag_{r}")
+            for r in RULES
+        )
+
+
+def _candidate_frame(columns: Arrays) -> pl.DataFrame:
+    """The candidate days of all chunks as one frame (NaN: null)."""
+    if not columns:
+        return pl.DataFrame()
+    return pl.DataFrame(
+        {
+            "aid": columns["aid"],
+            "day": pl.Series(columns["day"], dtype=pl.Int32).cast(pl.Date),
+            "new": columns["new"],
+        }
+        | {
+            name: columns[name] if columns[name].dtype == bool else nullable(columns[name])
+            for name in EVIDENCE
+        }
+    ).with_columns(pl.col("spread_days").replace(0, None).cast(pl.Int32))
+
+
+def _count_frame(counts: np.ndarray, accounts: Accounts, first_day: int, days: int) -> pl.DataFrame:
+    slots = np.flatnonzero(counts[0])
+    return pl.DataFrame(
+        {
+            "platform": pl.Series(
+                [accounts.platforms[i] for i in (slots // days).tolist()], dtype=pl.String
+            ),
+            "day": pl.Series((slots % days + first_day).astype(np.int32)).cast(pl.Date),
+            "accounts": counts[0, slots],
+            "moved_up": counts[1, slots],
+            "moved_down": counts[2, slots],
+        }
+    )
+
+
+def _anomalies(
+    flagged: pl.DataFrame, events: pl.DataFrame, accounts: Accounts, t: DetectionSettings
+) -> pl.DataFrame:
+    if flagged.is_empty():
+        return pl.DataFrame(schema=ANOMALY_SCHEMA)
+    episodes = _episode_starts(drip_runs(flagged), t).filter(
+        pl.any_horizontal(f"flag_{r}" for r in RULES)
+    )
+    named = episodes.join(accounts.names, on="aid", how="left")
+    return finalize(named, events, t, datetime.now(UTC))
+
+
+def kept(metrics: Arrays) -> Arrays:
+    """The rows a chunk's padded metrics keep (the real, new days)."""
+    keep = metrics["keep"]
+    return {name: values[keep] for name, values in metrics.items() if name != "keep"}
+
+
+def metrics_frame(parts: list[Arrays], accounts: Accounts) -> pl.DataFrame:
+    """Chunks of padded metrics as one frame of the kept rows, with platform and handle."""
+    if not parts:
+        return pl.DataFrame()
+    columns = concat([kept(p) for p in parts])
+    frame = pl.DataFrame(
+        {
+            "aid": columns["aid"],
+            "day": pl.Series(columns["day"], dtype=pl.Int32).cast(pl.Date),
+            **{
+                name: values if values.dtype == bool else nullable(values)
+                for name, values in columns.items()
+                if name not in ("aid", "day")
+            },
+        }
+    ).with_columns(pl.col("spread_days").cast(pl.Int32).replace(0, None))
+    return frame.join(accounts.names, on="aid", how="left", maintain_order="left").select(
+        "aid", *ACCOUNT, "day", *METRIC_VALUES
+    )
 
 
 def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -235,6 +469,98 @@ def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _state(con: duckdb.DuckDBPyConnection) -> tuple[date, datetime] | None:
+    row = fetch_one(con, "SELECT analysed_through, written_watermark FROM analysis_state")
+    return (row[0], row[1]) if row else None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a run rewrites: anomalies from `write_from`, each account's metrics after its `after`."""
+
+    write_from: date | None  # None: a full rebuild
+    accounts: pl.DataFrame  # platform, handle, after (last day kept, or None: all new), load_from
+
+
+def _plan(con: duckdb.DuckDBPyConnection, as_of: date, t: DetectionSettings, full: bool) -> _Plan:
+    state = _state(con)
+    if full or state is None or as_of < state[0]:
+        return _Plan(None, pl.DataFrame())
+    analysed_through, watermark = state
+    row = fetch_one(
+        con, "SELECT min(day) FROM snapshots WHERE written_at > ? AND day <= ?", [watermark, as_of]
+    )
+    changed = row[0] if row and row[0] is not None else None
+    if changed is not None and changed < analysed_through - timedelta(days=RETENTION_DAYS):
+        return _Plan(None, pl.DataFrame())  # history changed further back than a night covers
+    first_new = min(d for d in (changed, analysed_through + timedelta(days=1)) if d is not None)
+    write_from = first_new - timedelta(days=RETENTION_DAYS + 1)
+    context = context_days(t)
+    # an account with figures from first_new on is rewritten after its last figure before it
+    # (the days of a gap it returns from were never written), with the context that needs
+    accounts: pl.DataFrame = con.sql(
+        """
+        SELECT platform, handle, last_before AS after,
+               least(?, coalesce(last_before + 1, DATE '1970-01-01') - ?::INTEGER) AS load_from
+        FROM (
+            SELECT platform, handle, max(day) FILTER (WHERE day < ?) AS last_before,
+                   max(day) AS last_day
+            FROM snapshots WHERE day <= ? GROUP BY ALL
+        )
+        WHERE last_day >= ?
+        """,
+        params=[write_from - timedelta(days=context), context, first_new, as_of, first_new],
+    ).pl()
+    return _Plan(write_from, accounts)
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, as_of: date, plan: _Plan, t: DetectionSettings
+) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray | None]:
+    """(snapshots with an aid, sorted by aid and day; names; each account's last day kept)."""
+    values = "followers, following, posts"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _accounts AS
+        SELECT (row_number() OVER (ORDER BY platform, handle) - 1)::INTEGER AS aid, platform, handle
+        FROM (SELECT DISTINCT platform, handle FROM snapshots WHERE day <= DATE '{as_of}')
+        """
+    )
+    if plan.write_from is None:
+        rows = f"SELECT aid, day, {values} FROM snapshots JOIN _accounts USING (platform, handle) WHERE day <= DATE '{as_of}'"
+        after = None
+    else:
+        con.register("_plan", plan.accounts)
+        everyone = plan.write_from - timedelta(days=context_days(t))
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _windows AS
+            SELECT a.aid, coalesce(p.load_from, DATE '{everyone}') AS load_from, p.after,
+                   p.platform IS NOT NULL AS new
+            FROM _accounts a LEFT JOIN _plan p USING (platform, handle)
+            """
+        )
+        con.unregister("_plan")
+        # plus each account's last figure before its window, so gaps interpolate as in a full run
+        rows = f"""
+            SELECT aid, day, {values} FROM snapshots JOIN _accounts USING (platform, handle)
+            JOIN _windows USING (aid) WHERE day BETWEEN load_from AND DATE '{as_of}'
+            UNION ALL
+            SELECT aid, max(day), arg_max(followers, day), arg_max(following, day), arg_max(posts, day)
+            FROM snapshots JOIN _accounts USING (platform, handle) JOIN _windows USING (aid)
+            WHERE day < load_from GROUP BY aid
+        """
+        windows = con.sql("SELECT aid, new, after FROM _windows ORDER BY aid").pl()
+        after = np.where(
+            windows.get_column("new").to_numpy(),
+            windows.get_column("after").cast(pl.Int32).fill_null(NEVER).to_numpy(),
+            np.iinfo(np.int32).max,  # nothing new: nothing written
+        ).astype(np.int32)
+    snapshots: pl.DataFrame = con.sql(f"SELECT * FROM ({rows}) ORDER BY aid, day").pl()
+    names: pl.DataFrame = con.sql("SELECT aid, platform, handle FROM _accounts ORDER BY aid").pl()
+    return snapshots, names, after
+
+
 def analyze(
     con: duckdb.DuckDBPyConnection,
     t: DetectionSettings,
@@ -245,38 +571,71 @@ def analyze(
 ) -> AnalysisSummary:
     """Bring daily_metrics and anomalies up to `as_of`; the caller owns the transaction."""
     checker = checker or MarginChecker()
+    clock = _Clock()
     state = _state(con)
-    write_from = _plan(con, as_of, t, full)
-    load_from = None if write_from is None else write_from - timedelta(days=context_days(t))
-    snapshots = _load(con, as_of, load_from)
+    plan = _plan(con, as_of, t, full)
+    snapshots, names, after = _load(con, as_of, plan, t)
     watermark = fetch_one(con, "SELECT coalesce(max(written_at), now()) FROM snapshots")
-    new_rows = pl.lit(True) if write_from is None else pl.col("day") >= write_from
-    since = "" if write_from is None else f"WHERE day >= DATE '{write_from}'"
-    con.execute(f"DELETE FROM daily_metrics {since}")
+    clock.lap("load")
+    if plan.write_from is None:
+        con.execute("DELETE FROM daily_metrics")
+    else:
+        con.execute(
+            """
+            DELETE FROM daily_metrics d USING _windows w, _accounts a
+            WHERE w.new AND a.aid = w.aid AND d.platform = a.platform AND d.handle = a.handle
+              AND (w.after IS NULL OR d.day > w.after)
+            """
+        )
+    clock.lap("delete_rewritten_metrics")
     now = datetime.now(UTC)
     written = {"days": 0}
     accounts: set[int] = set()
+    con.execute("SET memory_limit = '512MB'")  # the written blocks go to disk, not to memory
 
-    def write(chunk: pl.DataFrame) -> None:
-        rows = chunk if write_from is None else chunk.filter(pl.col("day") >= write_from)
-        con.register(
-            "_metrics", rows.select(METRIC_COLUMNS).with_columns(pl.lit(now).alias("computed_at"))
-        )
+    def write(metrics: Arrays) -> None:
+        started = time.perf_counter()
         try:
-            con.execute("INSERT INTO daily_metrics BY NAME SELECT * FROM _metrics")
+            _write(metrics)
         finally:
-            con.unregister("_metrics")
-        written["days"] += rows.height
-        accounts.update(rows.get_column("aid").unique().to_list())
+            clock.seconds["write_metrics"] += time.perf_counter() - started
 
-    _, anomalies, checks = compute(snapshots, as_of, t, checker, new_rows, sink=write)
+    def _write(metrics: Arrays) -> None:
+        rows = int(metrics["keep"].sum())
+        if not rows:
+            return
+        _metrics = metrics  # read by DuckDB's replacement scan (NaN arrives as NULL)
+        con.execute(
+            """
+            INSERT INTO daily_metrics BY NAME
+            SELECT a.platform, a.handle, (DATE '1970-01-01' + m.day::INTEGER) AS day,
+                   m.* EXCLUDE (aid, day, spread_days, keep),
+                   nullif(m.spread_days, 0)::INTEGER AS spread_days, ?::TIMESTAMPTZ AS computed_at
+            FROM _metrics m JOIN _accounts a USING (aid) WHERE m.keep
+            """,
+            [now],
+        )
+        del _metrics
+        written["days"] += rows
+        accounts.update(np.unique(metrics["aid"][metrics["keep"]]).tolist())
+
+    clock.seconds["write_metrics"] = 0.0
+    try:
+        _, anomalies, checks = compute(snapshots, as_of, t, checker, after, names=names, sink=write)
+    finally:
+        con.execute("RESET memory_limit")
+    # what writing did not hide: the scoring threads go on while a chunk is written
+    clock.lap("compute", less=clock.seconds["write_metrics"])
+    del snapshots
     quality = (
         checker.snapshots(_new_snapshots(con, as_of, state[1] if state else None), as_of)
         if checker.validates_snapshots
         else {}
     )
-    if write_from is not None:
-        anomalies = anomalies.filter(pl.col("day") >= write_from)
+    clock.lap("snapshot_checks")
+    since = "" if plan.write_from is None else f"WHERE day >= DATE '{plan.write_from}'"
+    if plan.write_from is not None:
+        anomalies = anomalies.filter(pl.col("day") >= plan.write_from)
     existing = (
         con.sql(f"SELECT platform, handle, day, kind, detected_at FROM anomalies {since}")
         .pl()
@@ -300,17 +659,32 @@ def analyze(
         "INSERT OR REPLACE INTO analysis_state VALUES (1, ?, ?, ?)",
         [as_of, watermark[0] if watermark else now, now],
     )
+    clock.lap("anomalies_and_account_metrics")
     suspected = int(anomalies.get_column("suspected_purchase").sum()) if anomalies.height else 0
     return AnalysisSummary(
         as_of=as_of,
-        mode="full" if write_from is None else "incremental",
+        mode="full" if plan.write_from is None else "incremental",
         accounts=len(accounts),
         days_written=written["days"],
         anomalies=anomalies.height,
         new_anomalies=new,
         suspected_purchases=suspected,
         checks={"checker": checker.name, "growth": checks, "snapshots": quality},
+        seconds={k: round(v, 3) for k, v in clock.seconds.items()},
     )
+
+
+class _Clock:
+    """Seconds per step of a run."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, step: str, less: float = 0.0) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = self.seconds.get(step, 0.0) + now - self.last - less
+        self.last = now
 
 
 def _write_account_metrics(con: duckdb.DuckDBPyConnection, as_of: date) -> None:

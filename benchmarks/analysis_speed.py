@@ -2,12 +2,17 @@
 
 A DuckDB warehouse with 10,000 accounts x 3 years of daily counts (about 11 million rows,
 2% of days missing) is analysed by the product's own code, each run in a child process so
-its peak memory is its own:
-  full         every day recomputed (load from DuckDB, compute, write back)
+its peak memory (VmHWM, which a new process starts afresh) is its own:
+  compute      the transforms alone on the whole history, no I/O: every metric, margin,
+               flag and anomaly (the metrics are handed to a sink that drops them)
+  full         every day recomputed: load from DuckDB, compute, write back, commit
   incremental  one new day for every account, the nightly case
-Then, on the same 1,000 accounts, the Polars transforms against a straightforward pandas
-implementation of the same metrics (groupby + rolling), timed in this run; and the fixed
-start-up costs (imports) that only some commands pay.
+each with the margins deciding the flags, then the full rebuild and the increment again with
+the Great Expectations suites (what `audience run` uses). The analysis reports where its time
+went; "compute" there is what writing the metrics did not hide (the scoring threads go on
+while a chunk is written). Then, on the same 1,000 accounts, the transforms against a
+straightforward pandas implementation of the same metrics (groupby + rolling), timed in this
+run; and the fixed start-up costs (imports) that only some commands pay.
 
 Run: ./scripts/uv.sh run --locked python -m benchmarks.analysis_speed [--accounts 10000]
 """
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +33,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from audience.analysis import MarginChecker, analyze, compute
+from audience.analysis import Checker, MarginChecker, analyze, compute
 from audience.config import DetectionSettings
 from warehouse.db import open_warehouse
 
@@ -77,9 +82,32 @@ def build(path: Path, accounts: int) -> int:
     return frame.height
 
 
-def child(mode: str, path: Path) -> None:
+def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def checker(name: str) -> Checker:
+    if name == "gx":
+        from checks.suites import GXChecker
+
+        return GXChecker()
+    return MarginChecker()
+
+
+def child(mode: str, path: Path, checks: str) -> None:
     """Runs in its own process: one analysis, timed, with its peak memory."""
     t = DetectionSettings()
+    chosen = checker(checks)
+    started_import = time.perf_counter()
+    if checks == "gx":
+        from checks.suites import _context
+
+        _context()  # GX's import and context: a fixed cost, reported apart
+    fixed = time.perf_counter() - started_import
     with open_warehouse(path) as con:
         last = con.execute("SELECT max(day) FROM snapshots").fetchall()[0][0]
         if mode == "incremental":
@@ -93,23 +121,28 @@ def child(mode: str, path: Path) -> None:
             last = new_day
         con.execute("BEGIN TRANSACTION")
         started = time.perf_counter()
-        summary = analyze(con, t, last, full=(mode == "full"), checker=MarginChecker())
+        summary = analyze(con, t, last, full=(mode == "full"), checker=chosen)
         elapsed = time.perf_counter() - started
+        started = time.perf_counter()
         con.execute("COMMIT")
+        commit = time.perf_counter() - started
     print(
         json.dumps(
             {
                 "mode": summary.mode,
                 "seconds": elapsed,
+                "commit": commit,
+                "steps": summary.seconds,
+                "fixed": fixed,
                 "days_written": summary.days_written,
-                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_mb": peak_mb(),
             }
         )
     )
 
 
-def compute_only(frame: pl.DataFrame) -> tuple[float, float]:
-    """(seconds, peak MB) of the pure compute in a child process, without DuckDB in the timing."""
+def compute_only(frame: pl.DataFrame) -> dict[str, float]:
+    """Seconds and peak MB of the pure compute in a child process, without DuckDB."""
     with tempfile.NamedTemporaryFile(suffix=".parquet", delete=False) as f:
         frame.write_parquet(f.name)
     out = subprocess.run(
@@ -119,25 +152,37 @@ def compute_only(frame: pl.DataFrame) -> tuple[float, float]:
         check=True,
     )
     Path(f.name).unlink()
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    return result["seconds"], result["peak_mb"]
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def child_compute(path: Path) -> None:
+    """The transforms on the whole history: (aid, day, counts) and names in, anomalies out."""
     frame = pl.read_parquet(path)
-    frame = frame.with_columns(
-        pl.struct("platform", "handle").rank("dense").cast(pl.Int32).alias("aid") - 1
-    ).sort("aid", "day")
+    names = frame.select("platform", "handle").unique().sort("platform", "handle")
+    names = names.with_row_index("aid").with_columns(pl.col("aid").cast(pl.Int32))
+    frame = (
+        frame.join(names, on=["platform", "handle"])
+        .select("aid", "day", "followers", "following", "posts")
+        .sort("aid", "day")
+    )
+    rows = {"days": 0}
+
+    def drop(metrics: dict[str, np.ndarray]) -> None:
+        rows["days"] += int(metrics["keep"].sum())
+
+    before = peak_mb()
     started = time.perf_counter()
-    metrics, anomalies, _ = compute(frame, date(2030, 1, 1), DetectionSettings())
+    _, anomalies, _ = compute(frame, date(2030, 1, 1), DetectionSettings(), names=names, sink=drop)
     elapsed = time.perf_counter() - started
     print(
         json.dumps(
             {
                 "seconds": elapsed,
-                "rows": metrics.height,
+                "rows": rows["days"],
                 "anomalies": anomalies.height,
-                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "input_peak_mb": before,
+                "peak_mb": peak_mb(),
             }
         )
     )
@@ -188,19 +233,56 @@ def import_seconds(module: str) -> float:
     return time.perf_counter() - started
 
 
+def run_child(mode: str, path: Path, checks: str) -> dict[str, object]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.analysis_speed",
+            *("--child", mode, "--path", str(path), "--checks", checks),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def describe(mode: str, checks: str, r: dict[str, object]) -> str:
+    steps = r["steps"]
+    assert isinstance(steps, dict)
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
+    fixed = f"; GX import and context {r['fixed']:.1f} s apart" if checks == "gx" else ""
+    return (
+        f"{mode:11s} checks by {checks:7s}: {r['seconds']:6.2f} s + commit {r['commit']:.2f} s, "
+        f"{r['days_written']:,} days written, peak memory {r['peak_mb']:,.0f} MB\n"
+        f"{'':13s}({parts}){fixed}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--compare-accounts", type=int, default=1_000)
     parser.add_argument("--child")
     parser.add_argument("--path", type=Path)
+    parser.add_argument("--checks", default="margins", choices=["margins", "gx"])
     args = parser.parse_args()
     if args.child == "compute":
         child_compute(args.path)
         return
     if args.child:
-        child(args.child, args.path)
+        child(args.child, args.path, args.checks)
         return
+    full = history(args.accounts)
+    r = compute_only(full)
+    print(
+        f"compute only, {args.accounts:,} accounts ({full.height:,} snapshots, {r['rows']:,.0f} days): "
+        f"{r['seconds']:.2f} s, {r['anomalies']:.0f} anomalies, peak memory {r['peak_mb']:,.0f} MB "
+        f"(of which the input frames {r['input_peak_mb']:,.0f} MB)"
+    )
+    del full
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.duckdb"
         t0 = time.perf_counter()
@@ -208,43 +290,23 @@ def main() -> None:
         print(
             f"warehouse: {args.accounts:,} accounts x {DAYS} days = {rows:,} snapshots (built in {time.perf_counter() - t0:.0f} s)"
         )
-        for mode in ("full", "incremental"):
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.analysis_speed",
-                    "--child",
-                    mode,
-                    "--path",
-                    str(path),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(
-                f"{mode:12s} analysis (load + compute + write, DuckDB file): {r['seconds']:6.2f} s, "
-                f"{r['days_written']:,} days written, peak memory {r['peak_mb']:,.0f} MB"
-            )
-    full = history(args.accounts)
-    seconds, peak = compute_only(full)
-    print(
-        f"compute only, {args.accounts:,} accounts ({full.height:,} rows): {seconds:.2f} s, peak memory {peak:,.0f} MB "
-        "(the process holds the input frame too)"
-    )
+        pristine = Path(tmp) / "pristine.duckdb"
+        shutil.copy(path, pristine)
+        for checks in ("margins", "gx"):
+            shutil.copy(pristine, path)  # every first analysis of a warehouse is a full one
+            for mode in ("full", "incremental"):
+                print(describe(mode, checks, run_child(mode, path, checks)))
     subset = history(args.compare_accounts, seed=1)
-    seconds_pl, _ = compute_only(subset)
+    ours = compute_only(subset)["seconds"]
     t = DetectionSettings()
     frame = subset.to_pandas()
     started = time.perf_counter()
     pandas_metrics(frame, t)
     seconds_pd = time.perf_counter() - started
     print(
-        f"same {args.compare_accounts:,} accounts ({subset.height:,} rows): Polars transforms {seconds_pl:.2f} s "
+        f"same {args.compare_accounts:,} accounts ({subset.height:,} rows): the transforms {ours:.2f} s "
         f"(all metrics, margins and anomalies) vs straightforward pandas {seconds_pd:.2f} s (a subset of the metrics): "
-        f"{seconds_pd / seconds_pl:.1f}x"
+        f"{seconds_pd / ours:.1f}x"
     )
     for module in ("polars", "duckdb", "audience.cli", "prefect", "great_expectations"):
         print(f"start-up: import {module:20s} {import_seconds(module):5.2f} s (fresh process)")

@@ -8,17 +8,22 @@ crossed every threshold of that rule, so GX's unexpected rows are the flagged da
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from audience.platforms import PLATFORMS
 from transforms.signals import RULES
 
 MARGIN_LIMIT = 1.0
+BATCH_ROWS = 1_000_000  # rows validated in one run of a suite: bounds GX's memory
 
 
 @dataclass
@@ -94,8 +99,15 @@ def _failures(result: Any) -> list[dict[str, Any]]:
     return failed
 
 
-def validate_snapshots(snapshots: pl.DataFrame, as_of: date) -> CheckResult:
-    """Types, ranges, one row per account and day, nothing from the future, and freshness."""
+def validate_snapshots(
+    snapshots: pl.DataFrame, as_of: date, batch_rows: int = BATCH_ROWS
+) -> CheckResult:
+    """Types, ranges, one row per account and day, nothing from the future, and freshness.
+
+    The row checks run on batches of whole accounts (so a day twice is always seen within
+    one batch), at most `batch_rows` rows each, which keeps the first check of a large
+    imported history within memory; freshness runs once, on each account's newest day.
+    """
     gxe = _expectations()
     frame = snapshots.select(
         "platform",
@@ -105,37 +117,59 @@ def validate_snapshots(snapshots: pl.DataFrame, as_of: date) -> CheckResult:
         "following",
         "posts",
         pl.col("observed_at").dt.replace_time_zone(None).alias("observed_at"),
-    )
+    ).sort("platform", "handle", "day")
     latest = datetime(as_of.year, as_of.month, as_of.day, 23, 59, 59)
-    expectations = [
-        gxe.ExpectColumnValuesToNotBeNull(column=c)
-        for c in ("platform", "handle", "day", "followers")
-    ] + [
-        gxe.ExpectColumnValuesToBeBetween(column="followers", min_value=0),
-        gxe.ExpectColumnValuesToBeBetween(column="following", min_value=0),
-        gxe.ExpectColumnValuesToBeBetween(column="posts", min_value=0),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["platform", "handle", "day"]),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="platform",
-            value_set=[
-                "mastodon",
-                "bluesky",
-                "github",
-                "youtube",
-                "x",
-                "twitch",
-                "reddit",
-                "instagram",
-            ],
-        ),
-        gxe.ExpectColumnValuesToBeBetween(column="day", max_value=latest),
-        # freshness: the newest snapshot is no older than two days before the analysed day
-        gxe.ExpectColumnMaxToBeBetween(
-            column="day", min_value=datetime(as_of.year, as_of.month, as_of.day) - timedelta(days=2)
-        ),
-    ]
-    result = _run("snapshots", frame, expectations, "SUMMARY")
-    return CheckResult("snapshots", bool(result.success), len(result.results), _failures(result))
+
+    def rows() -> list[Any]:  # new objects for each run: an expectation belongs to one suite
+        return [
+            gxe.ExpectColumnValuesToNotBeNull(column=c)
+            for c in ("platform", "handle", "day", "followers")
+        ] + [
+            gxe.ExpectColumnValuesToBeBetween(column="followers", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="following", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="posts", min_value=0),
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["platform", "handle", "day"]),
+            gxe.ExpectColumnValuesToBeInSet(column="platform", value_set=list(PLATFORMS)),
+            gxe.ExpectColumnValuesToBeBetween(column="day", max_value=latest),
+        ]
+
+    # freshness: the newest snapshot is no older than two days before the analysed day
+    fresh = gxe.ExpectColumnMaxToBeBetween(
+        column="day", min_value=datetime(as_of.year, as_of.month, as_of.day) - timedelta(days=2)
+    )
+    newest = frame.group_by("platform", "handle").agg(pl.col("day").max())
+    results = [_run("snapshots", part, rows(), "SUMMARY") for part in _batches(frame, batch_rows)]
+    results.append(_run("snapshot_freshness", newest, [fresh], "SUMMARY"))
+    failed: dict[tuple[str, str], dict[str, Any]] = {}
+    for result in results:
+        for f in _failures(result):
+            key = (f["expectation"], json.dumps(f["kwargs"], sort_keys=True, default=str))
+            if key in failed:
+                failed[key]["unexpected_count"] = (failed[key]["unexpected_count"] or 0) + (
+                    f["unexpected_count"] or 0
+                )
+                failed[key]["examples"] = (failed[key]["examples"] + f["examples"])[:5]
+            else:
+                failed[key] = f
+    success = all(bool(r.success) for r in results)
+    return CheckResult("snapshots", success, len(results[0].results) + 1, list(failed.values()))
+
+
+def _batches(frame: pl.DataFrame, rows: int) -> list[pl.DataFrame]:
+    """Slices of a frame sorted by account, each of whole accounts and about `rows` rows."""
+    if frame.height <= rows:
+        return [frame]
+    new_account = (pl.col("platform") != pl.col("platform").shift(1)) | (
+        pl.col("handle") != pl.col("handle").shift(1)
+    )
+    starts = frame.select(new_account.fill_null(True)).to_series().arg_true().to_numpy()
+    cuts, last = [0], 0
+    for start in starts[1:]:
+        if start - last >= rows:
+            cuts.append(int(start))
+            last = int(start)
+    cuts.append(frame.height)
+    return [frame.slice(a, b - a) for a, b in itertools.pairwise(cuts)]
 
 
 def growth_expectations() -> list[Any]:
@@ -151,34 +185,52 @@ def check_name(rule: str) -> str:
     return f"expect_column_values_to_be_between({rule}_margin, max_value={MARGIN_LIMIT:g})"
 
 
+def validate_margins(
+    margins: dict[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], CheckResult]:
+    """Flag, with GX, the rows whose margins break the suspicious-growth expectations.
+
+    `margins` holds an array per rule's margin column (NaN: no verdict possible). Returns a
+    boolean array per rule (GX's unexpected rows) and the suite's result.
+    """
+    frame = pl.DataFrame(
+        {f"{rule}_margin": margins[f"{rule}_margin"] for rule in RULES}
+    ).with_columns(pl.all().cast(pl.Float64).fill_nan(None))
+    flags = {rule: np.zeros(frame.height, dtype=bool) for rule in RULES}
+    if not frame.height:
+        return flags, CheckResult("suspicious_growth", True, 0)
+    # nulls (no baseline yet) are not unexpected; COMPLETE lists the unexpected row indexes
+    result = _run("growth", frame, growth_expectations(), "COMPLETE")
+    for r in result.results:
+        rule = r.expectation_config.kwargs["column"].removesuffix("_margin")
+        flags[rule][np.asarray(r.result.get("unexpected_index_list") or [], dtype=np.int64)] = True
+    return flags, CheckResult(
+        "suspicious_growth", bool(result.success), len(result.results), _failures(result)
+    )
+
+
 def flag_suspicious_growth(
     scored: pl.DataFrame, rows: pl.Expr | None = None
 ) -> tuple[pl.DataFrame, CheckResult]:
-    """Flag, with GX, the days whose margins break the suspicious-growth expectations.
-
-    Only the rows selected by `rows` (what is new) are validated; the others are not flagged
-    again here. Returns the frame with flag_<rule> columns, and the suite's result.
-    """
-    selected = scored.with_row_index("_row").filter(rows if rows is not None else pl.lit(True))
-    frame = selected.select("_row", *[pl.col(f"{rule}_margin").cast(pl.Float64) for rule in RULES])
-    flagged: dict[str, set[int]] = {rule: set() for rule in RULES}
-    failed: list[dict[str, Any]] = []
-    success, evaluated = True, 0
-    if frame.height:
-        # nulls (no baseline yet) are not unexpected; COMPLETE lists the unexpected row indexes
-        result = _run("growth", frame.drop("_row"), growth_expectations(), "COMPLETE")
-        success, evaluated = bool(result.success), len(result.results)
-        index = frame.get_column("_row").to_list()
-        for r in result.results:
-            column = r.expectation_config.kwargs["column"]
-            rule = column.removesuffix("_margin")
-            positions = r.result.get("unexpected_index_list") or []
-            flagged[rule] = {index[p] for p in positions}
-        failed = _failures(result)
-    out = scored.with_columns(
-        pl.int_range(pl.len()).is_in(sorted(flagged[rule])).alias(f"flag_{rule}") for rule in RULES
+    """validate_margins on a scored frame: adds flag_<rule> columns (False on rows not selected)."""
+    chosen = rows if rows is not None else pl.lit(True)
+    selected = scored.with_columns(chosen.alias("_selected")).get_column("_selected").to_numpy()
+    chosen_rows = scored.filter(pl.Series(selected))
+    flags, result = validate_margins(
+        {
+            f"{rule}_margin": chosen_rows.get_column(f"{rule}_margin")
+            .cast(pl.Float64)
+            .fill_null(np.nan)
+            .to_numpy()
+            for rule in RULES
+        }
     )
-    return out, CheckResult("suspicious_growth", success, evaluated, failed)
+    out = scored
+    for rule in RULES:
+        column = np.zeros(scored.height, dtype=bool)
+        column[np.flatnonzero(selected)] = flags[rule]
+        out = out.with_columns(pl.Series(f"flag_{rule}", column))
+    return out, result
 
 
 class GXChecker:
@@ -187,9 +239,9 @@ class GXChecker:
     name = "great_expectations"
     validates_snapshots = True
 
-    def flag(self, scored: pl.DataFrame, new_rows: pl.Expr) -> tuple[pl.DataFrame, dict[str, Any]]:
-        flagged, result = flag_suspicious_growth(scored, new_rows)
-        return flagged, result.summary()
+    def flag(self, margins: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        flags, result = validate_margins(margins)
+        return flags, result.summary()
 
     def snapshots(self, snapshots: pl.DataFrame, as_of: date) -> dict[str, Any]:
         return validate_snapshots(snapshots, as_of).summary()

@@ -113,3 +113,23 @@ def test_bad_snapshots_fail_the_suite(
         f["expectation"] == failed[0] and f["kwargs"].get("column") == failed[1]
         for f in result.failed
     ), result.failed
+
+
+def test_snapshot_suite_in_batches_of_whole_accounts() -> None:
+    # batches of one row still keep each account whole, so its repeated day is caught
+    frame = pl.concat(
+        [_snapshots(handle=["a", "a", f"b{i}"]).slice(2, 1) for i in range(5)]
+        + [_snapshots(day=[D0, D0, D0 + timedelta(1)])]
+    )
+    as_of = D0 + timedelta(1)
+    assert validate_snapshots(_snapshots(), as_of, batch_rows=1).success
+    result = validate_snapshots(frame, as_of, batch_rows=1)
+    assert not result.success
+    [duplicate] = [
+        f for f in result.failed if f["expectation"] == "expect_compound_columns_to_be_unique"
+    ]
+    assert duplicate["unexpected_count"] == 2
+    stale = validate_snapshots(frame, D0 + timedelta(30), batch_rows=2)
+    assert [f["expectation"] for f in stale.failed if f["kwargs"].get("column") == "day"] == [
+        "expect_column_max_to_be_between"
+    ]

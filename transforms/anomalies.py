@@ -49,19 +49,27 @@ ANOMALY_SCHEMA: dict[str, Any] = {
 }
 
 
-def _same_account(k: int) -> pl.Expr:
-    """The row k places away belongs to the same account."""
-    return (pl.col("aid").shift(k) == pl.col("aid")).fill_null(False)
+def _day_key() -> pl.Expr:
+    """One integer per account and day, consecutive for consecutive days of an account."""
+    return pl.col("aid").cast(pl.Int64) * 1_000_000 + pl.col("day").cast(pl.Int32)
 
 
 def _episode_starts(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
-    """Keep each drip and churn episode's first day; spikes inside a drip belong to the drip."""
-    drip = pl.col("flag_drip")
+    """Keep each drip and churn episode's first day; spikes inside a drip belong to the drip.
+
+    Works on the whole series or on any subset of rows that holds every flagged day.
+    """
+    key = _day_key()
+
+    def flagged(rule: str) -> pl.Series:
+        return scored.filter(pl.col(f"flag_{rule}")).select(key).to_series()
+
+    drips = flagged("drip")
     covered_by_drip = pl.any_horizontal(
-        [(drip.shift(-k) & _same_account(-k)).fill_null(False) for k in range(t.drip_window_days)]
+        [(key + k).is_in(drips.implode()) for k in range(t.drip_window_days)]
     )
     first = {
-        r: pl.col(f"flag_{r}") & ~(pl.col(f"flag_{r}").shift(1) & _same_account(1)).fill_null(False)
+        r: pl.col(f"flag_{r}") & ~(key - 1).is_in(flagged(r).implode())
         for r in ("drip", "following_churn")
     }
     return scored.with_columns(

@@ -4,34 +4,39 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 
-from transforms.layout import pad, unpad
+from transforms.layout import change, layout
+from transforms.series import nullable, series_arrays
 
 WINDOWS = (1, 7, 28, 90)
 SIZE_TIERS = (0, 1_000, 10_000, 100_000, 1_000_000)  # lower bounds of the size tiers
 
 
-def growth_exprs() -> list[pl.Expr]:
+def growth_columns(followers: np.ndarray) -> dict[str, np.ndarray]:
     """growth_abs_N / growth_rel_N and avg_daily_gain_28, on the padded layout (transforms.layout)."""
-    exprs = []
-    for window in WINDOWS:
-        before = pl.col("followers").shift(window)
-        exprs += [
-            (pl.col("followers") - before).alias(f"growth_abs_{window}"),
-            ((pl.col("followers") - before) / pl.when(before > 0).then(before)).alias(
-                f"growth_rel_{window}"
-            ),
-        ]
-    exprs.append(
-        ((pl.col("followers") - pl.col("followers").shift(28)) / 28).alias("avg_daily_gain_28")
-    )
-    return exprs
+    out = {}
+    with np.errstate(all="ignore"):
+        for window in WINDOWS:
+            grown = change(followers, window)
+            before = followers[:-window]
+            relative = np.full_like(followers, np.nan)
+            np.divide(grown[window:], before, out=relative[window:], where=before > 0)
+            out[f"growth_abs_{window}"] = grown
+            out[f"growth_rel_{window}"] = relative
+    out["avg_daily_gain_28"] = out["growth_abs_28"] / 28
+    return out
 
 
 def add_growth(series: pl.DataFrame) -> pl.DataFrame:
     """Add growth_abs_N / growth_rel_N for N in WINDOWS and avg_daily_gain_28 to a daily series."""
-    return unpad(pad(series, max(WINDOWS)).with_columns(growth_exprs()))
+    arrays = series_arrays(series)
+    plan = layout(arrays.starts, len(arrays), max(WINDOWS))
+    columns = growth_columns(plan.spread(arrays.values["followers"]))
+    return series.with_columns(
+        nullable(plan.take(values)).alias(name) for name, values in columns.items()
+    )
 
 
 def size_tier() -> pl.Expr:

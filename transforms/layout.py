@@ -1,17 +1,22 @@
 """The padded layout the transforms compute on: accounts one after another, with empty rows between.
 
-Every per-account shift and rolling window becomes a plain column operation: `pad` null rows
-before each account keep a look-back (or look-ahead) of up to `pad` days from reaching into
-the neighbouring account. This avoids window functions (`over`), which cost a sort or a
+Every per-account look-back or look-ahead becomes a plain array shift: `pad` NaN rows before
+each account (and after the last) keep a shift of up to `pad` days from reaching into the
+neighbouring account. This avoids per-account window functions, which cost a sort or a
 grouping per expression and dominated the run time on millions of rows.
+
+A value at a row depends only on the rows its window covers, never on where a chunk starts
+(sums are taken window by window, not as running totals), so any chunking of accounts, and a
+nightly run that loads only recent history, give the same figures as a full computation.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
-
-REAL = "_real"
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def with_account_ids(frame: pl.DataFrame) -> pl.DataFrame:
@@ -28,31 +33,169 @@ def with_account_ids(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def pad(frame: pl.DataFrame, rows: int) -> pl.DataFrame:
-    """Insert `rows` empty rows before each account of a frame sorted by (aid, day).
+def first_rows(key: np.ndarray) -> np.ndarray:
+    """Index of the first row of each run of equal keys (the key sorted by account)."""
+    if len(key) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
 
-    Every column but `aid` is null in the padding (whose `aid` is the account it precedes);
-    the REAL column marks the real rows.
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each real row sits in the padded arrays."""
+
+    position: np.ndarray  # padded index of each real row
+    size: int  # length of the padded arrays
+
+    @property
+    def real(self) -> np.ndarray:
+        """True on the real rows of the padded arrays."""
+        mask = np.zeros(self.size, dtype=bool)
+        mask[self.position] = True
+        return mask
+
+    def spread(self, values: np.ndarray, fill: float = np.nan) -> np.ndarray:
+        """The real rows' values in padded form, `fill` (NaN) in the padding."""
+        out = np.full(self.size, fill, dtype=np.result_type(values.dtype, type(fill)))
+        out[self.position] = values
+        return out
+
+    def take(self, padded: np.ndarray) -> np.ndarray:
+        """The real rows of a padded array."""
+        real: np.ndarray = padded[self.position]
+        return real
+
+    def take_mask(self, rows: np.ndarray) -> np.ndarray:
+        """A mask of the padded arrays: true on the real rows where `rows` is true."""
+        mask = np.zeros(self.size, dtype=bool)
+        mask[self.position[rows]] = True
+        return mask
+
+
+def layout(starts: np.ndarray, rows: int, pad: int) -> Layout:
+    """The layout of `rows` rows whose accounts begin at `starts`, with `pad` rows around each."""
+    lengths = np.diff(np.r_[starts, rows])
+    account = np.repeat(np.arange(len(starts)), lengths)
+    return Layout(np.arange(rows) + pad * (account + 1), rows + pad * (len(starts) + 1))
+
+
+def lag(x: np.ndarray, k: int) -> np.ndarray:
+    """x shifted by k rows (k > 0: the value k rows before; k < 0: after), NaN where none."""
+    out = np.empty_like(x)
+    if k > 0:
+        out[k:] = x[:-k]
+        out[:k] = np.nan
+    elif k < 0:
+        out[:k] = x[-k:]
+        out[k:] = np.nan
+    else:
+        out[:] = x
+    return out
+
+
+def change(x: np.ndarray, k: int) -> np.ndarray:
+    """x minus its value k rows before (NaN where either is missing)."""
+    out = np.empty_like(x)
+    np.subtract(x[k:], x[:-k], out=out[k:])
+    out[:k] = np.nan
+    return out
+
+
+def _rolling(x: np.ndarray, window: int, combine: np.ufunc) -> np.ndarray:
+    """combine() over the last `window` values, NaN unless all of them are known.
+
+    Built from partial results over 1, 2, 4, ... rows (log2(window) steps, not window - 1),
+    each window from the same pieces wherever it lies, so the result does not depend on
+    where the array starts.
     """
-    n = frame.height
-    if n == 0:
-        return frame.with_columns(pl.lit(True).alias(REAL))
-    aid = frame.get_column("aid").to_numpy()
-    new_block = np.r_[True, aid[1:] != aid[:-1]]
-    block = np.cumsum(new_block)  # 1 for the first account's rows, 2 for the next ...
-    lengths = np.diff(np.r_[np.flatnonzero(new_block), n])
-    size = n + len(lengths) * rows
-    source = np.full(size, -1, dtype=np.int64)
-    source[np.arange(n) + block * rows] = np.arange(n)
-    real = source >= 0
-    gathered = frame.select(pl.all().gather(pl.Series(np.where(real, source, 0))))
-    owner = np.repeat(aid[new_block], lengths + rows)
-    return gathered.with_columns(
-        *[pl.when(pl.Series(real)).then(pl.col(c)).alias(c) for c in frame.columns if c != "aid"],
-        pl.Series("aid", owner).cast(frame.schema["aid"]),
-        pl.Series(REAL, real),
-    )
+    pieces = {1: x}
+    size = 1
+    while size * 2 <= window:
+        part = pieces[size]
+        doubled = np.empty_like(part)
+        combine(part[size:], part[:-size], out=doubled[size:])
+        doubled[:size] = np.nan
+        size *= 2
+        pieces[size] = doubled
+    out = pieces[size].copy()
+    covered = size
+    for length in sorted(pieces, reverse=True):
+        if covered + length <= window:
+            combine(out[covered:], pieces[length][:-covered], out=out[covered:])
+            out[:covered] = np.nan
+            covered += length
+    out[: window - 1] = np.nan
+    return out
 
 
-def unpad(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.filter(pl.col(REAL)).drop(REAL)
+def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
+    """Sum of the last `window` values, NaN unless all of them are known."""
+    return _rolling(x, window, np.add)
+
+
+def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
+    """Largest of the last `window` values, NaN unless all of them are known."""
+    return _rolling(x, window, np.maximum)
+
+
+def rolling_quartiles(
+    x: np.ndarray, window: int, min_samples: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, lower and upper quartile of the last `window` known values of x.
+
+    NaN where fewer than `min_samples` values are known. The median interpolates linearly
+    and the quartiles take the nearest value (rounding halves up), as Polars'
+    rolling_median and rolling_quantile do: each window is sorted once for all three, a
+    block of rows at a time so that the sorted windows stay in the CPU's cache.
+    """
+    n = len(x)
+    total = np.r_[0, np.cumsum(~np.isnan(x))]
+    counts = total[1:] - total[np.maximum(np.arange(n) + 1 - window, 0)]  # known values per window
+    # sorting in single precision is faster, and gives the same order when every value is
+    # exact in it (whole numbers and halves, as gains mostly are)
+    narrow = x.astype(np.float32)
+    if np.array_equal(narrow, x, equal_nan=True):
+        x = narrow
+    windows = sliding_window_view(np.r_[np.full(window - 1, np.nan, dtype=x.dtype), x], window)
+    median, lower, upper = np.empty(n), np.empty(n), np.empty(n)
+    # the usual case, a full window: the same positions in every row, a block at a time
+    low, high, frac = _median_at(window)
+    q25, q75 = _nearest(window, 0.25), _nearest(window, 0.75)
+    for start in range(0, n, QUARTILE_BLOCK):
+        rows = slice(start, start + QUARTILE_BLOCK)
+        values = windows[rows].copy()
+        values.sort(axis=1)
+        below, above = values[:, low].astype(np.float64), values[:, high].astype(np.float64)
+        median[rows] = below + frac * (above - below)
+        lower[rows] = values[:, q25]
+        upper[rows] = values[:, q75]
+    # an account's first weeks: fewer known values, which sort first (NaN goes last)
+    at = np.flatnonzero((counts >= min_samples) & (counts < window))
+    values = windows[at]
+    values.sort(axis=1)
+    values = values.astype(np.float64)
+    known = counts[at]
+    r = np.arange(len(at))
+    middle = (known - 1) * 0.5
+    lows = np.floor(middle).astype(np.int64)
+    highs = np.minimum(lows + 1, known - 1)
+    median[at] = values[r, lows] + (middle - lows) * (values[r, highs] - values[r, lows])
+    lower[at] = values[r, np.floor((known - 1) * 0.25 + 0.5).astype(np.int64)]
+    upper[at] = values[r, np.floor((known - 1) * 0.75 + 0.5).astype(np.int64)]
+    unknown = counts < min_samples
+    for column in (median, lower, upper):
+        column[unknown] = np.nan
+    return median, lower, upper
+
+
+QUARTILE_BLOCK = 2048  # windows sorted together (2048 x 28 doubles: 460 kB)
+
+
+def _median_at(n: int) -> tuple[int, int, float]:
+    middle = (n - 1) * 0.5
+    low = int(np.floor(middle))
+    return low, min(low + 1, n - 1), middle - low
+
+
+def _nearest(n: int, q: float) -> int:
+    return int(np.floor((n - 1) * q + 0.5))

@@ -3,21 +3,147 @@
 A change across a stretch of missing days is spread evenly over the days it covers, so a
 three-day collection gap followed by a catch-up is never read as a one-day jump.
 
-Built with whole-column operations (no per-account windows): accounts are laid out one after
+Built with whole-array operations (no per-account loops): accounts are laid out one after
 another, each from its first to its last observed day, so interpolation never crosses from
 one account into the next (both ends of every account are observations).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import polars as pl
 
-from transforms.layout import with_account_ids
+from transforms.layout import first_rows, with_account_ids
 
 ACCOUNT = ("platform", "handle")
+VALUES = ("followers", "following", "posts")
+EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Snapshots as arrays, sorted by account id and day; NaN where a figure is unknown."""
+
+    aid: np.ndarray  # int32 account id
+    day: np.ndarray  # int32 days since 1970-01-01
+    values: dict[str, np.ndarray]  # followers, following, posts as float64
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame) -> Observations:
+        """From a frame sorted by aid and day (transforms.layout.with_account_ids)."""
+        values = {
+            name: frame.get_column(name).cast(pl.Float64).fill_null(np.nan).to_numpy()
+            if name in frame.columns
+            else np.full(frame.height, np.nan)
+            for name in VALUES
+        }
+        return cls(
+            frame.get_column("aid").cast(pl.Int32).to_numpy(),
+            frame.get_column("day").cast(pl.Int32).to_numpy(),
+            values,
+        )
+
+    def until(self, as_of: date) -> Observations:
+        keep = self.day <= (as_of - EPOCH).days
+        if keep.all():
+            return self
+        return Observations(
+            self.aid[keep], self.day[keep], {k: v[keep] for k, v in self.values.items()}
+        )
+
+    def slice(self, start: int, end: int) -> Observations:
+        return Observations(
+            self.aid[start:end],
+            self.day[start:end],
+            {k: v[start:end] for k, v in self.values.items()},
+        )
+
+
+@dataclass(frozen=True)
+class Series:
+    """The daily series as arrays: every day of each account from its first to its last figure."""
+
+    aid: np.ndarray
+    day: np.ndarray
+    values: dict[str, np.ndarray]  # interpolated across gaps
+    observed: np.ndarray  # the figure was seen that day
+    spread_days: (
+        np.ndarray
+    )  # int32: the length of the interval the day's change was spread over, 0: none
+    daily_gain: np.ndarray  # NaN on each account's first day
+    starts: np.ndarray  # index of each account's first row
+
+    def __len__(self) -> int:
+        return len(self.aid)
+
+
+def build_series(obs: Observations) -> Series:
+    """The gap-aware daily series of observations sorted by account and day."""
+    aid, day = obs.aid, obs.day
+    starts = first_rows(aid)
+    if len(aid) == 0:
+        empty = np.zeros(0)
+        return Series(aid, day, {k: empty for k in VALUES}, np.zeros(0, bool), day, empty, starts)
+    ends = np.r_[starts[1:], len(day)] - 1
+    first_day = day[starts]
+    lengths = day[ends] - first_day + 1
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+    account_of_row = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(day)]))
+    position = offsets[account_of_row] + (day - first_day[account_of_row])
+    size = int(lengths.sum())
+
+    observed = np.zeros(size, dtype=bool)
+    observed[position] = True
+    # a day's change is spread over the interval to the next observation (0 on an account's
+    # first day): each observation's gap, repeated over the days it covers
+    gap = np.r_[0, np.diff(day)].astype(np.int32)
+    gap[starts] = 0
+    spread = np.repeat(gap, np.where(gap > 0, gap, 1))
+    index = np.arange(size)
+    account_grid = np.repeat(np.arange(len(starts)), lengths)
+    values = {}
+    for name, column in obs.values.items():
+        grid = np.full(size, np.nan)
+        grid[position] = column
+        values[name] = _interpolate_within(grid, account_grid)
+    followers = values["followers"]
+    gain = np.r_[np.nan, np.diff(followers)]
+    gain[offsets] = np.nan
+    return Series(
+        aid=np.repeat(aid[starts], lengths),
+        day=(np.repeat(first_day - offsets, lengths) + index).astype(np.int32),
+        values=values,
+        observed=observed,
+        spread_days=spread,
+        daily_gain=gain,
+        starts=offsets,
+    )
+
+
+def _interpolate_within(values: np.ndarray, account: np.ndarray) -> np.ndarray:
+    """Linear interpolation of NaNs, only between two known values of the same account.
+
+    The same figures as np.interp (slope times distance, plus the value before).
+    """
+    known = ~np.isnan(values)
+    if known.all() or not known.any():
+        return values
+    at = np.flatnonzero(~known)
+    positions = np.flatnonzero(known)
+    after = np.searchsorted(positions, at)
+    inside = (after > 0) & (after < len(positions))
+    at, after = at[inside], after[inside]
+    right, left = positions[after], positions[after - 1]
+    same = account[left] == account[right]
+    at, left, right = at[same], left[same], right[same]
+    out = values.copy()
+    slope = (values[right] - values[left]) / (right - left)
+    out[at] = slope * (at - left) + values[left]
+    return out
 
 
 def daily_series(snapshots: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -29,93 +155,51 @@ def daily_series(snapshots: pl.DataFrame, as_of: date) -> pl.DataFrame:
     of the interval the day's change was spread over) and daily_gain; followers, following
     and posts become Float64, interpolated across gaps.
     """
-    optional: list[str] = [c for c in ("following", "posts") if c in snapshots.columns]
-    keep = ["aid"] if "aid" in snapshots.columns else []
-    obs = with_account_ids(
-        snapshots.filter(pl.col("day") <= as_of).select(
-            *keep,
-            *ACCOUNT,
-            "day",
-            pl.col("followers").cast(pl.Float64),
-            *[pl.col(c).cast(pl.Float64) for c in optional],
-        )
-    )
-    if obs.is_empty():
-        return _empty(optional)
-    aid = obs.get_column("aid").to_numpy()
-    day = obs.get_column("day").cast(pl.Int32).to_numpy()
-    first_row = np.r_[True, aid[1:] != aid[:-1]]
-    starts = np.flatnonzero(first_row)
-    first_day = day[starts]
-    last_day = day[np.r_[starts[1:] - 1, len(day) - 1]]
-    lengths = last_day - first_day + 1
-    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
-    account_of_row = np.cumsum(first_row) - 1
-    position = offsets[account_of_row] + (day - first_day[account_of_row])
-    size = int(lengths.sum())
-
-    observed = np.zeros(size, dtype=bool)
-    observed[position] = True
-    gap = np.where(first_row, 0, np.r_[0, np.diff(day)])  # days since the previous observation
-    gap_grid = np.full(size, np.nan)
-    gap_grid[position] = gap
-    account_grid = np.repeat(np.arange(len(starts)), lengths)
-    day_grid = np.repeat(first_day, lengths) + (np.arange(size) - np.repeat(offsets, lengths))
-
-    columns: dict[str, object] = {
-        "aid": np.repeat(aid[starts], lengths),
-        "platform": obs.get_column("platform").gather(pl.Series(starts[account_grid])),
-        "handle": obs.get_column("handle").gather(pl.Series(starts[account_grid])),
-        "day": pl.Series(day_grid.astype(np.int32)).cast(pl.Date),
-    }
-    frame = pl.DataFrame(columns)
-    values = {}
-    for name in ("followers", *optional):
-        grid = np.full(size, np.nan)
-        grid[position] = obs.get_column(name).to_numpy()
-        values[name] = pl.Series(name, _interpolate_within(grid, account_grid)).fill_nan(None)
-    frame = frame.with_columns(*values.values())
-    # a day's change is spread over the interval to the next observation (0 marks an account's start)
-    spread = pl.Series("spread_days", gap_grid).fill_nan(None).backward_fill()
-    first_grid = np.zeros(size, dtype=bool)
-    first_grid[offsets] = True
-    return frame.with_columns(
-        pl.Series("observed", observed),
-        pl.when(spread > 0).then(spread).cast(pl.Int32).alias("spread_days"),
-        pl.when(pl.Series(first_grid))
-        .then(None)
-        .otherwise(pl.col("followers").diff())
-        .alias("daily_gain"),
-    ).select(
-        "aid", *ACCOUNT, "day", "followers", *optional, "observed", "spread_days", "daily_gain"
-    )
+    optional = [c for c in ("following", "posts") if c in snapshots.columns]
+    ordered = with_account_ids(snapshots.filter(pl.col("day") <= as_of))
+    series = build_series(Observations.from_frame(ordered))
+    names = ordered.select("aid", *ACCOUNT).unique("aid")
+    return series_frame(series, names, optional)
 
 
-def _interpolate_within(values: np.ndarray, account: np.ndarray) -> np.ndarray:
-    """Linear interpolation of NaNs, only between two known values of the same account."""
-    index = np.arange(len(values))
-    known = ~np.isnan(values)
-    if not known.any():
-        return values
-    previous = np.maximum.accumulate(np.where(known, index, -1))
-    following = np.minimum.accumulate(np.where(known, index, len(values))[::-1])[::-1]
-    inside = (previous >= 0) & (following < len(values))
-    inside[inside] &= account[previous[inside]] == account[following[inside]]
-    filled = np.interp(index, index[known], values[known])
-    return np.where(known, values, np.where(inside, filled, np.nan))
-
-
-def _empty(optional: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "aid": pl.Int32,
-            "platform": pl.String,
-            "handle": pl.String,
-            "day": pl.Date,
-            "followers": pl.Float64,
-            **{c: pl.Float64 for c in optional},
-            "observed": pl.Boolean,
-            "spread_days": pl.Int32,
-            "daily_gain": pl.Float64,
+def series_frame(series: Series, names: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """The series as a frame, with each account's platform and handle from `names`."""
+    frame = pl.DataFrame(
+        {
+            "aid": series.aid,
+            "day": pl.Series(series.day, dtype=pl.Int32).cast(pl.Date),
+            "followers": nullable(series.values["followers"]),
+            **{c: nullable(series.values[c]) for c in columns},
+            "observed": series.observed,
+            "spread_days": pl.Series(series.spread_days).replace(0, None),
+            "daily_gain": nullable(series.daily_gain),
         }
     )
+    named = frame.join(
+        names.with_columns(pl.col("aid").cast(pl.Int32)),
+        on="aid",
+        how="left",
+        maintain_order="left",
+    )
+    return named.select(
+        "aid", *ACCOUNT, "day", "followers", *columns, "observed", "spread_days", "daily_gain"
+    )
+
+
+def series_arrays(frame: pl.DataFrame) -> Series:
+    """A daily series frame (daily_series) back as arrays."""
+    aid = frame.get_column("aid").cast(pl.Int32).to_numpy()
+    return Series(
+        aid=aid,
+        day=frame.get_column("day").cast(pl.Int32).to_numpy(),
+        values=Observations.from_frame(frame).values,
+        observed=frame.get_column("observed").to_numpy(),
+        spread_days=frame.get_column("spread_days").fill_null(0).cast(pl.Int32).to_numpy(),
+        daily_gain=frame.get_column("daily_gain").cast(pl.Float64).fill_null(np.nan).to_numpy(),
+        starts=first_rows(aid),
+    )
+
+
+def nullable(values: np.ndarray) -> pl.Series:
+    """A float array as a Polars column, NaN (unknown) as null."""
+    return pl.Series(values, nan_to_null=True)

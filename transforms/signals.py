@@ -18,159 +18,42 @@ Rules (defaults in audience.config.DetectionSettings, rationale in docs/detectio
 
 from __future__ import annotations
 
+from functools import reduce
+
+import numpy as np
 import polars as pl
 
 from audience.config import DetectionSettings
-from transforms.growth import WINDOWS, growth_exprs
-from transforms.layout import pad, unpad
+from transforms.growth import WINDOWS, growth_columns
+from transforms.layout import (
+    Layout,
+    change,
+    lag,
+    layout,
+    rolling_max,
+    rolling_quartiles,
+    rolling_sum,
+)
+from transforms.series import Series, nullable, series_arrays
 
 RULES = ("spike", "drop", "drip", "following_churn")
 REVERT_DAYS = 2
 REVERT_SHARE = 0.8
 IQR_TO_SIGMA = 1.349  # IQR of a normal distribution in standard deviations
+INF = np.inf
 
 
-def _ratio(value: pl.Expr, threshold: pl.Expr | float) -> pl.Expr:
-    """value / threshold, or +inf (a guard that does not bind) when the threshold is not positive."""
-    limit = threshold if isinstance(threshold, pl.Expr) else pl.lit(float(threshold))
-    return pl.when(limit > 0).then(value / limit).otherwise(pl.lit(float("inf")))
+def _ratio(value: np.ndarray, threshold: np.ndarray | float) -> np.ndarray:
+    """value / threshold, or +inf (a guard that does not bind) where the threshold is not positive."""
+    if isinstance(threshold, float | int):
+        return value / threshold if threshold > 0 else np.full_like(value, INF)
+    out: np.ndarray = np.divide(value, threshold, out=np.full_like(value, INF), where=threshold > 0)
+    return out
 
 
-def _rounding_step() -> pl.Expr:
-    """YouTube publishes subscriber counts rounded down to 3 significant figures."""
-    prev = pl.col("followers_prev")
-    step = pl.lit(10.0).pow((prev.clip(lower_bound=1).log10() + 1e-9).floor() - 2)
-    return pl.when((pl.col("platform") == "youtube") & (prev >= 1000)).then(step).otherwise(0.0)
-
-
-def _baseline(t: DetectionSettings) -> tuple[list[pl.Expr], list[pl.Expr]]:
-    """Robust baseline of each day's gain from the previous `baseline_days` days, and the z score."""
-    prior = pl.col("daily_gain").shift(1)
-    size, least = t.baseline_days, t.min_history_days
-    first = [
-        prior.rolling_median(size, min_samples=least).alias("baseline_median"),
-        (
-            prior.rolling_quantile(0.75, window_size=size, min_samples=least)
-            - prior.rolling_quantile(0.25, window_size=size, min_samples=least)
-        ).alias("_iqr"),
-        pl.col("followers").shift(1).alias("followers_prev"),
-    ]
-    second = [
-        # organic arrivals are roughly Poisson, so no account is steadier than sqrt(mean gain);
-        # without this floor a short window's discrete IQR can make ordinary days look extreme
-        pl.max_horizontal(
-            pl.col("_iqr") / IQR_TO_SIGMA,
-            pl.col("baseline_median").clip(lower_bound=0.0).sqrt(),
-            pl.lit(1.0),
-        ).alias("baseline_sigma"),
-        (pl.col("daily_gain") - pl.col("baseline_median")).alias("excess"),
-    ]
-    return first, second
-
-
-def _spike_drop_margins(t: DetectionSettings) -> list[pl.Expr]:
-    prev, sigma, median = (
-        pl.col("followers_prev"),
-        pl.col("baseline_sigma"),
-        pl.col("baseline_median"),
-    )
-    # growth is measured against a baseline of at least zero, and loss against at most zero:
-    # an account that stops losing followers (after a purge, or after bought ones wear off)
-    # is not gaining abnormally
-    up = pl.col("daily_gain") - median.clip(lower_bound=0.0)
-    down = median.clip(upper_bound=0.0) - pl.col("daily_gain")
-    step = pl.col("rounding_step") * t.rounding_steps
-    observed = pl.col("observed") & pl.col("robust_z").is_not_null()
-    spike = pl.min_horizontal(
-        up / sigma / t.spike_z,
-        _ratio(up, prev * t.spike_min_relative),
-        _ratio(up, t.spike_min_absolute),
-        _ratio(up, step),
-    )
-    drop = pl.min_horizontal(
-        down / sigma / t.drop_z,
-        _ratio(down, prev * t.drop_min_relative),
-        _ratio(down, t.drop_min_absolute),
-        _ratio(down, step),
-    )
-    return [
-        pl.when(observed).then(spike).alias("spike_margin"),
-        pl.when(observed).then(drop).alias("drop_margin"),
-    ]
-
-
-def _drip_columns(t: DetectionSettings) -> list[pl.Expr]:
-    """Windowed CUSUM: the excess summed over the last `drip_window_days` days, against a baseline
-    that ends where the window starts (a drip must not raise its own baseline)."""
-    w = t.drip_window_days
-    lagged_median = (pl.col("baseline_median").shift(w - 1)).clip(lower_bound=0.0)
-    lagged_sigma = pl.col("baseline_sigma").shift(w - 1)
-    day_excess = pl.col("daily_gain") - lagged_median
-    window_excess = (pl.col("daily_gain").rolling_sum(w, min_samples=w)) - w * lagged_median
-    biggest_day = day_excess.rolling_max(w, min_samples=w)
-    base = pl.col("followers").shift(w)
-    z = window_excess / (lagged_sigma * w**0.5)
-    margin = pl.min_horizontal(
-        z / t.drip_z,
-        _ratio(window_excess, base * t.drip_min_relative),
-        _ratio(window_excess, t.drip_min_absolute),
-        # spread out, not one big day: that is a spike
-        _ratio(window_excess * t.drip_max_day_share, biggest_day),
-    )
-    return [
-        window_excess.alias("drip_excess"),
-        z.alias("drip_z"),
-        # min_horizontal skips nulls, so a window without a full baseline must be ruled out here
-        pl.when(pl.col("observed") & z.is_not_null() & biggest_day.is_not_null())
-        .then(margin)
-        .alias("drip_margin"),
-    ]
-
-
-def _churn_columns(t: DetectionSettings, has_following: bool) -> list[pl.Expr]:
-    if not has_following:
-        return [
-            pl.lit(None, dtype=pl.Float64).alias(c)
-            for c in ("churn_gross", "churn_net", "following_churn_margin")
-        ]
-    delta = pl.col("following").diff()
-    gross = delta.abs().rolling_sum(t.churn_window_days, min_samples=t.churn_window_days)
-    net = (delta.rolling_sum(t.churn_window_days, min_samples=t.churn_window_days)).abs()
-    margin = pl.min_horizontal(
-        _ratio(gross, t.churn_min_gross),
-        _ratio(gross / net.clip(lower_bound=1.0), t.churn_min_ratio),
-        _ratio(gross, pl.col("following") * t.churn_min_relative),
-    )
-    return [
-        gross.alias("churn_gross"),
-        net.alias("churn_net"),
-        pl.when(gross.is_not_null() & pl.col("following").is_not_null())
-        .then(margin)
-        .alias("following_churn_margin"),
-    ]
-
-
-def _posting_columns(t: DetectionSettings, has_posts: bool) -> list[pl.Expr]:
-    if not has_posts:
-        return [
-            pl.lit(None, dtype=pl.Float64).alias(c)
-            for c in ("posts_3d", "posts_usual_3d", "posts_window", "posts_usual_window")
-        ]
-    posts = pl.col("posts")
-    recent = posts - posts.shift(3)
-    usual = (posts.shift(3) - posts.shift(3 + t.baseline_days)) / t.baseline_days * 3
-    # a drip is judged against posting over its whole window, before and during it
-    w = t.drip_window_days
-    window = posts - posts.shift(w + 2)
-    window_usual = (
-        (posts.shift(w + 2) - posts.shift(w + 2 + t.baseline_days)) / t.baseline_days * (w + 2)
-    )
-    return [
-        recent.alias("posts_3d"),
-        usual.alias("posts_usual_3d"),
-        window.alias("posts_window"),
-        window_usual.alias("posts_usual_window"),
-    ]
+def _least(*ratios: np.ndarray) -> np.ndarray:
+    """The smallest ratio per row, ignoring unknown (NaN) ones; NaN where all are unknown."""
+    return reduce(np.fmin, ratios)
 
 
 def padding(t: DetectionSettings) -> int:
@@ -180,55 +63,213 @@ def padding(t: DetectionSettings) -> int:
     )
 
 
-def score_signals(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
-    """Add growth, the baseline, the z score, a margin per rule and the evidence to a daily series.
+def score(
+    series: Series, t: DetectionSettings, youtube: np.ndarray
+) -> tuple[Layout, dict[str, np.ndarray]]:
+    """Growth, the baseline, the z score, a margin per rule and the evidence of every day.
 
-    One pass over the padded layout (transforms.layout): no per-account window functions.
+    `youtube` tells, per account id, whether its counts are rounded to 3 significant figures.
+    Returns the padded layout and one padded array per column (NaN: unknown); take a
+    column's real rows with `Layout.take`.
     """
-    has_following = (
-        "following" in series.columns
-        and series.get_column("following").null_count() < series.height
+    plan = layout(series.starts, len(series), padding(t))
+    f = plan.spread(series.values["followers"])
+    following = plan.spread(series.values["following"])
+    posts = plan.spread(series.values["posts"])
+    gain = plan.spread(series.daily_gain)
+    observed = plan.spread(series.observed, fill=False).astype(bool)
+    rounded = plan.spread(youtube[series.aid], fill=False).astype(bool)
+    with np.errstate(all="ignore"):
+        out = growth_columns(f)
+        out |= _baseline(f, gain, rounded, t)
+        out |= _spike_drop(gain, observed, out, t)
+        out |= _drip(f, gain, observed, out, t)
+        out |= _churn(following, t)
+        out |= _posting(posts, t)
+    out |= {"followers": f, "following": following, "posts": posts, "daily_gain": gain}
+    out |= {"observed": observed}
+    return plan, out
+
+
+def _baseline(
+    f: np.ndarray, gain: np.ndarray, rounded: np.ndarray, t: DetectionSettings
+) -> dict[str, np.ndarray]:
+    """Robust baseline of each day's gain from the previous `baseline_days` days, and the z score."""
+    median, lower, upper = rolling_quartiles(lag(gain, 1), t.baseline_days, t.min_history_days)
+    # organic arrivals are roughly Poisson, so no account is steadier than sqrt(mean gain);
+    # without this floor a short window's discrete IQR can make ordinary days look extreme
+    sigma = np.fmax(np.fmax((upper - lower) / IQR_TO_SIGMA, np.sqrt(np.maximum(median, 0.0))), 1.0)
+    excess = gain - median
+    before = lag(f, 1)
+    # YouTube publishes subscriber counts rounded down to 3 significant figures
+    step = np.zeros_like(before)
+    at = np.flatnonzero(rounded & (before >= 1000))
+    step[at] = np.power(10.0, np.floor(np.log10(np.maximum(before[at], 1.0)) + 1e-9) - 2)
+    return {
+        "baseline_median": median,
+        "followers_prev": before,
+        "baseline_sigma": sigma,
+        "excess": excess,
+        "robust_z": excess / sigma,
+        "rounding_step": step,
+    }
+
+
+def _spike_drop(
+    gain: np.ndarray, observed: np.ndarray, c: dict[str, np.ndarray], t: DetectionSettings
+) -> dict[str, np.ndarray]:
+    before, sigma, median = c["followers_prev"], c["baseline_sigma"], c["baseline_median"]
+    # growth is measured against a baseline of at least zero, and loss against at most zero:
+    # an account that stops losing followers (after a purge, or after bought ones wear off)
+    # is not gaining abnormally
+    up = gain - np.maximum(median, 0.0)
+    down = np.minimum(median, 0.0) - gain
+    step = c["rounding_step"] * t.rounding_steps
+    scored = observed & ~np.isnan(c["robust_z"])
+    # on a scored day up and down are known, so a guard that never binds (+inf) can go
+    rounding = step.any()
+    spike = _least(
+        up / sigma / t.spike_z,
+        _ratio(up, before * t.spike_min_relative),
+        _ratio(up, t.spike_min_absolute),
+        *([_ratio(up, step)] if rounding else []),
     )
-    has_posts = (
-        "posts" in series.columns and series.get_column("posts").null_count() < series.height
+    drop = _least(
+        down / sigma / t.drop_z,
+        _ratio(down, before * t.drop_min_relative),
+        _ratio(down, t.drop_min_absolute),
+        *([_ratio(down, step)] if rounding else []),
     )
-    first, second = _baseline(t)
-    growth = [] if "growth_abs_1" in series.columns else growth_exprs()
-    frame = (
-        pad(series, padding(t))
-        .with_columns(
-            *growth, *first, *_churn_columns(t, has_following), *_posting_columns(t, has_posts)
-        )
-        .with_columns(second)
-        .with_columns(
-            (pl.col("excess") / pl.col("baseline_sigma")).alias("robust_z"),
-            _rounding_step().alias("rounding_step"),
-        )
-        .with_columns(*_spike_drop_margins(t), *_drip_columns(t))
-        .with_columns(_evidence(t))
-        .drop("_iqr")
+    return {
+        "spike_margin": np.where(scored, spike, np.nan),
+        "drop_margin": np.where(scored, drop, np.nan),
+    }
+
+
+def _drip(
+    f: np.ndarray,
+    gain: np.ndarray,
+    observed: np.ndarray,
+    c: dict[str, np.ndarray],
+    t: DetectionSettings,
+) -> dict[str, np.ndarray]:
+    """Windowed CUSUM: the excess summed over the last `drip_window_days` days, against a baseline
+    that ends where the window starts (a drip must not raise its own baseline)."""
+    w = t.drip_window_days
+    lagged_median = np.maximum(lag(c["baseline_median"], w - 1), 0.0)
+    lagged_sigma = lag(c["baseline_sigma"], w - 1)
+    window_excess = rolling_sum(gain, w) - w * lagged_median
+    biggest_day = rolling_max(gain - lagged_median, w)
+    z = window_excess / (lagged_sigma * w**0.5)
+    margin = _least(
+        z / t.drip_z,
+        _ratio(window_excess, lag(f, w) * t.drip_min_relative),
+        _ratio(window_excess, t.drip_min_absolute),
+        # spread out, not one big day: that is a spike
+        _ratio(window_excess * t.drip_max_day_share, biggest_day),
     )
-    return _drip_runs(unpad(frame))
+    # a window without a full baseline gets no verdict
+    scored = observed & ~np.isnan(z) & ~np.isnan(biggest_day)
+    return {
+        "drip_excess": window_excess,
+        "drip_z": z,
+        "drip_margin": np.where(scored, margin, np.nan),
+    }
 
 
-def _evidence(t: DetectionSettings) -> list[pl.Expr]:
-    """Retention of each day's excess at 7 and 30 days, and whether the day's move was a glitch."""
-    f, before, median = pl.col("followers"), pl.col("followers_prev"), pl.col("baseline_median")
-    move = f - before
-    retention = [
-        ((f.shift(-k) - before - (k + 1) * median) / pl.col("excess")).alias(f"retention_{k}")
-        for k in (7, 30)
-    ]
-    # a glitch: the move is undone within REVERT_DAYS, or it restores the level of before a dip
-    undone = (f - f.shift(-REVERT_DAYS)) / move
-    restores = (f - f.shift(1 + REVERT_DAYS)).abs() <= (1 - REVERT_SHARE) * move.abs()
-    return [*retention, ((undone >= REVERT_SHARE) | restores).fill_null(False).alias("reverted")]
+def _churn(following: np.ndarray, t: DetectionSettings) -> dict[str, np.ndarray]:
+    """Gross follow+unfollow movement within the window, against the net change."""
+    delta = change(following, 1)
+    gross = rolling_sum(np.abs(delta), t.churn_window_days)
+    net = np.abs(rolling_sum(delta, t.churn_window_days))
+    margin = _least(
+        _ratio(gross, t.churn_min_gross),
+        _ratio(gross / np.maximum(net, 1.0), t.churn_min_ratio),
+        _ratio(gross, following * t.churn_min_relative),
+    )
+    scored = ~np.isnan(gross) & ~np.isnan(following)
+    return {
+        "churn_gross": gross,
+        "churn_net": net,
+        "following_churn_margin": np.where(scored, margin, np.nan),
+    }
 
 
-def _drip_runs(scored: pl.DataFrame) -> pl.DataFrame:
-    """A drip is reported on its first day, with the largest window excess of its whole run."""
+def _posting(posts: np.ndarray, t: DetectionSettings) -> dict[str, np.ndarray]:
+    """Posts in the 3 days to each day, and as usual (the days a spike's growth came in)."""
+    b = t.baseline_days
+    return {
+        "posts_3d": change(posts, 3),
+        "posts_usual_3d": (lag(posts, 3) - lag(posts, 3 + b)) / b * 3,
+    }
+
+
+def evidence_at(
+    padded: dict[str, np.ndarray], at: np.ndarray, t: DetectionSettings
+) -> dict[str, np.ndarray]:
+    """What a flagged day's anomaly reports beyond its metrics, at padded positions `at`.
+
+    Retention of the day's excess at 7 and 30 days, whether the day's move was a glitch,
+    and posting over a drip's window. Computed only for the days that need it.
+    """
+    f, before = padded["followers"], padded["followers_prev"]
+    posts = padded["posts"]
+    b, w = t.baseline_days, t.drip_window_days
+    with np.errstate(all="ignore"):
+        retention = {
+            f"retention_{k}": (f[at + k] - before[at] - (k + 1) * padded["baseline_median"][at])
+            / padded["excess"][at]
+            for k in (7, 30)
+        }
+        # a glitch: the move is undone within REVERT_DAYS, or it restores the level of before a dip
+        move = f[at] - before[at]
+        undone = (f[at] - f[at + REVERT_DAYS]) / move
+        restores = np.abs(f[at] - f[at - 1 - REVERT_DAYS]) <= (1 - REVERT_SHARE) * np.abs(move)
+        # a drip is judged against posting over its whole window, before and during it
+        early = at - (w + 2)
+        return {
+            **retention,
+            "reverted": (undone >= REVERT_SHARE) | restores,
+            "posts_window": posts[at] - posts[early],
+            "posts_usual_window": (posts[early] - posts[early - b]) / b * (w + 2),
+        }
+
+
+def score_signals(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
+    """Add growth, the baseline, the z score, a margin per rule and the evidence to a daily series."""
+    scored = series_arrays(series)
+    names = series.select("aid", "platform").unique("aid")
+    flags = np.zeros(int(scored.aid.max(initial=0)) + 1, dtype=bool)
+    flags[names.get_column("aid").to_numpy()] = (
+        names.get_column("platform").eq("youtube").to_numpy()
+    )
+    plan, columns = score(scored, t, flags)
+    columns |= {
+        name: plan.spread(values, fill=False if values.dtype == bool else np.nan)
+        for name, values in evidence_at(columns, plan.position, t).items()
+    }
+    for name in ("followers", "following", "posts", "daily_gain", "observed"):
+        columns.pop(name)
+    frame = series.with_columns(
+        pl.Series(name, plan.take(values))
+        if values.dtype == bool
+        else nullable(plan.take(values)).alias(name)
+        for name, values in columns.items()
+    )
+    return drip_runs(frame)
+
+
+def drip_runs(scored: pl.DataFrame) -> pl.DataFrame:
+    """A drip is reported on its first day, with the largest window excess of its whole run.
+
+    Works on any rows sorted by account and day that hold every day whose drip margin is
+    above 1 (the whole series, or only the flagged days).
+    """
     drip = pl.col("drip_margin") > 1
-    starts = drip & ~(drip.shift(1) & (pl.col("aid").shift(1) == pl.col("aid"))).fill_null(False)
+    follows = (pl.col("aid").shift(1) == pl.col("aid")) & (
+        pl.col("day").shift(1) == pl.col("day") - pl.duration(days=1)
+    )
+    starts = drip & ~(drip.shift(1) & follows).fill_null(False)
     return (
         scored.with_columns(starts.cast(pl.Int32).cum_sum().alias("_drip_run"))
         .with_columns(
