@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import duckdb
 import numpy as np
@@ -29,8 +29,8 @@ from transforms.anomalies import ANOMALY_SCHEMA, _episode_starts, finalize
 from transforms.growth import WINDOWS
 from transforms.layout import first_rows, with_account_ids
 from transforms.quality import WINDOW_DAYS, account_summary
-from transforms.series import ACCOUNT, EPOCH, Observations, build_series, nullable
-from transforms.signals import RULES, co_movement_events, drip_runs, evidence_at, score
+from transforms.series import ACCOUNT, EPOCH, VALUES, Observations, build_series, nullable
+from transforms.signals import RULES, co_movement_events, drip_runs, evidence_at, padding, score
 from warehouse.db import open_warehouse
 from warehouse.query import fetch_one
 from warehouse.runs import finish_run, start_run
@@ -40,6 +40,7 @@ CHUNK_ACCOUNTS = 100  # accounts scored together: their arrays stay in the CPU's
 THREADS = 2  # chunks scored side by side (NumPy releases the GIL)
 CHECK_BATCH_ROWS = 1_000_000  # new days validated together by the checker
 NEVER = np.iinfo(np.int32).min  # "no day yet": every day of the account is new
+DUCKDB_MEMORY = "512MB"  # DuckDB's buffer memory while analysing
 
 
 Arrays = dict[str, np.ndarray]  # columns of equal length
@@ -107,6 +108,19 @@ METRIC_VALUES = [
     "posts_3d",
     "posts_usual_3d",
 ]
+# what the account summary (transforms.quality) reads of each recent day
+SUMMARY_VALUES = [
+    "followers",
+    "following",
+    "posts",
+    "daily_gain",
+    "growth_abs_7",
+    "growth_abs_28",
+    "growth_rel_28",
+    "growth_abs_90",
+    "growth_rel_90",
+    "avg_daily_gain_28",
+]
 # what a flagged day carries into the anomalies (transforms.anomalies)
 EVIDENCE = [
     "followers",
@@ -146,8 +160,12 @@ class AnalysisSummary:
 
 
 def context_days(t: DetectionSettings) -> int:
-    """Days of history needed before the first day written, so windows see what a full run sees."""
-    return max(WINDOWS) + t.baseline_days + t.drip_window_days + max(t.churn_window_days, 3) + 2
+    """Days of history needed before the first day written, so windows see what a full run sees.
+
+    The longest look-back of any column (transforms.signals.padding): a figure depends on
+    no day further back than that (the baseline of a drip's window start included).
+    """
+    return padding(t)
 
 
 @dataclass(frozen=True)
@@ -186,6 +204,7 @@ class _Scored:
     margins: Arrays  # aid, day and the rules' margins of the new days
     candidates: Arrays  # every day whose margin crossed a rule, with its evidence
     counts: np.ndarray  # co-movement: accounts, moved up, moved down per platform-day
+    recent: Arrays  # the days from `recent_from` on: what the account summary reads
 
 
 def _score_chunk(
@@ -195,6 +214,7 @@ def _score_chunk(
     new_after: np.ndarray | None,
     first_day: int,
     days: int,
+    recent_from: int,
 ) -> _Scored:
     """Score one chunk of accounts (pure: runs on a worker thread)."""
     series = build_series(obs)
@@ -238,7 +258,9 @@ def _score_chunk(
             np.bincount(slot, weights=z[seen] <= -t.platform_event_z, minlength=size),
         ]
     ).astype(np.int64)
-    return _Scored(metrics, margins, candidates, counts)
+    recent = plan.real & (metrics["day"] >= recent_from)
+    latest = {name: metrics[name][recent] for name in ("aid", "day", *SUMMARY_VALUES)}
+    return _Scored(metrics, margins, candidates, counts, latest)
 
 
 def _in_order(
@@ -259,7 +281,7 @@ def _in_order(
 
 
 def compute(
-    snapshots: pl.DataFrame,
+    snapshots: pl.DataFrame | Observations,
     as_of: date,
     t: DetectionSettings,
     checker: Checker | None = None,
@@ -269,38 +291,48 @@ def compute(
     sink: Callable[[Arrays], None] | None = None,
     chunk_accounts: int = CHUNK_ACCOUNTS,
     threads: int = THREADS,
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
-    """Pure but for the checker: snapshots -> (daily metrics with flags, anomalies, check summary).
+) -> Computed:
+    """Pure but for the checker: snapshots -> daily metrics, anomalies, the checks' summary.
 
     `snapshots` holds platform, handle, day, followers (following, posts optional), or an
-    `aid` sorted by aid and day with `names` (aid, platform, handle). Days after
+    `aid` sorted by aid and day with `names` (aid, platform, handle); or is Observations
+    with `names`. Days after
     `new_after[aid]` (a day number; every day when None) are new: written to `sink` (one
     dict of arrays per chunk; without a sink they are returned) and validated by the
     checker. Older days keep the flags of their margins, which earlier runs validated.
     Platform events are counted over all chunks before any anomaly is attributed.
     """
     checker = checker or MarginChecker()
+    if isinstance(snapshots, Observations):
+        obs = snapshots.until(as_of)
+    else:
+        if names is None:
+            snapshots = with_account_ids(snapshots)
+            names = snapshots.select("aid", *ACCOUNT).unique("aid")
+        obs = Observations.from_frame(snapshots).until(as_of)
     if names is None:
-        snapshots = with_account_ids(snapshots)
-        names = snapshots.select("aid", *ACCOUNT).unique("aid")
+        raise ValueError("compute: observations need the accounts' names")
     accounts = Accounts.of(names)
-    obs = Observations.from_frame(snapshots).until(as_of)
     first_day = int(obs.day.min()) if len(obs.day) else 0
     days = (as_of - EPOCH).days - first_day + 1
     bounds = first_rows(obs.aid)[::chunk_accounts]
     edges = np.r_[bounds, len(obs.aid)]
 
+    recent_from = (as_of - EPOCH).days - WINDOW_DAYS
+
     def work(chunk: Observations) -> _Scored:
-        return _score_chunk(chunk, t, accounts, new_after, first_day, days)
+        return _score_chunk(chunk, t, accounts, new_after, first_day, days, recent_from)
 
     chunks = (obs.slice(int(a), int(b)) for a, b in itertools.pairwise(edges))
     parts: list[Arrays] = []
     found: list[Arrays] = []
+    recent: list[Arrays] = []
     verdicts = _Verdicts(checker)
     counts = np.zeros((3, len(accounts.platforms) * days), dtype=np.int64)
     for scored in _in_order(work, chunks, threads):
         counts += scored.counts
         found.append(scored.candidates)
+        recent.append(scored.recent)
         verdicts.add(scored.margins)
         if sink is not None:
             sink(scored.metrics)
@@ -316,7 +348,15 @@ def compute(
         .alias("check_name")
     )
     metrics = metrics_frame(parts, accounts) if sink is None else pl.DataFrame()
-    return metrics, anomalies, merge_checks(verdicts.summaries)
+    latest = _named(concat(recent), accounts, SUMMARY_VALUES)
+    return Computed(metrics, anomalies, merge_checks(verdicts.summaries), latest)
+
+
+class Computed(NamedTuple):
+    metrics: pl.DataFrame  # the new days' metrics (empty when they went to a sink)
+    anomalies: pl.DataFrame
+    checks: dict[str, Any]  # the checker's summary
+    recent: pl.DataFrame  # every account's last WINDOW_DAYS days up to as_of (the summary's input)
 
 
 class _Verdicts:
@@ -428,22 +468,27 @@ def kept(metrics: Arrays) -> Arrays:
 
 def metrics_frame(parts: list[Arrays], accounts: Accounts) -> pl.DataFrame:
     """Chunks of padded metrics as one frame of the kept rows, with platform and handle."""
-    if not parts:
+    return _named(concat([kept(p) for p in parts]), accounts, METRIC_VALUES)
+
+
+def _named(columns: Arrays, accounts: Accounts, values: list[str]) -> pl.DataFrame:
+    """Metric arrays as a frame (NaN: null), with each account's platform and handle."""
+    if not columns:
         return pl.DataFrame()
-    columns = concat([kept(p) for p in parts])
     frame = pl.DataFrame(
         {
             "aid": columns["aid"],
             "day": pl.Series(columns["day"], dtype=pl.Int32).cast(pl.Date),
-            **{
-                name: values if values.dtype == bool else nullable(values)
-                for name, values in columns.items()
-                if name not in ("aid", "day")
-            },
         }
-    ).with_columns(pl.col("spread_days").cast(pl.Int32).replace(0, None))
+        | {
+            name: columns[name] if columns[name].dtype == bool else nullable(columns[name])
+            for name in values
+        }
+    )
+    if "spread_days" in frame.columns:
+        frame = frame.with_columns(pl.col("spread_days").cast(pl.Int32).replace(0, None))
     return frame.join(accounts.names, on="aid", how="left", maintain_order="left").select(
-        "aid", *ACCOUNT, "day", *METRIC_VALUES
+        "aid", *ACCOUNT, "day", *values
     )
 
 
@@ -516,8 +561,8 @@ def _plan(con: duckdb.DuckDBPyConnection, as_of: date, t: DetectionSettings, ful
 
 def _load(
     con: duckdb.DuckDBPyConnection, as_of: date, plan: _Plan, t: DetectionSettings
-) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray | None]:
-    """(snapshots with an aid, sorted by aid and day; names; each account's last day kept)."""
+) -> tuple[Observations, pl.DataFrame, np.ndarray | None]:
+    """(snapshots by account id and day; the accounts' names; each account's last day kept)."""
     values = "followers, following, posts"
     con.execute(
         f"""
@@ -556,9 +601,23 @@ def _load(
             windows.get_column("after").cast(pl.Int32).fill_null(NEVER).to_numpy(),
             np.iinfo(np.int32).max,  # nothing new: nothing written
         ).astype(np.int32)
-    snapshots: pl.DataFrame = con.sql(f"SELECT * FROM ({rows}) ORDER BY aid, day").pl()
+    # straight into arrays: no frame of millions of rows in between
+    arrays = con.sql(
+        f"""
+        SELECT aid, (day - DATE '1970-01-01')::INTEGER AS day,
+               followers::DOUBLE AS followers,
+               coalesce(following::DOUBLE, 'NaN'::DOUBLE) AS following,
+               coalesce(posts::DOUBLE, 'NaN'::DOUBLE) AS posts
+        FROM ({rows}) ORDER BY aid, day
+        """
+    ).fetchnumpy()
+    obs = Observations(
+        np.asarray(arrays["aid"], dtype=np.int32),
+        np.asarray(arrays["day"], dtype=np.int32),
+        {name: np.asarray(arrays[name], dtype=np.float64) for name in VALUES},
+    )
     names: pl.DataFrame = con.sql("SELECT aid, platform, handle FROM _accounts ORDER BY aid").pl()
-    return snapshots, names, after
+    return obs, names, after
 
 
 def analyze(
@@ -569,7 +628,25 @@ def analyze(
     full: bool = False,
     checker: Checker | None = None,
 ) -> AnalysisSummary:
-    """Bring daily_metrics and anomalies up to `as_of`; the caller owns the transaction."""
+    """Bring daily_metrics and anomalies up to `as_of`; the caller owns the transaction.
+
+    DuckDB's memory is capped meanwhile: the blocks it writes go to the file, not to a cache.
+    """
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+    try:
+        return _analyze(con, t, as_of, full=full, checker=checker)
+    finally:
+        con.execute("RESET memory_limit")
+
+
+def _analyze(
+    con: duckdb.DuckDBPyConnection,
+    t: DetectionSettings,
+    as_of: date,
+    *,
+    full: bool,
+    checker: Checker | None,
+) -> AnalysisSummary:
     checker = checker or MarginChecker()
     clock = _Clock()
     state = _state(con)
@@ -589,41 +666,13 @@ def analyze(
         )
     clock.lap("delete_rewritten_metrics")
     now = datetime.now(UTC)
-    written = {"days": 0}
-    accounts: set[int] = set()
-    con.execute("SET memory_limit = '512MB'")  # the written blocks go to disk, not to memory
 
-    def write(metrics: Arrays) -> None:
-        started = time.perf_counter()
-        try:
-            _write(metrics)
-        finally:
-            clock.seconds["write_metrics"] += time.perf_counter() - started
-
-    def _write(metrics: Arrays) -> None:
-        rows = int(metrics["keep"].sum())
-        if not rows:
-            return
-        _metrics = metrics  # read by DuckDB's replacement scan (NaN arrives as NULL)
-        con.execute(
-            """
-            INSERT INTO daily_metrics BY NAME
-            SELECT a.platform, a.handle, (DATE '1970-01-01' + m.day::INTEGER) AS day,
-                   m.* EXCLUDE (aid, day, spread_days, keep),
-                   nullif(m.spread_days, 0)::INTEGER AS spread_days, ?::TIMESTAMPTZ AS computed_at
-            FROM _metrics m JOIN _accounts a USING (aid) WHERE m.keep
-            """,
-            [now],
-        )
-        del _metrics
-        written["days"] += rows
-        accounts.update(np.unique(metrics["aid"][metrics["keep"]]).tolist())
-
-    clock.seconds["write_metrics"] = 0.0
-    try:
-        _, anomalies, checks = compute(snapshots, as_of, t, checker, after, names=names, sink=write)
-    finally:
-        con.execute("RESET memory_limit")
+    writer = _MetricsWriter(con, now)
+    _, anomalies, checks, recent = compute(
+        snapshots, as_of, t, checker, after, names=names, sink=writer.add
+    )
+    writer.flush()
+    clock.seconds["write_metrics"] = writer.seconds
     # what writing did not hide: the scoring threads go on while a chunk is written
     clock.lap("compute", less=clock.seconds["write_metrics"])
     del snapshots
@@ -654,7 +703,7 @@ def analyze(
         con.execute("INSERT INTO anomalies BY NAME SELECT * FROM _anomalies")
     finally:
         con.unregister("_anomalies")
-    _write_account_metrics(con, as_of)
+    _write_account_metrics(con, recent, as_of)
     con.execute(
         "INSERT OR REPLACE INTO analysis_state VALUES (1, ?, ?, ?)",
         [as_of, watermark[0] if watermark else now, now],
@@ -664,14 +713,65 @@ def analyze(
     return AnalysisSummary(
         as_of=as_of,
         mode="full" if plan.write_from is None else "incremental",
-        accounts=len(accounts),
-        days_written=written["days"],
+        accounts=len(writer.accounts),
+        days_written=writer.days,
         anomalies=anomalies.height,
         new_anomalies=new,
         suspected_purchases=suspected,
         checks={"checker": checker.name, "growth": checks, "snapshots": quality},
         seconds={k: round(v, 3) for k, v in clock.seconds.items()},
     )
+
+
+class _MetricsWriter:
+    """Appends chunks of padded metrics to daily_metrics, through DuckDB's replacement scan of
+    the arrays (NaN arrives as NULL). A dense chunk (a rebuild) is written as it comes, DuckDB
+    taking the rows to keep; the few new days of many chunks (a night) are gathered first,
+    so that a night is one INSERT, not one per chunk."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, now: datetime) -> None:
+        self.con, self.now = con, now
+        self.pending: list[Arrays] = []
+        self.pending_rows = 0
+        self.days = 0
+        self.accounts: set[int] = set()
+        self.seconds = 0.0
+
+    def add(self, metrics: Arrays) -> None:
+        started = time.perf_counter()
+        keep = metrics["keep"]
+        rows = int(keep.sum())
+        if rows > len(keep) // 2:
+            self._insert(metrics, rows)
+        elif rows:
+            self.pending.append(kept(metrics) | {"keep": np.ones(rows, dtype=bool)})
+            self.pending_rows += rows
+            if self.pending_rows >= CHECK_BATCH_ROWS:
+                self.flush()
+        self.seconds += time.perf_counter() - started
+
+    def flush(self) -> None:
+        started = time.perf_counter()
+        if self.pending:
+            self._insert(concat(self.pending), self.pending_rows)
+            self.pending, self.pending_rows = [], 0
+        self.seconds += time.perf_counter() - started
+
+    def _insert(self, metrics: Arrays, rows: int) -> None:
+        _metrics = metrics  # read by DuckDB's replacement scan
+        self.con.execute(
+            """
+            INSERT INTO daily_metrics BY NAME
+            SELECT a.platform, a.handle, (DATE '1970-01-01' + m.day::INTEGER) AS day,
+                   m.* EXCLUDE (aid, day, spread_days, keep),
+                   nullif(m.spread_days, 0)::INTEGER AS spread_days, ?::TIMESTAMPTZ AS computed_at
+            FROM _metrics m JOIN _accounts a USING (aid) WHERE m.keep
+            """,
+            [self.now],
+        )
+        del _metrics
+        self.days += rows
+        self.accounts.update(np.unique(metrics["aid"][metrics["keep"]]).tolist())
 
 
 class _Clock:
@@ -687,17 +787,17 @@ class _Clock:
         self.last = now
 
 
-def _write_account_metrics(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
-    """Recompute every account's standing from the last 91 days (small: one row each)."""
+def _write_account_metrics(
+    con: duckdb.DuckDBPyConnection, recent: pl.DataFrame, as_of: date
+) -> None:
+    """Every account's standing from its last 91 days (computed by this run: the same figures
+    daily_metrics holds) and the anomalies of the same days; one row each."""
     since = as_of - timedelta(days=WINDOW_DAYS + 1)
-    metrics = con.sql(
-        f"SELECT * FROM daily_metrics WHERE day > DATE '{since}' AND day <= DATE '{as_of}'"
-    ).pl()
     anomalies = con.sql(
         f"SELECT * FROM anomalies WHERE day > DATE '{since}' AND day <= DATE '{as_of}'"
     ).pl()
     con.execute("DELETE FROM account_metrics")
-    summary = account_summary(metrics, anomalies, as_of)
+    summary = account_summary(recent, anomalies, as_of) if recent.height else pl.DataFrame()
     if summary.height:
         con.register("_summary", summary)
         try:

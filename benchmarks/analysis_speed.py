@@ -173,7 +173,9 @@ def child_compute(path: Path) -> None:
 
     before = peak_mb()
     started = time.perf_counter()
-    _, anomalies, _ = compute(frame, date(2030, 1, 1), DetectionSettings(), names=names, sink=drop)
+    anomalies = compute(
+        frame, date(2030, 1, 1), DetectionSettings(), names=names, sink=drop
+    ).anomalies
     elapsed = time.perf_counter() - started
     print(
         json.dumps(

@@ -134,7 +134,7 @@ def evaluate(per_kind: int, seed: int) -> None:
     t0 = time.perf_counter()
     generated = generate(specs, START, DAYS, seed, events)
     snapshots = generated.snapshots.rename({"date": "day"})
-    _, anomalies, _ = compute(snapshots, START + timedelta(days=DAYS - 1), DetectionSettings())
+    anomalies = compute(snapshots, START + timedelta(days=DAYS - 1), DetectionSettings()).anomalies
     elapsed = time.perf_counter() - t0
     labels = generated.labels
     purchases = labels.filter(pl.col("kind").is_in(["burst_purchase", "drip_purchase"]))
@@ -236,7 +236,7 @@ def real_github_stars() -> None:
         pl.col("stars").alias("followers"),
     )
     t = DetectionSettings()
-    _, anomalies, _ = compute(snapshots, date(2024, 12, 31), t)
+    anomalies = compute(snapshots, date(2024, 12, 31), t).anomalies
     suspected = anomalies.filter(pl.col("suspected_purchase"))
     repos = snapshots.select("handle").n_unique()
     print(

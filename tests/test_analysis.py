@@ -124,9 +124,11 @@ def test_chunks_of_accounts_give_the_same_result() -> None:
         )
     snapshots = pl.concat(frames)
     as_of = D0 + timedelta(days=149)
-    whole, anomalies_whole, _ = compute(snapshots, as_of, T)
-    split, anomalies_split, _ = compute(snapshots, as_of, T, chunk_accounts=2)
+    whole, anomalies_whole, _, recent_whole = compute(snapshots, as_of, T)
+    split, anomalies_split, _, recent_split = compute(snapshots, as_of, T, chunk_accounts=2)
     assert whole.equals(split)
+    assert recent_whole.equals(recent_split)
+    assert recent_whole.get_column("day").min() == as_of - timedelta(days=90)
     drop = ["detected_at"]
     assert anomalies_whole.drop(drop).equals(anomalies_split.drop(drop))
     assert set(
@@ -136,3 +138,20 @@ def test_chunks_of_accounts_give_the_same_result() -> None:
         "a2"
     ]
     assert datetime.now(UTC) >= anomalies_split.get_column("detected_at").max()
+
+
+def test_accounts_never_reach_into_each_other_with_the_longest_windows() -> None:
+    from audience.analysis import compute
+
+    t = DetectionSettings(baseline_days=365, drip_window_days=60, churn_window_days=90)
+    rows = history(n=500, accounts=3)
+    as_of = D0 + timedelta(days=499)
+    together = compute(rows, as_of, t).metrics.drop("aid")
+    alone = pl.concat(
+        [
+            compute(rows.filter(pl.col("handle") == h), as_of, t).metrics.drop("aid")
+            for h in ("a0", "a1", "a2")
+        ]
+    )
+    assert together.equals(alone)
+    assert together.get_column("drip_margin").drop_nulls().len() > 0

@@ -280,3 +280,43 @@ def test_account_summary() -> None:
     assert row["next_milestone"] == 10_000  # about 6,000 followers
     assert row["milestone_date"] > as_of
     assert row["growth_consistency"] == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.integers(-300, 300), st.integers(-600, 600).map(lambda v: v / 3)),
+        min_size=1,
+        max_size=160,
+    ),
+    st.integers(3, 40),
+    st.data(),
+)
+def test_rolling_windows_give_polars_figures(
+    values: list[float | None], window: int, data: st.DataObject
+) -> None:
+    # the array kernels (one sort per pair of windows, sums from power-of-two pieces) must
+    # agree exactly with Polars' rolling_median / rolling_quantile / rolling_sum / rolling_max
+    from transforms.layout import rolling_max, rolling_quartiles, rolling_sum
+
+    least = data.draw(st.integers(1, window))
+    series = pl.Series(values, dtype=pl.Float64)
+    x = series.fill_null(np.nan).to_numpy()
+    median, lower, upper = rolling_quartiles(x, window, least)
+
+    def polars(expr: pl.Series) -> np.ndarray:
+        return expr.fill_null(np.nan).to_numpy()
+
+    assert np.array_equal(
+        median, polars(series.rolling_median(window, min_samples=least)), equal_nan=True
+    )
+    for q, mine in ((0.25, lower), (0.75, upper)):
+        theirs = polars(series.rolling_quantile(q, window_size=window, min_samples=least))
+        assert np.array_equal(mine, theirs, equal_nan=True)
+    assert np.array_equal(
+        rolling_max(x, window),
+        polars(series.rolling_max(window, min_samples=window)),
+        equal_nan=True,
+    )
+    whole = series.rolling_sum(window, min_samples=window)
+    assert np.allclose(rolling_sum(x, window), polars(whole), equal_nan=True, rtol=0, atol=1e-9)

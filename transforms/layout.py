@@ -149,23 +149,38 @@ def rolling_quartiles(
     block of rows at a time so that the sorted windows stay in the CPU's cache.
     """
     n = len(x)
+    if n == 0:
+        return x.copy(), x.copy(), x.copy()
     total = np.r_[0, np.cumsum(~np.isnan(x))]
     counts = total[1:] - total[np.maximum(np.arange(n) + 1 - window, 0)]  # known values per window
-    # sorting in single precision is faster, and gives the same order when every value is
-    # exact in it (whole numbers and halves, as gains mostly are)
-    narrow = x.astype(np.float32)
-    if np.array_equal(narrow, x, equal_nan=True):
-        x = narrow
-    windows = sliding_window_view(np.r_[np.full(window - 1, np.nan, dtype=x.dtype), x], window)
-    median, lower, upper = np.empty(n), np.empty(n), np.empty(n)
+    windows = sliding_window_view(np.r_[np.full(window - 1, np.nan), x], window)
+    median, lower, upper = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     # the usual case, a full window: the same positions in every row, a block at a time
     low, high, frac = _median_at(window)
     q25, q75 = _nearest(window, 0.25), _nearest(window, 0.75)
-    for start in range(0, n, QUARTILE_BLOCK):
-        rows = slice(start, start + QUARTILE_BLOCK)
-        values = windows[rows].copy()
+    full = counts == window
+    # two neighbouring full rows share all but one value each: one sort of their window + 1
+    # values serves both (the k-th of the rest is the k-th, or the next one if the value
+    # left out sorts before it)
+    first, single = _pairs(full)
+    joint = sliding_window_view(np.r_[np.full(window - 1, np.nan), x, np.nan], window + 1)
+    for start in range(0, len(first), QUARTILE_BLOCK):
+        rows = first[start : start + QUARTILE_BLOCK]
+        values = joint[rows]  # a copy: rows' windows and the next value
         values.sort(axis=1)
-        below, above = values[:, low].astype(np.float64), values[:, high].astype(np.float64)
+        for row, left_out in ((rows, x[rows + 1]), (rows + 1, x[rows + 1 - window])):
+            below, above, q25_, q75_ = (
+                np.where(values[:, k] < left_out, values[:, k], values[:, k + 1])
+                for k in (low, high, q25, q75)
+            )
+            median[row] = below + frac * (above - below)
+            lower[row] = q25_
+            upper[row] = q75_
+    for start in range(0, len(single), QUARTILE_BLOCK):
+        rows = single[start : start + QUARTILE_BLOCK]
+        values = windows[rows]  # a copy: these rows' windows
+        values.sort(axis=1)
+        below, above = values[:, low], values[:, high]
         median[rows] = below + frac * (above - below)
         lower[rows] = values[:, q25]
         upper[rows] = values[:, q75]
@@ -173,7 +188,6 @@ def rolling_quartiles(
     at = np.flatnonzero((counts >= min_samples) & (counts < window))
     values = windows[at]
     values.sort(axis=1)
-    values = values.astype(np.float64)
     known = counts[at]
     r = np.arange(len(at))
     middle = (known - 1) * 0.5
@@ -182,13 +196,19 @@ def rolling_quartiles(
     median[at] = values[r, lows] + (middle - lows) * (values[r, highs] - values[r, lows])
     lower[at] = values[r, np.floor((known - 1) * 0.25 + 0.5).astype(np.int64)]
     upper[at] = values[r, np.floor((known - 1) * 0.75 + 0.5).astype(np.int64)]
-    unknown = counts < min_samples
-    for column in (median, lower, upper):
-        column[unknown] = np.nan
     return median, lower, upper
 
 
-QUARTILE_BLOCK = 2048  # windows sorted together (2048 x 28 doubles: 460 kB)
+QUARTILE_BLOCK = 4096  # windows sorted together (4096 x 29 doubles: 950 kB)
+
+
+def _pairs(full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows where `full` holds: (rows 2k whose row 2k + 1 holds too, the rows left alone)."""
+    n = len(full) - len(full) % 2
+    first = np.flatnonzero(full[0:n:2] & full[1:n:2]) * 2
+    alone = full.copy()
+    alone[first] = alone[first + 1] = False
+    return first, np.flatnonzero(alone)
 
 
 def _median_at(n: int) -> tuple[int, int, float]:

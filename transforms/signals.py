@@ -57,10 +57,14 @@ def _least(*ratios: np.ndarray) -> np.ndarray:
 
 
 def padding(t: DetectionSettings) -> int:
-    """Empty rows between accounts: the longest look-back or look-ahead of any column."""
-    return (
-        max(max(WINDOWS), t.baseline_days + t.drip_window_days + 3, t.churn_window_days + 1, 31) + 1
-    )
+    """Empty rows between accounts: the longest look-back or look-ahead of any column.
+
+    The longest chain is a drip's biggest day: a gain up to 2 x window - 2 days back, against
+    the baseline of that day, which reads baseline_days more gains (each a change from the day
+    before). Posting looks window + 2 + baseline_days back, retention 30 days ahead.
+    """
+    b, w = t.baseline_days, t.drip_window_days
+    return max(max(WINDOWS), b + 2 * w, w + 2 + b, t.churn_window_days + 1, 31) + 1
 
 
 def score(
