@@ -1,10 +1,15 @@
 """Analysis run: snapshots -> daily metrics -> checks -> anomalies, incrementally.
 
-A nightly run recomputes a trailing window long enough for every look-back (growth over
-90 days, the baseline, the drip window) and the 30-day retention look-forward, and rewrites
-only the last RETENTION_DAYS + new days. Any snapshot written since the last analysis for an
-older day (an import) triggers a full rebuild. Either way the stored result equals a
-computation from scratch.
+Accounts are scored CHUNK_ACCOUNTS at a time on THREADS threads (transforms.signals.score);
+each chunk's metrics go to the warehouse as soon as they are ready, and only the days that
+may become anomalies (a margin above 1), the new days' margins for the checker and the last
+91 days for the account summary are kept.
+
+A nightly run rewrites each account's metrics after its last figure before the new days (a
+returning account's gap days included) and the anomalies of the last RETENTION_DAYS + 1
+days (retention looks 30 days ahead), loading the longest look-back of history before them.
+Any snapshot written since the last analysis for an older day (an import) triggers a full
+rebuild. Either way the stored result equals a computation from scratch (tested).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import polars as pl
 
 from audience.config import DetectionSettings, Settings
 from audience.errors import AudienceError
-from transforms.anomalies import ANOMALY_SCHEMA, _episode_starts, finalize
+from transforms.anomalies import ANOMALY_SCHEMA, candidates, finalize
 from transforms.growth import WINDOWS
 from transforms.layout import first_rows, with_account_ids
 from transforms.quality import WINDOW_DAYS, account_summary
@@ -36,11 +41,11 @@ from warehouse.query import fetch_one
 from warehouse.runs import finish_run, start_run
 
 RETENTION_DAYS = 30
-CHUNK_ACCOUNTS = 100  # accounts scored together: their arrays stay in the CPU's caches
+CHUNK_ACCOUNTS = 100  # accounts scored together: arrays of about 1 MB, a bounded memory
 THREADS = 2  # chunks scored side by side (NumPy releases the GIL)
 CHECK_BATCH_ROWS = 1_000_000  # new days validated together by the checker
 NEVER = np.iinfo(np.int32).min  # "no day yet": every day of the account is new
-DUCKDB_MEMORY = "512MB"  # DuckDB's buffer memory while analysing
+DUCKDB_MEMORY = "256MB"  # DuckDB's buffer memory while analysing
 
 
 Arrays = dict[str, np.ndarray]  # columns of equal length
@@ -453,11 +458,8 @@ def _anomalies(
 ) -> pl.DataFrame:
     if flagged.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
-    episodes = _episode_starts(drip_runs(flagged), t).filter(
-        pl.any_horizontal(f"flag_{r}" for r in RULES)
-    )
-    named = episodes.join(accounts.names, on="aid", how="left")
-    return finalize(named, events, t, datetime.now(UTC))
+    episodes = candidates(drip_runs(flagged), t).join(accounts.names, on="aid", how="left")
+    return finalize(episodes, events, t, datetime.now(UTC))
 
 
 def kept(metrics: Arrays) -> Arrays:

@@ -35,6 +35,7 @@ import polars as pl
 
 from audience.analysis import Checker, MarginChecker, analyze, compute
 from audience.config import DetectionSettings
+from transforms.series import Observations
 from warehouse.db import open_warehouse
 
 START = date(2022, 1, 1)
@@ -142,30 +143,43 @@ def child(mode: str, path: Path, checks: str) -> None:
 
 
 def compute_only(frame: pl.DataFrame) -> dict[str, float]:
-    """Seconds and peak MB of the pure compute in a child process, without DuckDB."""
-    with tempfile.NamedTemporaryFile(suffix=".parquet", delete=False) as f:
-        frame.write_parquet(f.name)
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.analysis_speed", "--child", "compute", "--path", f.name],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    Path(f.name).unlink()
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    """Seconds and peak MB of the pure compute in a child process, without DuckDB.
 
-
-def child_compute(path: Path) -> None:
-    """The transforms on the whole history: (aid, day, counts) and names in, anomalies out."""
-    frame = pl.read_parquet(path)
+    The child reads what the analysis loads from the warehouse: (account id, day, counts)
+    sorted by account and day, and the accounts' names apart.
+    """
     names = frame.select("platform", "handle").unique().sort("platform", "handle")
     names = names.with_row_index("aid").with_columns(pl.col("aid").cast(pl.Int32))
-    frame = (
+    numbers = (
         frame.join(names, on=["platform", "handle"])
         .select("aid", "day", "followers", "following", "posts")
         .sort("aid", "day")
     )
+    with tempfile.TemporaryDirectory() as tmp:
+        numbers.write_parquet(Path(tmp) / "snapshots.parquet")
+        names.write_parquet(Path(tmp) / "names.parquet")
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.analysis_speed",
+                "--child",
+                "compute",
+                "--path",
+                tmp,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def child_compute(folder: Path) -> None:
+    """The transforms on the whole history: observations and names in, anomalies out."""
+    names = pl.read_parquet(folder / "names.parquet")
+    obs = Observations.from_frame(pl.read_parquet(folder / "snapshots.parquet"))
     rows = {"days": 0}
 
     def drop(metrics: dict[str, np.ndarray]) -> None:
@@ -174,7 +188,7 @@ def child_compute(path: Path) -> None:
     before = peak_mb()
     started = time.perf_counter()
     anomalies = compute(
-        frame, date(2030, 1, 1), DetectionSettings(), names=names, sink=drop
+        obs, date(2030, 1, 1), DetectionSettings(), names=names, sink=drop
     ).anomalies
     elapsed = time.perf_counter() - started
     print(
@@ -282,7 +296,7 @@ def main() -> None:
     print(
         f"compute only, {args.accounts:,} accounts ({full.height:,} snapshots, {r['rows']:,.0f} days): "
         f"{r['seconds']:.2f} s, {r['anomalies']:.0f} anomalies, peak memory {r['peak_mb']:,.0f} MB "
-        f"(of which the input frames {r['input_peak_mb']:,.0f} MB)"
+        f"(the input arrays and libraries alone {r['input_peak_mb']:,.0f} MB)"
     )
     del full
     with tempfile.TemporaryDirectory() as tmp:

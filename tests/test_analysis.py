@@ -58,10 +58,13 @@ def test_nightly_increments_equal_a_full_rebuild(con: duckdb.DuckDBPyConnection)
         modes.add(analyze(con, T, day).mode)
     assert modes == {"incremental"}
     incremental = tables(con)
+    standing = con.sql("SELECT * FROM account_metrics ORDER BY ALL").pl()
     assert analyze(con, T, day, full=True).mode == "full"
     rebuilt = tables(con)
     assert incremental[0].equals(rebuilt[0])
     assert incremental[1].equals(rebuilt[1])
+    assert standing.equals(con.sql("SELECT * FROM account_metrics ORDER BY ALL").pl())
+    assert standing.height == 6
     [(rows, distinct)] = con.execute(
         "SELECT count(*), count(DISTINCT (platform, handle, day)) FROM daily_metrics"
     ).fetchall()
