@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,9 +30,16 @@ import polars as pl
 
 from audience.config import DetectionSettings, Settings
 from audience.errors import AudienceError
-from transforms.anomalies import ANOMALY_SCHEMA, candidates, finalize
+from transforms.anomalies import (
+    ANOMALY_SCHEMA,
+    DAY_EVIDENCE,
+    RULE_EVIDENCE,
+    candidates,
+    finalize,
+)
 from transforms.growth import WINDOWS
 from transforms.layout import first_rows, with_account_ids
+from transforms.quality import READS as SUMMARY_READS
 from transforms.quality import WINDOW_DAYS, account_summary
 from transforms.series import ACCOUNT, EPOCH, VALUES, Observations, build_series, nullable
 from transforms.signals import RULES, co_movement_events, drip_runs, evidence_at, padding, score
@@ -113,42 +120,8 @@ METRIC_VALUES = [
     "posts_3d",
     "posts_usual_3d",
 ]
-# what the account summary (transforms.quality) reads of each recent day
-SUMMARY_VALUES = [
-    "followers",
-    "following",
-    "posts",
-    "daily_gain",
-    "growth_abs_7",
-    "growth_abs_28",
-    "growth_rel_28",
-    "growth_abs_90",
-    "growth_rel_90",
-    "avg_daily_gain_28",
-]
 # what a flagged day carries into the anomalies (transforms.anomalies)
-EVIDENCE = [
-    "followers",
-    "followers_prev",
-    "daily_gain",
-    "baseline_median",
-    "baseline_sigma",
-    "excess",
-    "robust_z",
-    "retention_7",
-    "retention_30",
-    "reverted",
-    "posts_3d",
-    "posts_usual_3d",
-    "posts_window",
-    "posts_usual_window",
-    "spread_days",
-    "drip_z",
-    "drip_excess",
-    "churn_gross",
-    "churn_net",
-    *[f"{rule}_margin" for rule in RULES],
-]
+EVIDENCE = [*DAY_EVIDENCE, *RULE_EVIDENCE, *[f"{rule}_margin" for rule in RULES]]
 
 
 @dataclass(frozen=True)
@@ -264,7 +237,7 @@ def _score_chunk(
         ]
     ).astype(np.int64)
     recent = plan.real & (metrics["day"] >= recent_from)
-    latest = {name: metrics[name][recent] for name in ("aid", "day", *SUMMARY_VALUES)}
+    latest = {name: metrics[name][recent] for name in ("aid", "day", *SUMMARY_READS)}
     return _Scored(metrics, margins, candidates, counts, latest)
 
 
@@ -353,7 +326,7 @@ def compute(
         .alias("check_name")
     )
     metrics = metrics_frame(parts, accounts) if sink is None else pl.DataFrame()
-    latest = _named(concat(recent), accounts, SUMMARY_VALUES)
+    latest = _named(concat(recent), accounts, SUMMARY_READS)
     return Computed(metrics, anomalies, merge_checks(verdicts.summaries), latest)
 
 
@@ -473,7 +446,7 @@ def metrics_frame(parts: list[Arrays], accounts: Accounts) -> pl.DataFrame:
     return _named(concat([kept(p) for p in parts]), accounts, METRIC_VALUES)
 
 
-def _named(columns: Arrays, accounts: Accounts, values: list[str]) -> pl.DataFrame:
+def _named(columns: Arrays, accounts: Accounts, values: Sequence[str]) -> pl.DataFrame:
     """Metric arrays as a frame (NaN: null), with each account's platform and handle."""
     if not columns:
         return pl.DataFrame()

@@ -49,6 +49,28 @@ ANOMALY_SCHEMA: dict[str, Any] = {
 }
 
 
+# what a flagged day carries into its anomaly, besides the rules' own statistics
+DAY_EVIDENCE = (
+    "followers",
+    "followers_prev",
+    "daily_gain",
+    "baseline_median",
+    "baseline_sigma",
+    "excess",
+    "robust_z",
+    "retention_7",
+    "retention_30",
+    "reverted",
+    "posts_3d",
+    "posts_usual_3d",
+    "posts_window",
+    "posts_usual_window",
+    "spread_days",
+)
+# the rules' statistics an anomaly reports (score, gain, the churn and drip figures)
+RULE_EVIDENCE = ("drip_z", "drip_excess", "churn_gross", "churn_net")
+
+
 def _day_key() -> pl.Expr:
     """One integer per account and day, consecutive for consecutive days of an account."""
     return pl.col("aid").cast(pl.Int64) * 1_000_000 + pl.col("day").cast(pl.Int32)
@@ -84,26 +106,12 @@ def _long(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     common = [
         *ACCOUNT,
         "day",
-        "followers",
-        "followers_prev",
-        "daily_gain",
-        "baseline_median",
-        "baseline_sigma",
-        "excess",
-        "robust_z",
-        "retention_7",
-        "retention_30",
-        "reverted",
-        "posts_3d",
-        "posts_usual_3d",
-        "posts_window",
-        "posts_usual_window",
+        *DAY_EVIDENCE,
         "moved_up",
         "moved_down",
         "accounts",
         "event_up",
         "event_down",
-        "spread_days",
     ]
     parts = []
     for rule, score, margin, gain in (

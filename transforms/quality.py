@@ -13,6 +13,16 @@ from transforms.growth import milestone_expr, size_tier
 from transforms.series import ACCOUNT
 
 WINDOW_DAYS = 90
+GROWTH_COLUMNS = (
+    "growth_abs_7",
+    "growth_abs_28",
+    "growth_rel_28",
+    "growth_abs_90",
+    "growth_rel_90",
+    "avg_daily_gain_28",
+)
+# the daily-metric columns the summary reads (besides the account and the day)
+READS = ("followers", "following", "posts", "daily_gain", *GROWTH_COLUMNS)
 
 
 def account_summary(metrics: pl.DataFrame, anomalies: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -106,12 +116,7 @@ def account_summary(metrics: pl.DataFrame, anomalies: pl.DataFrame, as_of: date)
         "following",
         "posts",
         "size_tier",
-        "growth_abs_7",
-        "growth_abs_28",
-        "growth_rel_28",
-        "growth_abs_90",
-        "growth_rel_90",
-        "avg_daily_gain_28",
+        *GROWTH_COLUMNS,
         "growth_percentile",
         "next_milestone",
         "days_to_milestone",
