@@ -50,7 +50,7 @@ from warehouse.runs import finish_run, start_run
 RETENTION_DAYS = 30
 CHUNK_ACCOUNTS = 100  # accounts scored together: arrays of about 1 MB, a bounded memory
 THREADS = 2  # chunks scored side by side (NumPy releases the GIL)
-CHECK_BATCH_ROWS = 1_000_000  # new days validated together by the checker
+CHECK_BATCH_ROWS = 500_000  # new days validated together by the checker
 NEVER = np.iinfo(np.int32).min  # "no day yet": every day of the account is new
 DUCKDB_MEMORY = "256MB"  # DuckDB's buffer memory while analysing
 
@@ -75,7 +75,9 @@ class Checker(Protocol):
 
     def flag(self, margins: Arrays) -> tuple[Arrays, dict[str, Any]]: ...
 
-    def snapshots(self, snapshots: pl.DataFrame, as_of: date) -> dict[str, Any]: ...
+    def snapshots(
+        self, rows: pl.DataFrame, accounts: pl.DataFrame, as_of: date
+    ) -> dict[str, Any]: ...
 
     def check_name(self, rule: str) -> str: ...
 
@@ -89,7 +91,7 @@ class MarginChecker:
     def flag(self, margins: Arrays) -> tuple[Arrays, dict[str, Any]]:
         return {rule: margins[f"{rule}_margin"] > 1.0 for rule in RULES}, {}
 
-    def snapshots(self, snapshots: pl.DataFrame, as_of: date) -> dict[str, Any]:
+    def snapshots(self, rows: pl.DataFrame, accounts: pl.DataFrame, as_of: date) -> dict[str, Any]:
         return {}
 
     def check_name(self, rule: str) -> str:
@@ -652,7 +654,7 @@ def _analyze(
     clock.lap("compute", less=clock.seconds["write_metrics"])
     del snapshots
     quality = (
-        checker.snapshots(_new_snapshots(con, as_of, state[1] if state else None), as_of)
+        checker.snapshots(*_new_snapshots(con, as_of, state[1] if state else None), as_of)
         if checker.validates_snapshots
         else {}
     )
@@ -783,15 +785,27 @@ def _write_account_metrics(
 
 def _new_snapshots(
     con: duckdb.DuckDBPyConnection, as_of: date, since: datetime | None
-) -> pl.DataFrame:
-    """Snapshots written since the last analysis (all of them the first time): what is new."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Snapshots written since the last analysis (all of them the first time): what is new.
+
+    As numbers (account id, day, counts) sorted by account and day, and per account its
+    platform, handle and newest new day: what checks.suites.validate_snapshot_rows reads.
+    """
     after = "" if since is None else "AND written_at > ?"
-    frame: pl.DataFrame = con.sql(
-        f"SELECT platform, handle, day, followers, following, posts, observed_at FROM snapshots "
-        f"WHERE day <= DATE '{as_of}' {after}",
-        params=[since] if since is not None else None,
+    params = [since] if since is not None else None
+    new = f"""
+        SELECT a.aid AS account, s.* FROM snapshots s JOIN _accounts a USING (platform, handle)
+        WHERE s.day <= DATE '{as_of}' {after}
+    """
+    rows: pl.DataFrame = con.sql(
+        f"SELECT account, day, followers, following, posts FROM ({new}) ORDER BY account, day",
+        params=params,
     ).pl()
-    return frame
+    accounts: pl.DataFrame = con.sql(
+        f"SELECT account, platform, handle, max(day) AS day FROM ({new}) GROUP BY ALL ORDER BY account",
+        params=params,
+    ).pl()
+    return rows, accounts
 
 
 def run_analysis(
