@@ -142,8 +142,8 @@ def child(mode: str, path: Path, checks: str) -> None:
     )
 
 
-def compute_only(frame: pl.DataFrame) -> dict[str, float]:
-    """Seconds and peak MB of the pure compute in a child process, without DuckDB.
+def compute_only(frame: pl.DataFrame, repeat: int = 1) -> list[dict[str, float]]:
+    """Seconds and peak MB of the pure compute, each run in a fresh child process, no DuckDB.
 
     The child reads what the analysis loads from the warehouse: (account id, day, counts)
     sorted by account and day, and the accounts' names apart.
@@ -155,25 +155,15 @@ def compute_only(frame: pl.DataFrame) -> dict[str, float]:
         .select("aid", "day", "followers", "following", "posts")
         .sort("aid", "day")
     )
+    child = [sys.executable, "-m", "benchmarks.analysis_speed", "--child", "compute", "--path"]
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         numbers.write_parquet(Path(tmp) / "snapshots.parquet")
         names.write_parquet(Path(tmp) / "names.parquet")
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.analysis_speed",
-                "--child",
-                "compute",
-                "--path",
-                tmp,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+        for _ in range(repeat):
+            out = subprocess.run([*child, tmp], capture_output=True, text=True, check=True)
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return results
 
 
 def child_compute(folder: Path) -> None:
@@ -284,6 +274,7 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--path", type=Path)
     parser.add_argument("--checks", default="margins", choices=["margins", "gx"])
+    parser.add_argument("--repeat", type=int, default=5, help="fresh processes for compute only")
     args = parser.parse_args()
     if args.child == "compute":
         child_compute(args.path)
@@ -292,10 +283,14 @@ def main() -> None:
         child(args.child, args.path, args.checks)
         return
     full = history(args.accounts)
-    r = compute_only(full)
+    runs = compute_only(full, args.repeat)
+    seconds = sorted(r["seconds"] for r in runs)
+    r = runs[0]
     print(
-        f"compute only, {args.accounts:,} accounts ({full.height:,} snapshots, {r['rows']:,.0f} days): "
-        f"{r['seconds']:.2f} s, {r['anomalies']:.0f} anomalies, peak memory {r['peak_mb']:,.0f} MB "
+        f"compute only, {args.accounts:,} accounts ({full.height:,} snapshots, {r['rows']:,.0f} days), "
+        f"{args.repeat} fresh processes: median {seconds[len(seconds) // 2]:.2f} s "
+        f"(fastest {seconds[0]:.2f}, slowest {seconds[-1]:.2f}), {r['anomalies']:.0f} anomalies, "
+        f"peak memory {max(x['peak_mb'] for x in runs):,.0f} MB "
         f"(the input arrays and libraries alone {r['input_peak_mb']:,.0f} MB)"
     )
     del full
@@ -313,7 +308,7 @@ def main() -> None:
             for mode in ("full", "incremental"):
                 print(describe(mode, checks, run_child(mode, path, checks)))
     subset = history(args.compare_accounts, seed=1)
-    ours = compute_only(subset)["seconds"]
+    ours = compute_only(subset)[0]["seconds"]
     t = DetectionSettings()
     frame = subset.to_pandas()
     started = time.perf_counter()
