@@ -501,7 +501,9 @@ class _Plan:
     """What a run rewrites: anomalies from `write_from`, each account's metrics after its `after`."""
 
     write_from: date | None  # None: a full rebuild
-    accounts: pl.DataFrame  # platform, handle, after (last day kept, or None: all new), load_from
+    # platform, handle, new (has figures to write), after (the last day kept; None: all new),
+    # load_from (the first day its computation needs)
+    accounts: pl.DataFrame
 
 
 def _plan(con: duckdb.DuckDBPyConnection, as_of: date, t: DetectionSettings, full: bool) -> _Plan:
@@ -519,19 +521,31 @@ def _plan(con: duckdb.DuckDBPyConnection, as_of: date, t: DetectionSettings, ful
     write_from = first_new - timedelta(days=RETENTION_DAYS + 1)
     context = context_days(t)
     # an account with figures from first_new on is rewritten after its last figure before it
-    # (the days of a gap it returns from were never written), with the context that needs
+    # (the days of a gap it returns from were never written), with the context that needs;
+    # every account is loaded from far enough back for the anomalies from write_from and for
+    # its newest day's growth in the account summary (an account gone quiet has an old one)
     accounts: pl.DataFrame = con.sql(
         """
-        SELECT platform, handle, last_before AS after,
-               least(?, coalesce(last_before + 1, DATE '1970-01-01') - ?::INTEGER) AS load_from
+        SELECT platform, handle, last_day >= $first_new AS new, last_before AS after,
+               least(
+                   $write_from,
+                   CASE WHEN last_day >= $first_new
+                        THEN coalesce(last_before + 1, DATE '1970-01-01')
+                        ELSE last_day - $summary_days::INTEGER END
+               ) - $context::INTEGER AS load_from
         FROM (
-            SELECT platform, handle, max(day) FILTER (WHERE day < ?) AS last_before,
+            SELECT platform, handle, max(day) FILTER (WHERE day < $first_new) AS last_before,
                    max(day) AS last_day
-            FROM snapshots WHERE day <= ? GROUP BY ALL
+            FROM snapshots WHERE day <= $as_of GROUP BY ALL
         )
-        WHERE last_day >= ?
         """,
-        params=[write_from - timedelta(days=context), context, first_new, as_of, first_new],
+        params={
+            "first_new": first_new,
+            "write_from": write_from,
+            "summary_days": WINDOW_DAYS,
+            "context": context,
+            "as_of": as_of,
+        },
     ).pl()
     return _Plan(write_from, accounts)
 
@@ -553,13 +567,11 @@ def _load(
         after = None
     else:
         con.register("_plan", plan.accounts)
-        everyone = plan.write_from - timedelta(days=context_days(t))
         con.execute(
-            f"""
+            """
             CREATE OR REPLACE TEMP TABLE _windows AS
-            SELECT a.aid, coalesce(p.load_from, DATE '{everyone}') AS load_from, p.after,
-                   p.platform IS NOT NULL AS new
-            FROM _accounts a LEFT JOIN _plan p USING (platform, handle)
+            SELECT a.aid, p.load_from, p.after, p.new
+            FROM _accounts a JOIN _plan p USING (platform, handle)
             """
         )
         con.unregister("_plan")

@@ -47,7 +47,8 @@ def tables(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def test_nightly_increments_equal_a_full_rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    rows = history()
+    # a5 goes quiet after day 150: its newest day's 90-day growth needs older history
+    rows = history().filter((pl.col("handle") != "a5") | (pl.col("day") <= D0 + timedelta(150)))
     cut = D0 + timedelta(120)
     upsert_snapshots(con, rows.filter(pl.col("day") <= cut))
     assert analyze(con, T, cut).mode == "full"
