@@ -7,19 +7,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audience.errors import ImportRejected
 from audience.importer import read_history
-
-# Hypothesis warns when the global `random` state changes while it draws. The Prefect API
-# that earlier tests of the session start runs background loops whose jitter comes from the
-# global `random` (prefect.utilities.math, used by prefect.utilities.services), at any moment:
-# this file failed at random that way. Its strategies use no `random`; only that warning is
-# silenced, every other stays an error.
-pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 
 TODAY = date(2026, 11, 22)
 HEADER = "platform,handle,date,followers,following,posts,views"
