@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -41,7 +41,7 @@ from transforms.growth import WINDOWS
 from transforms.layout import first_rows, with_account_ids
 from transforms.quality import READS as SUMMARY_READS
 from transforms.quality import WINDOW_DAYS, account_summary
-from transforms.series import ACCOUNT, EPOCH, VALUES, Observations, build_series, nullable
+from transforms.series import ACCOUNT, EPOCH, VALUES, Observations, build_series, named_frame
 from transforms.signals import RULES, co_movement_events, drip_runs, evidence_at, padding, score
 from warehouse.db import open_warehouse
 from warehouse.query import fetch_one
@@ -319,16 +319,16 @@ def compute(
         else:
             parts.append(scored.metrics)
     verdicts.run()
-    flagged = verdicts.apply(_candidate_frame(concat(found)))
+    flagged = verdicts.apply(named_frame(concat(found), accounts.names, ["new", *EVIDENCE]))
     events = co_movement_events(_count_frame(counts, accounts, first_day, days), t)
-    anomalies = _anomalies(flagged, events, accounts, t)
+    anomalies = _anomalies(flagged, events, t)
     anomalies = anomalies.with_columns(
         pl.col("kind")
         .replace_strict({r: checker.check_name(r) for r in RULES}, return_dtype=pl.String)
         .alias("check_name")
     )
     metrics = metrics_frame(parts, accounts) if sink is None else pl.DataFrame()
-    latest = _named(concat(recent), accounts, SUMMARY_READS)
+    latest = named_frame(concat(recent), accounts.names, SUMMARY_READS)
     return Computed(metrics, anomalies, merge_checks(verdicts.summaries), latest)
 
 
@@ -396,23 +396,6 @@ class _Verdicts:
         )
 
 
-def _candidate_frame(columns: Arrays) -> pl.DataFrame:
-    """The candidate days of all chunks as one frame (NaN: null)."""
-    if not columns:
-        return pl.DataFrame()
-    return pl.DataFrame(
-        {
-            "aid": columns["aid"],
-            "day": pl.Series(columns["day"], dtype=pl.Int32).cast(pl.Date),
-            "new": columns["new"],
-        }
-        | {
-            name: columns[name] if columns[name].dtype == bool else nullable(columns[name])
-            for name in EVIDENCE
-        }
-    ).with_columns(pl.col("spread_days").replace(0, None).cast(pl.Int32))
-
-
 def _count_frame(counts: np.ndarray, accounts: Accounts, first_day: int, days: int) -> pl.DataFrame:
     slots = np.flatnonzero(counts[0])
     return pl.DataFrame(
@@ -428,13 +411,10 @@ def _count_frame(counts: np.ndarray, accounts: Accounts, first_day: int, days: i
     )
 
 
-def _anomalies(
-    flagged: pl.DataFrame, events: pl.DataFrame, accounts: Accounts, t: DetectionSettings
-) -> pl.DataFrame:
+def _anomalies(flagged: pl.DataFrame, events: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     if flagged.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
-    episodes = candidates(drip_runs(flagged), t).join(accounts.names, on="aid", how="left")
-    return finalize(episodes, events, t, datetime.now(UTC))
+    return finalize(candidates(drip_runs(flagged), t), events, t, datetime.now(UTC))
 
 
 def kept(metrics: Arrays) -> Arrays:
@@ -445,28 +425,7 @@ def kept(metrics: Arrays) -> Arrays:
 
 def metrics_frame(parts: list[Arrays], accounts: Accounts) -> pl.DataFrame:
     """Chunks of padded metrics as one frame of the kept rows, with platform and handle."""
-    return _named(concat([kept(p) for p in parts]), accounts, METRIC_VALUES)
-
-
-def _named(columns: Arrays, accounts: Accounts, values: Sequence[str]) -> pl.DataFrame:
-    """Metric arrays as a frame (NaN: null), with each account's platform and handle."""
-    if not columns:
-        return pl.DataFrame()
-    frame = pl.DataFrame(
-        {
-            "aid": columns["aid"],
-            "day": pl.Series(columns["day"], dtype=pl.Int32).cast(pl.Date),
-        }
-        | {
-            name: columns[name] if columns[name].dtype == bool else nullable(columns[name])
-            for name in values
-        }
-    )
-    if "spread_days" in frame.columns:
-        frame = frame.with_columns(pl.col("spread_days").cast(pl.Int32).replace(0, None))
-    return frame.join(accounts.names, on="aid", how="left", maintain_order="left").select(
-        "aid", *ACCOUNT, "day", *values
-    )
+    return named_frame(concat([kept(p) for p in parts]), accounts.names, METRIC_VALUES)
 
 
 def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, Any]:

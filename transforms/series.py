@@ -71,9 +71,8 @@ class Series:
     day: np.ndarray
     values: dict[str, np.ndarray]  # interpolated across gaps
     observed: np.ndarray  # the figure was seen that day
-    spread_days: (
-        np.ndarray
-    )  # int32: the length of the interval the day's change was spread over, 0: none
+    # int32: the length of the interval the day's change was spread over (0: none)
+    spread_days: np.ndarray
     daily_gain: np.ndarray  # NaN on each account's first day
     starts: np.ndarray  # index of each account's first row
 
@@ -164,26 +163,41 @@ def daily_series(snapshots: pl.DataFrame, as_of: date) -> pl.DataFrame:
 
 def series_frame(series: Series, names: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     """The series as a frame, with each account's platform and handle from `names`."""
+    values = ["followers", *columns, "observed", "spread_days", "daily_gain"]
+    arrays = (
+        {"aid": series.aid, "day": series.day}
+        | {c: series.values[c] for c in ("followers", *columns)}
+        | {"observed": series.observed, "spread_days": series.spread_days}
+        | {"daily_gain": series.daily_gain}
+    )
+    return named_frame(arrays, names, values)
+
+
+def named_frame(
+    columns: dict[str, np.ndarray], names: pl.DataFrame, values: Sequence[str]
+) -> pl.DataFrame:
+    """Arrays (aid, day as a day number, `values`) as a frame with each account's platform and
+    handle from `names` (aid, platform, handle); NaN becomes null, and so does a spread of 0."""
+    if not columns:
+        return pl.DataFrame()
     frame = pl.DataFrame(
         {
-            "aid": series.aid,
-            "day": pl.Series(series.day, dtype=pl.Int32).cast(pl.Date),
-            "followers": nullable(series.values["followers"]),
-            **{c: nullable(series.values[c]) for c in columns},
-            "observed": series.observed,
-            "spread_days": pl.Series(series.spread_days).replace(0, None),
-            "daily_gain": nullable(series.daily_gain),
+            "aid": pl.Series(columns["aid"], dtype=pl.Int32),
+            "day": pl.Series(columns["day"], dtype=pl.Int32).cast(pl.Date),
+        }
+        | {
+            name: columns[name] if columns[name].dtype.kind in "bi" else nullable(columns[name])
+            for name in values
         }
     )
-    named = frame.join(
-        names.with_columns(pl.col("aid").cast(pl.Int32)),
+    if "spread_days" in frame.columns:
+        frame = frame.with_columns(pl.col("spread_days").cast(pl.Int32).replace(0, None))
+    return frame.join(
+        names.select(pl.col("aid").cast(pl.Int32), *ACCOUNT),
         on="aid",
         how="left",
         maintain_order="left",
-    )
-    return named.select(
-        "aid", *ACCOUNT, "day", "followers", *columns, "observed", "spread_days", "daily_gain"
-    )
+    ).select("aid", *ACCOUNT, "day", *values)
 
 
 def series_arrays(frame: pl.DataFrame) -> Series:
