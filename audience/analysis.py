@@ -30,6 +30,7 @@ import polars as pl
 
 from audience.config import DetectionSettings, Settings
 from audience.errors import AudienceError
+from checks.suites import merge_failures
 from transforms.anomalies import (
     ANOMALY_SCHEMA,
     DAY_EVIDENCE,
@@ -433,20 +434,11 @@ def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     summaries = [s for s in summaries if s]
     if not summaries:
         return {}
-    failed: dict[tuple[str, str], dict[str, Any]] = {}
-    for summary in summaries:
-        for f in summary["failed"]:
-            key = (f["expectation"], str(f["kwargs"].get("column")))
-            if key in failed:
-                total = (failed[key]["unexpected_count"] or 0) + (f["unexpected_count"] or 0)
-                failed[key]["unexpected_count"] = total
-            else:
-                failed[key] = dict(f)
     return {
         "suite": summaries[0]["suite"],
         "success": all(s["success"] for s in summaries),
         "evaluated": max(s["evaluated"] for s in summaries),
-        "failed": list(failed.values()),
+        "failed": merge_failures(s["failed"] for s in summaries),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -108,6 +109,24 @@ def _day_number() -> pl.Expr:
     return (pl.col("day").cast(pl.Date) - pl.lit(EPOCH)).dt.total_days().cast(pl.Int32).alias("day")
 
 
+def merge_failures(parts: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The failures of several runs of one suite (batches) as one list: per expectation and
+    arguments, the unexpected counts added up and the first 5 examples."""
+    failed: dict[tuple[str, str], dict[str, Any]] = {}
+    for part in parts:
+        for f in part:
+            key = (f["expectation"], json.dumps(f["kwargs"], sort_keys=True, default=str))
+            if key in failed:
+                merged = failed[key]
+                merged["unexpected_count"] = (merged["unexpected_count"] or 0) + (
+                    f["unexpected_count"] or 0
+                )
+                merged["examples"] = (merged["examples"] + f["examples"])[:5]
+            else:
+                failed[key] = dict(f)
+    return list(failed.values())
+
+
 def _named(example: Any, names: dict[int, str] | None, column: Any) -> Any:
     """An example as a person reads it: the account's name, a day as a date."""
     if isinstance(example, dict):
@@ -185,20 +204,10 @@ def validate_snapshot_rows(
     names = {
         i: f"{p}:{h}" for i, p, h in accounts.select("account", "platform", "handle").iter_rows()
     }
-    failed: dict[tuple[str, str], dict[str, Any]] = {}
-    for result in results:
-        for f in _failures(result, names):
-            key = (f["expectation"], json.dumps(f["kwargs"], sort_keys=True, default=str))
-            if key in failed:
-                failed[key]["unexpected_count"] = (failed[key]["unexpected_count"] or 0) + (
-                    f["unexpected_count"] or 0
-                )
-                failed[key]["examples"] = (failed[key]["examples"] + f["examples"])[:5]
-            else:
-                failed[key] = f
+    failed = merge_failures(_failures(result, names) for result in results)
     success = all(bool(r.success) for r in results)
     evaluated = len(results[0].results) + len(results[-1].results)
-    return CheckResult("snapshots", success, evaluated, list(failed.values()))
+    return CheckResult("snapshots", success, evaluated, failed)
 
 
 def _batches(frame: pl.DataFrame, rows: int) -> list[pl.DataFrame]:
