@@ -43,7 +43,15 @@ from transforms.layout import first_rows, with_account_ids
 from transforms.quality import READS as SUMMARY_READS
 from transforms.quality import WINDOW_DAYS, account_summary
 from transforms.series import ACCOUNT, EPOCH, VALUES, Observations, build_series, named_frame
-from transforms.signals import RULES, co_movement_events, drip_runs, evidence_at, padding, score
+from transforms.signals import (
+    RULES,
+    co_movement_events,
+    drip_runs,
+    evidence_at,
+    moved_unusually,
+    padding,
+    score,
+)
 from warehouse.db import open_warehouse
 from warehouse.query import fetch_one
 from warehouse.runs import finish_run, start_run
@@ -232,11 +240,16 @@ def _score_chunk(
     seen = series.observed & ~np.isnan(z)
     slot = accounts.platform_code[series.aid[seen]] * days + (series.day[seen] - first_day)
     size = len(accounts.platforms) * days
+    z, gain = z[seen], series.daily_gain[seen]
     counts = np.stack(
         [
             np.bincount(slot, minlength=size),
-            np.bincount(slot, weights=z[seen] >= t.platform_event_z, minlength=size),
-            np.bincount(slot, weights=z[seen] <= -t.platform_event_z, minlength=size),
+            *(
+                np.bincount(
+                    slot, weights=moved_unusually(z, gain, t.platform_event_z, up), minlength=size
+                )
+                for up in (True, False)
+            ),
         ]
     ).astype(np.int64)
     recent = plan.real & (metrics["day"] >= recent_from)
@@ -470,6 +483,23 @@ def _plan(con: duckdb.DuckDBPyConnection, as_of: date, t: DetectionSettings, ful
         return _Plan(None, pl.DataFrame())  # history changed further back than a night covers
     first_new = min(d for d in (changed, analysed_through + timedelta(days=1)) if d is not None)
     write_from = first_new - timedelta(days=RETENTION_DAYS + 1)
+    # a drip is dated on its first day but its evidence runs to its last day plus 30: a run
+    # still open within those 30 days is rewritten from its first day
+    row = fetch_one(
+        con,
+        """
+        SELECT min(first_day) FROM (
+            SELECT min(day) AS first_day, max(day) AS last_day FROM (
+                SELECT platform, handle, day,
+                       day - row_number() OVER (PARTITION BY platform, handle ORDER BY day)::INTEGER AS run
+                FROM daily_metrics WHERE drip_margin > 1 AND day <= ?
+            ) GROUP BY platform, handle, run
+        ) WHERE last_day >= ?
+        """,
+        [as_of, write_from],
+    )
+    if row and row[0] is not None:
+        write_from = min(write_from, row[0])
     context = context_days(t)
     # an account with figures from first_new on is rewritten after its last figure before it
     # (the days of a gap it returns from were never written), with the context that needs;

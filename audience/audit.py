@@ -8,6 +8,7 @@ the warehouse has never seen is fetched live; the page then says what history is
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -60,6 +61,8 @@ class Audit:
     analysed_through: date | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     flagged: list[dict[str, Any]] = field(default_factory=list)
+    # its platform's events on days it has no flag of its own, with its z and gain those days
+    platform_events: list[dict[str, Any]] = field(default_factory=list)
     estimate: Estimate | None = None
     verdict: str = ""
     confidence: str = ""  # high, medium, low, none
@@ -152,6 +155,46 @@ def load(con: duckdb.DuckDBPyConnection, audit: Audit) -> None:
         .pl()
         .to_dicts()
     )
+    audit.platform_events = (
+        con.sql(
+            """
+            SELECT e.day, e.kind, e.platform, e.thresholds, m.robust_z, m.daily_gain
+            FROM (
+                SELECT platform, day, kind, any_value(thresholds) AS thresholds FROM anomalies
+                WHERE platform = $platform AND attribution = 'platform_event' AND day <= $as_of
+                GROUP BY ALL
+            ) e
+            JOIN daily_metrics m
+              ON m.platform = e.platform AND m.handle = $handle AND m.day = e.day AND m.observed
+            WHERE NOT EXISTS (
+                SELECT 1 FROM anomalies o
+                WHERE o.platform = e.platform AND o.handle = $handle AND o.day = e.day
+            )
+            ORDER BY e.day, e.kind
+            """,
+            params={"platform": audit.platform, "handle": audit.handle, "as_of": audit.as_of},
+        )
+        .pl()
+        .to_dicts()
+    )
+
+
+def _took_part(audit: Audit, t: DetectionSettings) -> list[str]:
+    """The platform events the account moved with (by the rule the event used), worded as the
+    event's own anomalies word them."""
+    from transforms.anomalies import platform_event_text
+    from transforms.signals import moved_unusually
+
+    out = []
+    for event in audit.platform_events:
+        limit = json.loads(event["thresholds"] or "{}").get("platform_event_z", t.platform_event_z)
+        up = event["kind"] != "drop"
+        if moved_unusually(event["robust_z"], event["daily_gain"], float(limit), up):
+            out.append(
+                f"on {event['day']} it {'gained' if up else 'lost'} {abs(event['daily_gain']):,.0f} "
+                f"as {platform_event_text(event)}: a platform-wide event, not a purchase"
+            )
+    return out
 
 
 def estimate(followers: float, flagged: list[dict[str, Any]]) -> Estimate:
@@ -229,6 +272,7 @@ def judge(audit: Audit, settings: Settings) -> None:
     audit.limits += _detection_limits(audit, t)
     purchases = [r for r in audit.flagged if r["suspected_purchase"]]
     explained = [r for r in audit.flagged if not r["suspected_purchase"]]
+    events = _took_part(audit, t)
     if purchases and audit.estimate:
         share = audit.estimate.kept / audit.followers if audit.followers else 0.0
         audit.verdict = (
@@ -247,6 +291,7 @@ def judge(audit: Audit, settings: Settings) -> None:
             audit.reasons.append(
                 "the jump is too recent to know how much of it stays: the estimate's range covers that"
             )
+        audit.reasons += events
         return
     if audit.span_days < needed:
         first_verdict = (audit.first_day or audit.as_of) + timedelta(days=needed - 1)
@@ -272,7 +317,11 @@ def judge(audit: Audit, settings: Settings) -> None:
             + ", ".join(kinds)
         )
     else:
-        audit.reasons.append("no day stood out from the account's own usual growth")
+        audit.reasons.append(
+            "no day stood out from the account's own usual growth"
+            + (" but for platform-wide events" if events else "")
+        )
+    audit.reasons += events
     if audit.confidence != "high":
         audit.reasons.append(
             "a longer, fuller history would make this surer (high confidence needs 180 days, 90% observed)"

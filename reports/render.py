@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from alerts.message import clean
+from transforms.anomalies import platform_event_text
 
 if TYPE_CHECKING:
     from audience.audit import Audit
@@ -111,12 +112,16 @@ def render(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     if events.is_empty():
         parts.append("<p class='muted'>none</p>")
     else:
-        grouped = events.group_by("platform", "day", "kind").agg(pl.col("handle")).sort("day")
+        grouped = (
+            events.group_by("platform", "day", "kind")
+            .agg(pl.col("handle"), pl.col("thresholds").first())
+            .sort("day", "platform", "kind")
+        )
         parts.append(
             "<ul>"
             + "".join(
-                f"<li>{_e(r['platform'])} {r['day']}: {_e(r['kind'])} of {len(r['handle'])} tracked accounts "
-                f"({', '.join(_e(h) for h in r['handle'][:8])})</li>"
+                f"<li>{_e(r['platform'])} {r['day']}: {_e(platform_event_text(r))} "
+                f"(past their own thresholds: {', '.join(_e(h) for h in sorted(r['handle'])[:8])})</li>"
                 for r in grouped.iter_rows(named=True)
             )
             + "</ul>"

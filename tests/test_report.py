@@ -42,7 +42,9 @@ def test_report_is_self_contained_and_escaped(analysed: Path, tmp_path: Path) ->
     assert page.count("<svg") == 14  # one chart per account
     assert page.count("fill='#dc2626'") >= 9  # every flagged day is marked on its chart
     assert "suspected purchase" in page
-    assert "mastodon 2024-10-29: drop of 2 tracked accounts" in page  # the platform event
+    assert (
+        "mastodon 2024-10-29: 4 of 4 tracked mastodon accounts fell unusually on 2024-10-29" in page
+    )  # the platform event
     assert not list((tmp_path / "out").glob("*.tmp"))
 
 

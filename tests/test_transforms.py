@@ -202,7 +202,7 @@ def test_platform_wide_move_is_a_platform_event() -> None:
     assert set(found.get_column("attribution")) == {"platform_event"}
     assert not found.get_column("suspected_purchase").any()
     assert (
-        "4 of 5 tracked x accounts moved unusually the same day"
+        "4 of 5 tracked x accounts rose unusually on 2024-03-11"
         in found.row(0, named=True)["explanation"]
     )
 

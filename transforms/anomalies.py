@@ -11,7 +11,7 @@ Attribution:
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -66,6 +66,13 @@ DAY_EVIDENCE = (
     "posts_window",
     "posts_usual_window",
     "spread_days",
+    # a drip's window (offsets from its first flagged day), what it carried and kept
+    "drip_first",
+    "drip_last",
+    "drip_before",
+    "drip_carried",
+    "drip_retention_7",
+    "drip_retention_30",
 )
 # the rules' statistics an anomaly reports (score, gain, the churn and drip figures)
 RULE_EVIDENCE = ("drip_z", "drip_excess", "churn_gross", "churn_net")
@@ -117,7 +124,7 @@ def _long(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     for rule, score, margin, gain in (
         ("spike", "robust_z", "spike_margin", "daily_gain"),
         ("drop", "robust_z", "drop_margin", "daily_gain"),
-        ("drip", "drip_z", "drip_margin", "drip_excess"),
+        ("drip", "drip_run_z", "drip_run_margin", "drip_excess"),
         ("following_churn", "churn_gross", "following_churn_margin", "churn_gross"),
     ):
         part = scored.filter(pl.col(f"flag_{rule}")).select(
@@ -170,21 +177,58 @@ def _attribute(rows: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     burst = (
         pl.col("posts_recent") >= pl.max_horizontal(usual + 3.0, usual * t.posting_burst_ratio)
     ).fill_null(False)
-    severity = (
-        pl.when(pl.col("margin") >= 3)
-        .then(pl.lit("high"))
-        .when(pl.col("margin") >= 1.5)
-        .then(pl.lit("medium"))
-        .otherwise(pl.lit("low"))
+    return (
+        rows.with_columns(attribution.alias("attribution"), burst.alias("posting_burst"))
+        .with_columns(
+            (growth & (pl.col("attribution") == "account") & ~pl.col("posting_burst")).alias(
+                "suspected_purchase"
+            ),
+        )
+        .with_columns(_severity())
     )
-    return rows.with_columns(
-        attribution.alias("attribution"), burst.alias("posting_burst")
-    ).with_columns(
-        (growth & (pl.col("attribution") == "account") & ~pl.col("posting_burst")).alias(
-            "suspected_purchase"
-        ),
-        severity.alias("severity"),
+
+
+# severity: points for the share of the audience involved and for the strength of the evidence
+SHARE_BANDS = (0.05, 0.10)  # below 5%: 0 points, 5-10%: 1, 10% and more: 2
+MARGIN_BANDS = (1.5, 3.0)  # margin below 1.5: 0 points, 1.5-3: 1, 3 and more: 2
+SEVERITY_POINTS = ((3, "high"), (2, "medium"))  # fewer points: low
+
+
+def _share() -> pl.Expr:
+    """The share of the audience an anomaly involves: the excess (a drip's: what its window
+    carried) or, for following churn, the follows and unfollows, against the audience before."""
+    kind = pl.col("kind")
+    amount = (
+        pl.when(kind == "drip")
+        .then(pl.col("drip_carried"))
+        .when(kind == "following_churn")
+        .then(pl.col("gain_stat"))
+        .otherwise(pl.col("excess"))
+        .abs()
     )
+    before = pl.when(kind == "drip").then(pl.col("drip_before")).otherwise(pl.col("followers_prev"))
+    return pl.when(before > 0).then(amount / before).otherwise(pl.lit(None, pl.Float64))
+
+
+def _points(value: pl.Expr, bands: tuple[float, float]) -> pl.Expr:
+    return (value >= bands[0]).cast(pl.Int32).fill_null(0) + (value >= bands[1]).cast(
+        pl.Int32
+    ).fill_null(0)
+
+
+def _severity() -> pl.Expr:
+    """high, medium or low: share-of-audience points plus evidence points (docs/detection.md).
+
+    An anomaly explained by something other than this account's own doing (a platform event,
+    a data artifact, growth that came with a posting burst) is never above low.
+    """
+    points = _points(_share(), SHARE_BANDS) + _points(pl.col("margin"), MARGIN_BANDS)
+    graded = pl.lit("low")
+    for least, name in reversed(SEVERITY_POINTS):
+        graded = pl.when(points >= least).then(pl.lit(name)).otherwise(graded)
+    organic = pl.col("kind").is_in(["spike", "drip"]) & pl.col("posting_burst")
+    own = (pl.col("attribution") == "account") & ~organic
+    return pl.when(own).then(graded).otherwise(pl.lit("low")).alias("severity")
 
 
 def _n(value: float | None) -> str:
@@ -193,6 +237,45 @@ def _n(value: float | None) -> str:
 
 def _pct(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.1%}"
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 account`, `3 accounts`."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
+
+
+def event_phrase(moved: int, accounts: int, platform: str, up: bool, day: date) -> str:
+    """How every text words a platform event: `3 of 4 tracked mastodon accounts fell unusually on
+    2026-10-29` (the counts by transforms.signals.moved_unusually, the rule the event uses)."""
+    tracked = plural(accounts, f"tracked {platform} account")
+    return f"{moved:,} of {tracked} {'rose' if up else 'fell'} unusually on {day}"
+
+
+def platform_event_text(row: dict[str, Any]) -> str:
+    """The event phrase of a stored platform-event anomaly (its kind, platform, day and the
+    counts its thresholds record), as its explanation words it."""
+    counts = json.loads(row["thresholds"] or "{}")
+    up = row["kind"] != "drop"
+    if "event_moved" not in counts:  # stored by a version that did not record the counts
+        return (
+            f"tracked {row['platform']} accounts {'rose' if up else 'fell'} unusually on "
+            f"{row['day']} (`audience run --skip-collect --full` counts them)"
+        )
+    return event_phrase(
+        int(counts["event_moved"]), int(counts["event_accounts"]), row["platform"], up, row["day"]
+    )
+
+
+def _retention(row: dict[str, Any], what: str, when: str) -> str:
+    """What remained of a jump (or of what a drip's window carried) 7 and 30 days after it."""
+    if row["retention_30"] is not None:
+        return (
+            f" {_pct(row['retention_7'])} of {what} remained {when} and "
+            f"{_pct(row['retention_30'])} after 30."
+        )
+    if row["retention_7"] is not None:
+        return f" {_pct(row['retention_7'])} of {what} remained {when}."
+    return " Too recent to measure how much of it stays."
 
 
 def explain(row: dict[str, Any], t: DetectionSettings) -> str:
@@ -226,24 +309,23 @@ def explain(row: dict[str, Any], t: DetectionSettings) -> str:
             f"of the audience (threshold {rel_limit:.0%}, floor {abs_limit:,})."
         )
         if kind == "spike" and row["attribution"] != "data_artifact":
-            if row["retention_30"] is not None:
-                text += (
-                    f" {_pct(row['retention_7'])} of the jump remained after 7 days and "
-                    f"{_pct(row['retention_30'])} after 30."
-                )
-            elif row["retention_7"] is not None:
-                text += f" {_pct(row['retention_7'])} of the jump remained after 7 days."
-            else:
-                text += " Too recent to measure how much of it stays."
+            text += _retention(row, "the jump", "after 7 days")
     elif kind == "drip":
+        start = row["window_start"]
+        end = row["window_end"]
+        before = row["drip_before"] or 0.0
         rel = row["drip_excess"] / before if before else None
+        days = plural((end - start).days + 1, "day")
         text = (
-            f"{who} gained {_n(row['drip_excess'])} more than usual within {t.drip_window_days} "
-            f"days, spread over several days between {row['window_start']} and {row['drip_run_end']}; "
-            f"{base}. On {row['day']} the {t.drip_window_days}-day excess reached {row['score']:.1f} robust standard "
-            f"deviations (threshold {t.drip_z}) and {_pct(rel)} of the audience "
-            f"(threshold {t.drip_min_relative:.0%}, floor {t.drip_min_absolute:,})."
+            f"{who} gained {_n(row['drip_carried'])} more than usual over {days}, {start} to {end}, "
+            f"from {_n(before)}; {base}. Its {t.drip_window_days}-day excess reached "
+            f"{_n(row['drip_excess'])}, {row['score']:.1f} robust standard deviations (threshold "
+            f"{t.drip_z}) and {_pct(rel)} of the audience (threshold {t.drip_min_relative:.0%}, "
+            f"floor {t.drip_min_absolute:,}), with no single day carrying more than "
+            f"{t.drip_max_day_share:.0%} of it."
         )
+        if row["attribution"] != "data_artifact":
+            text += _retention(row, "the excess", "7 days after the window's end")
     else:
         text = (
             f"{who} followed and unfollowed {_n(row['gain_stat'])} accounts in the "
@@ -264,10 +346,12 @@ def explain(row: dict[str, Any], t: DetectionSettings) -> str:
                 f" The account posted nothing in the {days} days up to it (usually {usual:.1f})."
             )
     if row["attribution"] == "platform_event":
-        moved = row["moved_up"] if kind != "drop" else row["moved_down"]
+        up = kind != "drop"
+        moved = row["moved_up"] if up else row["moved_down"]
+        phrase = event_phrase(moved, row["accounts"], row["platform"], up, row["day"])
         text += (
-            f" {moved} of {row['accounts']} tracked {row['platform']} accounts moved unusually "
-            "the same day, so it is attributed to a platform-wide event, not to this account."
+            f" {phrase[0].upper()}{phrase[1:]}, so it is attributed to a platform-wide event, "
+            "not to this account."
         )
     elif row["attribution"] == "data_artifact":
         text += f" At least {REVERT_SHARE:.0%} of it was undone within {REVERT_DAYS} days: read as a collection or display glitch."
@@ -276,7 +360,10 @@ def explain(row: dict[str, Any], t: DetectionSettings) -> str:
     return text
 
 
-def _thresholds(kind: str, t: DetectionSettings) -> str:
+def _thresholds(row: dict[str, Any], t: DetectionSettings) -> str:
+    """The thresholds the anomaly's rule and its attribution used; a platform event's also the
+    counts it was decided on (`event_moved` of `event_accounts`)."""
+    kind = row["kind"]
     names = {
         "spike": ("spike_z", "spike_min_relative", "spike_min_absolute", "rounding_steps"),
         "drop": ("drop_z", "drop_min_relative", "drop_min_absolute", "rounding_steps"),
@@ -294,8 +381,27 @@ def _thresholds(kind: str, t: DetectionSettings) -> str:
             "churn_min_relative",
         ),
     }[kind]
-    values = {n: getattr(t, n) for n in names} | {"baseline_days": t.baseline_days}
+    if kind != "following_churn":
+        names += ("platform_event_z", "platform_event_min_accounts", "platform_event_share")
+    values: dict[str, float] = {n: getattr(t, n) for n in names}
+    values["baseline_days"] = t.baseline_days
+    if row["attribution"] == "platform_event":
+        values["event_moved"] = row["moved_down" if kind == "drop" else "moved_up"]
+        values["event_accounts"] = row["accounts"]
     return json.dumps(values, sort_keys=True)
+
+
+def _drip_evidence(row: dict[str, Any]) -> None:
+    """A drip's evidence is about its window, the days that carried the excess
+    (transforms.signals.drip_window); without one (never in a scored series), the run's."""
+    if row["drip_first"] is None:
+        row |= {"window_end": row["drip_run_end"], "drip_carried": row["drip_excess"]}
+        row |= {"drip_before": row["followers_prev"], "retention_7": None, "retention_30": None}
+        return
+    row["window_start"] = row["day"] + timedelta(days=int(row["drip_first"]))
+    row["window_end"] = row["day"] + timedelta(days=int(row["drip_last"]))
+    row["retention_7"] = row["drip_retention_7"]
+    row["retention_30"] = row["drip_retention_30"]
 
 
 def build_anomalies(
@@ -324,11 +430,16 @@ def finalize(
     records = []
     for row in rows.iter_rows(named=True):
         kind, before = row["kind"], row["followers_prev"]
+        if kind == "drip":
+            _drip_evidence(row)
+            before = row["drip_before"]
+        elif kind == "following_churn":
+            row["retention_7"] = row["retention_30"] = None
         # the figure the rule is about: the day's gain, the drip's window excess, or churn volume
-        gain = {"drip": row["drip_excess"], "following_churn": row["gain_stat"]}.get(
+        gain = {"drip": row["drip_carried"], "following_churn": row["gain_stat"]}.get(
             kind, row["daily_gain"]
         )
-        excess = {"drip": row["drip_excess"], "following_churn": None}.get(kind, row["excess"])
+        excess = {"drip": row["drip_carried"], "following_churn": None}.get(kind, row["excess"])
         records.append(
             {
                 "platform": row["platform"],
@@ -350,12 +461,12 @@ def finalize(
                 "excess": excess,
                 "relative_excess": excess / before if excess is not None and before else None,
                 "window_start": row["window_start"] if kind == "drip" else row["day"],
-                "retention_7": row["retention_7"] if kind == "spike" else None,
-                "retention_30": row["retention_30"] if kind == "spike" else None,
+                "retention_7": row["retention_7"] if kind in ("spike", "drip") else None,
+                "retention_30": row["retention_30"] if kind in ("spike", "drip") else None,
                 "posts_recent": row["posts_recent"],
                 "posts_usual": row["posts_usual"],
                 "posts_days": row["posts_days"],
-                "thresholds": _thresholds(kind, t),
+                "thresholds": _thresholds(row, t),
             }
         )
     return pl.DataFrame(records, schema=ANOMALY_SCHEMA).sort(*ACCOUNT, "day", "kind")

@@ -19,6 +19,7 @@ Rules (defaults in audience.config.DetectionSettings, rationale in docs/detectio
 from __future__ import annotations
 
 from functools import reduce
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -39,6 +40,11 @@ from transforms.series import Series, nullable, series_arrays
 RULES = ("spike", "drop", "drip", "following_churn")
 REVERT_DAYS = 2
 REVERT_SHARE = 0.8
+# a day inside a drip's window carries its excess when its gain is above the baseline median by
+# more than this many robust sigmas (the baseline's normal range), or, in a drip so even that
+# no day is, by more than half of its biggest day's excess
+DRIP_DAY_Z = 2.0
+DRIP_DAY_SHARE = 0.5
 IQR_TO_SIGMA = 1.349  # IQR of a normal distribution in standard deviations
 INF = np.inf
 
@@ -208,13 +214,27 @@ def _posting(posts: np.ndarray, t: DetectionSettings) -> dict[str, np.ndarray]:
     }
 
 
+def moved_unusually(z: Any, gain: Any, limit: float, up: bool) -> Any:
+    """Whether a day's move counts towards a platform event in one direction.
+
+    More than `limit` robust sigmas from the account's normal, the same way, and a real move
+    that way (a gain for "rose", a loss for "fell"). One rule for the event, its counts and
+    the texts that quote them; works on NumPy arrays, Polars expressions and plain floats.
+    """
+    if up:
+        return (z > limit) & (gain > 0)
+    return (z < -limit) & (gain < 0)
+
+
 def evidence_at(
     padded: dict[str, np.ndarray], at: np.ndarray, t: DetectionSettings
 ) -> dict[str, np.ndarray]:
     """What a flagged day's anomaly reports beyond its metrics, at padded positions `at`.
 
     Retention of the day's excess at 7 and 30 days, whether the day's move was a glitch,
-    and posting over a drip's window. Computed only for the days that need it.
+    posting over a drip's window, and for the first day of a drip its window (the days
+    that carried the excess) with the excess carried and its retention. Computed only for
+    the days that need it.
     """
     f, before = padded["followers"], padded["followers_prev"]
     posts = padded["posts"]
@@ -236,7 +256,59 @@ def evidence_at(
             "reverted": (undone >= REVERT_SHARE) | restores,
             "posts_window": posts[at] - posts[early],
             "posts_usual_window": (posts[early] - posts[early - b]) / b * (w + 2),
+            **drip_window(padded, at, t),
         }
+
+
+def drip_window(
+    padded: dict[str, np.ndarray], at: np.ndarray, t: DetectionSettings
+) -> dict[str, np.ndarray]:
+    """For each position of `at` that starts a run of drip days: the days that carried its excess.
+
+    The run's days and the window before its first day (`drip_window_days` days to the run's
+    last day) are trimmed at each end of the days whose gain stays within the baseline's
+    normal range (the baseline the drip rule scores against: the one of its first window's
+    start). Returns, per position (NaN elsewhere): the first and last day carrying excess as
+    offsets from the position, the followers before the first, the excess carried (gains
+    above the baseline median over those days), and what remained of it 7 and 30 days after
+    the last, relative to the baseline trend (the same reading as a spike's retention).
+    """
+    w = t.drip_window_days
+    n = len(at)
+    out = {
+        name: np.full(n, np.nan)
+        for name in (
+            "drip_first",
+            "drip_last",
+            "drip_before",
+            "drip_carried",
+            "drip_retention_7",
+            "drip_retention_30",
+        )
+    }
+    drip = padded["drip_margin"] > 1.0
+    starts = np.flatnonzero(drip[at] & ~drip[at - 1])
+    if not len(starts):
+        return out
+    f, gain = padded["followers"], padded["daily_gain"]
+    stops = np.flatnonzero(~drip)  # the padding is never a drip day: every run has a stop
+    run_end = stops[np.searchsorted(stops, at[starts])] - 1
+    for i, p, end in zip(starts.tolist(), at[starts].tolist(), run_end.tolist(), strict=True):
+        start = p - (w - 1)
+        median = max(float(padded["baseline_median"][start]), 0.0)
+        sigma = float(padded["baseline_sigma"][start])
+        excess = gain[start : end + 1] - median
+        limit = min(DRIP_DAY_Z * sigma, DRIP_DAY_SHARE * float(np.nanmax(excess)))
+        carrying = np.flatnonzero(excess > limit)
+        first, last = start + int(carrying[0]), start + int(carrying[-1])
+        base = f[first - 1]
+        carried = f[last] - base - (last - first + 1) * median
+        out["drip_first"][i], out["drip_last"][i] = first - p, last - p
+        out["drip_before"][i], out["drip_carried"][i] = base, carried
+        for k in (7, 30):
+            kept = f[last + k] - base - (last - first + 1 + k) * median
+            out[f"drip_retention_{k}"][i] = kept / carried if carried > 0 else np.nan
+    return out
 
 
 def score_signals(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
@@ -264,7 +336,8 @@ def score_signals(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
 
 
 def drip_runs(scored: pl.DataFrame) -> pl.DataFrame:
-    """A drip is reported on its first day, with the largest window excess of its whole run.
+    """A drip is reported on its first day, with the largest window excess, z and margin of its
+    whole run.
 
     Works on any rows sorted by account and day that hold every day whose drip margin is
     above 1 (the whole series, or only the flagged days).
@@ -283,6 +356,13 @@ def drip_runs(scored: pl.DataFrame) -> pl.DataFrame:
             .over("_drip_run")
             .alias("drip_run_excess"),
             pl.when(drip).then(pl.col("day")).max().over("_drip_run").alias("drip_run_end"),
+            # the strongest evidence of the run, not the first day's (a drip builds up)
+            pl.when(drip).then(pl.col("drip_z")).max().over("_drip_run").alias("drip_run_z"),
+            pl.when(drip)
+            .then(pl.col("drip_margin"))
+            .max()
+            .over("_drip_run")
+            .alias("drip_run_margin"),
         )
         .drop("_drip_run")
     )
@@ -300,14 +380,14 @@ def co_movement_counts(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFra
 
     Counts from separate chunks of accounts add up (co_movement_events sums them).
     """
-    z = pl.col("robust_z")
+    z, gain = pl.col("robust_z"), pl.col("daily_gain")
     return (
         scored.filter(pl.col("observed") & z.is_not_null())
         .group_by("platform", "day")
         .agg(
             pl.len().alias("accounts"),
-            (z >= t.platform_event_z).sum().alias("moved_up"),
-            (z <= -t.platform_event_z).sum().alias("moved_down"),
+            moved_unusually(z, gain, t.platform_event_z, up=True).sum().alias("moved_up"),
+            moved_unusually(z, gain, t.platform_event_z, up=False).sum().alias("moved_down"),
         )
     )
 
