@@ -266,7 +266,7 @@ def judge(audit: Audit, settings: Settings) -> None:
         return
     # how sure: the days with a figure, not the calendar span (one stray old figure adds no
     # evidence, and gaps longer than max_gap_days are not even interpolated)
-    audit.verdict = f"no sign of bought followers in {audit.days_observed} days with a figure"
+    audit.verdict = f"no sign of bought followers in {audit.days_observed} days of history"
     long_enough = audit.days_observed >= 180 and audit.days_observed >= 0.9 * audit.span_days
     audit.confidence = "high" if long_enough else "medium" if audit.days_observed >= 60 else "low"
     if explained:
