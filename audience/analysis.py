@@ -206,7 +206,7 @@ def _score_chunk(
     recent_from: int,
 ) -> _Scored:
     """Score one chunk of accounts (pure: runs on a worker thread)."""
-    series = build_series(obs)
+    series = build_series(obs, t.max_gap_days)
     plan, padded = score(series, t, accounts.youtube)
     new = None if new_after is None else series.day > new_after[series.aid]
     keep = plan.real if new is None else plan.take_mask(new)

@@ -293,10 +293,12 @@ def judge(audit: Audit, settings: Settings) -> None:
             )
         audit.reasons += events
         return
-    if audit.span_days < needed:
-        first_verdict = (audit.first_day or audit.as_of) + timedelta(days=needed - 1)
+    if audit.days_observed < needed:
+        first_verdict = (audit.last_day or audit.as_of) + timedelta(
+            days=needed - audit.days_observed
+        )
         audit.verdict = (
-            f"not enough history yet: {audit.span_days} day(s) of figures; a verdict needs at "
+            f"not enough history yet: {audit.days_observed} day(s) of figures; a verdict needs at "
             f"least {needed} (a baseline of {t.min_history_days} days to compare against)"
         )
         audit.confidence = "none"
@@ -307,9 +309,11 @@ def judge(audit: Audit, settings: Settings) -> None:
             f"possible on {max(first_verdict, audit.as_of + timedelta(days=needed - 1))}"
         )
         return
-    audit.verdict = f"no sign of bought followers in {audit.span_days} days of history"
-    long_enough = audit.span_days >= 180 and audit.days_observed >= 0.9 * audit.span_days
-    audit.confidence = "high" if long_enough else "medium" if audit.span_days >= 60 else "low"
+    # how sure: the days with a figure, not the calendar span (one stray old figure adds no
+    # evidence, and gaps longer than max_gap_days are not even interpolated)
+    audit.verdict = f"no sign of bought followers in {audit.days_observed} days of history"
+    long_enough = audit.days_observed >= 180 and audit.days_observed >= 0.9 * audit.span_days
+    audit.confidence = "high" if long_enough else "medium" if audit.days_observed >= 60 else "low"
     if explained:
         kinds = sorted({f"{r['kind']} ({r['attribution'].replace('_', ' ')})" for r in explained})
         audit.reasons.append(
@@ -324,7 +328,8 @@ def judge(audit: Audit, settings: Settings) -> None:
     audit.reasons += events
     if audit.confidence != "high":
         audit.reasons.append(
-            "a longer, fuller history would make this surer (high confidence needs 180 days, 90% observed)"
+            "a longer, fuller history would make this surer (high confidence needs 180 days with "
+            "a figure, 90% of the days since the first)"
         )
 
 
@@ -416,9 +421,9 @@ def sections(audit: Audit) -> list[tuple[str, list[str]]]:
         lines.append("  none in this warehouse")
     else:
         lines.append(
-            f"  {audit.span_days} days, {audit.first_day} to {audit.last_day}, "
-            f"{audit.days_observed} with a figure ({audit.collected_days} collected from "
-            f"{audit.platform}, {audit.days_observed - audit.collected_days} imported); "
+            f"  {audit.days_observed:,} days with a figure ({audit.collected_days:,} collected from "
+            f"{audit.platform}, {audit.days_observed - audit.collected_days:,} imported), "
+            f"between {audit.first_day} and {audit.last_day} ({audit.span_days:,} calendar days); "
             + ("tracked nightly" if audit.tracked else "not tracked")
         )
     m = audit.metrics

@@ -141,16 +141,44 @@ def _progress_bar(
 
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Let figures that differ from stored imported ones replace them (each replaced figure "
+    "is kept in the import_replacements table).",
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Load the valid rows and leave out the refused ones, listing each and writing them to "
+    "a rejects file (NAME.rejects.csv next to the input, or --rejects).",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --skip-invalid and one input file: where to write its refused rows.",
+)
 @pass_context
-def import_command(obj: Context, files: tuple[Path, ...]) -> None:
+def import_command(
+    obj: Context,
+    files: tuple[Path, ...],
+    replace: bool,
+    skip_invalid: bool,
+    rejects: Path | None,
+) -> None:
     """Load history from CSV files (platform,handle,date,followers[,following,posts,views]).
 
     All files are validated together and loaded in one transaction: any problem refuses the
     whole call, with every problem listed as FILE:LINE: FIELD: REASON, and nothing changes.
-    Re-importing a file, or identical duplicate rows, change nothing.
+    Re-importing a file, or identical duplicate rows, change nothing. A row whose figures
+    differ from stored ones is refused unless --replace is given. --skip-invalid loads the
+    valid rows and writes the refused ones, with the reason, to a rejects file.
     """
+    from audience.importer import SHOWN_PROBLEMS, refused_rows
     from audience.ingest import import_history
 
+    if rejects is not None and not skip_invalid:
+        raise click.UsageError("--rejects goes with --skip-invalid")
     total = sum(f.stat().st_size for f in files if f.is_file())
     progress, stop = _progress_bar(total, not obj.quiet)
     try:
@@ -160,10 +188,15 @@ def import_command(obj: Context, files: tuple[Path, ...]) -> None:
             datetime.now(UTC).date(),
             progress=progress,
             lock_timeout_s=obj.settings.warehouse.lock_timeout_s,
+            replace=replace,
+            skip_invalid=skip_invalid,
+            rejects=rejects,
         )
     finally:
         stop()
     w = summary.written
+    refused = summary.rejected.select("file", "line").unique().height
+    rows = refused_rows(summary.rejected)
     click.echo(
         f"imported {summary.rows:,} rows for {summary.accounts:,} accounts into {obj.warehouse}: "
         f"{w.inserted:,} new, {w.updated:,} changed, {w.unchanged:,} unchanged"
@@ -172,8 +205,25 @@ def import_command(obj: Context, files: tuple[Path, ...]) -> None:
             if summary.duplicates
             else ""
         )
+        + (f", {summary.replaced:,} stored figures replaced" if summary.replaced else "")
+        + (
+            f"; {refused:,} rows refused, written to {', '.join(map(str, summary.rejects_files))}"
+            if refused
+            else ""
+        )
     )
-    obj.say("next: audience run --skip-collect   (analyse the history)")
+    if refused:
+        for row in rows.head(SHOWN_PROBLEMS).iter_rows(named=True):
+            click.echo(f"refused {row['file']}:{row['line']}: {row['why']}", err=True)
+        if rows.height > SHOWN_PROBLEMS:
+            click.echo(
+                f"... and {rows.height - SHOWN_PROBLEMS:,} more refused rows (all in the rejects file)",
+                err=True,
+            )
+    if summary.changes_history:
+        obj.say("the import changed analysed history: run `audience run --skip-collect` to refresh")
+    else:
+        obj.say("next: audience run --skip-collect   (analyse the history)")
 
 
 # --- run ------------------------------------------------------------------------------------
@@ -306,6 +356,7 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
 @pass_context
 def report_command(obj: Context, as_of: date | None, output: Path | None) -> None:
     """Write the self-contained HTML report: overview, growth charts with flagged days, events."""
+    _note_if_stale(obj)
     from reports.render import write_report
     from warehouse.query import fetch_one
 
@@ -485,6 +536,7 @@ def accounts_group() -> None:
 @pass_context
 def accounts_list(obj: Context, fmt: str) -> None:
     """Every account in the warehouse, with its latest figure, and the configured ones."""
+    _note_if_stale(obj)
     configured = {a.key for a in obj.settings.accounts}
     rows: list[dict[str, Any]] = []
     if obj.warehouse.exists():
@@ -587,6 +639,21 @@ def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
 # --- reading --------------------------------------------------------------------------------
 
 
+def _note_if_stale(obj: Context) -> None:
+    """One line on stderr when an import changed analysed history after the last analysis."""
+    from warehouse.imports import stale_since
+
+    if not obj.warehouse.exists():
+        return
+    try:
+        with obj.open(read_only=True) as con:
+            stale = stale_since(con)
+    except AudienceError:
+        return  # the command itself says what is wrong with the warehouse
+    if stale is not None:
+        click.echo(stale.notice(), err=True)
+
+
 def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
     if fmt == "json":
         click.echo(
@@ -625,6 +692,7 @@ def anomalies_command(
     obj: Context, since: date | None, platform: str | None, suspected: bool, fmt: str
 ) -> None:
     """Flagged days with their evidence, newest first."""
+    _note_if_stale(obj)
     if platform is not None:
         from audience.platforms import get_platform
 
@@ -680,6 +748,7 @@ def anomalies_command(
 @pass_context
 def query_command(obj: Context, sql: str, fmt: str) -> None:
     """Run one read-only SQL query against the warehouse."""
+    _note_if_stale(obj)
     import duckdb
 
     with obj.open(read_only=True) as con:
@@ -720,6 +789,7 @@ def audit_command(
     An account the warehouse has no figures of is fetched from the platform now (not stored);
     the page then says what history is missing. Reads the warehouse only.
     """
+    _note_if_stale(obj)
     from audience.audit import render_text, run_audit
     from audience.platforms import parse_account
 

@@ -136,6 +136,7 @@ class DetectionSettings(_Model):
     platform_event_z: float = Field(2.0, gt=0)  # co-movement: accounts moving this much...
     platform_event_min_accounts: int = Field(3, ge=2)  # ...at least this many...
     platform_event_share: float = Field(0.3, gt=0, le=1)  # ...and this share of the platform's
+    max_gap_days: int = Field(31, ge=1, le=3660)  # longer gaps between figures stay gaps
 
 
 class AlertSettings(_Model):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from audience.errors import ImportRejected, Problem
+from audience.errors import AudienceError, ImportRejected, Problem
 from audience.platforms import PLATFORMS
 
 REQUIRED = ("platform", "handle", "date", "followers")
@@ -31,6 +31,10 @@ SHOWN_PROBLEMS = 20
 Progress = Callable[[int], None]  # called with the number of bytes just read
 
 
+PROBLEM_SCHEMA = {"file": pl.String, "line": pl.Int64, "field": pl.String, "reason": pl.String}
+SEPARATORS = (";", "\t", "|")
+
+
 @dataclass
 class History:
     """Validated rows of one import call, with one row per account and day."""
@@ -38,6 +42,50 @@ class History:
     frame: pl.DataFrame  # platform, handle, day, followers..views, source, file, line
     files: list[tuple[str, str, int]] = field(default_factory=list)  # (name, sha256, rows)
     duplicates: int = 0  # identical repeated rows, dropped
+    # rows refused under --skip-invalid: file, line, field, reason (one row per problem)
+    rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROBLEM_SCHEMA))
+
+
+@dataclass(frozen=True)
+class FileProblem(Problem):
+    """A problem of a whole file (its encoding, its separator): shown as `FILE: REASON`."""
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.reason}"
+
+
+def file_problem(name: str, reason: str) -> FileProblem:
+    return FileProblem(name, 0, "file", reason)
+
+
+def _encoding_problem(name: str, first_line: bytes) -> Problem | None:
+    """The file is not UTF-8 text: say what it looks like (its first line tells)."""
+    if first_line.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first_line:
+        return file_problem(name, "not UTF-8 text (looks like UTF-16): save it as UTF-8")
+    try:
+        first_line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _not_utf8(name, 1, first_line, exc)
+    return None
+
+
+def _not_utf8(name: str, line: int, data: bytes, exc: UnicodeDecodeError) -> Problem:
+    byte = data[exc.start]
+    return FileProblem(
+        name,
+        line,
+        "file",
+        f"not UTF-8 text (looks like Latin-1 or Windows-1252: byte 0x{byte:02x} on line {line}): "
+        "save it as UTF-8",
+    )
+
+
+def _separator_problem(name: str, text: str) -> Problem | None:
+    """A header that is a valid one once split on ';' (or a tab, or '|')."""
+    for sep in SEPARATORS:
+        if sep in text and set(REQUIRED) <= {c.strip().lower() for c in text.split(sep)}:
+            return file_problem(name, f"columns are separated by {sep!r}, not ','")
+    return None
 
 
 def _header(path: Path, first_line: bytes) -> tuple[list[str], list[Problem]]:
@@ -48,6 +96,9 @@ def _header(path: Path, first_line: bytes) -> tuple[list[str], list[Problem]]:
     problems = []
     if not any(columns):
         return columns, [Problem(name, 1, "header", "empty file: expected a header row")]
+    separator = _separator_problem(name, text)
+    if separator is not None:
+        return columns, [separator]
     for column in REQUIRED:
         if column not in columns:
             problems.append(Problem(name, 1, column, "required column is missing"))
@@ -85,29 +136,45 @@ def _blocks(handle: io.BufferedReader, progress: Progress | None) -> Iterator[by
         yield chunk[: cut + 1]
 
 
-def _ragged_lines(name: str, columns: list[str], block: bytes, first_line: int) -> list[Problem]:
-    """Locate malformed records exactly (slow path, only for a block Polars refused)."""
+def _ragged_lines(
+    name: str, columns: list[str], block: bytes, first_line: int
+) -> tuple[pl.DataFrame, list[Problem]]:
+    """Locate malformed records exactly (slow path, only for a block Polars refused).
+
+    Returns the well-formed records (with their `line`) and a problem per malformed one.
+    """
     problems = []
+    good: list[list[str]] = []
+    lines: list[int] = []
     text = block.decode("utf-8", errors="replace")
     reader = csv.reader(io.StringIO(text))
     start = 1
     for record in reader:
         line = first_line + start - 1
+        bad = False
         if len(record) != len(columns) and any(v.strip() for v in record):
             problems.append(
                 Problem(name, line, "row", f"expected {len(columns)} fields, found {len(record)}")
             )
+            bad = True
         if reader.line_num - start > 0:
             problems.append(Problem(name, line, "row", "a quoted field spans lines (not allowed)"))
+            bad = True
+        if not bad and len(record) == len(columns):
+            good.append(record)
+            lines.append(line)
         start = reader.line_num + 1
     if not problems:
         problems.append(Problem(name, first_line, "row", "cannot parse this block as CSV"))
-    return problems
+    frame = pl.DataFrame(
+        [pl.Series(c, [r[i] for r in good], dtype=pl.String) for i, c in enumerate(columns)]
+    ).with_columns(pl.Series("line", lines, dtype=pl.Int64))
+    return frame, problems
 
 
 def _parse_block(
     name: str, columns: list[str], block: bytes, first_line: int
-) -> pl.DataFrame | list[Problem]:
+) -> pl.DataFrame | tuple[pl.DataFrame, list[Problem]]:
     try:
         frame = pl.read_csv(
             block,
@@ -175,6 +242,15 @@ def _handle_valid() -> pl.Expr:
     return expr
 
 
+def _launched() -> pl.Expr:
+    """Each row's platform's first day (platforms.Platform.launched); null for an unknown one."""
+    return pl.col("platform").replace_strict(
+        {name: spec.launched for name, spec in PLATFORMS.items()},
+        default=None,
+        return_dtype=pl.Date,
+    )
+
+
 def _validate_block(
     frame: pl.DataFrame, name: str, first_line: int, today: date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -182,12 +258,13 @@ def _validate_block(
     for column in OPTIONAL:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
+    if "line" not in frame.columns:
+        frame = frame.with_columns(
+            pl.int_range(first_line, first_line + frame.height, dtype=pl.Int64).alias("line")
+        )
     frame = frame.with_columns(
         [pl.col(c).str.strip_chars().replace("", None) for c in REQUIRED + OPTIONAL]
-    ).with_columns(
-        pl.int_range(first_line, first_line + frame.height, dtype=pl.Int64).alias("line"),
-        pl.col("platform").str.to_lowercase(),
-    )
+    ).with_columns(pl.col("platform").str.to_lowercase())
     frame = frame.with_columns(_canonical_handles().alias("handle"))
     frame = frame.with_columns(
         pl.col("date").str.to_date("%Y-%m-%d", strict=False).alias("day"),
@@ -230,6 +307,17 @@ def _validate_block(
             "date",
             pl.col("day") > pl.lit(today),
             pl.lit(f"date is in the future (today is {today.isoformat()}): ") + pl.col("date"),
+        ),
+        (
+            "date",
+            pl.col("day") < _launched(),
+            pl.lit("date ")
+            + pl.col("date")
+            + pl.lit(" is before ")
+            + pl.col("platform")
+            + pl.lit(" existed (its first accounts date from ")
+            + _launched().cast(pl.String)
+            + pl.lit(")"),
         ),
     ]
     for column in COUNTS:
@@ -304,8 +392,19 @@ def _conflicts(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def read_history(paths: Sequence[Path], today: date, progress: Progress | None = None) -> History:
-    """Read and validate CSV history files; raise ImportRejected listing every problem found."""
+def read_history(
+    paths: Sequence[Path],
+    today: date,
+    progress: Progress | None = None,
+    *,
+    skip_invalid: bool = False,
+) -> History:
+    """Read and validate CSV history files; raise ImportRejected listing every problem found.
+
+    With `skip_invalid`, a problem of a row (a bad value, a malformed record, a conflict with
+    an earlier row) leaves that row out instead (History.rejected); a problem of a whole file
+    (cannot open, not UTF-8, its header) still refuses the call.
+    """
     valid_parts: list[pl.DataFrame] = []
     problem_parts: list[pl.DataFrame] = []
     header_problems: list[Problem] = []
@@ -324,33 +423,46 @@ def read_history(paths: Sequence[Path], today: date, progress: Progress | None =
             digest.update(first)
             if progress:
                 progress(len(first))
-            columns, problems = _header(path, first)
+            encoding = _encoding_problem(name, first)
+            columns, problems = ([], [encoding]) if encoding else _header(path, first)
             if problems:
                 header_problems.extend(problems)
                 continue
             line = 2
             for block in _blocks(handle, progress):
                 digest.update(block)
+                try:
+                    block.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    at = line + block.count(b"\n", 0, exc.start)
+                    header_problems.append(_not_utf8(name, at, block, exc))
+                    break
                 parsed = _parse_block(name, columns, block, line)
                 block_lines = block.count(b"\n")
-                if isinstance(parsed, list):
-                    header_problems.extend(parsed)
-                else:
-                    valid, found = _validate_block(parsed, name, line, today)
-                    valid_parts.append(valid.with_columns(pl.lit(order).alias("file_order")))
-                    problem_parts.append(found)
-                    file_rows += parsed.height
+                if isinstance(parsed, tuple):
+                    parsed, ragged = parsed
+                    if not skip_invalid or ragged[0].reason.startswith("cannot parse"):
+                        header_problems.extend(ragged)
+                        line += block_lines
+                        continue
+                    problem_parts.append(
+                        pl.DataFrame([vars(p) for p in ragged], schema=PROBLEM_SCHEMA)
+                    )
+                valid, found = _validate_block(parsed, name, line, today)
+                valid_parts.append(valid.with_columns(pl.lit(order).alias("file_order")))
+                problem_parts.append(found)
+                file_rows += parsed.height
                 line += block_lines
         files.append((path.name, digest.hexdigest(), file_rows))
 
-    schema = {"file": pl.String, "line": pl.Int64, "field": pl.String, "reason": pl.String}
+    schema = PROBLEM_SCHEMA
     problems_frame = pl.concat(
         [p.select(list(schema)) for p in problem_parts] or [pl.DataFrame(schema=schema)]
     )
     rows = pl.concat(valid_parts) if valid_parts else None
     if rows is not None and rows.height:
         problems_frame = pl.concat([problems_frame, _conflicts(rows).select(list(schema))])
-    total = len(header_problems) + problems_frame.height
+    total = len(header_problems) + (0 if skip_invalid else problems_frame.height)
     if total:
         file_rank = {str(p): i for i, p in enumerate(paths)}
         shown = (
@@ -362,9 +474,11 @@ def read_history(paths: Sequence[Path], today: date, progress: Progress | None =
         )
         listed = header_problems + [
             Problem(r["file"], r["line"], r["field"], r["reason"])
-            for r in shown.iter_rows(named=True)
+            for r in ([] if skip_invalid else shown.iter_rows(named=True))
         ]
         raise ImportRejected(listed[: max(SHOWN_PROBLEMS, len(header_problems))], total)
+    if rows is not None and problems_frame.height:  # --skip-invalid: leave those rows out
+        rows = rows.join(problems_frame.select("file", "line"), on=["file", "line"], how="anti")
 
     if rows is None:
         rows = pl.DataFrame(
@@ -394,4 +508,69 @@ def read_history(paths: Sequence[Path], today: date, progress: Progress | None =
         .select(*KEY, *COUNTS, "source", "file", "line")
     )
     duplicates = rows.height - frame.height
-    return History(frame=frame, files=files, duplicates=duplicates)
+    return History(frame=frame, files=files, duplicates=duplicates, rejected=problems_frame)
+
+
+def rejects_targets(paths: Sequence[Path], rejects: Path | None) -> dict[str, Path]:
+    """Where each input's refused rows go under --skip-invalid: `rejects`, or NAME.rejects.csv
+    next to the input. Refuses a target that is one of the inputs, or one shared by several."""
+    if rejects is not None and len(paths) > 1:
+        raise AudienceError(
+            "--rejects takes one input file; with several, each file's rejected rows go "
+            "next to it as NAME.rejects.csv"
+        )
+    targets = {str(p): rejects or p.with_name(f"{p.stem}.rejects.csv") for p in paths}
+    inputs = {p.resolve() for p in paths}
+    for target in targets.values():
+        if target.resolve() in inputs:
+            raise AudienceError(
+                f"the rejects file {str(target)!r} is an input file: choose another"
+            )
+    return targets
+
+
+def refused_rows(rejected: pl.DataFrame) -> pl.DataFrame:
+    """One row per refused line (file, line, why: every problem of the line), in order."""
+    return (
+        rejected.sort("file", "line")
+        .group_by("file", "line", maintain_order=True)
+        .agg((pl.col("field") + pl.lit(": ") + pl.col("reason")).str.join("; ").alias("why"))
+    )
+
+
+def write_rejects(
+    rejected: pl.DataFrame, paths: Sequence[Path], targets: dict[str, Path]
+) -> list[Path]:
+    """Write each input's refused lines, as they were, with their line number and the reason
+    (one CSV per input that had any: the input's header plus `source_line,reason`)."""
+    reasons = refused_rows(rejected)
+    written: list[Path] = []
+    for path in paths:
+        mine = reasons.filter(pl.col("file") == str(path))
+        if not mine.height:
+            continue
+        wanted = dict(zip(mine.get_column("line"), mine.get_column("why"), strict=True))
+        target = targets[str(path)]
+        try:
+            with path.open("rb") as source, target.open("wb") as out:
+                written.append(target)
+                for number, raw in enumerate(source, start=1):
+                    text = raw.rstrip(b"\r\n")
+                    if number == 1:
+                        out.write(text.removeprefix(b"\xef\xbb\xbf") + b",source_line,reason\n")
+                    elif number in wanted:
+                        out.write(text + f",{number},{_quoted(wanted[number])}\n".encode())
+        except OSError as exc:
+            for done in written:
+                done.unlink(missing_ok=True)
+            raise AudienceError(
+                f"cannot write the rejects file {str(target)!r}: {exc.strerror or exc}; "
+                "nothing was imported"
+            ) from None
+    return written
+
+
+def _quoted(text: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow([text])
+    return buffer.getvalue()

@@ -1,19 +1,35 @@
-"""Importing CSV history into the warehouse: validate everything, then write it all or nothing."""
+"""Importing CSV history into the warehouse: validate everything, then write it all or nothing.
+
+A figure already stored is replaced only when asked (`replace`), and each replaced figure is
+kept in `import_replacements`. With `skip_invalid`, refused rows are left out (and written to
+a rejects file) instead of refusing the call.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from audience.errors import ImportRejected, Problem, WarehouseError
-from audience.importer import Progress, read_history
+from audience.importer import (
+    PROBLEM_SCHEMA,
+    SHOWN_PROBLEMS,
+    Progress,
+    read_history,
+    rejects_targets,
+    write_rejects,
+)
 from warehouse.db import open_warehouse
+from warehouse.imports import history_change_day, record_replacements, stored_changes
 from warehouse.runs import finish_run, start_run
 from warehouse.snapshots import WriteCounts, conflicts_with_observed, upsert_snapshots
+
+KEY = ["platform", "handle", "day"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +39,80 @@ class ImportSummary:
     accounts: int
     duplicates: int
     written: WriteCounts
+    replaced: int = 0  # figures replaced (--replace), each kept in import_replacements
+    changes_history: bool = False  # the last analysis is out of date now
+    rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROBLEM_SCHEMA))
+    rejects_files: list[Path] = field(default_factory=list)
+
+
+def _observed_problems(frame: pl.DataFrame, clashes: pl.DataFrame) -> pl.DataFrame:
+    """Rows contradicting a figure the tracker collected, as problems (never replaceable)."""
+    return (
+        frame.join(clashes.drop("followers"), on=KEY)
+        .sort("file", "line")
+        .select(
+            "file",
+            "line",
+            pl.lit("followers").alias("field"),
+            (
+                pl.col("followers").cast(pl.String)
+                + pl.lit(" contradicts ")
+                + pl.col("observed_followers").cast(pl.String)
+                + pl.lit(" collected by the tracker (")
+                + pl.col("source")
+                + pl.lit(") for ")
+                + pl.col("platform")
+                + pl.lit(":")
+                + pl.col("handle")
+                + pl.lit(" on ")
+                + pl.col("day").cast(pl.String)
+            ).alias("reason"),
+        )
+    )
+
+
+def _replace_problems(frame: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
+    """One problem per row that would replace stored figures, with the old and new values."""
+    return (
+        frame.select(*KEY, "file", "line")
+        .join(changes, on=KEY)
+        .group_by("file", "line", maintain_order=True)
+        .agg(
+            pl.col("figure").str.join(", ").alias("field"),
+            (
+                pl.col("figure")
+                + pl.lit(" ")
+                + pl.col("old_value").cast(pl.String).fill_null("blank")
+                + pl.lit(" -> ")
+                + pl.col("new_value").cast(pl.String).fill_null("blank")
+            )
+            .str.join(", ")
+            .alias("values"),
+            pl.col("platform").first(),
+            pl.col("handle").first(),
+            pl.col("day").first(),
+            pl.col("old_source").first(),
+        )
+        .sort("file", "line")
+        .select(
+            "file",
+            "line",
+            "field",
+            (
+                pl.lit("would replace stored figures of ")
+                + pl.col("platform")
+                + pl.lit(":")
+                + pl.col("handle")
+                + pl.lit(" on ")
+                + pl.col("day").cast(pl.String)
+                + pl.lit(" (")
+                + pl.col("values")
+                + pl.lit(", stored by ")
+                + pl.col("old_source")
+                + pl.lit("): add --replace to replace them")
+            ).alias("reason"),
+        )
+    )
 
 
 def import_history(
@@ -32,38 +122,60 @@ def import_history(
     *,
     progress: Progress | None = None,
     lock_timeout_s: float = 10.0,
+    replace: bool = False,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
 ) -> ImportSummary:
-    """Validate `paths` together and load them in one transaction; raise ImportRejected on any problem."""
-    history = read_history(paths, today, progress)
+    """Validate `paths` together and load them in one transaction; raise ImportRejected on any problem.
+
+    `replace`: figures that differ from stored imported ones replace them (each recorded in
+    import_replacements); without it such rows are problems. `skip_invalid`: rows with a
+    problem are left out and written to a rejects file (`rejects`, or NAME.rejects.csv next
+    to each input) instead of refusing the call.
+    """
+    targets = rejects_targets(paths, rejects) if skip_invalid else {}
+    history = read_history(paths, today, progress, skip_invalid=skip_invalid)
     frame = history.frame
+    rejected = history.rejected
     with open_warehouse(warehouse, timeout_s=lock_timeout_s) as con:
+        written_files: list[Path] = []
         try:
             con.execute("BEGIN TRANSACTION")
-            clashes = conflicts_with_observed(con, frame)
-            if clashes.height:
+            refused = _refused(con, frame, replace)
+            if refused.height and not skip_invalid:
                 con.execute("ROLLBACK")
-                located = frame.join(clashes, on=["platform", "handle", "day"]).sort("file", "line")
                 raise ImportRejected(
-                    [
-                        Problem(
-                            r["file"],
-                            r["line"],
-                            "followers",
-                            f"{r['followers']} contradicts {r['observed_followers']} collected by "
-                            f"the tracker ({r['source']}) for {r['platform']}:{r['handle']} on {r['day']}",
-                        )
-                        for r in located.head(20).iter_rows(named=True)
-                    ],
-                    located.height,
+                    [Problem(**r) for r in refused.head(SHOWN_PROBLEMS).iter_rows(named=True)],
+                    refused.height,
                 )
+            if refused.height:
+                rejected = pl.concat([rejected, refused])
+                frame = frame.join(refused.select("file", "line"), on=["file", "line"], how="anti")
+                _refused(con, frame, replace)  # stage what is left
+            changes = stored_changes(con) if replace else pl.DataFrame()
+            changed_day = history_change_day(con)
             run_id = start_run(con, "import")
             written = upsert_snapshots(con, frame, staged=True)
             for name, digest, rows in history.files:
                 con.execute(
                     "INSERT INTO imports VALUES (?, ?, ?, ?, now())", [run_id, name, digest, rows]
                 )
+            if changes.height:
+                with_files = _with_files(changes, frame, history.files, paths)
+                record_replacements(con, run_id, with_files, datetime.now(UTC))
             accounts = frame.select("platform", "handle").unique().height
-            summary = ImportSummary(run_id, frame.height, accounts, history.duplicates, written)
+            written_files = write_rejects(rejected, paths, targets) if rejected.height else []
+            summary = ImportSummary(
+                run_id,
+                frame.height,
+                accounts,
+                history.duplicates,
+                written,
+                changes.height,
+                changed_day is not None,
+                rejected,
+                written_files,
+            )
             finish_run(
                 con,
                 run_id,
@@ -76,10 +188,50 @@ def import_history(
                     "updated": written.updated,
                     "unchanged": written.unchanged,
                     "duplicates": history.duplicates,
+                    "replaced": changes.height,
+                    "rejected": rejected.select("file", "line").unique().height,
+                    "changes_history": changed_day is not None,
+                    "earliest_changed_day": changed_day,
                 },
             )
             con.execute("COMMIT")
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
+            _remove(written_files)
             raise WarehouseError(f"import failed and was rolled back: {exc}") from None
+        except BaseException:
+            _remove(written_files)
+            raise
     return summary
+
+
+def _refused(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, replace: bool) -> pl.DataFrame:
+    """Stage `frame`, and return its rows that cannot go in: contradicting collected figures,
+    or replacing stored ones without `replace`."""
+    parts = [_observed_problems(frame, conflicts_with_observed(con, frame))]
+    if not replace:
+        parts.append(_replace_problems(frame, stored_changes(con)))
+    return pl.concat([p.select(list(PROBLEM_SCHEMA)) for p in parts]).sort("file", "line")
+
+
+def _with_files(
+    changes: pl.DataFrame,
+    frame: pl.DataFrame,
+    files: list[tuple[str, str, int]],
+    paths: Sequence[Path],
+) -> pl.DataFrame:
+    """The replaced figures with the name and sha256 of the file each new value came from."""
+    # read_history refuses a call with a file it cannot read: files match paths, in order
+    by_path = pl.DataFrame(
+        {
+            "file": [str(p) for p in paths],
+            "file_name": [f[0] for f in files],
+            "sha256": [f[1] for f in files],
+        }
+    )
+    return changes.join(frame.select(*KEY, "file"), on=KEY).join(by_path, on="file", how="left")
+
+
+def _remove(files: list[Path]) -> None:
+    for path in files:
+        path.unlink(missing_ok=True)

@@ -62,8 +62,13 @@ class YouTubeCollector(Collector):
         generic_status(response)
 
     async def fetch(self, handles: Sequence[str]) -> list[Fetched]:
-        ids = [h for h in handles if not h.startswith("@")]
-        results = [await self._by_handle(h) for h in handles if h.startswith("@")]
+        # a channel id is UC + 22 characters; anything else is an @handle or a legacy username
+        ids = [h for h in handles if len(h) == 24 and h.startswith("UC")]
+        results = [
+            await self._by_handle(h, "forHandle" if h.startswith("@") else "forUsername")
+            for h in handles
+            if h not in ids
+        ]
         if ids:
             results += await self._by_ids(ids)
         order = {h: i for i, h in enumerate(handles)}
@@ -98,11 +103,11 @@ class YouTubeCollector(Collector):
             for i in ids
         ]
 
-    async def _by_handle(self, handle: str) -> Fetched:
+    async def _by_handle(self, handle: str, parameter: str = "forHandle") -> Fetched:
         url = self.root(self.settings) + "/youtube/v3/channels"
         try:
             body, status, attempts = await self.requester.get_json(
-                url, params=self._params(forHandle=handle)
+                url, params=self._params(**{parameter: handle})
             )
         except CollectorError as exc:
             return self.failed(handle, exc)

@@ -301,6 +301,9 @@ async def youtube_channels(sim: Simulator, request: Request) -> Answer:
     elif query.get("forHandle"):
         handle = "@" + query["forHandle"].lower().removeprefix("@")
         wanted = [handle] if handle in sim.world.handles("youtube") else []
+    elif query.get("forUsername"):  # a legacy username (case-insensitive)
+        name = query["forUsername"].lower()
+        wanted = [h for h in sim.world.handles("youtube") if h.lower() == name]
     items = []
     for handle in wanted:
         state = sim.state("youtube", handle)

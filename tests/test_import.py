@@ -70,16 +70,21 @@ def test_reimport_and_identical_duplicates_are_harmless(
     assert _rows(warehouse_path) == before
 
 
-def test_a_corrected_file_replaces_imported_figures(
+def test_a_corrected_file_replaces_imported_figures_only_with_replace(
     write_csv: WriteCsv, warehouse_path: Path
 ) -> None:
     import_history([write_csv("history.csv", GOOD)], warehouse_path, TODAY)
-    fixed = import_history(
-        [write_csv("fixed.csv", HEADER + "github,octocat,2024-01-02,106,9,\n")],
-        warehouse_path,
-        TODAY,
+    before = table_digest(warehouse_path)
+    fixed_csv = write_csv("fixed.csv", HEADER + "github,octocat,2024-01-02,106,9,\n")
+    with pytest.raises(ImportRejected) as info:
+        import_history([fixed_csv], warehouse_path, TODAY)
+    assert str(info.value.problems[0]) == (
+        f"{fixed_csv}:2: followers: would replace stored figures of github:octocat on 2024-01-02 "
+        "(followers 105 -> 106, stored by import:history.csv): add --replace to replace them"
     )
-    assert (fixed.written.inserted, fixed.written.updated) == (0, 1)
+    assert table_digest(warehouse_path) == before
+    fixed = import_history([fixed_csv], warehouse_path, TODAY, replace=True)
+    assert (fixed.written.inserted, fixed.written.updated, fixed.replaced) == (0, 1, 1)
     assert ("github", "octocat", "2024-01-02", 106, 9, None, "import:fixed.csv") in _rows(
         warehouse_path
     )

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from audience.errors import ImportRejected
 from audience.importer import read_history
+from audience.platforms import PLATFORMS
 
 TODAY = date(2026, 11, 22)
 HEADER = "platform,handle,date,followers,following,posts,views"
@@ -30,7 +31,8 @@ def valid_rows(
 ) -> list[tuple[str, str, date, int, int | None, int | None, int | None]]:
     platform = draw(st.sampled_from(sorted(handles)))
     handle = draw(handles[platform])
-    start = draw(st.dates(min_value=date(2015, 1, 1), max_value=date(2026, 1, 1)))
+    # from the platform's first day on (earlier dates are refused: platforms.Platform.launched)
+    start = draw(st.dates(min_value=PLATFORMS[platform].launched, max_value=date(2026, 1, 1)))
     count = draw(st.integers(1, 20))
     optional = st.one_of(st.none(), st.integers(0, 10**12))
     return [

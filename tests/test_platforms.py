@@ -39,6 +39,15 @@ from audience.platforms import PLATFORMS, canonical_handle, parse_account
         pytest.param("twitch", "TwitchDev", "twitchdev", id="twitch"),
         pytest.param("reddit", "r/Python", "r/python", id="reddit-sub"),
         pytest.param("reddit", "/u/spez", "u/spez", id="reddit-user"),
+        # legacy and special forms of reddit's validator (r2/lib/validator, r2/models/subreddit)
+        pytest.param("reddit", "r/reddit.com", "r/reddit.com", id="reddit-legacy-dot"),
+        pytest.param("reddit", "r/de", "r/de", id="reddit-language"),
+        pytest.param("reddit", "r/_vim", "r/_vim", id="reddit-first-rule-underscore"),
+        pytest.param("reddit", "r/t:2012", "r/t:2012", id="reddit-time-subreddit"),
+        pytest.param("x", "jack", "jack", id="x-short"),
+        pytest.param("x", "@AlanWakeTheSeries", "alanwaketheseries", id="x-historical-long"),
+        pytest.param("youtube", "GoogleDevelopers", "GoogleDevelopers", id="youtube-legacy-user"),
+        pytest.param("github", "legacy-", "legacy-", id="github-legacy-trailing-hyphen"),
         pytest.param("instagram", "brand.studio", "brand.studio", id="instagram"),
     ],
 )
@@ -54,10 +63,17 @@ def test_canonical_handles(platform: str, given: str, canonical: str) -> None:
         ("github", "a/.."),
         ("github", "-leading-dash"),
         ("x", "robert'); DROP TABLE snapshots;--"),
-        ("x", "sixteen_chars_xx"),
+        ("x", "twenty_one_chars_xxxx"),  # historical handles reach 20, no further
         ("twitch", "abc"),
-        ("youtube", "UCshort"),
+        ("youtube", "UC_x5XG1OV2P6uZZ5FSM9Tt"),  # 23: neither a channel id nor a username
         ("reddit", "python"),
+        ("reddit", "r/../about"),  # a path
+        ("reddit", "r/reddit.org"),  # only the one legacy dotted name
+        ("reddit", "r/a"),
+        ("x", "a\x00b"),  # NUL
+        ("x", "ab\u202ecd"),  # a right-to-left override
+        ("youtube", "@a\nb"),
+        ("github", "a/b/c"),
         ("bluesky", "no-dot"),
         ("instagram", "<script>"),
         ("github", ""),

@@ -1,11 +1,16 @@
 """Gap-aware daily series: one row per account per day, missing days filled by interpolation.
 
 A change across a stretch of missing days is spread evenly over the days it covers, so a
-three-day collection gap followed by a catch-up is never read as a one-day jump.
+three-day collection gap followed by a catch-up is never read as a one-day jump. A gap longer
+than `max_gap_days` ([detection] max_gap_days) is not filled: it stays a gap, the series of
+the account resumes after it as a new segment (no interpolated rows, no daily gain on its
+first day, no look-back across it), so one stray figure years away cannot invent decades of
+history.
 
-Built with whole-array operations (no per-account loops): accounts are laid out one after
-another, each from its first to its last observed day, so interpolation never crosses from
-one account into the next (both ends of every account are observations).
+Built with whole-array operations (no per-account loops): segments (an account's days between
+long gaps) are laid out one after another, each from its first to its last observed day, so
+interpolation never crosses from one segment into the next (both ends of every segment are
+observations).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from transforms.layout import first_rows, with_account_ids
 ACCOUNT = ("platform", "handle")
 VALUES = ("followers", "following", "posts")
 EPOCH = date(1970, 1, 1)
+MAX_GAP_DAYS = 31  # the default of [detection] max_gap_days
 
 
 @dataclass(frozen=True)
@@ -73,17 +79,33 @@ class Series:
     observed: np.ndarray  # the figure was seen that day
     # int32: the length of the interval the day's change was spread over (0: none)
     spread_days: np.ndarray
-    daily_gain: np.ndarray  # NaN on each account's first day
-    starts: np.ndarray  # index of each account's first row
+    daily_gain: np.ndarray  # NaN on each segment's first day
+    starts: np.ndarray  # index of each segment's first row (an account's, or after a long gap)
 
     def __len__(self) -> int:
         return len(self.aid)
 
 
-def build_series(obs: Observations) -> Series:
-    """The gap-aware daily series of observations sorted by account and day."""
-    aid, day = obs.aid, obs.day
+def segment_starts(aid: np.ndarray, day: np.ndarray, max_gap_days: int) -> np.ndarray:
+    """Index of the first row of each segment: an account's first row, and each row that comes
+    more than `max_gap_days` days after the one before it (rows sorted by account and day)."""
     starts = first_rows(aid)
+    if len(aid) == 0:
+        return starts
+    breaks = np.zeros(len(aid), dtype=bool)
+    breaks[starts] = True
+    breaks[1:] |= np.diff(day) > max_gap_days
+    return np.flatnonzero(breaks)
+
+
+def build_series(obs: Observations, max_gap_days: int = MAX_GAP_DAYS) -> Series:
+    """The gap-aware daily series of observations sorted by account and day.
+
+    Gaps of up to `max_gap_days` days between two figures are interpolated; a longer one
+    splits the account into segments that share nothing (see the module's docstring).
+    """
+    aid, day = obs.aid, obs.day
+    starts = segment_starts(aid, day, max_gap_days)
     if len(aid) == 0:
         empty = np.zeros(0)
         return Series(aid, day, {k: empty for k in VALUES}, np.zeros(0, bool), day, empty, starts)
@@ -124,7 +146,7 @@ def build_series(obs: Observations) -> Series:
 
 
 def _interpolate_within(values: np.ndarray, account: np.ndarray) -> np.ndarray:
-    """Linear interpolation of NaNs, only between two known values of the same account.
+    """Linear interpolation of NaNs, only between two known values of the same segment.
 
     The same figures as np.interp (slope times distance, plus the value before).
     """
@@ -145,18 +167,20 @@ def _interpolate_within(values: np.ndarray, account: np.ndarray) -> np.ndarray:
     return out
 
 
-def daily_series(snapshots: pl.DataFrame, as_of: date) -> pl.DataFrame:
+def daily_series(
+    snapshots: pl.DataFrame, as_of: date, max_gap_days: int = MAX_GAP_DAYS
+) -> pl.DataFrame:
     """Return a daily series per account up to `as_of` (inclusive), sorted by account and day.
 
     Input columns: platform, handle, day, followers, optionally following, posts, and `aid`
     (an integer account id; when given, the input must be sorted by aid and day). Output adds
     aid, observed (the figure was seen that day, not interpolated), spread_days (the length
     of the interval the day's change was spread over) and daily_gain; followers, following
-    and posts become Float64, interpolated across gaps.
+    and posts become Float64, interpolated across gaps of up to `max_gap_days` days.
     """
     optional = [c for c in ("following", "posts") if c in snapshots.columns]
     ordered = with_account_ids(snapshots.filter(pl.col("day") <= as_of))
-    series = build_series(Observations.from_frame(ordered))
+    series = build_series(Observations.from_frame(ordered), max_gap_days)
     names = ordered.select("aid", *ACCOUNT).unique("aid")
     return series_frame(series, names, optional)
 
@@ -203,14 +227,15 @@ def named_frame(
 def series_arrays(frame: pl.DataFrame) -> Series:
     """A daily series frame (daily_series) back as arrays."""
     aid = frame.get_column("aid").cast(pl.Int32).to_numpy()
+    day = frame.get_column("day").cast(pl.Int32).to_numpy()
     return Series(
         aid=aid,
-        day=frame.get_column("day").cast(pl.Int32).to_numpy(),
+        day=day,
         values=Observations.from_frame(frame).values,
         observed=frame.get_column("observed").to_numpy(),
         spread_days=frame.get_column("spread_days").fill_null(0).cast(pl.Int32).to_numpy(),
         daily_gain=frame.get_column("daily_gain").cast(pl.Float64).fill_null(np.nan).to_numpy(),
-        starts=first_rows(aid),
+        starts=segment_starts(aid, day, 1),  # a missing day is a long gap's: a new segment
     )
 
 

@@ -1,0 +1,187 @@
+"""Real third-party files (issue 12, point 14): legacy names, --skip-invalid with a rejects
+file, and files that are not UTF-8 or not comma-separated, through the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import Result, table_digest
+
+Cli = Callable[..., Result]
+WriteCsv = Callable[..., Path]
+HEADER = "platform,handle,date,followers\n"
+
+
+def _handles(warehouse: Path) -> list[tuple[str, str, int]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return [
+            (str(p), str(h), int(f))
+            for p, h, f in con.execute(
+                "SELECT platform, handle, followers FROM snapshots ORDER BY ALL"
+            ).fetchall()
+        ]
+
+
+def test_a_real_list_of_top_subreddits_with_legacy_names_imports(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    rows = [
+        "reddit,r/reddit.com,2024-01-01,1200000",  # the legacy site-wide subreddit
+        "reddit,r/AskReddit,2024-01-01,40000000",
+        "reddit,r/de,2024-01-01,700000",  # a two-letter language subreddit
+        "x,AlanWakeTheSeries,2024-01-01,50000",  # a historical 17-character X handle
+        "youtube,GoogleDevelopers,2024-01-01,2400000",  # a legacy YouTube username
+    ]
+    wh = tmp_path / "wh.duckdb"
+    result = cli("--warehouse", wh, "import", write_csv("top.csv", HEADER + "\n".join(rows) + "\n"))
+    assert result.code == 0, result.err
+    assert [h for _, h, _ in _handles(wh)] == [
+        "r/askreddit",
+        "r/de",
+        "r/reddit.com",
+        "alanwaketheseries",
+        "GoogleDevelopers",
+    ]
+
+
+BAD_ROWS = (
+    HEADER
+    + "github,octocat,2024-01-01,100\n"  # 2
+    + "github,octocat,2024-01-02,-5\n"  # 3: negative
+    + "reddit,r/../../etc,2024-01-01,5\n"  # 4: a path
+    + "github,octocat,2024-01-03,5,6,7\n"  # 5: a long record
+    + "github,hubot,2024-01-01,7\n"  # 6
+    + "github,octocat,2024-01-01,101\n"  # 7: conflicts with line 2
+)
+
+
+def test_skip_invalid_loads_the_valid_rows_and_writes_the_rest_to_a_rejects_file(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    wh = tmp_path / "wh.duckdb"
+    source = write_csv("third-party.csv", BAD_ROWS)
+    refused = cli("--warehouse", wh, "import", source)  # the default stays all or nothing
+    assert refused.code == 2
+    assert not wh.exists()
+
+    result = cli("--warehouse", wh, "import", "--skip-invalid", source)
+    assert result.code == 0, result.err
+    rejects = tmp_path / "third-party.rejects.csv"
+    assert "2 rows for 2 accounts" in result.out
+    assert f"4 rows refused, written to {rejects}" in result.out
+    assert result.err.splitlines()[:4] == [
+        f"refused {source}:3: followers: negative count '-5'",
+        f"refused {source}:4: handle: malformed reddit handle 'r/../../etc'",
+        f"refused {source}:5: row: expected 4 fields, found 6",
+        f"refused {source}:7: date: conflicts with {source}:2 for the same account and day "
+        "(followers 100 vs 101)",
+    ]
+    assert _handles(wh) == [("github", "hubot", 7), ("github", "octocat", 100)]
+    assert rejects.read_text().splitlines() == [
+        "platform,handle,date,followers,source_line,reason",
+        "github,octocat,2024-01-02,-5,3,followers: negative count '-5'",
+        "reddit,r/../../etc,2024-01-01,5,4,handle: malformed reddit handle 'r/../../etc'",
+        'github,octocat,2024-01-03,5,6,7,5,"row: expected 4 fields, found 6"',
+        "github,octocat,2024-01-01,101,7,"
+        f"date: conflicts with {source}:2 for the same account and day (followers 100 vs 101)",
+    ]
+
+
+def test_skip_invalid_writes_the_rejects_where_asked_and_leaves_out_stored_conflicts(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    wh = tmp_path / "wh.duckdb"
+    cli(
+        "--warehouse",
+        wh,
+        "import",
+        write_csv("first.csv", HEADER + "github,octocat,2024-01-01,100\n"),
+    )
+    source = write_csv(
+        "second.csv", HEADER + "github,octocat,2024-01-01,90\ngithub,octocat,2024-01-02,101\n"
+    )
+    target = tmp_path / "out" / "refused.csv"
+    target.parent.mkdir()
+    result = cli("--warehouse", wh, "import", "--skip-invalid", "--rejects", target, source)
+    assert result.code == 0, result.err
+    assert f"1 rows refused, written to {target}" in result.out
+    assert (
+        target.read_text()
+        .splitlines()[1]
+        .startswith('github,octocat,2024-01-01,90,2,"followers: would replace stored figures')
+    )
+    assert _handles(wh) == [("github", "octocat", 100), ("github", "octocat", 101)]
+    assert not (tmp_path / "second.rejects.csv").exists()
+
+
+def test_rejects_may_not_overwrite_an_input(cli: Cli, write_csv: WriteCsv, tmp_path: Path) -> None:
+    source = write_csv("h.csv", BAD_ROWS)
+    result = cli(
+        "--warehouse",
+        tmp_path / "wh.duckdb",
+        "import",
+        "--skip-invalid",
+        "--rejects",
+        source,
+        source,
+    )
+    assert result.code == 2
+    assert "is an input file" in result.err
+    assert source.read_text() == BAD_ROWS
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix", "looks_like"),
+    [
+        pytest.param("utf-16", b"", "UTF-16", id="utf-16-with-bom"),
+        pytest.param("utf-16-le", b"", "UTF-16", id="utf-16-without-bom"),
+        pytest.param("utf-16-be", b"", "UTF-16", id="utf-16-be-without-bom"),
+    ],
+)
+def test_utf16_files_are_named_as_such(
+    cli: Cli, tmp_path: Path, encoding: str, prefix: bytes, looks_like: str
+) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(prefix + (HEADER + "github,octocat,2024-01-01,5\n").encode(encoding))
+    result = cli("--warehouse", tmp_path / "wh.duckdb", "import", path)
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        f"{path}: not UTF-8 text (looks like {looks_like}): save it as UTF-8",
+        "import refused: 1 problem(s); the warehouse was not changed",
+    ]
+
+
+def test_latin1_files_are_named_as_such_even_far_down(
+    cli: Cli, tmp_path: Path, write_csv: WriteCsv
+) -> None:
+    wh = tmp_path / "wh.duckdb"
+    cli("--warehouse", wh, "import", write_csv("ok.csv", HEADER + "github,octocat,2024-01-01,5\n"))
+    before = table_digest(wh)
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        (HEADER + "github,octocat,2024-01-02,6\ninstagram,café,2024-01-01,5\n").encode("latin-1")
+    )
+    result = cli("--warehouse", wh, "import", path)
+    assert result.code == 2
+    assert result.err.splitlines()[0] == (
+        f"{path}: not UTF-8 text (looks like Latin-1 or Windows-1252: byte 0xe9 on line 3): "
+        "save it as UTF-8"
+    )
+    assert table_digest(wh) == before
+    # --skip-invalid cannot skip a file it cannot read
+    assert cli("--warehouse", wh, "import", "--skip-invalid", path).code == 2
+
+
+@pytest.mark.parametrize(("sep", "shown"), [(";", "';'"), ("\t", "'\\t'"), ("|", "'|'")])
+def test_other_separators_are_recognised(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path, sep: str, shown: str
+) -> None:
+    text = sep.join(["platform", "handle", "date", "followers"]) + "\n"
+    path = write_csv("euro.csv", text + sep.join(["github", "octocat", "2024-01-01", "5"]) + "\n")
+    result = cli("--warehouse", tmp_path / "wh.duckdb", "import", path)
+    assert result.code == 2
+    assert result.err.splitlines()[0] == f"{path}: columns are separated by {shown}, not ','"
