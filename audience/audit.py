@@ -301,6 +301,7 @@ def run_audit(
     warehouse: Path, settings: Settings, platform: str, handle: str, as_of: date, *, live: bool
 ) -> Audit:
     """Everything the warehouse knows of the account; the platform's figure when it knows none."""
+    from audience.analysis import shadow_as_of
     from warehouse.db import open_warehouse
 
     audit = Audit(platform, handle, as_of)
@@ -308,6 +309,8 @@ def run_audit(
         with open_warehouse(
             warehouse, read_only=True, timeout_s=settings.warehouse.lock_timeout_s
         ) as con:
+            # before the last analysed day: the analysis as it stood then, from that day's data
+            shadow_as_of(con, settings.detection, as_of, accounts=[(platform, handle)])
             load(con, audit)
     audit.tracked = audit.tracked or any(
         (a.platform, a.handle) == (platform, handle) for a in settings.accounts

@@ -28,12 +28,18 @@ if TYPE_CHECKING:
 SAMPLE = Path(__file__).resolve().parent / "data" / "sample_history.csv"
 
 
+def utc_today() -> date:
+    """The wall clock's day (UTC): what "today" is unless main() is given another clock."""
+    return datetime.now(UTC).date()
+
+
 @dataclass
 class Context:
     settings: Settings
     warehouse: Path
     quiet: bool
     config: Path | None = None
+    today: Callable[[], date] = utc_today
 
     def say(self, message: str) -> None:
         if not self.quiet:
@@ -110,8 +116,22 @@ def cli(ctx: click.Context, warehouse: Path | None, config: Path | None, quiet: 
     """Track audience sizes, analyse growth, and flag bought-looking jumps."""
     from warehouse.db import resolve_path
 
+    clock = ctx.obj if callable(ctx.obj) else utc_today  # main(today=...) injects the clock
     settings = load_settings(config)
-    ctx.obj = Context(settings, resolve_path(warehouse, settings.warehouse.path), quiet, config)
+    ctx.obj = Context(
+        settings, resolve_path(warehouse, settings.warehouse.path), quiet, config, clock
+    )
+
+
+def not_future(obj: Context, as_of: date | None) -> date | None:
+    """`--as-of` as given, refused when it is after today: nothing is known of later days."""
+    today = obj.today()
+    if as_of is not None and as_of > today:
+        raise AudienceError(
+            f"--as-of {as_of.isoformat()!r} is after today ({today}): there is no data from the "
+            "future; give a day up to today"
+        )
+    return as_of
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -250,7 +270,10 @@ def _describe_run(obj: Context, summary: dict[str, Any], alerts_to: str) -> int:
 
 @cli.command("run")
 @click.option(
-    "--as-of", "as_of", callback=_parse_day, help="The day to collect and analyse (YYYY-MM-DD)."
+    "--as-of",
+    "as_of",
+    callback=_parse_day,
+    help="The day to collect and analyse (YYYY-MM-DD; not after today).",
 )
 @click.option(
     "--skip-collect", is_flag=True, help="Do not fetch today's counts; analyse what is stored."
@@ -268,6 +291,7 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     """
     from audience.nightly import prefect_defaults
 
+    not_future(obj, as_of)
     prefect_defaults()
     from flows.nightly import nightly
 
@@ -296,7 +320,8 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     "--as-of",
     "as_of",
     callback=_parse_day,
-    help="Report as of this day (default: the last analysed).",
+    help="Report as of this day, from the data up to it only (default: the last analysed; "
+    "never after today).",
 )
 @click.option(
     "--output",
@@ -305,10 +330,16 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
 )
 @pass_context
 def report_command(obj: Context, as_of: date | None, output: Path | None) -> None:
-    """Write the self-contained HTML report: overview, growth charts with flagged days, events."""
-    from reports.render import write_report
+    """Write the self-contained HTML report: overview, growth charts with flagged days, events.
+
+    With --as-of before the last analysed day, everything in it is computed from the data up
+    to that day only (in memory; the warehouse is not written), as a run on that day would have.
+    """
+    from audience.analysis import shadow_as_of
+    from reports.render import CHART_DAYS, write_report
     from warehouse.query import fetch_one
 
+    not_future(obj, as_of)
     with obj.open(read_only=True) as con:
         if as_of is None:
             row = fetch_one(con, "SELECT max(day) FROM daily_metrics")
@@ -317,6 +348,7 @@ def report_command(obj: Context, as_of: date | None, output: Path | None) -> Non
                     "nothing analysed yet: run `audience run` (or `audience demo`) first"
                 )
             as_of = row[0]
+        shadow_as_of(con, obj.settings.detection, as_of, metric_days=CHART_DAYS)
         path = write_report(con, as_of, output or obj.settings.report.path)
     click.echo(f"report written to {path}")
 
@@ -693,7 +725,10 @@ def query_command(obj: Context, sql: str, fmt: str) -> None:
 @cli.command("audit")
 @click.argument("account")
 @click.option(
-    "--as-of", "as_of", callback=_parse_day, help="Judge as of this day (default: today)."
+    "--as-of",
+    "as_of",
+    callback=_parse_day,
+    help="Judge as of this day, from the data up to it only (default: today; never later).",
 )
 @click.option("--live", is_flag=True, help="Also ask the platform for today's size (never stored).")
 @click.option(
@@ -724,7 +759,7 @@ def audit_command(
     from audience.platforms import parse_account
 
     platform, handle = parse_account(account)
-    day = as_of or datetime.now(UTC).date()
+    day = not_future(obj, as_of) or obj.today()
     audit = run_audit(obj.warehouse, obj.settings, platform, handle, day, live=live)
     if html_path is not None:
         from reports.render import write_audit
@@ -758,7 +793,7 @@ def demo_command(obj: Context) -> None:
         else DEMO_FOLDER / "audience.duckdb"
     )
     files = DemoFiles(DEMO_FOLDER, warehouse)
-    today = datetime.now(UTC).date()
+    today = obj.today()
     summary = run_demo(files, today, obj.say)
     demo = Context(obj.settings, warehouse, obj.quiet)
     _describe_run(demo, summary, f"the outbox {files.outbox}/")
@@ -797,10 +832,13 @@ def demo_command(obj: Context) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI; domain errors become one clear line and exit status 2."""
+def main(argv: list[str] | None = None, *, today: Callable[[], date] | None = None) -> int:
+    """Entry point: run the CLI; domain errors become one clear line and exit status 2.
+
+    `today` is the clock commands read "today" from (default: the wall clock's UTC day).
+    """
     try:
-        code = cli.main(args=argv, prog_name="audience", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="audience", standalone_mode=False, obj=today)
         if isinstance(code, int):  # an explicit exit status (click.exceptions.Exit)
             return code
     except click.exceptions.Abort:
