@@ -776,23 +776,34 @@ def audit_command(
 
 
 @cli.command("demo")
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Where the demo writes its history, settings, outbox and report.",
+)
 @pass_context
-def demo_command(obj: Context) -> None:
+def demo_command(obj: Context, folder: Path) -> None:
     """The whole product on this machine: simulator, history, tonight's run, alerts, report.
 
     Starts the platform simulator on loopback, imports seven months of simulated history,
     runs the nightly flow for today against it, writes the alert email to demo/outbox/ and
-    the report to demo/report.html. Starts afresh each time in demo/ (warehouse: --warehouse
-    when given, else demo/audience.duckdb). Needs no credentials and no network.
+    the report to demo/report.html (warehouse: --warehouse when given, else
+    demo/audience.duckdb). Starts afresh each time, replacing only what an earlier demo wrote:
+    any other file where it would write (a warehouse it did not create, say) is refused with
+    nothing touched. Needs no credentials and no network.
     """
-    from audience.demo import DEMO_FOLDER, DemoFiles, run_demo
+    import shlex
+
+    from audience.demo import DemoFiles, run_demo
 
     warehouse = (
         obj.warehouse
         if obj.warehouse != obj.settings.warehouse.path
-        else DEMO_FOLDER / "audience.duckdb"
+        else folder / "audience.duckdb"
     )
-    files = DemoFiles(DEMO_FOLDER, warehouse)
+    files = DemoFiles(folder, warehouse)
     today = obj.today()
     summary = run_demo(files, today, obj.say)
     demo = Context(obj.settings, warehouse, obj.quiet)
@@ -816,7 +827,8 @@ def demo_command(obj: Context) -> None:
         click.echo(f"\n[{verdict}] {row['platform']}:{row['handle']} {row['kind']} on {row['day']}")
         click.echo(f"  {row['explanation']}")
     emails = sorted(files.outbox.glob("*.eml"))
-    w = f"--warehouse {warehouse}"
+    # the demo's settings (its accounts are tracked there) and its warehouse, whatever else is set
+    w = shlex.join(["audience", "--config", str(files.config), "--warehouse", str(warehouse)])
     click.echo(
         "\nwhere to look:\n"
         f"  report (open in a browser): {summary['report']}\n"
@@ -824,10 +836,12 @@ def demo_command(obj: Context) -> None:
         f"  warehouse (any DuckDB client): {warehouse}\n"
         f"  history that was imported: {files.history}; settings used: {files.config}\n"
         "try:\n"
-        f"  audience {w} anomalies --suspected\n"
-        f'  audience {w} query "SELECT platform, handle, followers, growth_rel_28 FROM daily_metrics '
+        f"  {w} audit x:growthguru\n"
+        f"  {w} audit twitch:streamer_one\n"
+        f"  {w} anomalies --suspected\n"
+        f'  {w} query "SELECT platform, handle, followers, growth_rel_28 FROM daily_metrics '
         f"WHERE day = DATE '{today}' ORDER BY growth_rel_28 DESC LIMIT 5\"\n"
-        f'  audience {w} query "SELECT day, followers, daily_gain, robust_z FROM daily_metrics '
+        f'  {w} query "SELECT day, followers, daily_gain, robust_z FROM daily_metrics '
         "WHERE handle = 'streamer_one' ORDER BY day DESC LIMIT 14\""
     )
 
