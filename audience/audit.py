@@ -298,9 +298,19 @@ def live_figures(audit: Audit, settings: Settings) -> bool:
 
 
 def run_audit(
-    warehouse: Path, settings: Settings, platform: str, handle: str, as_of: date, *, live: bool
+    warehouse: Path,
+    settings: Settings,
+    platform: str,
+    handle: str,
+    as_of: date,
+    *,
+    live: bool,
+    fetch: bool = True,
 ) -> Audit:
-    """Everything the warehouse knows of the account; the platform's figure when it knows none."""
+    """Everything the warehouse knows of the account; the platform's figure when it knows none.
+
+    `fetch` False (an audit of a past day: the platform only knows today's size): never asked.
+    """
     from audience.analysis import shadow_as_of
     from warehouse.db import open_warehouse
 
@@ -318,7 +328,7 @@ def run_audit(
     if audit.days_observed:
         if live:
             live_figures(audit, settings)  # refreshes the size only; the history is the stored one
-    elif live_figures(audit, settings):
+    elif fetch and live_figures(audit, settings):
         audit.first_day = audit.last_day = as_of
         audit.days_observed = 1
         audit.limits.insert(

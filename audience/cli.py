@@ -760,7 +760,12 @@ def audit_command(
 
     platform, handle = parse_account(account)
     day = not_future(obj, as_of) or obj.today()
-    audit = run_audit(obj.warehouse, obj.settings, platform, handle, day, live=live)
+    past = day < obj.today()  # the platforms only know today's size
+    if live and past:
+        raise AudienceError(
+            f"--live asks the platform for today's size: it cannot be used with --as-of {day}"
+        )
+    audit = run_audit(obj.warehouse, obj.settings, platform, handle, day, live=live, fetch=not past)
     if html_path is not None:
         from reports.render import write_audit
 

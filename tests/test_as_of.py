@@ -121,4 +121,12 @@ def test_a_future_as_of_is_refused(
         assert "--as-of '2025-01-01' is after today (2024-12-31)" in err
     assert main(["--warehouse", str(full), "audit", "x:growthguru"], today=today) == 0
     assert "as of 2024-12-31" in capsys.readouterr().out  # the clock's today is the default
+    # the platforms know only today's size: a past day's audit never asks them
+    past = ["--warehouse", str(full), "audit", "x:nobody_known", "--as-of", "2024-12-30"]
+    assert main([*past, "--live"], today=today) == 2
+    assert "--live asks the platform for today's size" in capsys.readouterr().err
+    assert main([*past, "--format", "json"], today=today) == 0
+    unknown = json.loads(capsys.readouterr().out)
+    assert unknown["verdict"] == "cannot say: no figure for this account"
+    assert unknown["reasons"] == []  # x was not asked (it would answer with today's figure)
     assert _digest(full) == before
