@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -668,16 +668,9 @@ def _analyze(
     )
     new = anomalies.height - existing.join(anomalies.select(keys), on=keys).height
     con.execute(f"DELETE FROM anomalies {since}")
-    con.register("_anomalies", anomalies)
-    try:
-        con.execute("INSERT INTO anomalies BY NAME SELECT * FROM _anomalies")
-    finally:
-        con.unregister("_anomalies")
+    _insert_frame(con, "anomalies", anomalies)
     _write_account_metrics(con, recent, as_of)
-    con.execute(
-        "INSERT OR REPLACE INTO analysis_state VALUES (1, ?, ?, ?)",
-        [as_of, watermark[0] if watermark else now, now],
-    )
+    _write_state(con, as_of, watermark[0] if watermark else now, now)
     clock.lap("anomalies_and_account_metrics")
     suspected = int(anomalies.get_column("suspected_purchase").sum()) if anomalies.height else 0
     return AnalysisSummary(
@@ -769,11 +762,24 @@ def _write_account_metrics(
     con.execute("DELETE FROM account_metrics")
     summary = account_summary(recent, anomalies, as_of) if recent.height else pl.DataFrame()
     if summary.height:
-        con.register("_summary", summary)
-        try:
-            con.execute("INSERT INTO account_metrics BY NAME SELECT * FROM _summary")
-        finally:
-            con.unregister("_summary")
+        _insert_frame(con, "account_metrics", summary)
+
+
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Append a frame's rows to a table, by column name (DuckDB casts them to the table's types)."""
+    con.register("_frame", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
+
+
+def _write_state(
+    con: duckdb.DuckDBPyConnection, as_of: date, watermark: datetime, now: datetime
+) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO analysis_state VALUES (1, ?, ?, ?)", [as_of, watermark, now]
+    )
 
 
 def _new_snapshots(
@@ -826,3 +832,74 @@ def run_analysis(
             con.execute("ROLLBACK")
             raise
     return result
+
+
+# what the readers (audit, report) use of daily_metrics, in an analysis as of a past day
+AS_OF_METRICS = ("followers", "observed", "daily_gain", "baseline_median", "baseline_sigma")
+# the analysis' tables, shadowed by temporary ones in an analysis as of a past day
+ANALYSIS_TABLES = ("daily_metrics", "anomalies", "account_metrics", "analysis_state")
+
+
+def shadow_as_of(
+    con: duckdb.DuckDBPyConnection,
+    t: DetectionSettings,
+    as_of: date,
+    *,
+    metric_days: int = 0,
+    accounts: Collection[tuple[str, str]] = (),
+) -> bool:
+    """Make this connection read the analysis as it stood on `as_of`, if the stored one is later.
+
+    Computed in memory from the snapshots up to `as_of` only (of every account: size tiers,
+    percentiles and platform events need them), by the code of a run (load, compute, the
+    anomalies, the account summary), into temporary tables that shadow daily_metrics,
+    anomalies, account_metrics and analysis_state, plus a temporary view that shows only the
+    snapshots up to `as_of`, for the rest of the connection's life: whoever reads them reads
+    what a run on `as_of` would have stored. Nothing is written to the warehouse (a read-only
+    connection does). The shadow daily_metrics holds only AS_OF_METRICS, of every account's
+    last `metric_days` days and of every day of `accounts`. False (nothing done) when the
+    stored analysis is not later than `as_of`.
+    """
+    state = _state(con)
+    if state is None or as_of >= state[0]:
+        return False
+    row = fetch_one(con, "SELECT current_database()")
+    database = '"' + str(row[0] if row else "").replace('"', '""') + '"'
+    con.execute("SET temp_directory = ''")  # never spill next to the warehouse
+    for table in ANALYSIS_TABLES:
+        ddl = fetch_one(
+            con,
+            "SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND table_name = ?",
+            [table],
+        )
+        if ddl is None:
+            raise AudienceError(f"the warehouse has no {table} table")
+        con.execute(str(ddl[0]).replace("CREATE TABLE ", "CREATE TEMP TABLE ", 1))
+    now = datetime.now(UTC)
+    snapshots, names, _ = _load(con, as_of, _Plan(None, pl.DataFrame()), t)
+    if len(snapshots.aid):
+        wanted = pl.DataFrame(
+            list(accounts), schema={name: pl.String for name in ACCOUNT}, orient="row"
+        )
+        focus = names.join(wanted, on=list(ACCOUNT)).get_column("aid").to_numpy()
+        since = (as_of - EPOCH).days - metric_days
+        writer = _MetricsWriter(con, now)
+
+        def read_later(metrics: Arrays) -> None:
+            keep = metrics["keep"] & ((metrics["day"] > since) | np.isin(metrics["aid"], focus))
+            writer.add(
+                {name: metrics[name] for name in ("aid", "day", "spread_days", *AS_OF_METRICS)}
+                | {"keep": keep}
+            )
+
+        _, anomalies, _, recent = compute(snapshots, as_of, t, names=names, sink=read_later)
+        writer.flush()
+        _insert_frame(con, "anomalies", anomalies)
+        _write_account_metrics(con, recent, as_of)
+    _write_state(con, as_of, now, now)
+    con.execute(
+        f"CREATE TEMP VIEW snapshots AS SELECT * FROM {database}.main.snapshots "
+        f"WHERE day <= DATE '{as_of}'"
+    )
+    return True

@@ -352,9 +352,20 @@ def live_figures(audit: Audit, settings: Settings) -> bool:
 
 
 def run_audit(
-    warehouse: Path, settings: Settings, platform: str, handle: str, as_of: date, *, live: bool
+    warehouse: Path,
+    settings: Settings,
+    platform: str,
+    handle: str,
+    as_of: date,
+    *,
+    live: bool,
+    fetch: bool = True,
 ) -> Audit:
-    """Everything the warehouse knows of the account; the platform's figure when it knows none."""
+    """Everything the warehouse knows of the account; the platform's figure when it knows none.
+
+    `fetch` False (an audit of a past day: the platform only knows today's size): never asked.
+    """
+    from audience.analysis import shadow_as_of
     from warehouse.db import open_warehouse
 
     audit = Audit(platform, handle, as_of)
@@ -362,6 +373,8 @@ def run_audit(
         with open_warehouse(
             warehouse, read_only=True, timeout_s=settings.warehouse.lock_timeout_s
         ) as con:
+            # before the last analysed day: the analysis as it stood then, from that day's data
+            shadow_as_of(con, settings.detection, as_of, accounts=[(platform, handle)])
             load(con, audit)
     audit.tracked = audit.tracked or any(
         (a.platform, a.handle) == (platform, handle) for a in settings.accounts
@@ -369,7 +382,7 @@ def run_audit(
     if audit.days_observed:
         if live:
             live_figures(audit, settings)  # refreshes the size only; the history is the stored one
-    elif live_figures(audit, settings):
+    elif fetch and live_figures(audit, settings):
         audit.first_day = audit.last_day = as_of
         audit.days_observed = 1
         audit.limits.insert(

@@ -28,12 +28,18 @@ if TYPE_CHECKING:
 SAMPLE = Path(__file__).resolve().parent / "data" / "sample_history.csv"
 
 
+def utc_today() -> date:
+    """The wall clock's day (UTC): what "today" is unless main() is given another clock."""
+    return datetime.now(UTC).date()
+
+
 @dataclass
 class Context:
     settings: Settings
     warehouse: Path
     quiet: bool
     config: Path | None = None
+    today: Callable[[], date] = utc_today
 
     def say(self, message: str) -> None:
         if not self.quiet:
@@ -110,8 +116,22 @@ def cli(ctx: click.Context, warehouse: Path | None, config: Path | None, quiet: 
     """Track audience sizes, analyse growth, and flag bought-looking jumps."""
     from warehouse.db import resolve_path
 
+    clock = ctx.obj if callable(ctx.obj) else utc_today  # main(today=...) injects the clock
     settings = load_settings(config)
-    ctx.obj = Context(settings, resolve_path(warehouse, settings.warehouse.path), quiet, config)
+    ctx.obj = Context(
+        settings, resolve_path(warehouse, settings.warehouse.path), quiet, config, clock
+    )
+
+
+def not_future(obj: Context, as_of: date | None) -> date | None:
+    """`--as-of` as given, refused when it is after today: nothing is known of later days."""
+    today = obj.today()
+    if as_of is not None and as_of > today:
+        raise AudienceError(
+            f"--as-of {as_of.isoformat()!r} is after today ({today}): there is no data from the "
+            "future; give a day up to today"
+        )
+    return as_of
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -300,7 +320,10 @@ def _describe_run(obj: Context, summary: dict[str, Any], alerts_to: str) -> int:
 
 @cli.command("run")
 @click.option(
-    "--as-of", "as_of", callback=_parse_day, help="The day to collect and analyse (YYYY-MM-DD)."
+    "--as-of",
+    "as_of",
+    callback=_parse_day,
+    help="The day to collect and analyse (YYYY-MM-DD; not after today).",
 )
 @click.option(
     "--skip-collect", is_flag=True, help="Do not fetch today's counts; analyse what is stored."
@@ -318,6 +341,7 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     """
     from audience.nightly import prefect_defaults
 
+    not_future(obj, as_of)
     prefect_defaults()
     from flows.nightly import nightly
 
@@ -346,7 +370,8 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     "--as-of",
     "as_of",
     callback=_parse_day,
-    help="Report as of this day (default: the last analysed).",
+    help="Report as of this day, from the data up to it only (default: the last analysed; "
+    "never after today).",
 )
 @click.option(
     "--output",
@@ -355,11 +380,17 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
 )
 @pass_context
 def report_command(obj: Context, as_of: date | None, output: Path | None) -> None:
-    """Write the self-contained HTML report: overview, growth charts with flagged days, events."""
+    """Write the self-contained HTML report: overview, growth charts with flagged days, events.
+
+    With --as-of before the last analysed day, everything in it is computed from the data up
+    to that day only (in memory; the warehouse is not written), as a run on that day would have.
+    """
     _note_if_stale(obj)
-    from reports.render import write_report
+    from audience.analysis import shadow_as_of
+    from reports.render import CHART_DAYS, write_report
     from warehouse.query import fetch_one
 
+    not_future(obj, as_of)
     with obj.open(read_only=True) as con:
         if as_of is None:
             row = fetch_one(con, "SELECT max(day) FROM daily_metrics")
@@ -368,6 +399,7 @@ def report_command(obj: Context, as_of: date | None, output: Path | None) -> Non
                     "nothing analysed yet: run `audience run` (or `audience demo`) first"
                 )
             as_of = row[0]
+        shadow_as_of(con, obj.settings.detection, as_of, metric_days=CHART_DAYS)
         path = write_report(con, as_of, output or obj.settings.report.path)
     click.echo(f"report written to {path}")
 
@@ -762,7 +794,10 @@ def query_command(obj: Context, sql: str, fmt: str) -> None:
 @cli.command("audit")
 @click.argument("account")
 @click.option(
-    "--as-of", "as_of", callback=_parse_day, help="Judge as of this day (default: today)."
+    "--as-of",
+    "as_of",
+    callback=_parse_day,
+    help="Judge as of this day, from the data up to it only (default: today; never later).",
 )
 @click.option("--live", is_flag=True, help="Also ask the platform for today's size (never stored).")
 @click.option(
@@ -794,8 +829,13 @@ def audit_command(
     from audience.platforms import parse_account
 
     platform, handle = parse_account(account)
-    day = as_of or datetime.now(UTC).date()
-    audit = run_audit(obj.warehouse, obj.settings, platform, handle, day, live=live)
+    day = not_future(obj, as_of) or obj.today()
+    past = day < obj.today()  # the platforms only know today's size
+    if live and past:
+        raise AudienceError(
+            f"--live asks the platform for today's size: it cannot be used with --as-of {day}"
+        )
+    audit = run_audit(obj.warehouse, obj.settings, platform, handle, day, live=live, fetch=not past)
     if html_path is not None:
         from reports.render import write_audit
 
@@ -811,24 +851,35 @@ def audit_command(
 
 
 @cli.command("demo")
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Where the demo writes its history, settings, outbox and report.",
+)
 @pass_context
-def demo_command(obj: Context) -> None:
+def demo_command(obj: Context, folder: Path) -> None:
     """The whole product on this machine: simulator, history, tonight's run, alerts, report.
 
     Starts the platform simulator on loopback, imports seven months of simulated history,
     runs the nightly flow for today against it, writes the alert email to demo/outbox/ and
-    the report to demo/report.html. Starts afresh each time in demo/ (warehouse: --warehouse
-    when given, else demo/audience.duckdb). Needs no credentials and no network.
+    the report to demo/report.html (warehouse: --warehouse when given, else
+    demo/audience.duckdb). Starts afresh each time, replacing only what an earlier demo wrote:
+    any other file where it would write (a warehouse it did not create, say) is refused with
+    nothing touched. Needs no credentials and no network.
     """
-    from audience.demo import DEMO_FOLDER, DemoFiles, run_demo
+    import shlex
+
+    from audience.demo import DemoFiles, run_demo
 
     warehouse = (
         obj.warehouse
         if obj.warehouse != obj.settings.warehouse.path
-        else DEMO_FOLDER / "audience.duckdb"
+        else folder / "audience.duckdb"
     )
-    files = DemoFiles(DEMO_FOLDER, warehouse)
-    today = datetime.now(UTC).date()
+    files = DemoFiles(folder, warehouse)
+    today = obj.today()
     summary = run_demo(files, today, obj.say)
     demo = Context(obj.settings, warehouse, obj.quiet)
     _describe_run(demo, summary, f"the outbox {files.outbox}/")
@@ -851,7 +902,8 @@ def demo_command(obj: Context) -> None:
         click.echo(f"\n[{verdict}] {row['platform']}:{row['handle']} {row['kind']} on {row['day']}")
         click.echo(f"  {row['explanation']}")
     emails = sorted(files.outbox.glob("*.eml"))
-    w = f"--warehouse {warehouse}"
+    # the demo's settings (its accounts are tracked there) and its warehouse, whatever else is set
+    w = shlex.join(["audience", "--config", str(files.config), "--warehouse", str(warehouse)])
     click.echo(
         "\nwhere to look:\n"
         f"  report (open in a browser): {summary['report']}\n"
@@ -859,18 +911,23 @@ def demo_command(obj: Context) -> None:
         f"  warehouse (any DuckDB client): {warehouse}\n"
         f"  history that was imported: {files.history}; settings used: {files.config}\n"
         "try:\n"
-        f"  audience {w} anomalies --suspected\n"
-        f'  audience {w} query "SELECT platform, handle, followers, growth_rel_28 FROM daily_metrics '
+        f"  {w} audit x:growthguru\n"
+        f"  {w} audit twitch:streamer_one\n"
+        f"  {w} anomalies --suspected\n"
+        f'  {w} query "SELECT platform, handle, followers, growth_rel_28 FROM daily_metrics '
         f"WHERE day = DATE '{today}' ORDER BY growth_rel_28 DESC LIMIT 5\"\n"
-        f'  audience {w} query "SELECT day, followers, daily_gain, robust_z FROM daily_metrics '
+        f'  {w} query "SELECT day, followers, daily_gain, robust_z FROM daily_metrics '
         "WHERE handle = 'streamer_one' ORDER BY day DESC LIMIT 14\""
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI; domain errors become one clear line and exit status 2."""
+def main(argv: list[str] | None = None, *, today: Callable[[], date] | None = None) -> int:
+    """Entry point: run the CLI; domain errors become one clear line and exit status 2.
+
+    `today` is the clock commands read "today" from (default: the wall clock's UTC day).
+    """
     try:
-        code = cli.main(args=argv, prog_name="audience", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="audience", standalone_mode=False, obj=today)
         if isinstance(code, int):  # an explicit exit status (click.exceptions.Exit)
             return code
     except click.exceptions.Abort:

@@ -4,10 +4,15 @@ The platform simulator (loopback HTTP) serves the bundled sample's accounts with
 moved so that the last simulated day is today, plus one purchase made today. The demo imports
 the months before today as a CSV in the import format, then runs the nightly Prefect flow for
 today against the simulator: collect, store, analyse (GX suites), alert (to an outbox), report.
+
+It replaces only what it wrote itself: a warehouse it created (marked inside, see
+warehouse.origin) and the files listed, with their digests, in its folder's MARKER file.
+Anything else where it would write is refused before anything is touched.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -20,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from audience.config import ENV_PREFIX, SECRET_ENV
+from audience.errors import AudienceError
 from simulator.audiences import AccountSpec, Event, generate
 from simulator.sample import SAMPLE_DAYS, SAMPLE_EVENTS, SAMPLE_SEED, SAMPLE_SPECS, history_csv
 from simulator.server import Simulator, SimulatorServer
@@ -29,6 +35,7 @@ DEMO_FOLDER = Path("demo")
 # bought today, collected by tonight's run: the alert the demo's email is about
 BOUGHT_TODAY = ("twitch", "streamer_one", 2_500)
 DEMO_RECIPIENT = "analyst@example.org"
+MARKER = ".audience-demo.json"  # in the demo's folder: the files it wrote, with their sha256
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,70 @@ class DemoFiles:
     @property
     def report(self) -> Path:
         return self.folder / "report.html"
+
+    @property
+    def marker(self) -> Path:
+        return self.folder / MARKER
+
+    @property
+    def wal(self) -> Path:
+        return Path(f"{self.warehouse}.wal")
+
+    def written(self) -> list[Path]:
+        """Where the demo writes, besides its warehouse: the files there now (emails included)."""
+        emails = sorted(self.outbox.iterdir()) if self.outbox.is_dir() else []
+        return [self.history, self.config, self.report, *emails]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _recorded(files: DemoFiles) -> dict[str, str]:
+    """What the demo's marker says it wrote: path in the folder -> sha256."""
+    if not files.marker.exists():
+        return {}
+    try:
+        data = json.loads(files.marker.read_text(encoding="utf-8"))
+        recorded = data["files"]
+        if not isinstance(recorded, dict):
+            raise TypeError
+        return {str(k): str(v) for k, v in recorded.items()}
+    except (OSError, UnicodeError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def refusal(files: DemoFiles) -> str | None:
+    """Why the demo may not write where it would, and where else it can (None: all that is
+    there is its own, unchanged). Reads only: nothing is changed whatever is found."""
+    from warehouse.origin import not_the_demos
+
+    why = None
+    if files.warehouse.exists():
+        found = not_the_demos(files.warehouse)
+        why = f"{str(files.warehouse)!r} is {found}" if found else None
+    elif files.wal.exists():
+        why = f"{str(files.wal)!r} is the log of a warehouse the demo did not create"
+    if why and files.warehouse.parent != files.folder:
+        return f"{why}: give --warehouse a path where no file exists yet, or leave it out"
+    recorded = _recorded(files)
+    if why is None and files.marker.exists() and not recorded:
+        why = f"{str(files.marker)!r} is not the demo's record of what it wrote"
+    if why is None and files.outbox.exists() and not files.outbox.is_dir():
+        why = f"{str(files.outbox)!r} is a file the demo did not write"
+    for path in files.written() if why is None else ():
+        key = str(path.relative_to(files.folder))
+        if path.exists() and (not path.is_file() or recorded.get(key) != _digest(path)):
+            why = f"{str(path)!r} is not a file the demo wrote (or it changed since)"
+            break
+    return f"{why}: run it in another folder, `audience demo --folder NEW_FOLDER`" if why else None
+
+
+def _record(files: DemoFiles) -> None:
+    """List what the demo wrote in its folder (every file there now was written by this run)."""
+    written = {str(p.relative_to(files.folder)): _digest(p) for p in files.written() if p.is_file()}
+    record = {"written_by": "audience demo", "warehouse": str(files.warehouse), "files": written}
+    files.marker.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def demo_specs() -> list[AccountSpec]:
@@ -128,14 +199,31 @@ def demo_environment() -> Iterator[None]:
 
 
 def run_demo(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[str, Any]:
-    """Start the simulator, import the history, run the nightly flow for today; its summary."""
+    """Start the simulator, import the history, run the nightly flow for today; its summary.
+
+    Refused (AudienceError, nothing touched) when anything where it would write is not its own.
+    """
+    from warehouse.origin import create_demo_warehouse, finish_demo_warehouse
+
+    why = refusal(files)
+    if why:
+        raise AudienceError(f"demo refused, nothing was touched: {why}")
+    for stale in (files.warehouse, files.wal, *files.written()):
+        stale.unlink(missing_ok=True)
+    files.folder.mkdir(parents=True, exist_ok=True)
+    _record(files)
+    try:
+        create_demo_warehouse(files.warehouse)
+        summary = _run(files, today, say)
+        finish_demo_warehouse(files.warehouse)
+    finally:
+        _record(files)
+    return summary
+
+
+def _run(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[str, Any]:
     from audience.ingest import import_history
 
-    for stale in (files.warehouse, Path(f"{files.warehouse}.wal"), files.report):
-        stale.unlink(missing_ok=True)
-    for eml in files.outbox.glob("*.eml") if files.outbox.is_dir() else ():
-        eml.unlink()
-    files.folder.mkdir(parents=True, exist_ok=True)
     world = demo_world(today)
     with SimulatorServer(Simulator(world, seed=SAMPLE_SEED)) as server:
         say(f"1/4 platform simulator listening on {server.url} ({len(world.specs)} accounts)")

@@ -40,7 +40,8 @@ def _settings(config: str | None) -> Settings:
 
 
 @task(
-    name="collect-{platform}",
+    name="collect",
+    task_run_name="collect-{platform}",  # one run per platform, named after it
     retries=1,
     retry_delay_seconds=10,
     retry_condition_fn=transient_only,
@@ -126,7 +127,7 @@ def nightly(
     skip_collect: bool = False,
     full: bool = False,
 ) -> dict[str, Any]:
-    """Collect every tracked account, analyse what is new, and send the alerts."""
+    """Collect every tracked account, analyse what is new, send the alerts, write the report."""
     logger = get_run_logger()
     settings = _settings(config)
     target = str(resolve_path(warehouse, settings.warehouse.path))

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import duckdb
 import pytest
 
 from audience.cli import cli as root
@@ -150,52 +147,6 @@ def test_run_analyses_imported_history(cli: Cli, tmp_path: Path, prefect_api: No
     assert ", 0 new," in again.out
     suspected = cli("anomalies", "--suspected", "--format", "json")
     assert suspected.out.count('"suspected_purchase": true') == 3
-
-
-@pytest.mark.usefixtures("prefect_api")
-def test_demo_runs_the_nightly_flow_against_the_simulator(cli: Cli, tmp_path: Path) -> None:
-    today = datetime.now(UTC).date()
-    result = cli("demo")
-    assert result.code == 0, result.err
-    for step in ("1/4 platform simulator listening on http://127.0.0.1:", "2/4 importing", "3/4"):
-        assert step in result.err  # progress, as it runs
-    assert f"collected 14 accounts for {today}: 14 ok; 14 snapshots written" in result.out
-    # the three purchases planted in the history, and the one made today, collected tonight
-    assert result.out.count("[SUSPECTED PURCHASE]") == 4
-    for expected in (
-        "x:growthguru spike",
-        "mastodon:carol@hachyderm.io spike",
-        "github:octo-org/widget drip",
-        f"twitch:streamer_one spike on {today}",
-        "[platform event] mastodon:",
-        "[data artifact] instagram:brand.studio",
-        "posting burst",
-    ):
-        assert expected in result.out
-    demo = tmp_path / "demo"
-    with duckdb.connect(str(demo / "audience.duckdb"), read_only=True) as con:
-        sources = dict(
-            con.execute(
-                "SELECT split_part(source, ':', 1), count(*) FROM snapshots GROUP BY 1"
-            ).fetchall()
-        )
-        assert sources["api"] == 14
-        assert sources["import"] > 14 * 180
-        assert con.execute("SELECT max(day) FROM snapshots").fetchall()[0][0] == today
-        assert con.execute(
-            "SELECT platform, handle FROM anomalies WHERE suspected_purchase AND day = ?", [today]
-        ).fetchall() == [("twitch", "streamer_one")]
-    # tonight's alert is about today's purchase only; the report is written
-    emails = list((demo / "outbox").glob("*.eml"))
-    assert len(emails) == 1
-    email = emails[0].read_text()
-    assert "streamer_one" in email
-    assert "growthguru" not in email
-    assert (demo / "report.html").read_text().count("streamer_one") >= 1
-    for query in re.findall(r'query "([^"]+)"', result.out):  # the queries it suggests work
-        assert cli("--warehouse", str(demo / "audience.duckdb"), "query", query).code == 0
-    assert cli("demo").code == 0  # starts afresh
-    assert len(list((demo / "outbox").glob("*.eml"))) == 1
 
 
 def test_console_script_runs_without_a_traceback(tmp_path: Path) -> None:

@@ -24,7 +24,9 @@ def test_every_deployment_entrypoint_is_a_flow() -> None:
     for deployment in config["deployments"]:
         path, name = deployment["entrypoint"].split(":")
         module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
-        assert isinstance(getattr(module, name), Flow), deployment["entrypoint"]
+        flow = getattr(module, name)
+        assert isinstance(flow, Flow), deployment["entrypoint"]
+        assert deployment["description"] == flow.description  # says what the flow does
         for schedule in deployment["schedules"]:
             assert schedule["cron"]
             assert schedule["timezone"]
@@ -48,7 +50,10 @@ def test_the_nightly_flow_collects_analyses_and_alerts(
         f'[report]\npath = "{tmp_path / "report.html"}"\n'
     )
     warehouse = tmp_path / "w.duckdb"
-    summary = nightly(as_of=date(2024, 12, 31), warehouse=str(warehouse), config=str(config))
+    state = nightly(
+        as_of=date(2024, 12, 31), warehouse=str(warehouse), config=str(config), return_state=True
+    )
+    summary = state.result()
     assert summary["collection"]["outcomes"] == {"ok": 2, "not_found": 1}
     assert summary["analysis"]["accounts"] == 2
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -66,8 +71,21 @@ def test_the_nightly_flow_collects_analyses_and_alerts(
             found = await client.read_latest_artifacts()
             return next(a.data for a in found if a.key == "nightly-summary")
 
+    async def collect_runs() -> set[str]:
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        async with get_client() as client:
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+                )
+            )
+            return {r.name for r in runs if r.name.startswith("collect")}
+
     import asyncio
 
+    # one collection task run per platform, named after its platform
+    assert asyncio.run(collect_runs()) == {"collect-bluesky", "collect-github", "collect-x"}
     markdown = asyncio.run(artifact())
     assert "| not_found | 1 |" in markdown
     assert f"Report: [{summary['report']}]" in markdown
