@@ -812,6 +812,7 @@ def _read_only_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
     try:
         statements = con.extract_statements(sql.encode("utf-8").decode("utf-8"))
+        kinds = [s.type for s in statements]
     except UnicodeError:
         raise AudienceError("query refused: the SQL is not valid UTF-8 text") from None
     except duckdb.Error as exc:
@@ -828,7 +829,7 @@ def _read_only_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         raise AudienceError(
             f"query refused: {len(statements)} statements given; one query runs at a time"
         )
-    kind = statements[0].type
+    kind = kinds[0]
     if kind != duckdb.StatementType.SELECT:
         name = {"LOAD": "INSTALL and LOAD", "SET": "SET, RESET and USE"}.get(kind.name, kind.name)
         raise AudienceError(
