@@ -1001,7 +1001,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = cli.main(args=argv, prog_name="audience", standalone_mode=False)
         if isinstance(code, int):  # an explicit exit status (click.exceptions.Exit)
-            return code
+            return int(code)
     except click.exceptions.NoArgsIsHelpError as exc:  # `audience`, `audience accounts`: help
         exc.show()
         return ExitStatus.REFUSED
@@ -1012,10 +1012,10 @@ def main(argv: list[str] | None = None) -> int:
         return _usage_error(exc)
     except ImportRejected as exc:
         _error(exc.describe())  # one line per problem, then the verdict
-        return exc.exit_status
+        return int(exc.exit_status)
     except AudienceError as exc:
         _error(f"error: {shown(str(exc))}")  # one line, even if the message holds a line break
-        return exc.exit_status
+        return int(exc.exit_status)
     except KeyboardInterrupt:
         _error("interrupted")
         return ExitStatus.INTERRUPTED
