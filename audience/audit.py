@@ -30,6 +30,11 @@ METRIC_COLUMNS = (
 )
 
 
+# `verdict_code` in `audit --format json`: what the prose verdict says, for scripts
+VERDICT_CODES = ("suspected_purchase", "no_sign_of_purchase", "not_enough_history", "no_figure")
+NO_ANSWER = frozenset({"not_enough_history", "no_figure"})  # `audit` exits 4: it cannot judge
+
+
 @dataclass
 class Estimate:
     """The audience without what the suspected purchases added and kept."""
@@ -80,11 +85,23 @@ class Audit:
             return 0
         return (self.last_day - self.first_day).days + 1
 
+    @property
+    def verdict_code(self) -> str:
+        """The verdict for scripts: one of VERDICT_CODES."""
+        if self.followers is None:
+            return "no_figure"
+        if any(r["suspected_purchase"] for r in self.flagged):
+            return "suspected_purchase"
+        if self.confidence == "none":
+            return "not_enough_history"
+        return "no_sign_of_purchase"
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         del data["series"]
         data["account"] = self.account
         data["span_days"] = self.span_days
+        data["verdict_code"] = self.verdict_code
         return data
 
 

@@ -8,19 +8,21 @@ nightly run, so quick commands start fast.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from audience.config import Settings, load_settings
-from audience.errors import AudienceError, ImportRejected
+from audience.errors import AudienceError, ExitStatus, ImportRejected, plural, shown, shown_lines
 
 if TYPE_CHECKING:
     import duckdb
@@ -42,8 +44,9 @@ class Context:
     today: Callable[[], date] = utc_today
 
     def say(self, message: str) -> None:
+        """A progress line or note on stderr, escaped (it may quote what platforms sent)."""
         if not self.quiet:
-            click.echo(message, err=True)
+            click.echo(shown_lines(message), err=True)
 
     @contextmanager
     def open(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -58,6 +61,34 @@ class Context:
 _pass_context = click.make_pass_decorator(Context)
 
 
+class UserPath(click.Path):
+    """A path typed by a user: refused in one line when no file system could take it.
+
+    Empty, holding a NUL, not valid UTF-8 (DuckDB and the reports need text), or longer than
+    the system allows (a name of more than 255 bytes, a path of more than 4,095).
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            problem = ""
+            if not value.strip():
+                problem = "a path cannot be empty"
+            elif "\x00" in value:
+                problem = "a path cannot hold a NUL character"
+            else:
+                try:
+                    encoded = value.encode("utf-8")
+                except UnicodeEncodeError:
+                    problem = "a path must be valid UTF-8 text"
+                else:
+                    if len(encoded) > 4095 or any(len(p) > 255 for p in encoded.split(b"/")):
+                        problem = "the path is too long for the file system"
+            if problem:
+                shown_value = value if len(value) <= 60 else value[:57] + "..."
+                self.fail(f"{problem}: {shown_value!r}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def pass_context(command: Callable[..., Any]) -> Callable[..., Any]:
     """Pass the Context, and accept --warehouse after the command name as well as before it."""
 
@@ -67,7 +98,7 @@ def pass_context(command: Callable[..., Any]) -> Callable[..., Any]:
 
     option = click.option(
         "--warehouse",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=UserPath(dir_okay=False, path_type=Path),
         expose_value=False,
         callback=set_warehouse,
         is_eager=True,
@@ -99,14 +130,14 @@ format_option = click.option(
 @click.option(
     "--warehouse",
     "warehouse",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=UserPath(dir_okay=False, path_type=Path),
     help="DuckDB file (default: AUDIENCE_WAREHOUSE, then warehouse.path in the config, "
     "then warehouse/audience.duckdb).",
 )
 @click.option(
     "--config",
     "config",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=UserPath(dir_okay=False, path_type=Path),
     help="Settings file (default: AUDIENCE_CONFIG, then ./audience.toml when present).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only results, no progress or notes.")
@@ -160,7 +191,7 @@ def _progress_bar(
 
 
 @cli.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=UserPath(path_type=Path))
 @click.option(
     "--replace",
     is_flag=True,
@@ -175,7 +206,7 @@ def _progress_bar(
 )
 @click.option(
     "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=UserPath(dir_okay=False, path_type=Path),
     help="With --skip-invalid and one input file: where to write its refused rows.",
 )
 @pass_context
@@ -284,29 +315,42 @@ def _describe_checks(obj: Context, result: dict[str, Any]) -> None:
 
 
 def _describe_run(obj: Context, summary: dict[str, Any], alerts_to: str) -> int:
-    """Print what a nightly run did; the number of accounts and alerts left failing."""
+    """Print what a nightly run did; return how many accounts were not collected plus how many
+    alerts stay queued (not zero: exit status 3, partly done).
+
+    Every outcome but `ok` leaves an account without tonight's figure: `not_found`, `suspended`,
+    `moved` and `invalid_handle` as much as the retryable ones the collection lists as failures.
+    """
     failed = 0
     collection = summary.get("collection")
     if collection:
         click.echo(collection["description"])
         for failure in collection["failures"]:
             obj.say(f"  {failure['account']}: {failure['outcome']}: {failure['reason']}")
-        failed += collection["failed"]
+        missed = sum(n for outcome, n in collection["outcomes"].items() if outcome != "ok")
+        if missed:
+            obj.say(
+                f"  {plural(missed, 'account')} not collected tonight; why: audience query "
+                "\"SELECT * FROM collection_log WHERE outcome <> 'ok' ORDER BY observed_at DESC\""
+            )
+        failed += missed
     result = summary["analysis"]
     _describe_checks(obj, result)
     click.echo(
-        f"analysed {result['accounts']:,} accounts through {result['as_of']} ({result['mode']}): "
-        f"{result['anomalies']:,} anomalies in the recomputed days, {result['new_anomalies']:,} new, "
-        f"{result['suspected_purchases']:,} suspected purchases"
+        f"analysed {plural(result['accounts'], 'account')} through {result['as_of']} "
+        f"({result['mode']}): {plural(result['anomalies'], 'anomaly')} in the recomputed days, "
+        f"{result['new_anomalies']:,} new, "
+        f"{plural(result['suspected_purchases'], 'suspected purchase')}"
     )
     alerts = summary.get("alerts")
     if alerts is None:
         obj.say("alerts: no recipients configured ([alerts] recipients in audience.toml)")
     else:
         click.echo(
-            f"alerts: {alerts['sent']} message(s) for {alerts['anomalies']} new anomaly alert(s) to {alerts_to}"
+            f"alerts: {plural(alerts['sent'], 'message')} for "
+            f"{plural(alerts['anomalies'], 'new anomaly alert')} to {alerts_to}"
             + (
-                f"; {alerts['still_queued']} still queued for the next run"
+                f"; {alerts['still_queued']:,} still queued for the next run"
                 if alerts["still_queued"]
                 else ""
             )
@@ -360,9 +404,8 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
         if obj.settings.alerts.smtp_host
         else f"the outbox {obj.settings.alerts.outbox}/"
     )
-    failed = _describe_run(obj, summary, alerts_to)
-    if failed:
-        raise click.exceptions.Exit(3)
+    if _describe_run(obj, summary, alerts_to):
+        raise click.exceptions.Exit(ExitStatus.PARTLY_DONE)
 
 
 @cli.command("report")
@@ -375,7 +418,7 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
 )
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=UserPath(dir_okay=False, path_type=Path),
     help="Where to write it (default: [report] path).",
 )
 @pass_context
@@ -427,7 +470,7 @@ EXPORTED = (
 )
 @click.option(
     "--output",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False, path_type=Path),
     default=Path("export"),
     show_default=True,
     help="Folder to write one file per table into.",
@@ -604,20 +647,17 @@ def accounts_list(obj: Context, fmt: str) -> None:
     for row in rows:
         key = f"{row['platform']}:{row['handle']}"
         row["tracked"] = "config" if key in configured else ("cli" if row["tracked"] else "no")
-    _emit(
-        rows,
-        fmt,
-        [
-            "platform",
-            "handle",
-            "tracked",
-            "status",
-            "first_seen",
-            "last_seen",
-            "latest_followers",
-            "tags",
-        ],
-    )
+    columns = [
+        "platform",
+        "handle",
+        "tracked",
+        "status",
+        "first_seen",
+        "last_seen",
+        "latest_followers",
+        "tags",
+    ]
+    _emit(_records(rows, columns), fmt, columns)
 
 
 @accounts_group.command("add")
@@ -639,7 +679,7 @@ def accounts_add(obj: Context, accounts: tuple[str, ...], tags: tuple[str, ...])
                 """,
                 [platform, handle, list(tags)],
             )
-    click.echo(f"tracking {', '.join(f'{p}:{h}' for p, h in parsed)}")
+    click.echo(f"tracking {', '.join(shown(f'{p}:{h}') for p, h in parsed)}")
 
 
 @accounts_group.command("remove")
@@ -686,32 +726,104 @@ def _note_if_stale(obj: Context) -> None:
         click.echo(stale.notice(), err=True)
 
 
-def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
+def _machine_value(value: Any) -> Any:
+    """A value as JSON, CSV and the table show it: whole decimals as integers, others as floats."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _fetch(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> tuple[list[str], list[list[Any]]]:
+    """Column names and rows as machine values: JSON columns parsed, DECIMAL as numbers, and a
+    floating-point column whose every figure is whole (a count stored as DOUBLE) as integers."""
+    relation = con.sql(sql, params=params)
+    columns = list(relation.columns)
+    is_json = [str(t) == "JSON" for t in relation.types]
+    rows = [[_machine_value(v) for v in row] for row in relation.fetchall()]
+    for i, json_column in enumerate(is_json):
+        values = [row[i] for row in rows if row[i] is not None]
+        if json_column:
+            for row in rows:
+                row[i] = None if row[i] is None else json.loads(row[i])
+        elif values and all(
+            isinstance(v, float) and v.is_integer() and abs(v) < 2**53 for v in values
+        ):
+            for row in rows:
+                row[i] = None if row[i] is None else int(row[i])
+    return columns, rows
+
+
+def _json_value(value: Any) -> Any:
+    """JSON has no dates, no NaN and no bytes: ISO text, null, and hex."""
+    if isinstance(value, date | time_of_day):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # UUID, interval, ...
+
+
+def _text_value(value: Any) -> str:
+    """One CSV or table cell: booleans as true/false, nested values as JSON, dates in ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(_json_value(value), ensure_ascii=False)
+    return str(_json_value(value))
+
+
+def _emit(rows: list[list[Any]], fmt: str, columns: list[str]) -> None:
+    """Print rows (values in `columns` order) as a table, CSV or JSON on stdout."""
     if fmt == "json":
-        click.echo(
-            json.dumps([{c: r.get(c) for c in columns} for r in rows], default=str, indent=2)
-        )
+        records = [dict(zip(_unique(columns), map(_json_value, row), strict=True)) for row in rows]
+        click.echo(json.dumps(records, indent=2))
         return
     if fmt == "csv":
         import csv
         import io
 
         buffer = io.StringIO()
-        writer = csv.DictWriter(
-            buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
-        )
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_text_value(v) for v in row] for row in rows)
         click.echo(buffer.getvalue(), nl=False)
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
+    from rich.text import Text
 
-    table = Table(*columns, show_lines=False)
-    for row in rows:
-        table.add_row(*[("" if row.get(c) is None else str(row.get(c))) for c in columns])
+    table = Table(*[Column(header=Text(shown(c))) for c in columns], show_lines=False)
+    for row in rows:  # Text: a stored "[red]" is shown, not taken as markup; escapes made visible
+        table.add_row(*[Text(shown(_text_value(v))) for v in row])
     # piped output keeps whole values; a terminal gets its own width
     Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+def _unique(columns: list[str]) -> list[str]:
+    """JSON keys for the columns: a repeated name gets a suffix (`n`, `n_2`) instead of a loss."""
+    seen: dict[str, int] = {}
+    keys = []
+    for column in columns:
+        seen[column] = seen.get(column, 0) + 1
+        keys.append(column if seen[column] == 1 else f"{column}_{seen[column]}")
+    return keys
+
+
+def _records(rows: list[dict[str, Any]], columns: list[str]) -> list[list[Any]]:
+    return [[row.get(c) for c in columns] for row in rows]
 
 
 @cli.command("anomalies")
@@ -723,7 +835,11 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
 def anomalies_command(
     obj: Context, since: date | None, platform: str | None, suspected: bool, fmt: str
 ) -> None:
-    """Flagged days with their evidence, newest first."""
+    """Flagged days with their evidence, newest first.
+
+    --format json and csv add the figures: score, margin, gain, baseline, retention, the
+    thresholds crossed (a JSON object) and when it was detected.
+    """
     _note_if_stale(obj)
     if platform is not None:
         from audience.platforms import get_platform
@@ -740,15 +856,6 @@ def anomalies_command(
     if suspected:
         clauses.append("suspected_purchase")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    with obj.open(read_only=True) as con:
-        rows = (
-            con.sql(
-                f"SELECT * FROM anomalies {where} ORDER BY day DESC, platform, handle",
-                params=params,
-            )
-            .pl()
-            .to_dicts()
-        )
     columns = [
         "day",
         "platform",
@@ -770,8 +877,64 @@ def anomalies_command(
             "thresholds",
             "detected_at",
         ]
-    _emit(rows, fmt, columns)
-    obj.say(f"{len(rows)} anomalies")
+    with obj.open(read_only=True) as con:
+        # the column names come from the fixed list above; the filters are parameters
+        names, rows = _fetch(
+            con,
+            f"SELECT {', '.join(columns)} FROM anomalies {where} ORDER BY day DESC, platform, handle",
+            params,
+        )
+    _emit(rows, fmt, names)
+    obj.say(plural(len(rows), "anomaly"))
+
+
+# What `audience query` sets on its read-only connection before the user's SQL runs, in this
+# order: nothing spills to a temporary folder (settable only while external access is on); no
+# file, URL, extension, secret or other database can be reached (COPY, EXPORT, ATTACH, INSTALL,
+# LOAD, read_*, glob: refused); and the configuration is locked so that no SET, RESET or PRAGMA
+# of the query can undo any of it. The warehouse itself was opened before, read-only.
+QUERY_LOCKDOWN = (
+    "SET temp_directory = ''",
+    "SET enable_external_access = false",
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET allow_community_extensions = false",
+    "SET allow_persistent_secrets = false",
+    "SET allow_extension_repositories = 'forbidden'",
+    "SET lock_configuration = true",
+)
+QUERY_KINDS = "SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, SUMMARIZE"
+
+
+def _read_only_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse, before anything runs, what is not exactly one statement that only reads."""
+    import duckdb
+
+    try:
+        statements = con.extract_statements(sql.encode("utf-8").decode("utf-8"))
+        kinds = [s.type for s in statements]
+    except UnicodeError:
+        raise AudienceError("query refused: the SQL is not valid UTF-8 text") from None
+    except duckdb.Error as exc:
+        raise AudienceError(f"query failed: {str(exc).splitlines()[0]}") from None
+    except ValueError:  # a statement DuckDB's Python API has no name for (UPDATE EXTENSIONS)
+        raise AudienceError(
+            f"query refused: only one query that reads ({QUERY_KINDS}) may run"
+        ) from None
+    if not statements:
+        raise AudienceError(
+            'query refused: no SQL statement given (e.g. audience query "SELECT * FROM accounts")'
+        )
+    if len(statements) > 1:
+        raise AudienceError(
+            f"query refused: {len(statements)} statements given; one query runs at a time"
+        )
+    kind = kinds[0]
+    if kind != duckdb.StatementType.SELECT:
+        name = {"LOAD": "INSTALL and LOAD", "SET": "SET, RESET and USE"}.get(kind.name, kind.name)
+        raise AudienceError(
+            f"query refused: {name} statements are not allowed; query only reads ({QUERY_KINDS})"
+        )
 
 
 @cli.command("query")
@@ -779,16 +942,30 @@ def anomalies_command(
 @format_option
 @pass_context
 def query_command(obj: Context, sql: str, fmt: str) -> None:
-    """Run one read-only SQL query against the warehouse."""
+    """Run one read-only SQL query against the warehouse (SELECT, WITH, FROM, SHOW, DESCRIBE,
+    SUMMARIZE).
+
+    Nothing can be written and nothing but the warehouse read: no COPY, EXPORT, ATTACH,
+    INSTALL or LOAD, no files or URLs (read_csv, read_text, glob, ...), no SET, RESET or PRAGMA.
+    A refused query is one line `error: query refused: ...` and exit status 2.
+    """
     _note_if_stale(obj)
     import duckdb
 
     with obj.open(read_only=True) as con:
+        for setting in QUERY_LOCKDOWN:
+            con.execute(setting)
+        _read_only_statement(con, sql)
         try:
-            frame = con.sql(sql).pl()
+            columns, rows = _fetch(con, sql)
+        except duckdb.PermissionException as exc:
+            raise AudienceError(
+                "query refused: it reads the warehouse only (no files, URLs or extensions): "
+                + str(exc).splitlines()[0].removeprefix("Permission Error: ")
+            ) from None
         except duckdb.Error as exc:
             raise AudienceError(f"query failed: {str(exc).splitlines()[0]}") from None
-    _emit(frame.to_dicts(), fmt, frame.columns)
+    _emit(rows, fmt, columns)
 
 
 @cli.command("audit")
@@ -811,7 +988,7 @@ def query_command(obj: Context, sql: str, fmt: str) -> None:
 @click.option(
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=UserPath(dir_okay=False, path_type=Path),
     help="Also write the audit as a self-contained HTML page here.",
 )
 @pass_context
@@ -825,7 +1002,7 @@ def audit_command(
     the page then says what history is missing. Reads the warehouse only.
     """
     _note_if_stale(obj)
-    from audience.audit import render_text, run_audit
+    from audience.audit import NO_ANSWER, render_text, run_audit
     from audience.platforms import parse_account
 
     platform, handle = parse_account(account)
@@ -842,9 +1019,11 @@ def audit_command(
         write_audit(audit, html_path)
         obj.say(f"audit page written to {html_path}")
     if fmt == "json":
-        click.echo(json.dumps(audit.as_dict(), default=str, indent=2))
+        click.echo(json.dumps(_json_value(audit.as_dict()), indent=2))
     else:
         click.echo(render_text(audit))
+    if audit.verdict_code in NO_ANSWER:
+        raise click.exceptions.Exit(ExitStatus.NO_ANSWER)
 
 
 # --- demo -----------------------------------------------------------------------------------
@@ -921,31 +1100,63 @@ def demo_command(obj: Context, folder: Path) -> None:
     )
 
 
-def main(argv: list[str] | None = None, *, today: Callable[[], date] | None = None) -> int:
-    """Entry point: run the CLI; domain errors become one clear line and exit status 2.
+def _error(text: str) -> None:
+    """The safety net every error line goes through: escaped (repr-style) on stderr.
 
-    `today` is the clock commands read "today" from (default: the wall clock's UTC day).
+    Escaping leaves backslashes alone, so a message that already shows `\\x1b` stays as it is.
+    """
+    click.echo(shown_lines(text), err=True)
+
+
+def _usage_error(exc: click.ClickException) -> int:
+    """A usage mistake (unknown option, missing or bad argument) as one line, with where to look."""
+    context = getattr(exc, "ctx", None)
+    where = f" (see `{context.command_path} --help`)" if context is not None else ""
+    _error(f"error: {shown(exc.format_message())}{where}")
+    return ExitStatus.REFUSED
+
+
+def main(argv: list[str] | None = None, *, today: Callable[[], date] | None = None) -> int:
+    """Entry point: run the CLI and return a status of the exit table (audience.errors.ExitStatus).
+
+    Every error is one line on stderr, escaped; a bug is `internal error: ...` with exit status 1,
+    and its traceback only when AUDIENCE_DEBUG is set. `today` is the clock commands read
+    "today" from (default: the wall clock's UTC day).
     """
     try:
         code = cli.main(args=argv, prog_name="audience", standalone_mode=False, obj=today)
         if isinstance(code, int):  # an explicit exit status (click.exceptions.Exit)
-            return code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
-    except click.ClickException as exc:
+            return int(code)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `audience`, `audience accounts`: help
         exc.show()
-        return exc.exit_code
+        return ExitStatus.REFUSED
+    except click.exceptions.Abort:
+        _error("aborted")
+        return ExitStatus.INTERRUPTED
+    except click.ClickException as exc:
+        return _usage_error(exc)
     except ImportRejected as exc:
-        click.echo(exc.describe(), err=True)  # already one line per problem, then a verdict
-        return 2
+        _error(exc.describe())  # one line per problem, then the verdict
+        return int(exc.exit_status)
     except AudienceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
+        _error(f"error: {shown(str(exc))}")  # one line, even if the message holds a line break
+        return int(exc.exit_status)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
-    return 0
+        _error("interrupted")
+        return ExitStatus.INTERRUPTED
+    except Exception as exc:  # a bug: say so in one line; the traceback on request
+        if os.environ.get("AUDIENCE_DEBUG", "") not in ("", "0"):
+            import traceback
+
+            _error(traceback.format_exc().rstrip())
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        _error(
+            f"internal error: {type(exc).__name__}"
+            + (f": {shown(first)}" if first else "")
+            + " (a bug; set AUDIENCE_DEBUG=1 to see the traceback)"
+        )
+        return ExitStatus.INTERNAL_ERROR
+    return ExitStatus.DONE
 
 
 if __name__ == "__main__":

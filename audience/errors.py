@@ -1,4 +1,4 @@
-"""The exception hierarchy of the tracker.
+"""The exception hierarchy of the tracker, its exit statuses, and the text it shows people.
 
 AudienceError                 anything the CLI turns into one clear line and exit status 2
 ├── ConfigError               audience.toml or an environment override is invalid
@@ -11,11 +11,62 @@ AudienceError                 anything the CLI turns into one clear line and exi
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 
+class ExitStatus(enum.IntEnum):
+    """The one table of exit statuses of the whole command line (documented in the README)."""
+
+    DONE = 0
+    INTERNAL_ERROR = 1  # a bug: one line `internal error: ...`, the traceback with AUDIENCE_DEBUG=1
+    REFUSED = 2  # bad input, usage, settings, busy warehouse: nothing was changed
+    PARTLY_DONE = 3  # `run`: some accounts not collected, or alerts still queued
+    NO_ANSWER = 4  # `audit` cannot judge: not enough history, or no figure at all
+    DAMAGED = 5  # the warehouse is damaged
+    INTERRUPTED = 130  # Ctrl-C: nothing was changed
+
+
+# right-to-left and other direction overrides: they reorder what a terminal shows
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def shown(text: str) -> str:
+    """`text` safe for a terminal: every character it could act on written the way repr does.
+
+    Control characters (C0, DEL, C1), direction overrides, separators and every other
+    non-printable become visible escapes (`\\x1b`, `\\u202e`, `\\n`); the rest, backslashes
+    included, is left alone, so a text that is already escaped is not escaped twice.
+    """
+    if text.isprintable():  # the common case; BIDI_CONTROLS are not printable (category Cf)
+        return text
+    return "".join(c if c.isprintable() and c not in BIDI_CONTROLS else repr(c)[1:-1] for c in text)
+
+
+def shown_lines(text: str) -> str:
+    """Like `shown`, but the line breaks a message was written with stay line breaks."""
+    return "\n".join(shown(line) for line in text.split("\n"))
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 anomaly', '2 anomalies', '1,000 rows': the count and the word that agrees with it."""
+    if many is None:
+        many = (
+            word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"
+        )
+    return f"{count:,} {word if count == 1 else many}"
+
+
 class AudienceError(Exception):
-    """Base class: a domain error with a message meant for a person."""
+    """Base class: a domain error with a message meant for a person.
+
+    The CLI prints it as one line `error: MESSAGE` (escaped with `shown`) and exits with
+    `exit_status`; a subclass for another row of the exit table sets its own.
+    """
+
+    exit_status: int = ExitStatus.REFUSED
 
 
 class ConfigError(AudienceError):
@@ -65,6 +116,8 @@ class ImportRejected(AudienceError):
         lines = [str(p) for p in self.problems[:limit]]
         rest = self.total - min(limit, len(self.problems))
         if rest > 0:
-            lines.append(f"... and {rest} more problem(s)")
-        lines.append(f"import refused: {self.total} problem(s); the warehouse was not changed")
+            lines.append(f"... and {plural(rest, 'more problem', 'more problems')}")
+        lines.append(
+            f"import refused: {plural(self.total, 'problem')}; the warehouse was not changed"
+        )
         return "\n".join(lines)

@@ -31,9 +31,11 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _audit(cli: Cli, warehouse: Path, account: str, *extra: str) -> dict[str, object]:
+def _audit(
+    cli: Cli, warehouse: Path, account: str, *extra: str, code: int = 0
+) -> dict[str, object]:
     result = cli("--warehouse", str(warehouse), "audit", account, "--as-of", str(AS_OF), *extra)
-    assert result.code == 0, result.err
+    assert result.code == code, result.err
     return dict(
         json.loads(
             cli(
@@ -108,7 +110,7 @@ def test_a_short_history_gets_an_honest_answer(cli: Cli, tmp_path: Path) -> None
     )
     warehouse = tmp_path / "short.duckdb"
     import_history([csv], warehouse, AS_OF)
-    audit = _audit(cli, warehouse, "github:newcomer")
+    audit = _audit(cli, warehouse, "github:newcomer", code=4)  # 4: no answer yet
     assert str(audit["verdict"]).startswith("not enough history yet: 7 day(s) of figures")
     assert audit["confidence"] == "none"
     assert "first verdict is possible on" in " ".join(audit["reasons"])  # type: ignore[arg-type]
@@ -123,7 +125,7 @@ def test_a_new_handle_is_fetched_live_and_never_stored(
     served = sim.simulator.state("twitch", "streamer_one")
     assert served is not None
     result = cli("--warehouse", str(warehouse), "audit", "twitch:streamer_one")
-    assert result.code == 0, result.err
+    assert result.code == 4, result.err  # an answer needs history: exit status 4
     assert f"{served.followers:,} followers on" in result.out
     assert "fetched live, not stored" in result.out
     assert "has no history in this warehouse" in result.out

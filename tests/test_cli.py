@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 
 import click
+import duckdb
 import pytest
 
 from audience.cli import cli as root
-from tests.conftest import Result, table_digest
+from simulator.server import SimulatorServer
+from tests.conftest import SAMPLE_AS_OF, Result, sim_environ, table_digest
+from warehouse.db import open_warehouse
 
 Cli = Callable[..., Result]
 GOOD = (
@@ -84,7 +90,7 @@ def test_refused_import_prints_problems_and_exits_non_zero(cli: Cli, tmp_path: P
     assert result.code == 2
     assert result.err.splitlines() == [
         "bad.csv:2: followers: negative count '-4'",
-        "import refused: 1 problem(s); the warehouse was not changed",
+        "import refused: 1 problem; the warehouse was not changed",
     ]
     assert table_digest(tmp_path / "warehouse" / "audience.duckdb") == before
 
@@ -114,8 +120,10 @@ def test_query_is_read_only(cli: Cli, tmp_path: Path) -> None:
     cli("import", "h.csv")
     result = cli("query", "DELETE FROM snapshots")
     assert result.code == 2
-    assert "error: query failed:" in result.err
-    assert "read-only" in result.err
+    assert result.err == (
+        "error: query refused: DELETE statements are not allowed; "
+        "query only reads (SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, SUMMARIZE)\n"
+    )
     assert cli("query", "SELECT count(*) AS n FROM snapshots", "--format", "csv").out == "n\n2\n"
 
 
@@ -228,3 +236,307 @@ def test_export_writes_every_table(cli: Cli, tmp_path: Path, fmt: str) -> None:
         "daily_metrics",
         "runs",
     }
+
+
+# --- query: read-only for real (issue 12, point 2) ---------------------------------------------
+
+HOSTILE_QUERIES = [
+    "COPY (SELECT 'x') TO 'precious.txt'",
+    "COPY snapshots TO 'dump.csv'",
+    "EXPORT DATABASE 'dump'",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SELECT * FROM read_text('/etc/shadow')",
+    "SELECT * FROM glob('/root/*')",
+    "SELECT count(*) FROM read_csv('precious.txt')",
+    "SELECT (SELECT count(*) FROM read_blob('/etc/passwd')) AS n",
+    "SELECT * FROM read_parquet('https://example.com/x.parquet')",
+    "SET enable_external_access = true",
+    "RESET enable_external_access",
+    "SET lock_configuration = false",
+    "PRAGMA enable_profiling",
+    "SET profiling_output = 'profile.txt'",
+    "ATTACH 'other.duckdb' AS other",
+    "ATTACH ':memory:' AS scratch",
+    "DETACH audience",
+    "USE memory",
+    "CREATE TEMP TABLE t AS SELECT 1",
+    "DELETE FROM snapshots",
+    "CHECKPOINT",
+    "CALL pragma_version()",
+    "SELECT 1; COPY (SELECT 'x') TO 'precious.txt'",
+    "SELECT 1; SELECT 2",
+    "UPDATE EXTENSIONS",
+]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("sql", HOSTILE_QUERIES)
+def test_query_refuses_anything_but_reading_the_warehouse(
+    cli: Cli, tmp_path: Path, sql: str
+) -> None:
+    (tmp_path / "h.csv").write_text(GOOD)
+    assert cli("import", "h.csv").code == 0
+    (tmp_path / "precious.txt").write_text("precious\n")
+    before = _tree(tmp_path)
+    result = cli("query", sql)
+    assert result.code == 2, result.out
+    assert result.out == ""
+    assert len(result.err.splitlines()) == 1, result.err
+    assert result.err.startswith(("error: query refused: ", "error: query failed: ")), result.err
+    assert "Traceback" not in result.err
+    assert _tree(tmp_path) == before  # the existing file unchanged, no new file, same warehouse
+
+
+@pytest.mark.parametrize("sql", ["", ";", " \n\t ", ";;", "/* only a comment */"])
+def test_query_without_a_statement_is_refused_in_one_line(
+    cli: Cli, tmp_path: Path, sql: str
+) -> None:
+    (tmp_path / "h.csv").write_text(GOOD)
+    cli("import", "h.csv")
+    result = cli("query", sql)
+    assert (result.code, result.err) == (
+        2,
+        'error: query refused: no SQL statement given (e.g. audience query "SELECT * FROM accounts")\n',
+    )
+
+
+def test_query_lockdown_holds_even_without_the_statement_check(tmp_path: Path) -> None:
+    """The DuckDB settings alone refuse what the statement check also refuses, and stay locked."""
+    from audience.cli import QUERY_LOCKDOWN
+
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(path):
+        pass
+    (tmp_path / "precious.txt").write_text("precious\n")
+    before = _tree(tmp_path)
+    con = duckdb.connect(str(path), read_only=True)
+    for setting in QUERY_LOCKDOWN:
+        con.execute(setting)
+    for sql in [*HOSTILE_QUERIES[:19], "RESET ALL", "SET temp_directory = '.'"]:
+        with pytest.raises(duckdb.Error):
+            con.execute(sql).fetchall()
+    settings = dict(
+        con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN "
+            "('enable_external_access', 'lock_configuration', 'autoinstall_known_extensions', "
+            "'autoload_known_extensions', 'temp_directory')"
+        ).fetchall()
+    )
+    con.close()
+    assert settings == {
+        "enable_external_access": "false",
+        "lock_configuration": "true",
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+        "temp_directory": "",
+    }
+    assert _tree(tmp_path) == before
+
+
+def test_query_still_reads_everything_in_the_warehouse(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "h.csv").write_text(GOOD)
+    cli("import", "h.csv")
+    for sql, n in (
+        ("WITH s AS (SELECT * FROM snapshots) SELECT count(*) AS n FROM s", 2),
+        ("FROM snapshots SELECT count(*) AS n", 2),
+        ("SELECT count(*) AS n FROM (SHOW TABLES) WHERE name = 'snapshots'", 1),
+        ("SELECT count(*) AS n FROM (DESCRIBE snapshots) WHERE column_name = 'followers'", 1),
+        ("SELECT count(*) AS n FROM snapshots;", 2),  # one trailing ';' is one statement
+    ):
+        result = cli("query", sql, "--format", "csv")
+        assert (result.code, result.out) == (0, f"n\n{n}\n"), (sql, result.err)
+    assert cli("query", "SUMMARIZE snapshots").code == 0
+    assert cli("query", "DESCRIBE snapshots").code == 0
+
+
+# --- what query and anomalies print (issue 12, points 11 and 16) -------------------------------
+
+
+def test_query_prints_whole_numbers_as_integers(cli: Cli, tmp_path: Path) -> None:
+    """daily_metrics keeps followers as DOUBLE (gap days are interpolated): 9033, not 9033.0."""
+    (tmp_path / "h.csv").write_text(GOOD)
+    cli("import", "h.csv")
+    sql = "SELECT * FROM (VALUES (9033.0::DOUBLE, 0.5::DOUBLE), (NULL, 1.0)) v(followers, share)"
+    table = cli("query", sql)
+    assert "9033 " in table.out
+    assert "9033.0" not in table.out
+    assert "0.5" in table.out  # a column with a fraction keeps its decimals
+    assert cli("query", sql, "--format", "csv").out == "followers,share\n9033,0.5\n,1.0\n"
+    rows = json.loads(cli("query", sql, "--format", "json").out)
+    assert rows == [{"followers": 9033, "share": 0.5}, {"followers": None, "share": 1.0}]
+    # sum() of BIGINT is a DECIMAL/HUGEINT: a JSON number, not a string; odd types do not fail
+    summed = json.loads(
+        cli(
+            "query",
+            "SELECT sum(followers) AS s, true AS b, DATE '2024-01-02' AS d, INTERVAL 1 DAY AS i "
+            "FROM snapshots",
+            "--format",
+            "json",
+        ).out
+    )
+    assert summed == [{"s": 201, "b": True, "d": "2024-01-02", "i": "1 day, 0:00:00"}]
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample, imported and analysed (no GX: the margins are the same rules)."""
+    from audience.analysis import run_analysis
+    from audience.cli import SAMPLE
+    from audience.config import load_settings
+    from audience.ingest import import_history
+
+    path = tmp_path_factory.mktemp("cli") / "audience.duckdb"
+    import_history([SAMPLE], path, SAMPLE_AS_OF)
+    run_analysis(path, load_settings(None, environ={}), SAMPLE_AS_OF)
+    return path
+
+
+def test_anomalies_json_and_csv_carry_machine_values(cli: Cli, analysed: Path) -> None:
+    result = cli("--warehouse", str(analysed), "anomalies", "--format", "json")
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)
+    assert rows
+    for row in rows:
+        assert isinstance(row["thresholds"], dict), row["thresholds"]
+        assert isinstance(row["suspected_purchase"], bool)
+        assert isinstance(row["score"], int | float)
+        assert date.fromisoformat(row["day"])
+        assert datetime.fromisoformat(row["detected_at"])
+    csv_out = cli("--warehouse", str(analysed), "anomalies", "--format", "csv").out
+    flags = {line.split(",")[5] for line in csv_out.splitlines()[1:]}
+    assert flags == {"true", "false"}
+    one = cli("--warehouse", str(analysed), "anomalies", "--platform", "bluesky")
+    assert one.err.strip().splitlines()[-1] == "1 anomaly"  # not "1 anomalies"
+
+
+def test_audit_json_has_a_verdict_code_and_no_answer_exits_4(cli: Cli, analysed: Path) -> None:
+    def audit(account: str) -> tuple[int, str]:
+        result = cli(
+            "--warehouse", str(analysed), "audit", account, "--as-of", str(SAMPLE_AS_OF),
+            "--format", "json",
+        )  # fmt: skip
+        return result.code, json.loads(result.out)["verdict_code"]
+
+    assert audit("x:growthguru") == (0, "suspected_purchase")
+    assert audit("mastodon:bob@fosstodon.org") == (0, "no_sign_of_purchase")
+    short = cli(
+        "--warehouse", str(analysed), "audit", "x:growthguru", "--as-of", "2024-06-05",
+    )  # fmt: skip
+    assert short.code == 4, short.out  # 2 days of history: no answer yet
+    assert "not enough history yet" in short.out
+
+
+# --- exit statuses (issue 12, point 11) --------------------------------------------------------
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_run_exits_3_when_an_account_is_not_found(
+    cli: Cli, tmp_path: Path, sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in sim_environ(sim).items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "audience.toml").write_text(
+        '[[accounts]]\nplatform = "github"\nhandle = "octo-org/widget"\n'
+        '[[accounts]]\nplatform = "bluesky"\nhandle = "newsroom.bsky.social"\n'
+        '[[accounts]]\nplatform = "x"\nhandle = "nobody_at_all"\n'
+        f'[report]\npath = "{tmp_path / "report.html"}"\n'
+    )
+    result = cli("run", "--as-of", str(SAMPLE_AS_OF))
+    assert "2 ok, 1 not_found" in result.out
+    assert result.code == 3, result.err
+    assert "1 account not collected tonight" in result.err
+
+
+def test_an_unexpected_error_is_one_line_with_exit_1(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import audience.platforms
+
+    def broken(spec: str) -> tuple[str, str]:
+        raise RuntimeError("boom\x1b[2J\nsecond line")
+
+    monkeypatch.setattr(audience.platforms, "parse_account", broken)  # a bug, injected
+    monkeypatch.delenv("AUDIENCE_DEBUG", raising=False)
+    result = cli("accounts", "add", "github:octocat")
+    assert (result.code, result.err) == (
+        1,
+        "internal error: RuntimeError: boom\\x1b[2J (a bug; set AUDIENCE_DEBUG=1 to see the "
+        "traceback)\n",
+    )
+    monkeypatch.setenv("AUDIENCE_DEBUG", "1")
+    debug = cli("accounts", "add", "github:octocat")
+    assert debug.code == 1
+    assert debug.err.startswith("Traceback (most recent call last):")
+    assert debug.err.splitlines()[-1].startswith("internal error: RuntimeError: boom")
+
+
+def test_readme_documents_the_exit_table() -> None:
+    from audience.errors import ExitStatus
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for status in ExitStatus:
+        assert re.search(rf"^\| `?{status.value}`? \|", readme, re.MULTILINE), status
+
+
+# --- escaped echoes (issue 12, point 5) --------------------------------------------------------
+
+HOSTILE_TEXT = ("\x1b]52;c;aGVsbG8=\x07", "esc\x1b[2Juser", "\u202eevil")
+
+
+def _no_raw_controls(text: str) -> None:
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in text, repr(text)
+
+
+def test_shown_escapes_what_a_terminal_would_act_on() -> None:
+    from audience.errors import shown
+
+    assert shown("esc\x1b[2Juser") == "esc\\x1b[2Juser"
+    assert shown("\x1b]52;c;aGk=\x07") == "\\x1b]52;c;aGk=\\x07"
+    assert shown("a\u202eb\u2066c\u200fd\u061ce") == "a\\u202eb\\u2066c\\u200fd\\u061ce"
+    assert shown("\x7f\x9b\x00\t\n") == "\\x7f\\x9b\\x00\\t\\n"  # DEL, C1 CSI, NUL, tab, newline
+    assert shown("caf\u00e9 \U0001f600 \\x1b") == "caf\u00e9 \U0001f600 \\x1b"  # kept as it is
+    assert shown(shown("esc\x1b[2J")) == shown("esc\x1b[2J")  # never escaped twice
+
+
+def test_import_errors_show_control_characters_escaped(cli: Cli, tmp_path: Path) -> None:
+    osc, clear, rtl = HOSTILE_TEXT
+    (tmp_path / "bad.csv").write_text(
+        "platform,handle,date,followers\n"
+        f"github,{clear},2024-01-01,1\n"
+        f"{osc},octocat,2024-01-01,1\n"
+        f"github,octocat,2024-01-0{rtl},1\n"
+    )
+    result = cli("import", "bad.csv")
+    assert result.code == 2
+    _no_raw_controls(result.err)
+    assert "esc\\x1b[2juser" in result.err  # handles and platforms are shown lower-cased
+    assert "\\x1b]52;c;agvsbg8=\\x07" in result.err
+    assert "\\u202e" in result.err
+    assert (
+        result.err.splitlines()[-1] == "import refused: 3 problems; the warehouse was not changed"
+    )
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT)
+def test_command_errors_show_control_characters_escaped(
+    cli: Cli, tmp_path: Path, text: str
+) -> None:
+    (tmp_path / "h.csv").write_text(GOOD)
+    cli("import", "h.csv")
+    for args in (
+        ["accounts", "add", f"github:{text}"],
+        ["accounts", "add", f"{text}:octocat"],
+        ["audit", f"x:{text}"],
+        ["anomalies", "--platform", text],
+        ["query", f'SELECT * FROM "{text}"'],
+        ["import", f"{text}.csv"],
+    ):
+        result = cli(*args)
+        assert result.code == 2, (args, result.err)
+        _no_raw_controls(result.err)
+        assert ("\\x1b" if "\x1b" in text else "\\u202e") in result.err, (args, result.err)

@@ -252,7 +252,7 @@ def test_many_problems_show_the_first_twenty_then_a_count(
     assert len(lines) == 22
     assert lines[0].endswith("bad.csv:2: followers: negative count '-1'")
     assert lines[19].endswith("bad.csv:21: followers: negative count '-20'")
-    assert lines[20] == "... and 10 more problem(s)"
+    assert lines[20] == "... and 10 more problems"
     assert info.value.total == 30
 
 
