@@ -859,8 +859,8 @@ def main(argv: list[str] | None = None) -> int:
         code = cli.main(args=argv, prog_name="audience", standalone_mode=False)
         if isinstance(code, int):  # an explicit exit status (click.exceptions.Exit)
             return code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort:  # click's form of Ctrl-C (KeyboardInterrupt)
+        click.echo(INTERRUPTED, err=True)
         return 130
     except click.ClickException as exc:
         exc.show()

@@ -37,9 +37,11 @@ from warehouse.integrity import (
 from warehouse.migrations import apply_migrations, check_schema
 
 # The storage format every warehouse is created in: DuckDB 2.0 would otherwise write its own
-# format (storage version 69), which no 1.x client opens. v1.0.0 (storage version 64) is
-# read by every DuckDB from 0.10 to 2.x; a file keeps the format it was created with.
-STORAGE_COMPATIBILITY = "v1.0.0"
+# format (storage version 69), which no 1.x client opens. v1.2.0 (storage version 65) is read
+# by every DuckDB from 1.2.0 on (1.2 to 1.5, 2.x); a file keeps the format it was created
+# with, whoever writes to it later. v1.0.0 (version 64, also read by 0.10 to 1.1) would make
+# every checkpoint rewrite the indexes into new blocks, so the file could never shrink back.
+STORAGE_COMPATIBILITY = "v1.2.0"
 
 _PID = re.compile(r"\(PID (\d+)\)")
 
@@ -99,16 +101,25 @@ def _connect(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyCo
             raise WarehouseError(f"warehouse {path}: cannot open: {exc}") from None
 
 
-def _give_back(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll back an open transaction and let DuckDB truncate the blocks it had written.
-
-    A large transaction writes its row groups to the file as it goes; after a rollback they
-    are free blocks at the end of the file, which DuckDB truncates only at a checkpoint that
-    has something to write (a CHECKPOINT with nothing committed is skipped): hence the empty
-    committed transaction first. Best effort: the caller is already failing.
-    """
+def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
     with suppress(duckdb.Error, RuntimeError):  # none open: the caller rolled back, or never began
         con.execute("ROLLBACK")
+
+
+def _give_back(path: Path) -> None:
+    """Let DuckDB truncate the blocks a rolled-back transaction had written to the file.
+
+    A large transaction writes its row groups to the file as it goes; after the rollback they
+    are free blocks at the end of the file, which DuckDB truncates only at a checkpoint that
+    has something to write (a CHECKPOINT with nothing committed is skipped): hence the empty
+    committed transaction first. In a fresh connection, so that the checkpoint does not write
+    back indexes the rolled-back transaction had grown in memory. Best effort: the caller is
+    already failing.
+    """
+    try:
+        con = connect(path)
+    except duckdb.Error:
+        return  # another writer took the lock meanwhile: its own checkpoint will truncate
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute("CREATE TABLE _audience_checkpoint (x INTEGER)")
@@ -117,6 +128,8 @@ def _give_back(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CHECKPOINT")
     except (duckdb.Error, RuntimeError):
         pass
+    finally:
+        con.close()
 
 
 # Files this process has read whole, or written itself, as (size, mtime) after: a writer that
@@ -185,7 +198,9 @@ def open_warehouse(
     except BaseException as exc:
         hurt = isinstance(exc, duckdb.Error) and looks_damaged(exc)
         if not read_only and not hurt:
-            _give_back(con)
+            _roll_back(con)
+            con.close()
+            _give_back(path)
         if hurt:
             raise damaged(path, first_line(exc)) from None
         if is_interrupt(exc) and not isinstance(exc, WarehouseInterrupted):
