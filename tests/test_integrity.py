@@ -93,7 +93,8 @@ def test_a_damaged_warehouse_is_refused_by_every_command(
     checked = cli("--warehouse", copy, "check")
     assert checked.code == 5
     problems = [line for line in checked.out.splitlines() if line.startswith("problem: ")]
-    assert len(problems) == 1 and "does not read back" in problems[0], checked.out
+    assert len(problems) == 1, checked.out
+    assert "does not read back" in problems[0]
     assert one_line(checked).startswith(f"warehouse {copy} is damaged")
 
     export = tmp_path / "export"
@@ -149,7 +150,8 @@ def test_export_writes_every_table_or_nothing(
     result = cli("--warehouse", made, "export", "--format", "csv", "--output", out)
     assert result.code == 0, result.err
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.csv" for t in EXPORTED)
-    assert "imports" in EXPORTED and "imports (1 rows)" in result.out
+    assert "imports" in EXPORTED
+    assert "imports (1 rows)" in result.out
     assert (out / "imports.csv").read_text().splitlines()[1].split(",")[1] == "sample_history.csv"
 
     # damage the last table exported: every file before it would be written, then it fails
@@ -158,7 +160,8 @@ def test_export_writes_every_table_or_nothing(
     overwrite(copy, HEADERS + blocks_of(copy, EXPORTED[-2])[0] * BLOCK + 1024)
     fresh = tmp_path / "fresh"
     failed = cli("--warehouse", copy, "export", "--output", fresh)
-    assert failed.code == 5 and "is damaged" in one_line(failed)
+    assert failed.code == 5
+    assert "is damaged" in one_line(failed)
     assert not fresh.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.duckdb", "out"]
     # an earlier export stays whole when a new one fails
