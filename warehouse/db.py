@@ -21,6 +21,7 @@ import duckdb
 
 from audience.errors import (
     INTERRUPTED,
+    MigrationError,
     WarehouseBusy,
     WarehouseDamaged,
     WarehouseError,
@@ -196,7 +197,14 @@ def open_warehouse(
             apply_migrations(con)
         yield con
     except BaseException as exc:
-        hurt = isinstance(exc, duckdb.Error) and looks_damaged(exc)
+        # DuckDB's error, or a caller's WarehouseError quoting it (a block read while writing)
+        hurt = (
+            isinstance(exc, duckdb.Error | WarehouseError)
+            and not isinstance(exc, MigrationError)
+            and looks_damaged(exc)
+        )
+        if isinstance(exc, WarehouseDamaged):
+            raise
         if not read_only and not hurt:
             _roll_back(con)
             con.close()

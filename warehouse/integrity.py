@@ -21,7 +21,6 @@ from warehouse.migrations import applied_in_order, load_migrations
 # what DuckDB says when a block, or the file itself, does not read back as it was written
 _DAMAGE_SIGNS = (
     "corrupt",
-    "checksum",
     "not a valid duckdb database",
     "failed to deserialize",
     "serializationexception",
