@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from audience.config import Settings, load_settings
-from audience.errors import AudienceError, ExitStatus, ImportRejected, plural, shown, shown_lines
+from audience.errors import (
+    INTERRUPTED,
+    AudienceError,
+    ExitStatus,
+    ImportRejected,
+    is_interrupt,
+    plural,
+    shown,
+    shown_lines,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -386,6 +395,8 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     from audience.nightly import prefect_defaults
 
     not_future(obj, as_of)
+    with obj.open():  # refuses a damaged warehouse (exit 5) before Prefect starts
+        pass
     prefect_defaults()
     from flows.nightly import nightly
 
@@ -455,6 +466,7 @@ EXPORTED = (
     "account_metrics",
     "runs",
     "collection_log",
+    "imports",
     "alerts",
 )
 
@@ -477,19 +489,72 @@ EXPORTED = (
 )
 @pass_context
 def export_command(obj: Context, fmt: str, output: Path) -> None:
-    """Export the warehouse's tables, one file each, for any other tool."""
-    output.mkdir(parents=True, exist_ok=True)
+    """Export the warehouse's tables, one file each, for any other tool.
+
+    The files are written into a temporary folder next to OUTPUT and moved into it only
+    once every one is complete: a failed export leaves no partial output.
+    """
+    import shutil
+    import tempfile
+
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
     written = []
-    with obj.open(read_only=True) as con:
-        for table in EXPORTED:
-            target = output / f"{table}.{fmt}"
-            # table names come from the fixed list above; the path is quoted as a string literal
-            quoted = str(target).replace("'", "''")
-            con.execute(f"COPY (SELECT * FROM {table}) TO '{quoted}' ({options})")
-            count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            written.append(f"{table} ({count:,} rows)")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+    )
+    try:
+        with obj.open(read_only=True) as con:
+            for table in EXPORTED:
+                target = staging / f"{table}.{fmt}"
+                # table names come from the fixed list above; the path is quoted as a string literal
+                quoted = str(target).replace("'", "''")
+                count = con.execute(
+                    f"COPY (SELECT * FROM {table}) TO '{quoted}' ({options})"
+                ).fetchall()[0][0]
+                written.append(f"{table} ({count:,} rows)")
+        if output.exists():  # an earlier export: each file replaced whole, once all are written
+            for table in EXPORTED:
+                (staging / f"{table}.{fmt}").replace(output / f"{table}.{fmt}")
+            staging.rmdir()
+        else:
+            staging.rename(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     click.echo(f"exported to {output}/: " + ", ".join(written))
+
+
+@cli.command("check")
+@pass_context
+def check_command(obj: Context) -> None:
+    """Check the warehouse: every block of the file, the migrations, the rows' invariants.
+
+    Reads every value of every table (DuckDB verifies each block's checksum as it reads it),
+    compares the applied migrations with their files, and tests the invariants the tables
+    keep (one snapshot per account and day, no orphan rows, no negative counts, no day after
+    today, ...). Prints what it checked, then one line per problem. Never writes. Exit
+    status: 0 clean, 5 damaged.
+    """
+    from warehouse.db import inspect_warehouse
+
+    report = inspect_warehouse(
+        obj.warehouse,
+        datetime.now(UTC).date(),
+        timeout_s=obj.settings.warehouse.lock_timeout_s,
+    )
+    click.echo(f"checked warehouse {obj.warehouse}:")
+    for line in report.checked:
+        click.echo(f"  {line}")
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    if report.problems:
+        click.echo(
+            f"warehouse {obj.warehouse} is damaged: {len(report.problems)} problem(s); "
+            "restore it from a backup (no command writes into it meanwhile)",
+            err=True,
+        )
+        raise click.exceptions.Exit(5)
+    click.echo("no problem found")
 
 
 @cli.command("serve")
@@ -1130,8 +1195,8 @@ def main(argv: list[str] | None = None, *, today: Callable[[], date] | None = No
     except click.exceptions.NoArgsIsHelpError as exc:  # `audience`, `audience accounts`: help
         exc.show()
         return ExitStatus.REFUSED
-    except click.exceptions.Abort:
-        _error("aborted")
+    except click.exceptions.Abort:  # click's form of Ctrl-C (KeyboardInterrupt)
+        _error(INTERRUPTED)
         return ExitStatus.INTERRUPTED
     except click.ClickException as exc:
         return _usage_error(exc)
@@ -1142,9 +1207,12 @@ def main(argv: list[str] | None = None, *, today: Callable[[], date] | None = No
         _error(f"error: {shown(str(exc))}")  # one line, even if the message holds a line break
         return int(exc.exit_status)
     except KeyboardInterrupt:
-        _error("interrupted")
+        _error(INTERRUPTED)
         return ExitStatus.INTERRUPTED
     except Exception as exc:  # a bug: say so in one line; the traceback on request
+        if is_interrupt(exc):  # DuckDB's form of Ctrl-C: RuntimeError('Query interrupted')
+            _error(INTERRUPTED)
+            return ExitStatus.INTERRUPTED
         if os.environ.get("AUDIENCE_DEBUG", "") not in ("", "0"):
             import traceback
 

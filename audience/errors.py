@@ -6,6 +6,7 @@ AudienceError                 anything the CLI turns into one clear line and exi
 ├── ImportRejected            a CSV history import was refused (carries every problem found)
 └── WarehouseError            the DuckDB warehouse cannot be used
     ├── WarehouseBusy         another process holds the warehouse (a run is writing)
+    ├── WarehouseDamaged      the file or its contents fail the integrity checks (exit status 5)
     └── MigrationError        a schema migration failed (nothing of it was applied)
 """
 
@@ -83,6 +84,27 @@ class WarehouseError(AudienceError):
 
 class WarehouseBusy(WarehouseError):
     """Another process holds the warehouse file's lock."""
+
+
+class WarehouseDamaged(WarehouseError):
+    """The warehouse's file or contents fail the integrity checks: nothing may write into it."""
+
+    exit_status = ExitStatus.DAMAGED
+    reason = ""  # what is wrong, without the advice around it
+
+
+INTERRUPTED = "interrupted: the warehouse was not changed"
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, as Python reports it or as DuckDB does (RuntimeError('Query interrupted'))."""
+    if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "InterruptException":
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).strip().lower() in {
+        "query interrupted",
+        "interrupted!",
+        "interrupt error: interrupted!",
+    }
 
 
 class MigrationError(WarehouseError):

@@ -125,7 +125,7 @@ def test_a_future_as_of_is_refused(
     past = ["--warehouse", str(full), "audit", "x:nobody_known", "--as-of", "2024-12-30"]
     assert main([*past, "--live"], today=today) == 2
     assert "--live asks the platform for today's size" in capsys.readouterr().err
-    assert main([*past, "--format", "json"], today=today) == 0
+    assert main([*past, "--format", "json"], today=today) == 4  # no answer: no figure
     unknown = json.loads(capsys.readouterr().out)
     assert unknown["verdict"] == "cannot say: no figure for this account"
     assert unknown["reasons"] == []  # x was not asked (it would answer with today's figure)

@@ -1,4 +1,10 @@
-"""Opening the DuckDB warehouse: one writer at a time, clear messages when it is busy."""
+"""Opening the DuckDB warehouse: one writer at a time, clear messages when it is busy.
+
+A writer first reads every block of the file (warehouse.integrity), so a damaged warehouse
+is refused before anything writes into it; a writer interrupted (Ctrl-C) or failing has its
+open transaction rolled back and the blocks that transaction had written given back to the
+file system, so the file is as it was, size included.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,36 @@ import random
 import re
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from audience.errors import WarehouseBusy, WarehouseError
+from audience.errors import (
+    INTERRUPTED,
+    MigrationError,
+    WarehouseBusy,
+    WarehouseDamaged,
+    WarehouseError,
+    is_interrupt,
+)
+from warehouse.integrity import (
+    CheckReport,
+    check_warehouse,
+    damaged,
+    first_line,
+    looks_damaged,
+    read_every_block,
+)
 from warehouse.migrations import apply_migrations, check_schema
+
+# The storage format every warehouse is created in: DuckDB 2.0 would otherwise write its own
+# format (storage version 69), which no 1.x client opens. v1.2.0 (storage version 65) is read
+# by every DuckDB from 1.2.0 on (1.2 to 1.5, 2.x); a file keeps the format it was created
+# with, whoever writes to it later. v1.0.0 (version 64, also read by 0.10 to 1.1) would make
+# every checkpoint rewrite the indexes into new blocks, so the file could never shrink back.
+STORAGE_COMPATIBILITY = "v1.2.0"
 
 _PID = re.compile(r"\(PID (\d+)\)")
 
@@ -40,13 +69,27 @@ def _busy_message(path: Path, exc: Exception, read_only: bool) -> str:
     )
 
 
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, creating a new file in the storage format 1.x clients read.
+
+    Every code path that creates a warehouse file goes through here (the CLI, the demo,
+    tests and benchmarks, via open_warehouse or directly).
+    """
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {} if read_only else {"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    )
+    return duckdb.connect(str(path), read_only=read_only, config=config)
+
+
 def _connect(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return connect(path, read_only=read_only)
         except duckdb.IOException as exc:
+            if looks_damaged(exc):
+                raise damaged(path, f"it does not open: {first_line(exc)}") from None
             if "lock" not in str(exc).lower():
                 raise WarehouseError(f"warehouse {path}: cannot open: {exc}") from None
             if time.monotonic() >= deadline:
@@ -54,16 +97,82 @@ def _connect(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyCo
             time.sleep(delay + random.random() * delay)
             delay = min(delay * 2, 1.0)
         except duckdb.Error as exc:
+            if looks_damaged(exc):
+                raise damaged(path, f"it does not open: {first_line(exc)}") from None
             raise WarehouseError(f"warehouse {path}: cannot open: {exc}") from None
+
+
+def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
+    with suppress(duckdb.Error, RuntimeError):  # none open: the caller rolled back, or never began
+        con.execute("ROLLBACK")
+
+
+def _give_back(path: Path) -> None:
+    """Let DuckDB truncate the blocks a rolled-back transaction had written to the file.
+
+    A large transaction writes its row groups to the file as it goes; after the rollback they
+    are free blocks at the end of the file, which DuckDB truncates only at a checkpoint that
+    has something to write (a CHECKPOINT with nothing committed is skipped): hence the empty
+    committed transaction first. In a fresh connection, so that the checkpoint does not write
+    back indexes the rolled-back transaction had grown in memory. Best effort: the caller is
+    already failing.
+    """
+    try:
+        con = connect(path)
+    except duckdb.Error:
+        return  # another writer took the lock meanwhile: its own checkpoint will truncate
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("CREATE TABLE _audience_checkpoint (x INTEGER)")
+        con.execute("DROP TABLE _audience_checkpoint")
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    except (duckdb.Error, RuntimeError):
+        pass
+    finally:
+        con.close()
+
+
+# Files this process has read whole, or written itself, as (size, mtime) after: a writer that
+# opens the same unchanged file again (a nightly run opens it for each step) skips the scan.
+_verified: dict[Path, tuple[int, int]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _verify(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    key = path.resolve()
+    stamp = _stamp(path)
+    if stamp is not None and _verified.get(key) == stamp:
+        return
+    read_every_block(con, path)
+    if stamp is not None:
+        _verified[key] = stamp
+
+
+class WarehouseInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a writer held the warehouse: its work was rolled back."""
+
+    def __str__(self) -> str:
+        return INTERRUPTED
 
 
 @contextmanager
 def open_warehouse(
     path: Path, *, read_only: bool = False, timeout_s: float = 10.0
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse; a writer brings the schema up to date, a reader checks it.
+    """Open the warehouse; a writer checks the file and brings the schema up to date, a
+    reader checks the schema.
 
-    The lock is held only while the block runs, so analysts can read between runs.
+    The lock is held only while the block runs, so analysts can read between runs. In a
+    writer, an exception (Ctrl-C included) rolls back the open transaction and gives its
+    blocks back; a damaged file raises WarehouseDamaged, before anything is written.
     """
     if read_only:
         if not path.exists():
@@ -73,12 +182,57 @@ def open_warehouse(
             )
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists()
     con = _connect(path, read_only, timeout_s)
+    try:
+        if not read_only and existed:
+            _verify(con, path)
+    except BaseException:
+        con.close()
+        raise
     try:
         if read_only:
             check_schema(con, path)
         else:
             apply_migrations(con)
         yield con
+    except BaseException as exc:
+        # DuckDB's error, or a caller's WarehouseError quoting it (a block read while writing)
+        hurt = (
+            isinstance(exc, duckdb.Error | WarehouseError)
+            and not isinstance(exc, MigrationError)
+            and looks_damaged(exc)
+        )
+        if isinstance(exc, WarehouseDamaged):
+            raise
+        if not read_only and not hurt:
+            _roll_back(con)
+            con.close()
+            _give_back(path)
+        if hurt:
+            raise damaged(path, first_line(exc)) from None
+        if is_interrupt(exc) and not isinstance(exc, WarehouseInterrupted):
+            raise WarehouseInterrupted() from None
+        raise
+    else:
+        if not read_only:
+            con.close()
+            stamp = _stamp(path)
+            if stamp is not None:
+                _verified[path.resolve()] = stamp
+    finally:
+        con.close()
+
+
+def inspect_warehouse(path: Path, today: date, *, timeout_s: float = 10.0) -> CheckReport:
+    """`audience check`: open read-only (whatever its schema) and run every check; never writes."""
+    if not path.exists():
+        raise WarehouseError(f"no warehouse at {path}: nothing to check")
+    try:
+        con = _connect(path, True, timeout_s)
+    except WarehouseDamaged as exc:
+        return CheckReport(problems=[f"file: {exc.reason}"])
+    try:
+        return check_warehouse(con, path, today)
     finally:
         con.close()

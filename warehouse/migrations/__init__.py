@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -52,11 +53,15 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-def _applied(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
+def _ledger_exists(con: duckdb.DuckDBPyConnection) -> bool:
     exists = fetch_one(
         con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
     )
-    if not exists or not exists[0]:
+    return bool(exists and exists[0])
+
+
+def _applied(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
+    if not _ledger_exists(con):
         return {}
     rows = con.execute("SELECT version, checksum FROM schema_migrations").fetchall()
     return {int(v): str(c) for v, c in rows}
@@ -76,6 +81,41 @@ def _check_known(applied: dict[int, str], known: list[Migration]) -> None:
                 f"migration {version:04d}_{migration.name} changed after it was applied "
                 f"(checksum {checksum} in the warehouse, {migration.checksum} now)"
             )
+
+
+def applied_in_order(
+    con: duckdb.DuckDBPyConnection, known: list[Migration]
+) -> tuple[list[str], dict[int, str]]:
+    """For `audience check`: every problem of the recorded migrations, and what was applied.
+
+    Each recorded version must be a known one with the file's checksum, applied after the
+    versions before it, with no earlier version missing.
+    """
+    if not _ledger_exists(con):
+        return ["the warehouse has no schema_migrations table"], {}
+    rows = con.execute(
+        "SELECT version, checksum, applied_at FROM schema_migrations ORDER BY version"
+    ).fetchall()
+    by_version = {m.version: m for m in known}
+    problems = []
+    for version, checksum, _at in rows:
+        migration = by_version.get(int(version))
+        if migration is None:
+            problems.append(f"version {version} is recorded but unknown to this program")
+        elif migration.checksum != checksum:
+            problems.append(
+                f"{version:04d}_{migration.name}: checksum {checksum!r} in the warehouse, "
+                f"{migration.checksum!r} in the file"
+            )
+    applied = {int(v): str(c) for v, c, _ in rows}
+    for missing in sorted(
+        v for v in by_version if v not in applied and v < max(applied, default=0)
+    ):
+        problems.append(f"{missing:04d} was never applied, though later versions were")
+    for (earlier, _, t0), (later, _, t1) in pairwise(rows):
+        if t0 is not None and t1 is not None and t1 < t0:
+            problems.append(f"{later:04d} was applied before {earlier:04d} (out of order)")
+    return problems, applied
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:

@@ -1,0 +1,171 @@
+"""`audience check`, and every command refusing a damaged warehouse before writing (issue 12.3)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from audience.analysis import MarginChecker, run_analysis
+from audience.cli import EXPORTED, SAMPLE, main
+from audience.config import load_settings
+from tests.conftest import Result
+
+BLOCK = 262144  # DuckDB's block size; blocks follow the file's three 4 KB headers
+HEADERS = 3 * 4096
+
+
+def build_warehouse(path: Path) -> Path:
+    """A warehouse as a user makes one: `audience import` of the sample (2,983 rows), analysed."""
+    assert main(["-q", "--warehouse", str(path), "import", str(SAMPLE)]) == 0
+    run_analysis(path, load_settings(None), checker=MarginChecker())
+    return path
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_warehouse(tmp_path_factory.mktemp("made") / "audience.duckdb")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def blocks_of(path: Path, table: str) -> list[int]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            f"SELECT DISTINCT block_id FROM pragma_storage_info('{table}') WHERE block_id >= 0"
+        ).fetchall()
+    return sorted(int(r[0]) for r in rows)
+
+
+def overwrite(path: Path, offset: int, size: int = 4096) -> None:
+    with path.open("r+b") as f:
+        f.seek(offset)
+        # no repeating pattern: DuckDB's block checksum XORs 8-byte words, so a word written
+        # an even number of times over zeros would cancel out
+        f.write(
+            b"".join(hashlib.sha256(bytes([i % 256, i // 256])).digest() for i in range(size // 32))
+        )
+
+
+def one_line(result: Result) -> str:
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err + result.out
+    return lines[0]
+
+
+def test_check_passes_on_a_clean_warehouse(cli: Callable[..., Result], made: Path) -> None:
+    before = sha256(made)
+    result = cli("--warehouse", made, "check")
+    assert result.code == 0, result.out + result.err
+    assert "file: every block of 11 tables read" in result.out
+    assert "migrations: 5 applied of 5 known, in order" in result.out
+    assert "rows: one snapshot per account and day" in result.out
+    assert result.out.rstrip().endswith("no problem found")
+    assert sha256(made) == before
+
+
+def test_a_damaged_warehouse_is_refused_by_every_command(
+    cli: Callable[..., Result], made: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(made, copy)
+    # the middle of the blocks that hold table data: DuckDB verifies a block's checksum when
+    # it reads it, and reads the tables' blocks; index blocks and free blocks it reads lazily
+    # or never (see the README, "The warehouse")
+    data = sorted(
+        {
+            b
+            for t in ("snapshots", "daily_metrics", "account_metrics", "anomalies", "accounts")
+            for b in blocks_of(copy, t)
+        }
+    )
+    middle = HEADERS + data[len(data) // 2] * BLOCK + BLOCK // 2 - 2048
+    overwrite(copy, middle)
+    damaged = sha256(copy)
+
+    checked = cli("--warehouse", copy, "check")
+    assert checked.code == 5
+    problems = [line for line in checked.out.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == 1, checked.out
+    assert "does not read back" in problems[0]
+    assert one_line(checked).startswith(f"warehouse {copy} is damaged")
+
+    export = tmp_path / "export"
+    for args in (
+        ("import", str(SAMPLE)),
+        ("run", "--skip-collect"),
+        ("export", "--output", str(export)),
+        ("accounts", "add", "github:octocat"),
+    ):
+        result = cli("--warehouse", copy, *args)
+        assert result.code == 5, (args, result.err)
+        line = one_line(result)
+        assert line.startswith(f"error: warehouse {copy} is damaged: "), line
+        assert line.endswith("(run audience check)")
+        assert sha256(copy) == damaged, args
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.duckdb"]  # no export, no staging
+
+
+def test_check_lists_broken_invariants_and_migrations(
+    cli: Callable[..., Result], made: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(made, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("INSERT INTO daily_metrics SELECT * FROM daily_metrics LIMIT 1")
+        con.execute(
+            "INSERT INTO snapshots (platform, handle, day, followers, observed_at, source) "
+            "VALUES ('x', 'ghost', DATE '2999-01-01', 5, now(), 'import:x.csv')"
+        )
+        con.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 2")
+    result = cli("--warehouse", copy, "check")
+    assert result.code == 5
+    problems = [line for line in result.out.splitlines() if line.startswith("problem: ")]
+    expected = [
+        "problem: migrations: 0002_analysis: checksum 'edited' in the warehouse, '",
+        "problem: rows: one metrics row per account and day: 1 violation(s), e.g. '",
+        "problem: rows: no snapshot after today: 1 violation(s), e.g. 'x:ghost 2999-01-01'",
+        "problem: rows: snapshots only for known accounts: 1 violation(s), e.g. 'x:ghost'",
+    ]
+    assert len(problems) == len(expected), result.out
+    for line, start in zip(problems, expected, strict=True):
+        assert line.startswith(start), line
+    assert (
+        one_line(result)
+        == f"warehouse {copy} is damaged: 4 problem(s); restore it from a backup (no command writes into it meanwhile)"
+    )
+
+
+def test_export_writes_every_table_or_nothing(
+    cli: Callable[..., Result], made: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out" / "export"
+    result = cli("--warehouse", made, "export", "--format", "csv", "--output", out)
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.csv" for t in EXPORTED)
+    assert "imports" in EXPORTED
+    assert "imports (1 rows)" in result.out
+    assert (out / "imports.csv").read_text().splitlines()[1].split(",")[1] == "sample_history.csv"
+
+    # damage the last table exported: every file before it would be written, then it fails
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(made, copy)
+    overwrite(copy, HEADERS + blocks_of(copy, EXPORTED[-2])[0] * BLOCK + 1024)
+    fresh = tmp_path / "fresh"
+    failed = cli("--warehouse", copy, "export", "--output", fresh)
+    assert failed.code == 5
+    assert "is damaged" in one_line(failed)
+    assert not fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.duckdb", "out"]
+    # an earlier export stays whole when a new one fails
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert cli("--warehouse", copy, "export", "--format", "csv", "--output", out).code == 5
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["export"]

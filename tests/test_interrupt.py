@@ -1,0 +1,49 @@
+"""Ctrl-C while an import writes: one line, exit 130, the warehouse as it was (issue 12.4)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from audience.cli import SAMPLE, main
+from benchmarks.import_history import make_csv
+from tests.conftest import table_digest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ctrl_c_while_an_import_writes(tmp_path: Path) -> None:
+    warehouse = tmp_path / "audience.duckdb"
+    assert main(["-q", "--warehouse", str(warehouse), "import", str(SAMPLE)]) == 0
+    big = tmp_path / "big.csv"
+    make_csv(big, 1_000_000)  # its write phase takes a second or two
+    digest, size = table_digest(warehouse), warehouse.stat().st_size
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "audience.cli", "--warehouse", str(warehouse), "import", str(big)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a shell's background job starts with SIGINT ignored; a terminal's Ctrl-C would not be
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    # the writing phase has begun when the file grows: DuckDB writes a large transaction's
+    # row groups into it as they fill (validation reads only the CSV)
+    while child.poll() is None and warehouse.stat().st_size == size:
+        time.sleep(0.005)
+    assert child.poll() is None, "the import finished before its writing phase was seen"
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+
+    assert child.returncode == 130, err
+    assert err.strip() == "interrupted: the warehouse was not changed"
+    assert "Traceback" not in out + err
+    assert not Path(f"{warehouse}.wal").exists()
+    assert table_digest(warehouse) == digest
+    assert warehouse.stat().st_size == size
+    assert os.access(warehouse, os.W_OK)

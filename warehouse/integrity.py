@@ -1,0 +1,217 @@
+"""Is the warehouse whole? The file's blocks, the migrations, and the rows' invariants.
+
+DuckDB stores a checksum with every block of the file and verifies it whenever it reads the
+block from disk, so reading every column of every table makes it verify every data block it
+holds (the catalog's blocks are verified when the file is opened). `read_every_block` is what
+a writer runs before writing (warehouse.db.open_warehouse); `check_warehouse` adds the
+migrations and the row invariants for `audience check`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from audience.errors import WarehouseDamaged
+from warehouse.migrations import applied_in_order, load_migrations
+
+# what DuckDB says when a block, or the file itself, does not read back as it was written
+_DAMAGE_SIGNS = (
+    "corrupt",
+    "not a valid duckdb database",
+    "failed to deserialize",
+    "serializationexception",
+    "invalid block",
+)
+
+
+def looks_damaged(exc: BaseException) -> bool:
+    """Whether a DuckDB error means the file is damaged (as opposed to busy, missing, ...)."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(sign in text for sign in _DAMAGE_SIGNS)
+
+
+def first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def damaged(path: Path, why: str) -> WarehouseDamaged:
+    exc = WarehouseDamaged(f"warehouse {path} is damaged: {why} (run audience check)")
+    exc.reason = why
+    return exc
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT temporary ORDER BY table_name"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_every_block(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, int]:
+    """Read every value of every table (DuckDB verifies each block's checksum as it reads it).
+
+    Returns (tables, rows); raises WarehouseDamaged naming the first table that does not read.
+    hash() needs every value, so no column can be answered from its statistics alone.
+    """
+    tables = _tables(con)
+    rows = 0
+    for table in tables:
+        columns = [
+            str(r[0])
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+                "AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
+                [table],
+            ).fetchall()
+        ]
+        reads = ", ".join(f"bit_xor(hash({_quote(c)}))" for c in columns)
+        try:
+            result = con.execute(f"SELECT count(*), {reads} FROM {_quote(table)}").fetchall()
+        except duckdb.Error as exc:
+            if looks_damaged(exc):
+                raise damaged(
+                    path, f"table {table} does not read back: {first_line(exc)}"
+                ) from None
+            raise
+        rows += int(result[0][0])
+    return len(tables), rows
+
+
+@dataclass
+class CheckReport:
+    """What `audience check` looked at, and every problem it found (one line each)."""
+
+    checked: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+# Each invariant: what it says, and a query returning (count of violations, one example).
+_INVARIANTS: tuple[tuple[str, str], ...] = (
+    (
+        "one snapshot per account and day",
+        """SELECT count(*), any_value(platform || ':' || handle || ' ' || day::VARCHAR) FROM (
+             SELECT platform, handle, day FROM snapshots GROUP BY ALL HAVING count(*) > 1)""",
+    ),
+    (
+        "one metrics row per account and day",
+        """SELECT count(*), any_value(platform || ':' || handle || ' ' || day::VARCHAR) FROM (
+             SELECT platform, handle, day FROM daily_metrics GROUP BY ALL HAVING count(*) > 1)""",
+    ),
+    (
+        "one account_metrics row per account",
+        """SELECT count(*), any_value(platform || ':' || handle) FROM (
+             SELECT platform, handle FROM account_metrics GROUP BY ALL HAVING count(*) > 1)""",
+    ),
+    (
+        "no negative counts in snapshots",
+        """SELECT count(*), any_value(platform || ':' || handle || ' ' || day::VARCHAR)
+           FROM snapshots WHERE followers < 0 OR following < 0 OR posts < 0 OR views < 0""",
+    ),
+    (
+        "no negative counts in daily_metrics",
+        """SELECT count(*), any_value(platform || ':' || handle || ' ' || day::VARCHAR)
+           FROM daily_metrics WHERE followers < 0 OR following < 0 OR posts < 0""",
+    ),
+    (
+        "no negative row counts in imports",
+        "SELECT count(*), any_value(file_name) FROM imports WHERE rows < 0",
+    ),
+    (
+        "no snapshot after today",
+        """SELECT count(*), any_value(platform || ':' || handle || ' ' || day::VARCHAR)
+           FROM snapshots WHERE day > $today""",
+    ),
+    (
+        "no metrics after today",
+        """SELECT count(*), any_value(platform || ':' || handle || ' ' || day::VARCHAR)
+           FROM daily_metrics WHERE day > $today""",
+    ),
+    (
+        "no anomaly after today",
+        """SELECT count(*), any_value(platform || ':' || handle || ' ' || day::VARCHAR)
+           FROM anomalies WHERE day > $today""",
+    ),
+    (
+        "first_seen <= last_seen <= today for every account",
+        """SELECT count(*), any_value(platform || ':' || handle) FROM accounts
+           WHERE first_seen > last_seen OR last_seen > $today""",
+    ),
+    *(
+        (
+            f"{table} only for known accounts",
+            f"""SELECT count(*), any_value(t.platform || ':' || t.handle) FROM {table} t
+                WHERE NOT EXISTS (SELECT 1 FROM accounts a
+                                  WHERE a.platform = t.platform AND a.handle = t.handle)""",
+        )
+        for table in ("snapshots", "daily_metrics", "anomalies", "account_metrics", "alerts")
+    ),
+    (
+        "metrics only for accounts with snapshots",
+        """SELECT count(*), any_value(platform || ':' || handle) FROM (
+             SELECT DISTINCT platform, handle FROM daily_metrics
+             EXCEPT SELECT DISTINCT platform, handle FROM snapshots)""",
+    ),
+    *(
+        (
+            f"{table} rows only for recorded runs",
+            f"""SELECT count(*), any_value(t.run_id) FROM {table} t
+                WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = t.run_id)""",
+        )
+        for table in ("collection_log", "imports")
+    ),
+)
+
+
+def _check_rows(con: duckdb.DuckDBPyConnection, today: date, report: CheckReport) -> None:
+    for claim, sql in _INVARIANTS:
+        params = {"today": today} if "$today" in sql else None
+        try:
+            count, example = con.execute(sql, params).fetchall()[0]
+        except duckdb.CatalogException as exc:  # a table the schema should have is missing
+            report.problems.append(f"rows: cannot check {claim!r}: {first_line(exc)}")
+            continue
+        if count:
+            report.problems.append(f"rows: {claim}: {count:,} violation(s), e.g. {str(example)!r}")
+        report.checked.append(f"rows: {claim}")
+
+
+def _check_migrations(con: duckdb.DuckDBPyConnection, report: CheckReport) -> None:
+    known = load_migrations()
+    problems, applied = applied_in_order(con, known)
+    report.problems.extend(f"migrations: {p}" for p in problems)
+    pending = [m.version for m in known if m.version not in applied]
+    note = (
+        f"; {len(pending)} not applied yet (the next writing command applies them)"
+        if pending
+        else ""
+    )
+    report.checked.append(
+        f"migrations: {len(applied)} applied of {len(known)} known, in order, checksums compared "
+        f"with the files{note}"
+    )
+
+
+def check_warehouse(con: duckdb.DuckDBPyConnection, path: Path, today: date) -> CheckReport:
+    """Every check `audience check` makes: file, migrations, rows. Never writes."""
+    report = CheckReport()
+    try:
+        tables, rows = read_every_block(con, path)
+    except WarehouseDamaged as exc:
+        report.problems.append(f"file: {exc.reason}")
+        return report  # the other checks would read the same damaged blocks
+    report.checked.append(
+        f"file: every block of {tables} tables read ({rows:,} rows); DuckDB verified each "
+        "block's checksum"
+    )
+    _check_migrations(con, report)
+    _check_rows(con, today, report)
+    return report
