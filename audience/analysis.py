@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from audience.config import DetectionSettings, Settings
-from audience.errors import AudienceError
+from audience.errors import AudienceError, plural
 from checks.suites import merge_failures
 from transforms.anomalies import (
     ANOMALY_SCHEMA,
@@ -394,7 +394,7 @@ class _Verdicts:
             stray = found.join(candidates.filter("new"), on=keys, how="anti")
             if stray.height:
                 raise ChecksDisagree(
-                    f"{self.checker.name} flagged {stray.height} day(s) whose margins crossed no "
+                    f"{self.checker.name} flagged {plural(stray.height, 'day')} whose margins crossed no "
                     f"rule (first: account {stray.item(0, 'aid')} on {stray.item(0, 'day')}); "
                     "nothing was written"
                 )

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from audience.config import DetectionSettings, Settings
+from audience.errors import plural
 
 ANOMALY_COLUMNS = (
     "day, kind, attribution, suspected_purchase, severity, explanation, excess, gain, "
@@ -293,7 +294,7 @@ def judge(audit: Audit, settings: Settings) -> None:
     if purchases and audit.estimate:
         share = audit.estimate.kept / audit.followers if audit.followers else 0.0
         audit.verdict = (
-            f"suspected bought audience: {len(purchases)} jump(s) nothing else explains added about "
+            f"suspected bought audience: {plural(len(purchases), 'jump')} nothing else explains added about "
             f"{audit.estimate.added:,.0f} followers above normal; about {audit.estimate.kept:,.0f} of "
             f"the {audit.followers:,.0f} ({share:.0%}) look bought and still there"
         )
@@ -315,7 +316,7 @@ def judge(audit: Audit, settings: Settings) -> None:
             days=needed - audit.days_observed
         )
         audit.verdict = (
-            f"not enough history yet: {audit.days_observed} day(s) of figures; a verdict needs at "
+            f"not enough history yet: {plural(audit.days_observed, 'day')} of figures; a verdict needs at "
             f"least {needed} (a baseline of {t.min_history_days} days to compare against)"
         )
         audit.confidence = "none"
@@ -334,7 +335,7 @@ def judge(audit: Audit, settings: Settings) -> None:
     if explained:
         kinds = sorted({f"{r['kind']} ({r['attribution'].replace('_', ' ')})" for r in explained})
         audit.reasons.append(
-            f"{len(explained)} unusual day(s), each explained by something other than a purchase: "
+            f"{plural(len(explained), 'unusual day')}, each explained by something other than a purchase: "
             + ", ".join(kinds)
         )
     else:

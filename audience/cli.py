@@ -549,7 +549,7 @@ def check_command(obj: Context) -> None:
         click.echo(f"problem: {problem}")
     if report.problems:
         click.echo(
-            f"warehouse {obj.warehouse} is damaged: {len(report.problems)} problem(s); "
+            f"warehouse {obj.warehouse} is damaged: {plural(len(report.problems), 'problem')}; "
             "restore it from a backup (no command writes into it meanwhile)",
             err=True,
         )

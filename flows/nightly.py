@@ -21,7 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from audience.analysis import run_analysis
 from audience.config import Settings, load_settings
-from audience.errors import WarehouseBusy
+from audience.errors import WarehouseBusy, plural
 from audience.nightly import describe, fetch, store, tracked_accounts
 from collectors.base import Fetched
 from warehouse.db import resolve_path
@@ -186,7 +186,7 @@ def _markdown(summary: dict[str, Any]) -> str:
         "## Alerts",
         "",
         (
-            f"* {alerts['sent']} message(s), {alerts['still_queued']} still queued"
+            f"* {plural(alerts['sent'], 'message')}, {alerts['still_queued']} still queued"
             if alerts
             else "* no recipients configured"
         ),

@@ -55,7 +55,7 @@ def _audit(
 
 def test_a_bought_audience_is_called_so_with_an_organic_estimate(cli: Cli, analysed: Path) -> None:
     text = cli("--warehouse", str(analysed), "audit", "x:growthguru", "--as-of", str(AS_OF)).out
-    assert "Verdict: suspected bought audience: 1 jump(s)" in text
+    assert "Verdict: suspected bought audience: 1 jump" in text
     assert "Organic-adjusted audience" in text
     assert "[SUSPECTED PURCHASE]" in text
     assert "[account]" in text
@@ -111,7 +111,7 @@ def test_a_short_history_gets_an_honest_answer(cli: Cli, tmp_path: Path) -> None
     warehouse = tmp_path / "short.duckdb"
     import_history([csv], warehouse, AS_OF)
     audit = _audit(cli, warehouse, "github:newcomer", code=4)  # 4: no answer yet
-    assert str(audit["verdict"]).startswith("not enough history yet: 7 day(s) of figures")
+    assert str(audit["verdict"]).startswith("not enough history yet: 7 days of figures")
     assert audit["confidence"] == "none"
     assert "first verdict is possible on" in " ".join(audit["reasons"])  # type: ignore[arg-type]
 

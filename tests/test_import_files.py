@@ -151,7 +151,7 @@ def test_utf16_files_are_named_as_such(
     assert result.code == 2
     assert result.err.splitlines() == [
         f"{path}: not UTF-8 text (looks like {looks_like}): save it as UTF-8",
-        "import refused: 1 problem(s); the warehouse was not changed",
+        "import refused: 1 problem; the warehouse was not changed",
     ]
 
 

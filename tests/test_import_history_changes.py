@@ -47,7 +47,7 @@ def test_replacing_a_stored_figure_needs_replace_and_is_recorded(
     assert refused.err.splitlines() == [
         f"{fix}:2: followers: would replace stored figures of github:octocat on 2024-01-10 "
         "(followers 1045 -> 9, stored by import:history.csv): add --replace to replace them",
-        "import refused: 1 problem(s); the warehouse was not changed",
+        "import refused: 1 problem; the warehouse was not changed",
     ]
     assert table_digest(Path(wh)) == before
 

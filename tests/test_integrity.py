@@ -130,16 +130,16 @@ def test_check_lists_broken_invariants_and_migrations(
     problems = [line for line in result.out.splitlines() if line.startswith("problem: ")]
     expected = [
         "problem: migrations: 0002_analysis: checksum 'edited' in the warehouse, '",
-        "problem: rows: one metrics row per account and day: 1 violation(s), e.g. '",
-        "problem: rows: no snapshot after today: 1 violation(s), e.g. 'x:ghost 2999-01-01'",
-        "problem: rows: snapshots only for known accounts: 1 violation(s), e.g. 'x:ghost'",
+        "problem: rows: one metrics row per account and day: 1 violation, e.g. '",
+        "problem: rows: no snapshot after today: 1 violation, e.g. 'x:ghost 2999-01-01'",
+        "problem: rows: snapshots only for known accounts: 1 violation, e.g. 'x:ghost'",
     ]
     assert len(problems) == len(expected), result.out
     for line, start in zip(problems, expected, strict=True):
         assert line.startswith(start), line
     assert (
         one_line(result)
-        == f"warehouse {copy} is damaged: 4 problem(s); restore it from a backup (no command writes into it meanwhile)"
+        == f"warehouse {copy} is damaged: 4 problems; restore it from a backup (no command writes into it meanwhile)"
     )
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 import duckdb
 import polars as pl
 
+from audience.errors import plural
 from warehouse.query import fetch_one
 from warehouse.snapshots import FIGURES
 
@@ -80,7 +81,7 @@ class Stale:
     later: int  # more such imports since
 
     def notice(self) -> str:
-        more = f" (and {self.later} later import(s))" if self.later else ""
+        more = f" (and {plural(self.later, 'later import')})" if self.later else ""
         return (
             f"note: the analysis is out of date since the import of {self.files} at "
             f"{self.at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC{more}, which changed history it covers: "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from audience.errors import WarehouseDamaged
+from audience.errors import WarehouseDamaged, plural
 from warehouse.migrations import applied_in_order, load_migrations
 
 # what DuckDB says when a block, or the file itself, does not read back as it was written
@@ -180,7 +180,9 @@ def _check_rows(con: duckdb.DuckDBPyConnection, today: date, report: CheckReport
             report.problems.append(f"rows: cannot check {claim!r}: {first_line(exc)}")
             continue
         if count:
-            report.problems.append(f"rows: {claim}: {count:,} violation(s), e.g. {str(example)!r}")
+            report.problems.append(
+                f"rows: {claim}: {plural(count, 'violation')}, e.g. {str(example)!r}"
+            )
         report.checked.append(f"rows: {claim}")
 
 
