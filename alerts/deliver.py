@@ -25,11 +25,13 @@ import polars as pl
 from alerts.chart import sparkline
 from alerts.message import Card, build_message
 from audience.config import Settings
-from warehouse.alerts import KEY, alertable, queue, queued, record
+from warehouse.alerts import KEY, alertable, follow_ups, queue, queued, record
 from warehouse.db import open_warehouse
 
 SmtpFactory = Callable[..., smtplib.SMTP]
 CHART_BEFORE, CHART_AFTER = 45, 14
+REJUDGED_DAYS = 31  # the nightly analysis re-judges the anomalies of the last 31 days
+AlertKey = tuple[str, str, date, str, str, str | None]  # the anomaly, the stage, the verdict told
 
 
 @dataclass
@@ -97,6 +99,9 @@ def _card(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Card:
         figures,
         str(row.get("thresholds") or ""),
         _chart(con, row),
+        verdict_code=row.get("verdict") or "unexplained",
+        confidence=row.get("confidence") or "low",
+        stage=row.get("stage") or "first",
     )
 
 
@@ -147,16 +152,24 @@ def send_alerts(
     with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
         rows = alertable(con, as_of, lookback_days, artifacts=False)
         pairs = [
-            {**{k: r[k] for k in KEY}, "recipient": who}
+            {**{k: r[k] for k in KEY}, "recipient": who, "stage": "first", "verdict": r["verdict"]}
             for r in rows.iter_rows(named=True)
             for who in recipients_for(r, settings)
         ]
         if pairs:
             queue(con, pl.DataFrame(pairs))
-        cards: dict[tuple[str, str, date, str], Card] = {}  # one card (and chart) per anomaly
-        outgoing: dict[str, list[tuple[tuple[str, str, date, str], Card]]] = {}
+        queue(con, follow_ups(con, as_of, max(lookback_days, REJUDGED_DAYS)))
+        cards: dict[tuple[object, ...], Card] = {}  # one card (and chart) per anomaly and stage
+        outgoing: dict[str, list[tuple[AlertKey, Card]]] = {}
         for r in queued(con).iter_rows(named=True):
-            key = (r["platform"], r["handle"], r["day"], r["kind"])
+            key: AlertKey = (
+                r["platform"],
+                r["handle"],
+                r["day"],
+                r["kind"],
+                r["stage"],
+                r["verdict"],
+            )
             if key not in cards:
                 cards[key] = _card(con, r)
             outgoing.setdefault(r["recipient"], []).append((key, cards[key]))

@@ -38,25 +38,65 @@ class Card:
     figures: dict[str, Any] = field(default_factory=dict)
     thresholds: str = ""
     chart: bytes | None = None  # PNG
+    verdict_code: str = "unexplained"  # the anomaly's verdict (see transforms.verdicts)
+    confidence: str = "low"
+    stage: str = "first"  # first, verdict (upgraded to a suspected purchase), closed (watch over)
 
     @property
     def verdict(self) -> str:
-        if self.suspected_purchase:
-            return "suspected purchase"
-        return {"platform_event": "platform-wide event", "data_artifact": "data artifact"}.get(
-            self.attribution, "unusual, not a suspected purchase"
-        )
+        return VERDICT_WORDS.get(self.verdict_code, self.verdict_code.replace("_", " "))
 
     @property
     def title(self) -> str:
-        return f"{self.platform}:{clean(self.handle)} {self.kind} on {self.day} ({self.verdict}, {self.severity})"
+        lead = {"verdict": "NOW A SUSPECTED PURCHASE: ", "closed": "watch ended: "}.get(
+            self.stage, ""
+        )
+        return (
+            f"{lead}{self.platform}:{clean(self.handle)} {self.kind} on {self.day} "
+            f"({self.verdict}, {self.confidence} confidence, {self.severity} severity)"
+        )
+
+    @property
+    def next_step(self) -> str | None:
+        """What will decide a watched anomaly, or what changed since the first alert."""
+        if self.stage == "first" and self.verdict_code == "pending":
+            return (
+                "Under watch: too recent to judge. What decides it is whether the new audience "
+                "stays: bought audiences decay within weeks as platforms purge them, organic "
+                "reach keeps what it brought and keeps growing. It is re-judged every night for "
+                "30 days; one more email follows if it becomes a suspected purchase."
+            )
+        if self.stage == "verdict":
+            return "First reported as under watch or unexplained; the evidence now points to a purchase."
+        if self.stage == "closed":
+            return f"First reported as under watch; the watch ended: {self.verdict}."
+        return None
+
+
+VERDICT_WORDS = {
+    "suspected_purchase": "suspected purchase",
+    "unexplained": "unusual, unexplained: for a person to review",
+    "organic": "organic",
+    "platform_event": "platform-wide event",
+    "data_artifact": "data artifact",
+    "data_gap": "inside a collection gap",
+    "pending": "under watch",
+}
 
 
 def subject(cards: list[Card]) -> str:
-    bought = sum(c.suspected_purchase for c in cards)
-    return f"[audience] {len(cards)} new anomal{'y' if len(cards) == 1 else 'ies'}" + (
-        f", {bought} suspected purchase{'s' if bought != 1 else ''}" if bought else ""
-    )
+    new = [c for c in cards if c.stage == "first"]
+    bought = sum(c.verdict_code == "suspected_purchase" for c in cards)
+    watched = sum(c.verdict_code == "pending" for c in new)
+    parts = [f"{len(new)} new anomal{'y' if len(new) == 1 else 'ies'}"] if new else []
+    if bought:
+        parts.append(f"{bought} suspected purchase{'s' if bought != 1 else ''}")
+    if watched:
+        parts.append(f"{watched} under watch")
+    closed = sum(c.stage == "closed" for c in cards)
+    if closed:
+        parts.append(f"{closed} watch{'es' if closed != 1 else ''} ended")
+    return "[audience] " + ", ".join(parts or ["no news"])
 
 
 def plain_text(cards: list[Card]) -> str:
@@ -65,12 +105,14 @@ def plain_text(cards: list[Card]) -> str:
         lines += [
             card.title,
             f"  {clean(card.display_name) or '-'}",
+            *([f"  {card.next_step}"] if card.next_step else []),
             f"  {clean(card.explanation, 2000)}",
             f"  thresholds: {card.thresholds}",
             "",
         ]
     lines.append(
-        "Sent by the audience growth tracker. Each anomaly is sent once; the warehouse keeps them all."
+        "Sent by the audience growth tracker. Each anomaly is sent once, and once more if its "
+        "verdict becomes a suspected purchase (or its watch ends); the warehouse keeps them all."
     )
     return "\n".join(lines)
 
@@ -96,8 +138,10 @@ def html_body(cards: list[Card], chart_ids: dict[int, str]) -> str:
             f"<div style='font-weight:bold'>{html.escape(card.platform)}:{html.escape(clean(card.handle))} "
             f"<span style='color:#6b7280;font-weight:normal'>{html.escape(clean(card.display_name))}</span></div>"
             f"<div style='color:{colour.get(card.severity, '#6b7280')}'>{html.escape(card.kind)} on {card.day}: "
-            f"{html.escape(card.verdict)} ({html.escape(card.severity)})</div>"
-            f"<p>{html.escape(clean(card.explanation, 2000))}</p>{chart}"
+            f"{html.escape(card.verdict)} ({html.escape(card.confidence)} confidence, "
+            f"{html.escape(card.severity)} severity)</div>"
+            + (f"<p><b>{html.escape(card.next_step)}</b></p>" if card.next_step else "")
+            + f"<p>{html.escape(clean(card.explanation, 2000))}</p>{chart}"
             f"<table style='font-size:13px'>{figures}</table>"
             f"<div style='font-size:12px;color:#6b7280'>thresholds: {html.escape(card.thresholds)}</div></div>"
         )
