@@ -335,7 +335,7 @@ def compute(
     verdicts.run()
     flagged = verdicts.apply(named_frame(concat(found), accounts.names, ["new", *EVIDENCE]))
     events = co_movement_events(_count_frame(counts, accounts, first_day, days), t)
-    anomalies = _anomalies(flagged, events, t)
+    anomalies = _anomalies(flagged, events, t, as_of)
     anomalies = anomalies.with_columns(
         pl.col("kind")
         .replace_strict({r: checker.check_name(r) for r in RULES}, return_dtype=pl.String)
@@ -425,10 +425,12 @@ def _count_frame(counts: np.ndarray, accounts: Accounts, first_day: int, days: i
     )
 
 
-def _anomalies(flagged: pl.DataFrame, events: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
+def _anomalies(
+    flagged: pl.DataFrame, events: pl.DataFrame, t: DetectionSettings, as_of: date
+) -> pl.DataFrame:
     if flagged.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
-    return finalize(candidates(drip_runs(flagged), t), events, t, datetime.now(UTC))
+    return finalize(candidates(drip_runs(flagged), t), events, t, datetime.now(UTC), as_of)
 
 
 def kept(metrics: Arrays) -> Arrays:

@@ -137,6 +137,19 @@ class DetectionSettings(_Model):
     platform_event_min_accounts: int = Field(3, ge=2)  # ...at least this many...
     platform_event_share: float = Field(0.3, gt=0, le=1)  # ...and this share of the platform's
     max_gap_days: int = Field(31, ge=1, le=3660)  # longer gaps between figures stay gaps
+    # verdicts (transforms/verdicts.py): what makes an anomaly a suspected purchase, organic, ...
+    pending_days: int = Field(7, ge=0, le=30)  # younger jumps wait unless the evidence decides
+    verdict_noise_sigmas: float = Field(3.0, gt=0)  # a loss or tail counts beyond sigma*sqrt(days)*this
+    attrition_min_share: float = Field(0.08, gt=0, le=1)  # lost after the jump: a purchase signal
+    attrition_decisive_share: float = Field(0.2, gt=0, le=1)  # outweighs a trigger
+    step_max_tail_share: float = Field(0.05, ge=0, le=1)  # a step: the 3 days after carry less
+    organic_retention_7: float = Field(1.3, gt=1)  # 7 days on, at least this share of the jump
+    trigger_min_ratio: float = Field(1.25, ge=1)  # posts up to a jump vs the account's own rate...
+    trigger_min_extra_posts: float = Field(0.5, ge=0)  # ...and this many more (one upload)
+    trigger_max_chance: float = Field(0.1, gt=0, le=1)  # ...and that unlikely by chance
+    drip_flat_max_cv: float = Field(0.5, gt=0)  # a drip's days vary less: flat, as panels deliver
+    ramp_min_ratio: float = Field(1.8, gt=1)  # last third over first third: accelerating
+    gap_max_share: float = Field(0.5, gt=0, le=1)  # more of the growth in interpolated days: a gap
 
 
 class AlertSettings(_Model):

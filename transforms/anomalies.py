@@ -19,6 +19,15 @@ import polars as pl
 from audience.config import DetectionSettings
 from transforms.series import ACCOUNT
 from transforms.signals import REVERT_DAYS, REVERT_SHARE, co_movement
+from transforms.verdicts import (
+    PROFILE,
+    PROFILE_EVIDENCE,
+    PROFILE_FROM,
+    Evidence,
+    Judgement,
+    judge,
+    verdict_words,
+)
 
 ANOMALY_SCHEMA: dict[str, Any] = {
     "platform": pl.String,
@@ -27,6 +36,9 @@ ANOMALY_SCHEMA: dict[str, Any] = {
     "kind": pl.String,
     "attribution": pl.String,
     "suspected_purchase": pl.Boolean,
+    "verdict": pl.String,
+    "confidence": pl.String,
+    "evidence": pl.List(pl.String),
     "severity": pl.String,
     "score": pl.Float64,
     "margin": pl.Float64,
@@ -45,6 +57,8 @@ ANOMALY_SCHEMA: dict[str, Any] = {
     "posts_recent": pl.Float64,
     "posts_usual": pl.Float64,
     "posts_days": pl.Int32,
+    "delivered": pl.Float64,
+    "lost": pl.Float64,
     "thresholds": pl.String,
 }
 
@@ -73,6 +87,8 @@ DAY_EVIDENCE = (
     "drip_carried",
     "drip_retention_7",
     "drip_retention_30",
+    # the excess around the growth and posting up to it: what its verdict reads
+    *PROFILE_EVIDENCE,
 )
 # the rules' statistics an anomaly reports (score, gain, the churn and drip figures)
 RULE_EVIDENCE = ("drip_z", "drip_excess", "churn_gross", "churn_net")
@@ -177,15 +193,7 @@ def _attribute(rows: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     burst = (
         pl.col("posts_recent") >= pl.max_horizontal(usual + 3.0, usual * t.posting_burst_ratio)
     ).fill_null(False)
-    return (
-        rows.with_columns(attribution.alias("attribution"), burst.alias("posting_burst"))
-        .with_columns(
-            (growth & (pl.col("attribution") == "account") & ~pl.col("posting_burst")).alias(
-                "suspected_purchase"
-            ),
-        )
-        .with_columns(_severity())
-    )
+    return rows.with_columns(attribution.alias("attribution"), burst.alias("posting_burst"))
 
 
 # severity: points for the share of the audience involved and for the strength of the evidence
@@ -219,15 +227,14 @@ def _points(value: pl.Expr, bands: tuple[float, float]) -> pl.Expr:
 def _severity() -> pl.Expr:
     """high, medium or low: share-of-audience points plus evidence points (docs/detection.md).
 
-    An anomaly explained by something other than this account's own doing (a platform event,
-    a data artifact, growth that came with a posting burst) is never above low.
+    An anomaly whose verdict explains it (organic, a platform event, a data artifact, growth
+    inside a collection gap) is never above low.
     """
     points = _points(_share(), SHARE_BANDS) + _points(pl.col("margin"), MARGIN_BANDS)
     graded = pl.lit("low")
     for least, name in reversed(SEVERITY_POINTS):
         graded = pl.when(points >= least).then(pl.lit(name)).otherwise(graded)
-    organic = pl.col("kind").is_in(["spike", "drip"]) & pl.col("posting_burst")
-    own = (pl.col("attribution") == "account") & ~organic
+    own = pl.col("verdict").is_in(["suspected_purchase", "unexplained", "pending"])
     return pl.when(own).then(graded).otherwise(pl.lit("low")).alias("severity")
 
 
@@ -336,14 +343,14 @@ def explain(row: dict[str, Any], t: DetectionSettings) -> str:
         )
     if row["posts_recent"] is not None and kind in ("spike", "drip"):
         usual, days = row["posts_usual"] or 0.0, row["posts_days"]
-        if row["posting_burst"]:
-            text += (
-                f" It came with a posting burst ({row['posts_recent']:.0f} posts in {days} days against "
-                f"{usual:.1f} usually), which points to organic reach: not counted as a suspected purchase."
-            )
-        elif row["posts_recent"] <= 0 and usual > 0:
+        if row["posts_recent"] <= 0 and usual > 0:
             text += (
                 f" The account posted nothing in the {days} days up to it (usually {usual:.1f})."
+            )
+        else:
+            text += (
+                f" It posted {row['posts_recent']:.0f} times in the {days} days up to it "
+                f"(usually {usual:.1f})."
             )
     if row["attribution"] == "platform_event":
         up = kind != "drop"
@@ -355,9 +362,26 @@ def explain(row: dict[str, Any], t: DetectionSettings) -> str:
         )
     elif row["attribution"] == "data_artifact":
         text += f" At least {REVERT_SHARE:.0%} of it was undone within {REVERT_DAYS} days: read as a collection or display glitch."
-    elif row["suspected_purchase"]:
-        text += " Nothing else explains it in the data: suspected purchase."
+    else:
+        text += " " + _verdict_sentence(row)
     return text
+
+
+def _verdict_sentence(row: dict[str, Any]) -> str:
+    """What the verdict is, how sure, and the evidence it rests on."""
+    verdict = row["verdict"]
+    reasons = "; ".join(row["reasons"])
+    if verdict == "data_gap":
+        return (
+            f"Most of it lies in days interpolated across a collection gap ({row['gap_days']}): "
+            "when it came is unknown, so it is no evidence of anything. Verdict: data gap."
+        )
+    if verdict == "pending":
+        return (
+            f"Verdict: under watch ({reasons or 'too recent to judge'}); it is re-judged every "
+            "night as retention becomes measurable."
+        )
+    return f"Verdict: {verdict_words(verdict)} ({row['confidence']} confidence): {reasons}."
 
 
 def _thresholds(row: dict[str, Any], t: DetectionSettings) -> str:
@@ -419,19 +443,86 @@ def candidates(flagged: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     return _episode_starts(flagged, t).filter(pl.any_horizontal(rules))
 
 
+def _evidence(row: dict[str, Any], as_of: date) -> Evidence:
+    """What the verdict of one anomaly row reads (its window already set for a drip)."""
+    kind = row["kind"]
+    drip = kind == "drip" and row["drip_first"] is not None
+    last = row["window_end"] if drip else row["day"]
+    gaps = int(row["profile_gaps"] or 0)
+    return Evidence(
+        kind=kind,
+        attribution=row["attribution"],
+        age_days=(as_of - last).days,
+        sigma=row["profile_sigma"] if row["profile_sigma"] is not None else float("nan"),
+        baseline=row["profile_median"] if row["profile_median"] is not None else float("nan"),
+        profile=[float("nan") if row[n] is None else float(row[n]) for n in PROFILE],
+        interpolated=[bool(gaps >> i & 1) for i in range(len(PROFILE))],
+        length=(row["window_end"] - row["window_start"]).days + 1 if drip else 1,
+        posts_recent=row["posts_recent"],
+        posts_usual=row["posts_usual"],
+        start_posts=row["trigger_posts"],
+        start_usual=row["trigger_usual"],
+    )
+
+
+def _gap_days(row: dict[str, Any], start: date) -> str:
+    """The interpolated days of a profile, as a date range and a count."""
+    gaps = int(row["profile_gaps"] or 0)
+    days = [start + timedelta(days=PROFILE_FROM + i) for i in range(len(PROFILE)) if gaps >> i & 1]
+    if not days:
+        return "no interpolated day"
+    return f"{plural(len(days), 'day')} without a figure, {days[0]} to {days[-1]}"
+
+
+def _judged(row: dict[str, Any], judgement: Judgement) -> None:
+    row |= {
+        "verdict": judgement.verdict,
+        "confidence": judgement.confidence,
+        "evidence": list(judgement.evidence),
+        "reasons": list(judgement.reasons),
+        "delivered": judgement.delivered if row["kind"] in ("spike", "drip") else None,
+        "lost": judgement.lost,
+        "suspected_purchase": judgement.verdict == "suspected_purchase",
+    }
+
+
 def finalize(
-    candidates: pl.DataFrame, events: pl.DataFrame, t: DetectionSettings, detected_at: datetime
+    candidates: pl.DataFrame,
+    events: pl.DataFrame,
+    t: DetectionSettings,
+    detected_at: datetime,
+    as_of: date | None = None,
 ) -> pl.DataFrame:
-    """Attribute the candidates (with the platform events of all accounts) and explain them."""
+    """Attribute the candidates (with the platform events of all accounts), judge and explain them.
+
+    `as_of` (the analysed day; default the last candidate's) says how old each anomaly is.
+    """
     if candidates.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
+    as_of = as_of or candidates.get_column("day").max()  # type: ignore[assignment]
+    assert isinstance(as_of, date)
     scored = candidates.join(events, on=["platform", "day"], how="left")
-    rows = _attribute(_long(scored, t), t)
+    rows = []
+    for row in _attribute(_long(scored, t), t).iter_rows(named=True):
+        if row["kind"] == "drip":
+            _drip_evidence(row)
+        _judged(row, judge(_evidence(row, as_of), t))
+        anchor = row["window_start"] if row["kind"] == "drip" else row["day"]
+        row["gap_days"] = _gap_days(row, anchor)
+        rows.append(row)
+    severity = pl.DataFrame(
+        [
+            {k: r[k] for k in ("kind", "verdict", "margin", "excess", "gain_stat")}
+            | {k: r.get(k) for k in ("drip_carried", "drip_before", "followers_prev")}
+            for r in rows
+        ],
+        infer_schema_length=None,
+    ).select(_severity())
     records = []
-    for row in rows.iter_rows(named=True):
+    for row, graded in zip(rows, severity.get_column("severity").to_list(), strict=True):
+        row["severity"] = graded
         kind, before = row["kind"], row["followers_prev"]
         if kind == "drip":
-            _drip_evidence(row)
             before = row["drip_before"]
         elif kind == "following_churn":
             row["retention_7"] = row["retention_30"] = None
@@ -448,6 +539,9 @@ def finalize(
                 "kind": kind,
                 "attribution": row["attribution"],
                 "suspected_purchase": row["suspected_purchase"],
+                "verdict": row["verdict"],
+                "confidence": row["confidence"],
+                "evidence": row["evidence"],
                 "severity": row["severity"],
                 "score": row["score"],
                 "margin": row["margin"],
@@ -466,6 +560,8 @@ def finalize(
                 "posts_recent": row["posts_recent"],
                 "posts_usual": row["posts_usual"],
                 "posts_days": row["posts_days"],
+                "delivered": row["delivered"],
+                "lost": row["lost"],
                 "thresholds": _thresholds(row, t),
             }
         )

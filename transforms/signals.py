@@ -36,6 +36,7 @@ from transforms.layout import (
     rolling_sum,
 )
 from transforms.series import Series, nullable, series_arrays
+from transforms.verdicts import profile_at
 
 RULES = ("spike", "drop", "drip", "following_churn")
 REVERT_DAYS = 2
@@ -97,7 +98,7 @@ def score(
         out |= _churn(following, t)
         out |= _posting(posts, t)
     out |= {"followers": f, "following": following, "posts": posts, "daily_gain": gain}
-    out |= {"observed": observed}
+    out |= {"observed": observed, "spread": plan.spread(series.spread_days.astype(np.float64))}
     return plan, out
 
 
@@ -251,12 +252,14 @@ def evidence_at(
         restores = np.abs(f[at] - f[at - 1 - REVERT_DAYS]) <= (1 - REVERT_SHARE) * np.abs(move)
         # a drip is judged against posting over its whole window, before and during it
         early = at - (w + 2)
+        drips = drip_window(padded, at, t)
         return {
             **retention,
             "reverted": (undone >= REVERT_SHARE) | restores,
             "posts_window": posts[at] - posts[early],
             "posts_usual_window": (posts[early] - posts[early - b]) / b * (w + 2),
-            **drip_window(padded, at, t),
+            **drips,
+            **profile_at(padded, at, drips["drip_first"], w, b),
         }
 
 

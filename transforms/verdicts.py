@@ -27,6 +27,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from audience.config import DetectionSettings
+
 VERDICTS = (
     "suspected_purchase",
     "unexplained",
@@ -36,27 +40,25 @@ VERDICTS = (
     "data_gap",
     "pending",
 )
-# the excess profile an anomaly carries: the days from PROFILE_FROM to PROFILE_TO around it
+# the excess profile an anomaly carries: the days from PROFILE_FROM to PROFILE_TO around the
+# first day of its growth (30 days after the longest drip panels sell, 16 days)
 PROFILE_FROM = -3
-PROFILE_TO = 30
+PROFILE_TO = 45
+PROFILE = tuple(f"excess_{k}".replace("-", "m") for k in range(PROFILE_FROM, PROFILE_TO + 1))
+# what profile_at adds to a flagged day's evidence
+PROFILE_EVIDENCE = (
+    *PROFILE,
+    "profile_gaps",
+    "profile_sigma",
+    "profile_median",
+    "trigger_posts",
+    "trigger_usual",
+)
 
 
-@dataclass(frozen=True)
-class VerdictRules:
-    """The ladder's thresholds (settings `[verdicts]`, documented in docs/detection.md)."""
-
-    pending_days: int = 7  # a jump younger than this waits, unless the evidence is decisive
-    noise_sigmas: float = 3.0  # a loss or a tail counts when beyond this many sigma * sqrt(days)
-    attrition_share: float = 0.08  # ... and at least this share of the jump
-    strong_attrition_share: float = 0.2  # decisive even with a trigger, or before pending_days
-    step_tail_share: float = 0.05  # a step: the 3 days after the delivery carry less than this
-    delivery_share: float = 0.25  # days carrying this share of the peak belong to the delivery
-    sustained_retention: float = 1.3  # net retention after 7 days at or above: gains kept coming
-    trigger_ratio: float = 1.25  # posts in the days up to the jump vs the account's usual...
-    trigger_min_extra: float = 0.5  # ...and at least this many more (one upload, weekly poster)
-    flat_max_cv: float = 0.5  # a drip's daily excess varies less than this (flat)
-    ramp_ratio: float = 1.8  # last third of a drip over its first third: accelerating
-    gap_share: float = 0.5  # the anomaly's excess lies in interpolated days: data_gap
+DELIVERY_SHARE = 0.25  # days after a jump carrying this share of its peak belong to its delivery
+DRIFT_SHARE = 0.3  # an organic pace may slow by this share after a jump without any purchase
+STEP_DAYS = 2  # panels deliver a burst within 48 hours
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Evidence:
     attribution: str  # account, platform_event, data_artifact
     age_days: int  # days from the anomaly's last day of growth to the analysed day
     sigma: float  # the account's robust daily spread
+    baseline: float  # its usual daily gain (the median the profile is measured against)
     # excess over the baseline from PROFILE_FROM to PROFILE_TO days around the flagged day
     # (the first day of a drip's window for a drip), NaN where unknown or interpolated
     profile: Sequence[float]
@@ -74,6 +77,8 @@ class Evidence:
     length: int = 1  # days of the drip's run (1 for a spike)
     posts_recent: float | None = None  # posts in the days the growth came in
     posts_usual: float | None = None  # as usual over as many days
+    start_posts: float | None = None  # posts in the 3 days up to the growth's first day
+    start_usual: float | None = None  # as usual over 3 days
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,42 @@ class Judgement:
     evidence: tuple[str, ...]  # machine codes of the evidence: attrition, step, flat, trigger...
     delivered: float  # what the growth brought beyond the baseline
     lost: float | None  # of it, lost after (beyond the baseline and the noise), when measured
+
+
+def profile_at(
+    padded: dict[str, np.ndarray],
+    at: np.ndarray,
+    drip_first: np.ndarray,
+    window: int,
+    baseline_days: int,
+) -> dict[str, np.ndarray]:
+    """The excess profile of flagged days at padded positions `at` (NumPy, for the few that need it).
+
+    Anchored at the first day of the growth: the day itself, or for the first day of a drip
+    run the first day of its window that carried excess (`drip_first`, an offset; NaN for
+    others). The baseline is the one the rule scored against (a drip's: at its first window's
+    start). `profile_gaps` has bit i set where day PROFILE_FROM + i was interpolated across a
+    gap; days past the series' end are NaN. `trigger_posts` counts posts in the 3 days up to
+    the anchor, `trigger_usual` as usual over 3 days (the previous `baseline_days`).
+    """
+    drip = ~np.isnan(drip_first)
+    anchor = at + np.where(drip, np.nan_to_num(drip_first), 0).astype(np.int64)
+    base = np.where(drip, at - (window - 1), at)
+    median = np.maximum(padded["baseline_median"][base], 0.0)
+    gain, spread, posts = padded["daily_gain"], padded["spread"], padded["posts"]
+    out: dict[str, np.ndarray] = {"profile_sigma": padded["baseline_sigma"][base]}
+    out["profile_median"] = median
+    gaps = np.zeros(len(at), dtype=np.int64)
+    for i, (name, k) in enumerate(zip(PROFILE, range(PROFILE_FROM, PROFILE_TO + 1), strict=True)):
+        day = gain[anchor + k]
+        out[name] = day - median
+        gaps |= ((spread[anchor + k] > 1) & ~np.isnan(day)).astype(np.int64) << i
+    out["profile_gaps"] = gaps
+    with np.errstate(all="ignore"):
+        out["trigger_posts"] = posts[anchor] - posts[anchor - 3]
+        earlier = anchor - 3
+        out["trigger_usual"] = (posts[earlier] - posts[earlier - baseline_days]) / baseline_days * 3
+    return out
 
 
 def _at(values: Sequence[float], offset: int) -> float:
@@ -98,8 +139,8 @@ def _known(value: float) -> bool:
 class _Reading:
     """The shape of one anomaly's excess: delivery, tail, attrition."""
 
-    def __init__(self, e: Evidence, rules: VerdictRules) -> None:
-        self.e, self.rules = e, rules
+    def __init__(self, e: Evidence, t: DetectionSettings) -> None:
+        self.e, self.t = e, t
         sigma = max(e.sigma if _known(e.sigma) else 1.0, 1.0)
         self.sigma = sigma
         if e.kind == "drip":
@@ -110,7 +151,7 @@ class _Reading:
             self.first = self.last = 0
             for k in (1, 2, 3):
                 value = _at(e.profile, k)
-                if _known(value) and value >= rules.delivery_share * peak:
+                if _known(value) and value >= DELIVERY_SHARE * peak:
                     self.last = k
                 else:
                     break
@@ -125,7 +166,13 @@ class _Reading:
             self.measured_after += 1
 
     def noise(self, days: int) -> float:
-        return self.rules.noise_sigmas * self.sigma * math.sqrt(max(days, 1))
+        return self.t.verdict_noise_sigmas * self.sigma * math.sqrt(max(days, 1))
+
+    def drift(self, days: int) -> float:
+        """What an organic change of pace can account for over `days`: the noise, and the
+        account's usual gain slowing by DRIFT_SHARE (paces drift; days are not independent)."""
+        usual = self.e.baseline if _known(self.e.baseline) else 0.0
+        return self.noise(days) + DRIFT_SHARE * max(usual, 0.0) * days
 
     def attrition(self) -> tuple[float | None, bool, bool]:
         """Loss after the delivery beyond the baseline: (lost, attrition seen, strong)."""
@@ -133,89 +180,134 @@ class _Reading:
         if n < 3 or self.delivered <= 0:
             return None, False, False
         lost = -sum(self.after[:n])
-        beyond = lost > self.noise(n)
-        seen = beyond and lost >= self.rules.attrition_share * self.delivered
-        strong = seen and lost >= self.rules.strong_attrition_share * self.delivered
+        beyond = lost > self.drift(n)
+        seen = beyond and lost >= self.t.attrition_min_share * self.delivered
+        strong = seen and lost >= self.t.attrition_decisive_share * self.delivered
         return max(lost, 0.0), seen, strong
 
-    def tail(self) -> float | None:
-        """Excess of the 3 days after the delivery, when known."""
-        if self.measured_after < 3:
+    def tail(self, days: int = 7) -> float | None:
+        """Excess of the `days` days after the delivery, when known."""
+        if self.measured_after < days:
             return None
-        return sum(self.after[:3])
+        return sum(self.after[:days])
+
+    def abrupt_start(self) -> bool:
+        before = [_at(self.e.profile, self.first + k) for k in (-3, -2, -1)]
+        limit = max(DELIVERY_SHARE * max(self.days), self.noise(1))
+        return all(_known(v) and v < limit for v in before)
 
     def step(self) -> bool:
-        """The gain came in 1-3 days and the next 3 were at once back at the baseline."""
+        """The gain came in one or two days out of a quiet baseline, and the week after was at
+        once back at the baseline, where organic reach fades over days."""
         tail = self.tail()
-        if tail is None or self.e.kind != "spike":
+        if tail is None or self.e.kind != "spike" or self.last + 1 > STEP_DAYS:
             return False
-        limit = max(self.rules.step_tail_share * self.delivered, self.noise(3))
+        limit = max(self.t.step_max_tail_share * self.delivered, self.noise(7))
         # the absence of a tail is only visible when a tail would stand out of the noise
-        visible = self.rules.step_tail_share * 4 * self.delivered > self.noise(3)
-        return visible and tail < limit and tail > -self.delivered
+        visible = 4 * self.t.step_max_tail_share * self.delivered > self.noise(7)
+        return visible and self.abrupt_start() and tail < limit
 
     def sustained(self) -> bool:
-        """Net retention after 7 days well above the jump: gains kept coming (organic reach)."""
-        if self.measured_after < 7 or self.delivered <= 0:
+        """Gains kept coming: 7 days on, the audience stands well above a spike's first-day
+        jump; in the (up to) 30 days after a drip, it gained a good share of the drip again."""
+        if self.e.kind == "drip":
+            n = min(self.measured_after, 30)
+            more = sum(self.after[:n])
+            share = self.t.organic_retention_7 - 1
+            return n >= 7 and more >= share * self.delivered and more > self.drift(n)
+        first = _at(self.e.profile, 0)
+        week = [_at(self.e.profile, k) for k in range(8)]
+        if not all(_known(v) for v in week) or not first > 0:
             return False
-        kept = self.delivered + sum(self.after[:7])
-        return kept >= self.rules.sustained_retention * self.delivered and sum(
-            self.after[:7]
-        ) > self.noise(7)
+        return sum(week) >= self.t.organic_retention_7 * first and sum(week[1:]) > self.noise(7)
 
     def drip_shape(self) -> tuple[bool, bool]:
-        """(flat with abrupt edges, accelerating ramp) for a drip."""
-        days = [v for v in self.days if _known(v)]
-        if self.e.kind != "drip" or len(days) < 3:
+        """(flat with abrupt edges, accelerating ramp) for a drip.
+
+        The core is the run of days whose excess stands out of the noise and carries a tenth of
+        the biggest day. Panels deliver at an even rate from the first day to the last; a
+        launch or the news starts small and climbs for days before it peaks.
+        """
+        days = self.days
+        if self.e.kind != "drip" or len(days) < 3 or not all(_known(v) for v in days):
             return False, False
-        mean = sum(days) / len(days)
-        if mean <= 0:
+        peak = max(days)
+        floor = max(self.t.verdict_noise_sigmas * self.sigma, 0.1 * peak)
+        carrying = [i for i, v in enumerate(days) if v > floor]
+        if len(carrying) < 3:
             return False, False
-        spread = math.sqrt(sum((v - mean) ** 2 for v in days) / len(days))
-        third = max(len(days) // 3, 1)
-        early, late = sum(days[:third]) / third, sum(days[-third:]) / third
-        ramp = early > 0 and late >= self.rules.ramp_ratio * early
-        edge_limit = max(0.25 * mean, self.rules.noise_sigmas * self.sigma)
-        before = [_at(self.e.profile, k) for k in (-3, -2, -1)]
-        after = self.after[:3]
-        edges = all(_known(v) and v < edge_limit for v in (*before, *after)) and len(after) == 3
-        clear = mean >= self.rules.noise_sigmas * self.sigma  # each day stands out of the noise
-        flat = clear and edges and spread <= self.rules.flat_max_cv * mean and not ramp
-        return flat, ramp and not edges
+        first, last = carrying[0], carrying[-1]
+        core = days[first : last + 1]
+        mean = sum(core) / len(core)
+        spread = math.sqrt(sum((v - mean) ** 2 for v in core) / len(core))
+        top = core.index(peak)
+        ramp = top >= 2 and core[0] <= peak / self.t.ramp_min_ratio and core[1] < peak
+        edge = max(0.25 * mean, self.t.verdict_noise_sigmas * self.sigma)
+        outside = [_at(self.e.profile, k) for k in (first - 3, first - 2, first - 1)]
+        outside += [_at(self.e.profile, k) for k in (last + 1, last + 2, last + 3)]
+        edges = all(_known(v) and v < edge for v in outside)
+        week = [_at(self.e.profile, last + k) for k in range(1, 8)]
+        carried = sum(core)
+        ends = all(_known(v) for v in week) and sum(week) < max(0.25 * carried, self.noise(7))
+        flat = edges and ends and spread <= self.t.drip_flat_max_cv * mean and not ramp
+        return flat, ramp
 
     def gap_share(self) -> float:
-        """Share of the delivery that lies in interpolated days."""
-        offsets = range(self.first, self.last + 1)
-        inside = [k - PROFILE_FROM for k in offsets]
-        flags = [
-            bool(self.e.interpolated[i]) if 0 <= i < len(self.e.interpolated) else False
-            for i in inside
-        ]
-        return sum(flags) / max(len(flags), 1)
+        """Share of the delivery's excess that lies in days spread across a collection gap."""
+        total = carried = 0.0
+        for k in range(self.first, self.last + 1):
+            value = _at(self.e.profile, k)
+            i = k - PROFILE_FROM
+            if not _known(value) or value <= 0 or not 0 <= i < len(self.e.interpolated):
+                continue
+            total += value
+            carried += value if self.e.interpolated[i] else 0.0
+        return carried / total if total > 0 else 0.0
 
 
-def _trigger(e: Evidence, rules: VerdictRules) -> bool:
-    """Posting above the account's own rate in the days the growth came in."""
-    if e.posts_recent is None or e.posts_usual is None:
+def _poisson_tail(k: float, mean: float) -> float:
+    """P(X >= k) for X ~ Poisson(mean)."""
+    k = math.ceil(k)
+    if k <= 0:
+        return 1.0
+    term = total = math.exp(-mean)
+    for i in range(1, k):
+        term *= mean / i
+        total += term
+    return max(1.0 - total, 0.0)
+
+
+def _above(posts: float, usual: float, t: DetectionSettings) -> bool:
+    """Posting that stands out of the account's own rate: for an account that posts less than
+    once in as many days, any post (one upload of a weekly poster); otherwise more posts than
+    its usual rate makes likely by chance (Poisson, `trigger_max_chance`)."""
+    if math.isnan(posts) or math.isnan(usual):
         return False
-    if math.isnan(e.posts_recent) or math.isnan(e.posts_usual):
+    usual = max(usual, 0.0)
+    if posts < 1 or posts < t.trigger_min_ratio * usual:
         return False
-    usual = max(e.posts_usual, 0.0)
-    return (
-        e.posts_recent >= 1
-        and e.posts_recent >= rules.trigger_ratio * usual
-        and e.posts_recent - usual >= rules.trigger_min_extra
-    )
+    if posts - usual < t.trigger_min_extra_posts:
+        return False
+    return usual < 1 or _poisson_tail(posts, usual) <= t.trigger_max_chance
+
+
+def _trigger(e: Evidence, t: DetectionSettings) -> tuple[float, float] | None:
+    """Posting above the account's own rate, up to the growth's first day or over the days it
+    came in: the posts and the usual count of the one that shows it."""
+    for posts, usual in ((e.start_posts, e.start_usual), (e.posts_recent, e.posts_usual)):
+        if posts is not None and usual is not None and _above(posts, usual, t):
+            return posts, max(usual, 0.0)
+    return None
 
 
 def _has_activity(e: Evidence) -> bool:
-    return e.posts_recent is not None and not math.isnan(e.posts_recent)
+    known = [p for p in (e.posts_recent, e.start_posts) if p is not None and not math.isnan(p)]
+    return bool(known)
 
 
-def judge(e: Evidence, rules: VerdictRules | None = None) -> Judgement:
-    """The verdict of one anomaly from its evidence."""
-    rules = rules or VerdictRules()
-    r = _Reading(e, rules)
+def judge(e: Evidence, t: DetectionSettings) -> Judgement:
+    """The verdict of one anomaly from its evidence, by the thresholds of `t` ([detection])."""
+    r = _Reading(e, t)
     if e.attribution == "platform_event":
         return Judgement(
             "platform_event",
@@ -234,7 +326,7 @@ def judge(e: Evidence, rules: VerdictRules | None = None) -> Judgement:
             r.delivered,
             None,
         )
-    if e.kind in ("spike", "drip") and r.gap_share() >= rules.gap_share:
+    if e.kind in ("spike", "drip") and r.gap_share() >= t.gap_max_share:
         return Judgement(
             "data_gap",
             "high",
@@ -258,7 +350,8 @@ def judge(e: Evidence, rules: VerdictRules | None = None) -> Judgement:
     lost, attrition, strong = r.attrition()
     step = r.step()
     flat, ramp = r.drip_shape()
-    trigger = _trigger(e, rules)
+    posted = _trigger(e, t)
+    trigger = posted is not None
     sustained = r.sustained()
     purchase = [
         *(["attrition"] if attrition else []),
@@ -270,13 +363,13 @@ def judge(e: Evidence, rules: VerdictRules | None = None) -> Judgement:
         *(["sustained"] if sustained and _has_activity(e) else []),
         *(["ramp"] if ramp else []),
     ]
-    reasons = [_reason(c, r, e, lost) for c in (*purchase, *organic)]
+    reasons = [_reason(c, r, posted, lost) for c in (*purchase, *organic)]
     if sustained and not _has_activity(e):
-        reasons.append(_reason("sustained", r, e, lost))
+        reasons.append(_reason("sustained", r, posted, lost))
     if not _has_activity(e):
         reasons.append("the platform publishes no activity figure to explain it")
     codes = (*purchase, *organic, *(["sustained"] if sustained and not _has_activity(e) else []))
-    young = e.age_days < rules.pending_days
+    young = e.age_days < t.pending_days
 
     def verdict(name: str, confidence: str) -> Judgement:
         return Judgement(name, confidence, tuple(reasons), codes, r.delivered, lost)
@@ -299,7 +392,7 @@ def judge(e: Evidence, rules: VerdictRules | None = None) -> Judgement:
     return verdict("unexplained", "low")
 
 
-def _reason(code: str, r: _Reading, e: Evidence, lost: float | None) -> str:
+def _reason(code: str, r: _Reading, posted: tuple[float, float] | None, lost: float | None) -> str:
     """The phrase a person reads for one piece of evidence."""
     if code == "attrition":
         lost = lost or 0.0
@@ -312,15 +405,30 @@ def _reason(code: str, r: _Reading, e: Evidence, lost: float | None) -> str:
         return f"the gain came {came} and the next days were at once back at the baseline"
     if code == "flat_drip":
         return f"an even excess over {len(r.days)} days with an abrupt start and end, as panels deliver"
-    if code == "trigger":
+    if code == "trigger" and posted is not None:
         return (
-            f"it came with posting above the account's own rate ({e.posts_recent:.0f} posts "
-            f"against {max(e.posts_usual or 0.0, 0.0):.1f} usually)"
+            f"it came with posting above the account's own rate ({posted[0]:.0f} posts "
+            f"against {posted[1]:.1f} usually)"
         )
     if code == "sustained":
         kept = (r.delivered + sum(r.after[:7])) / r.delivered
         return f"gains stayed above normal after the jump ({kept:.0%} of it after 7 days), as organic reach does"
     return "the excess accelerated day after day, as a launch or the news does"
+
+
+WORDS = {
+    "suspected_purchase": "suspected purchase",
+    "unexplained": "unexplained, for a person to review",
+    "organic": "organic",
+    "platform_event": "platform-wide event",
+    "data_artifact": "data artifact",
+    "data_gap": "data gap",
+    "pending": "under watch",
+}
+
+
+def verdict_words(verdict: str) -> str:
+    return WORDS.get(verdict, verdict.replace("_", " "))
 
 
 ACCOUNT_VERDICTS = {
