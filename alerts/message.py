@@ -51,10 +51,7 @@ class Card:
         lead = {"verdict": "NOW A SUSPECTED PURCHASE: ", "closed": "watch ended: "}.get(
             self.stage, ""
         )
-        return (
-            f"{lead}{self.platform}:{clean(self.handle)} {self.kind} on {self.day} "
-            f"({self.verdict}, {self.confidence} confidence, {self.severity} severity)"
-        )
+        return f"{lead}{self.platform}:{clean(self.handle)} {self.kind} on {self.day} ({self.verdict}, {self.severity})"
 
     @property
     def next_step(self) -> str | None:
@@ -105,6 +102,7 @@ def plain_text(cards: list[Card]) -> str:
         lines += [
             card.title,
             f"  {clean(card.display_name) or '-'}",
+            f"  verdict: {card.verdict} ({card.confidence} confidence)",
             *([f"  {card.next_step}"] if card.next_step else []),
             f"  {clean(card.explanation, 2000)}",
             f"  thresholds: {card.thresholds}",

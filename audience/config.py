@@ -139,7 +139,9 @@ class DetectionSettings(_Model):
     max_gap_days: int = Field(31, ge=1, le=3660)  # longer gaps between figures stay gaps
     # verdicts (transforms/verdicts.py): what makes an anomaly a suspected purchase, organic, ...
     pending_days: int = Field(7, ge=0, le=30)  # younger jumps wait unless the evidence decides
-    verdict_noise_sigmas: float = Field(3.0, gt=0)  # a loss or tail counts beyond sigma*sqrt(days)*this
+    verdict_noise_sigmas: float = Field(
+        3.0, gt=0
+    )  # a loss or tail counts beyond sigma*sqrt(days)*this
     attrition_min_share: float = Field(0.08, gt=0, le=1)  # lost after the jump: a purchase signal
     attrition_decisive_share: float = Field(0.2, gt=0, le=1)  # outweighs a trigger
     step_max_tail_share: float = Field(0.05, ge=0, le=1)  # a step: the 3 days after carry less

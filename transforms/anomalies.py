@@ -434,7 +434,9 @@ def build_anomalies(
     """Turn a scored frame with flag_<rule> columns into rows of the `anomalies` table."""
     if flagged.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
-    return finalize(candidates(flagged, t), co_movement(flagged, t), t, detected_at)
+    as_of = flagged.get_column("day").max()
+    assert isinstance(as_of, date)
+    return finalize(candidates(flagged, t), co_movement(flagged, t), t, detected_at, as_of)
 
 
 def candidates(flagged: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:

@@ -42,10 +42,11 @@ RULES = ("spike", "drop", "drip", "following_churn")
 REVERT_DAYS = 2
 REVERT_SHARE = 0.8
 # a day inside a drip's window carries its excess when its gain is above the baseline median by
-# more than this many robust sigmas (the baseline's normal range), or, in a drip so even that
-# no day is, by more than half of its biggest day's excess
+# more than this many robust sigmas (the baseline's normal range) and a tenth of its biggest
+# day's excess, or, in a drip so even that no day is, by more than half of its biggest day's
 DRIP_DAY_Z = 2.0
 DRIP_DAY_SHARE = 0.5
+DRIP_DAY_FLOOR = 0.1  # ...and never a day carrying less than this share of the biggest one
 IQR_TO_SIGMA = 1.349  # IQR of a normal distribution in standard deviations
 INF = np.inf
 
@@ -301,7 +302,8 @@ def drip_window(
         median = max(float(padded["baseline_median"][start]), 0.0)
         sigma = float(padded["baseline_sigma"][start])
         excess = gain[start : end + 1] - median
-        limit = min(DRIP_DAY_Z * sigma, DRIP_DAY_SHARE * float(np.nanmax(excess)))
+        peak = float(np.nanmax(excess))
+        limit = min(max(DRIP_DAY_Z * sigma, DRIP_DAY_FLOOR * peak), DRIP_DAY_SHARE * peak)
         carrying = np.flatnonzero(excess > limit)
         first, last = start + int(carrying[0]), start + int(carrying[-1])
         base = f[first - 1]

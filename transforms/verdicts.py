@@ -406,9 +406,10 @@ def _reason(code: str, r: _Reading, posted: tuple[float, float] | None, lost: fl
     if code == "flat_drip":
         return f"an even excess over {len(r.days)} days with an abrupt start and end, as panels deliver"
     if code == "trigger" and posted is not None:
+        what = "a posting burst" if posted[0] >= 2 * max(posted[1], 1.0) else "posting"
         return (
-            f"it came with posting above the account's own rate ({posted[0]:.0f} posts "
-            f"against {posted[1]:.1f} usually)"
+            f"it came with {what} above the account's own rate ({posted[0]:.0f} posts in the "
+            f"days up to it against {posted[1]:.1f} usually)"
         )
     if code == "sustained":
         kept = (r.delivered + sum(r.after[:7])) / r.delivered

@@ -143,7 +143,9 @@ def viral_active_poster(seed: int = 6) -> tuple[pl.DataFrame, int]:
     return frame("x", "viral_poster", followers, np.cumsum(per_day) + 500), CASE_DAY
 
 
-def bought_burst(seed: int = 7, platform: str = "x", posts: bool = True) -> tuple[pl.DataFrame, int]:
+def bought_burst(
+    seed: int = 7, platform: str = "x", posts: bool = True
+) -> tuple[pl.DataFrame, int]:
     """A purchase of 25% of the audience in one day, 30% of it gone within a month (NATO
     StratCom found 80% still there after four weeks; Dagster's stars lost 75%)."""
     rng = np.random.default_rng(seed)
