@@ -52,6 +52,7 @@ from transforms.signals import (
     padding,
     score,
 )
+from transforms.verdicts import judge_account
 from warehouse.db import open_warehouse
 from warehouse.query import fetch_one
 from warehouse.runs import finish_run, start_run
@@ -764,7 +765,57 @@ def _write_account_metrics(
     con.execute("DELETE FROM account_metrics")
     summary = account_summary(recent, anomalies, as_of) if recent.height else pl.DataFrame()
     if summary.height:
-        _insert_frame(con, "account_metrics", summary)
+        verdicts = _account_verdicts(con, as_of, summary.select(ACCOUNT))
+        _insert_frame(con, "account_metrics", summary.join(verdicts, on=list(ACCOUNT), how="left"))
+
+
+def _account_verdicts(
+    con: duckdb.DuckDBPyConnection, as_of: date, accounts: pl.DataFrame
+) -> pl.DataFrame:
+    """Each account's verdict from all its anomalies up to `as_of` and its days with a figure."""
+    con.register("_accounts", accounts)
+    try:
+        rows = con.execute(
+            """
+            SELECT a.platform, a.handle,
+                   (SELECT count(*) FROM snapshots s WHERE s.platform = a.platform
+                        AND s.handle = a.handle AND s.day <= ?) AS observed,
+                   (SELECT list((n.day::VARCHAR, n.kind, n.verdict, n.confidence) ORDER BY n.day)
+                    FROM anomalies n WHERE n.platform = a.platform AND n.handle = a.handle
+                        AND n.day <= ?) AS found
+            FROM _accounts a
+            """,
+            [as_of, as_of],
+        ).fetchall()
+    finally:
+        con.unregister("_accounts")
+    records = []
+    for platform, handle, observed, found in rows:
+        anomalies = [
+            tuple(str(v) for v in (row.values() if isinstance(row, dict) else row))
+            for row in found or []
+        ]
+        judged = judge_account(anomalies, int(observed or 0))  # type: ignore[arg-type]
+        suspected = sum(1 for a in anomalies if a[2] == "suspected_purchase")
+        records.append(
+            {
+                "platform": platform,
+                "handle": handle,
+                "account_verdict": judged.code,
+                "account_confidence": judged.confidence,
+                "suspected_purchases_all": suspected,
+            }
+        )
+    return pl.DataFrame(
+        records,
+        schema={
+            "platform": pl.String,
+            "handle": pl.String,
+            "account_verdict": pl.String,
+            "account_confidence": pl.String,
+            "suspected_purchases_all": pl.Int32,
+        },
+    )
 
 
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

@@ -19,10 +19,11 @@ import duckdb
 
 from audience.config import DetectionSettings, Settings
 from audience.errors import plural
+from transforms.verdicts import ACCOUNT_VERDICTS, judge_account, verdict_words
 
 ANOMALY_COLUMNS = (
     "day, kind, attribution, suspected_purchase, severity, explanation, excess, gain, "
-    "retention_7, retention_30, window_start"
+    "retention_7, retention_30, window_start, verdict, confidence, evidence"
 )
 METRIC_COLUMNS = (
     "size_tier, growth_abs_7, growth_abs_28, growth_rel_28, growth_abs_90, growth_rel_90, "
@@ -32,7 +33,7 @@ METRIC_COLUMNS = (
 
 
 # `verdict_code` in `audit --format json`: what the prose verdict says, for scripts
-VERDICT_CODES = ("suspected_purchase", "no_sign_of_purchase", "not_enough_history", "no_figure")
+VERDICT_CODES = (*ACCOUNT_VERDICTS, "no_figure")
 NO_ANSWER = frozenset({"not_enough_history", "no_figure"})  # `audit` exits 4: it cannot judge
 
 
@@ -72,6 +73,7 @@ class Audit:
     estimate: Estimate | None = None
     verdict: str = ""
     confidence: str = ""  # high, medium, low, none
+    account_verdict: str = ""  # a key of transforms.verdicts.ACCOUNT_VERDICTS
     reasons: list[str] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)
     series: list[tuple[date, float]] = field(default_factory=list)  # followers by day, for charts
@@ -91,11 +93,7 @@ class Audit:
         """The verdict for scripts: one of VERDICT_CODES."""
         if self.followers is None:
             return "no_figure"
-        if any(r["suspected_purchase"] for r in self.flagged):
-            return "suspected_purchase"
-        if self.confidence == "none":
-            return "not_enough_history"
-        return "no_sign_of_purchase"
+        return self.account_verdict or "not_enough_history"
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -244,6 +242,15 @@ def estimate(followers: float, flagged: list[dict[str, Any]]) -> Estimate:
     )
 
 
+def _evidence_reason(row: dict[str, Any]) -> str:
+    """One flagged day's verdict and the evidence it rests on, as the anomaly's text gives it."""
+    text = str(row["explanation"])
+    reason = (
+        text[text.index("Verdict: ") :] if "Verdict: " in text else verdict_words(row["verdict"])
+    )
+    return f"{row['kind']} on {row['day']}: {reason}"
+
+
 def _detection_limits(audit: Audit, t: DetectionSettings) -> list[str]:
     """What a purchase would have to look like to be seen, at the account's current size."""
     followers = audit.followers or 0.0
@@ -289,26 +296,37 @@ def judge(audit: Audit, settings: Settings) -> None:
         )
     audit.limits += _detection_limits(audit, t)
     purchases = [r for r in audit.flagged if r["suspected_purchase"]]
-    explained = [r for r in audit.flagged if not r["suspected_purchase"]]
     events = _took_part(audit, t)
-    if purchases and audit.estimate:
+    account = judge_account(
+        [(str(r["day"]), r["kind"], r["verdict"], r["confidence"]) for r in audit.flagged],
+        audit.days_observed,
+        min_days=needed,
+    )
+    audit.account_verdict = account.code
+    if account.code == "bought_audience_likely" and audit.estimate:
         share = audit.estimate.kept / audit.followers if audit.followers else 0.0
         audit.verdict = (
-            f"suspected bought audience: {plural(len(purchases), 'jump')} nothing else explains added about "
-            f"{audit.estimate.added:,.0f} followers above normal; about {audit.estimate.kept:,.0f} of "
-            f"the {audit.followers:,.0f} ({share:.0%}) look bought and still there"
+            f"bought audience likely: {plural(len(purchases), 'jump')} with evidence of a purchase "
+            f"added about {audit.estimate.added:,.0f} followers above normal; about "
+            f"{audit.estimate.kept:,.0f} of the {audit.followers:,.0f} ({share:.0%}) look bought "
+            "and still there"
         )
-        strong = any(r["severity"] == "high" for r in purchases)
-        measured = any(r["retention_7"] is not None for r in purchases)
-        audit.confidence = "high" if strong and measured else "medium"
-        audit.reasons.append(
-            "each flagged jump is far outside the account's own usual daily change, large against "
-            "its audience, and came with no posting burst, no platform-wide movement and no reversal"
-        )
-        if not measured:
+        audit.confidence = account.confidence
+        audit.reasons += [_evidence_reason(r) for r in purchases]
+        if not any(r["retention_7"] is not None for r in purchases):
             audit.reasons.append(
                 "the jump is too recent to know how much of it stays: the estimate's range covers that"
             )
+        audit.reasons += events
+        return
+    if account.code == "unusual_growth_to_review":
+        review = [r for r in audit.flagged if r["verdict"] in ("unexplained", "pending")]
+        audit.verdict = (
+            f"unusual growth to review: {plural(len(review), 'jump')} the data can neither explain "
+            "nor show to be bought"
+        )
+        audit.confidence = "low"
+        audit.reasons += [_evidence_reason(r) for r in review]
         audit.reasons += events
         return
     if audit.days_observed < needed:
@@ -329,11 +347,12 @@ def judge(audit: Audit, settings: Settings) -> None:
         return
     # how sure: the days with a figure, not the calendar span (one stray old figure adds no
     # evidence, and gaps longer than max_gap_days are not even interpolated)
-    audit.verdict = f"no sign of bought followers in {audit.days_observed} days of history"
+    explained = [r for r in audit.flagged if not r["suspected_purchase"]]
+    audit.verdict = f"no sign of bought audience in {audit.days_observed} days of history"
     long_enough = audit.days_observed >= 180 and audit.days_observed >= 0.9 * audit.span_days
     audit.confidence = "high" if long_enough else "medium" if audit.days_observed >= 60 else "low"
     if explained:
-        kinds = sorted({f"{r['kind']} ({r['attribution'].replace('_', ' ')})" for r in explained})
+        kinds = sorted({f"{r['kind']} ({verdict_words(r['verdict'])})" for r in explained})
         audit.reasons.append(
             f"{plural(len(explained), 'unusual day')}, each explained by something other than a purchase: "
             + ", ".join(kinds)

@@ -1131,17 +1131,15 @@ def demo_command(obj: Context, folder: Path) -> None:
     with demo.open(read_only=True) as con:
         rows = (
             con.sql(
-                "SELECT day, platform, handle, kind, attribution, suspected_purchase, explanation "
-                "FROM anomalies ORDER BY suspected_purchase DESC, day"
+                "SELECT day, platform, handle, kind, verdict, suspected_purchase, explanation "
+                "FROM anomalies ORDER BY suspected_purchase DESC, verdict = 'pending' DESC, day"
             )
             .pl()
             .to_dicts()
         )
     for row in rows:
-        verdict = (
-            "SUSPECTED PURCHASE"
-            if row["suspected_purchase"]
-            else row["attribution"].replace("_", " ")
+        verdict = {"suspected_purchase": "SUSPECTED PURCHASE", "pending": "UNDER WATCH"}.get(
+            row["verdict"], row["verdict"].replace("_", " ")
         )
         click.echo(f"\n[{verdict}] {row['platform']}:{row['handle']} {row['kind']} on {row['day']}")
         click.echo(f"  {row['explanation']}")

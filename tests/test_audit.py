@@ -55,7 +55,7 @@ def _audit(
 
 def test_a_bought_audience_is_called_so_with_an_organic_estimate(cli: Cli, analysed: Path) -> None:
     text = cli("--warehouse", str(analysed), "audit", "x:growthguru", "--as-of", str(AS_OF)).out
-    assert "Verdict: suspected bought audience: 1 jump" in text
+    assert "Verdict: bought audience likely: 1 jump" in text
     assert "Organic-adjusted audience" in text
     assert "[SUSPECTED PURCHASE]" in text
     assert "[account]" in text
@@ -81,7 +81,7 @@ def test_a_bought_audience_is_called_so_with_an_organic_estimate(cli: Cli, analy
 
 def test_a_drip_purchase_counts_its_window_excess(cli: Cli, analysed: Path) -> None:
     audit = _audit(cli, analysed, "github:octo-org/widget")
-    assert str(audit["verdict"]).startswith("suspected bought audience")
+    assert str(audit["verdict"]).startswith("bought audience likely")
     estimate = audit["estimate"]
     assert isinstance(estimate, dict)
     assert 500 < estimate["added"] < 900  # 700 stars dripped over a week
@@ -89,14 +89,14 @@ def test_a_drip_purchase_counts_its_window_excess(cli: Cli, analysed: Path) -> N
 
 def test_organic_growth_and_explained_jumps_are_not_called_bought(cli: Cli, analysed: Path) -> None:
     bob = _audit(cli, analysed, "mastodon:bob@fosstodon.org")
-    assert bob["verdict"] == "no sign of bought followers in 214 days of history"
+    assert bob["verdict"] == "no sign of bought audience in 214 days of history"
     assert bob["confidence"] == "high"
     assert bob["estimate"] is None
     viral = _audit(cli, analysed, "bluesky:newsroom.bsky.social")
-    assert str(viral["verdict"]).startswith("no sign of bought followers")
+    assert str(viral["verdict"]).startswith("no sign of bought audience")
     assert any("spike (account)" in r for r in viral["reasons"])  # type: ignore[attr-defined]
     purge = _audit(cli, analysed, "mastodon:carol@hachyderm.io")  # bought, then purged with all
-    assert str(purge["verdict"]).startswith("suspected bought audience")
+    assert str(purge["verdict"]).startswith("bought audience likely")
     limits = " ".join(bob["limits"])  # type: ignore[arg-type]
     assert "nothing is known before 2024-06-01" in limits
     assert "a purchase shows when it adds more than about" in limits
@@ -149,7 +149,7 @@ def test_live_refreshes_the_size_of_a_stored_account_only(
     audit = json.loads(result.out)
     assert audit["size_source"] == "live"
     assert audit["days_observed"] == 214  # the stored history, unchanged
-    assert str(audit["verdict"]).startswith("suspected bought audience")
+    assert str(audit["verdict"]).startswith("bought audience likely")
     assert table_digest(analysed) == before
 
 

@@ -421,8 +421,8 @@ def test_audit_json_has_a_verdict_code_and_no_answer_exits_4(cli: Cli, analysed:
         )  # fmt: skip
         return result.code, json.loads(result.out)["verdict_code"]
 
-    assert audit("x:growthguru") == (0, "suspected_purchase")
-    assert audit("mastodon:bob@fosstodon.org") == (0, "no_sign_of_purchase")
+    assert audit("x:growthguru") == (0, "bought_audience_likely")
+    assert audit("mastodon:bob@fosstodon.org") == (0, "no_sign_of_bought_audience")
     short = cli(
         "--warehouse", str(analysed), "audit", "x:growthguru", "--as-of", "2024-06-05",
     )  # fmt: skip

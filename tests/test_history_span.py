@@ -111,7 +111,7 @@ def test_the_audit_counts_the_days_observed_not_the_calendar_span(
     assert audit["days_observed"] == 31
     # 31 days with a figure (over 1,030 calendar days, which used to count): low
     assert audit["confidence"] == "low"
-    assert audit["verdict"] == "no sign of bought followers in 31 days of history"
+    assert audit["verdict"] == "no sign of bought audience in 31 days of history"
     text = cli(*args).out
     assert (
         "  31 days with a figure (0 collected from github, 31 imported), between 2021-04-06 "

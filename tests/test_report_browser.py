@@ -98,7 +98,7 @@ def test_audit_page_renders_in_chromium(page: Page, warehouse: Path, tmp_path: P
     assert seen.exceptions == []
     assert seen.requests == [path.as_uri()]
     text = page.evaluate("document.body.innerText")
-    assert "Verdict: suspected bought audience" in text
+    assert "Verdict: bought audience likely" in text
     assert "Organic-adjusted audience" in text
     assert page.evaluate("document.querySelectorAll('svg circle').length") == 2  # flagged days
     assert page.evaluate("document.querySelectorAll('img, script').length") == 0

@@ -468,12 +468,25 @@ def _evidence(row: dict[str, Any], as_of: date) -> Evidence:
 
 
 def _gap_days(row: dict[str, Any], start: date) -> str:
-    """The interpolated days of a profile, as a date range and a count."""
+    """The collection gaps the profile's spread days come from, as `a 9-day collection gap,
+    FIRST to LAST` (a run of spread days ends with the first figure after the gap)."""
     gaps = int(row["profile_gaps"] or 0)
-    days = [start + timedelta(days=PROFILE_FROM + i) for i in range(len(PROFILE)) if gaps >> i & 1]
-    if not days:
-        return "no interpolated day"
-    return f"{plural(len(days), 'day')} without a figure, {days[0]} to {days[-1]}"
+    spread = [gaps >> i & 1 for i in range(len(PROFILE))] + [0]
+    runs, first = [], None
+    for i, bit in enumerate(spread):
+        if bit and first is None:
+            first = i
+        elif not bit and first is not None:
+            if i - 1 > first:  # the gap's days, without the figure that closed it
+                runs.append((first, i - 2))
+            first = None
+    if not runs:
+        return "no day without a figure"
+    return "; ".join(
+        f"a {b - a + 1}-day collection gap, {start + timedelta(days=PROFILE_FROM + a)} to "
+        f"{start + timedelta(days=PROFILE_FROM + b)}"
+        for a, b in runs
+    )
 
 
 def _judged(row: dict[str, Any], judgement: Judgement) -> None:

@@ -157,3 +157,12 @@ def bought_burst(
     per_day = np.cumsum(rng.poisson(2, DAYS)).astype(float) + 300
     handle = "buyer" if platform != "github" else "shady/repo"
     return frame(platform, handle, followers, per_day if posts else None), CASE_DAY
+
+
+def github_viral(seed: int = 9) -> tuple[pl.DataFrame, int]:
+    """A repository on a front page: +800 stars, then gains that fade (60% a day), kept."""
+    rng = np.random.default_rng(seed)
+    stars = _quiet(rng, 5_000, 6)
+    fading = np.zeros(DAYS)
+    fading[CASE_DAY:] = 800 * 0.6 ** np.arange(DAYS - CASE_DAY)
+    return frame("github", "viral/repo", stars + np.cumsum(fading)), CASE_DAY

@@ -38,3 +38,9 @@ CREATE TABLE alerts_staged (
 INSERT INTO alerts_staged BY NAME SELECT *, 'first' AS stage FROM alerts;
 DROP TABLE alerts;
 ALTER TABLE alerts_staged RENAME TO alerts;
+
+-- each account's verdict, from all its anomalies up to the analysed day (audit and report use it)
+ALTER TABLE account_metrics ADD COLUMN account_verdict VARCHAR;    -- bought_audience_likely,
+    -- unusual_growth_to_review, no_sign_of_bought_audience, not_enough_history
+ALTER TABLE account_metrics ADD COLUMN account_confidence VARCHAR;  -- high, medium, low, none
+ALTER TABLE account_metrics ADD COLUMN suspected_purchases_all INTEGER;  -- all time, not only 90 days
