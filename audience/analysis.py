@@ -773,7 +773,7 @@ def _account_verdicts(
     con: duckdb.DuckDBPyConnection, as_of: date, accounts: pl.DataFrame
 ) -> pl.DataFrame:
     """Each account's verdict from all its anomalies up to `as_of` and its days with a figure."""
-    con.register("_accounts", accounts)
+    con.register("_judged_accounts", accounts)
     try:
         rows = con.execute(
             """
@@ -783,12 +783,12 @@ def _account_verdicts(
                    (SELECT list((n.day::VARCHAR, n.kind, n.verdict, n.confidence) ORDER BY n.day)
                     FROM anomalies n WHERE n.platform = a.platform AND n.handle = a.handle
                         AND n.day <= ?) AS found
-            FROM _accounts a
+            FROM _judged_accounts a
             """,
             [as_of, as_of],
         ).fetchall()
     finally:
-        con.unregister("_accounts")
+        con.unregister("_judged_accounts")
     records = []
     for platform, handle, observed, found in rows:
         anomalies = [

@@ -94,7 +94,7 @@ def test_organic_growth_and_explained_jumps_are_not_called_bought(cli: Cli, anal
     assert bob["estimate"] is None
     viral = _audit(cli, analysed, "bluesky:newsroom.bsky.social")
     assert str(viral["verdict"]).startswith("no sign of bought audience")
-    assert any("spike (account)" in r for r in viral["reasons"])  # type: ignore[attr-defined]
+    assert any("spike (organic)" in r for r in viral["reasons"])  # type: ignore[attr-defined]
     purge = _audit(cli, analysed, "mastodon:carol@hachyderm.io")  # bought, then purged with all
     assert str(purge["verdict"]).startswith("bought audience likely")
     limits = " ".join(bob["limits"])  # type: ignore[arg-type]
