@@ -96,7 +96,8 @@ def score(
     )
     for event in sorted(organic_total):
         print(f"  {event:14s} {accused[event]}/{organic_total[event]}")
-    clean = {k for k, v in scenario_of.items() if v not in ("burst", "drip", "star_campaign")}
+    bought = set(purchases.select(pl.concat_str("platform", pl.lit(":"), "handle")).to_series())
+    clean = {k for k in scenario_of if k not in bought}
     years = days / 365
     by_verdict = Counter(
         r["verdict"]
@@ -109,21 +110,36 @@ def score(
     print("false suspected purchases by scenario:", dict(fp_by))
 
 
+LABEL_SCHEMA = {
+    "platform": pl.String,
+    "handle": pl.String,
+    "scenario": pl.String,
+    "kind": pl.String,
+    "event": pl.String,
+    "first": pl.Date,
+    "last": pl.Date,
+}
+
+
+def evaluate(per_kind: int, seed: int, days: int = 365) -> None:
+    snapshots, labels, scenario_of = field_scenarios(per_kind, seed, days)
+    t0 = time.perf_counter()
+    as_of = START + timedelta(days=days - 1)
+    anomalies = compute(snapshots, as_of, DetectionSettings()).anomalies
+    print(
+        f"independent generator (seed {seed}): {len(scenario_of):,} accounts x {days} days, "
+        f"{snapshots.height:,} snapshots, analysed in {time.perf_counter() - t0:.1f} s"
+    )
+    score(anomalies, labels, scenario_of, days)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-kind", type=int, default=60)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--days", type=int, default=365)
     args = parser.parse_args()
-    snapshots, labels, scenario_of = field_scenarios(args.per_kind, args.seed, args.days)
-    t0 = time.perf_counter()
-    as_of = START + timedelta(days=args.days - 1)
-    anomalies = compute(snapshots, as_of, DetectionSettings()).anomalies
-    print(
-        f"independent generator (seed {args.seed}): {len(scenario_of):,} accounts x {args.days} days, "
-        f"{snapshots.height:,} snapshots, analysed in {time.perf_counter() - t0:.1f} s"
-    )
-    score(anomalies, labels, scenario_of, args.days)
+    evaluate(args.per_kind, args.seed, args.days)
 
 
 if __name__ == "__main__":

@@ -356,7 +356,8 @@ def judge(e: Evidence, t: DetectionSettings) -> Judgement:
     purchase = [
         *(["attrition"] if attrition else []),
         *(["step"] if step else []),
-        *(["flat_drip"] if flat else []),
+        # a flat drip whose gains go on after it is no panel's delivery (trending lasts)
+        *(["flat_drip"] if flat and not sustained else []),
     ]
     organic = [
         *(["trigger"] if trigger else []),
