@@ -16,6 +16,7 @@ import polars as pl
 
 from alerts.message import clean
 from transforms.anomalies import platform_event_text
+from transforms.verdicts import ACCOUNT_VERDICTS
 
 if TYPE_CHECKING:
     from audience.audit import Audit
@@ -76,7 +77,10 @@ def render(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     accounts = con.sql(
         """
         SELECT m.*, a.display_name, a.status FROM account_metrics m
-        LEFT JOIN accounts a USING (platform, handle) ORDER BY m.platform, m.handle
+        LEFT JOIN accounts a USING (platform, handle)
+        ORDER BY CASE m.account_verdict WHEN 'bought_audience_likely' THEN 0
+                 WHEN 'unusual_growth_to_review' THEN 1 WHEN 'not_enough_history' THEN 3 ELSE 2 END,
+                 m.platform, m.handle
         """
     ).pl()
     anomalies = con.sql("SELECT * FROM anomalies WHERE day <= ? ORDER BY day", params=[as_of]).pl()
@@ -92,18 +96,26 @@ def render(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
         f"<h1>Audience report, {as_of}</h1>",
         f"<p>{accounts.height} accounts; {anomalies.height} anomalies on record, {suspected.height} suspected "
         "purchases. Each flagged day below says what moved, against what baseline, and why.</p>",
-        "<h2>Overview</h2><table><tr><th>account</th><th>name</th><th class='num'>audience</th>"
-        "<th class='num'>28 days</th><th class='num'>percentile</th><th class='num'>suspected (90 days)</th>"
-        "<th>next milestone</th></tr>",
+        "<h2>Overview</h2><p class='muted'>Accounts that need attention first: bought audience "
+        "likely, then unusual growth to review.</p><table><tr><th>account</th><th>name</th>"
+        "<th>verdict</th><th class='num'>audience</th>"
+        "<th class='num'>28 days</th><th class='num'>percentile</th>"
+        "<th class='num'>suspected (90 days / all)</th><th>next milestone</th></tr>",
     ]
     for r in accounts.iter_rows(named=True):
         bought = r["suspected_purchases_90"] or 0
+        ever = r.get("suspected_purchases_all") or 0
+        verdict = ACCOUNT_VERDICTS.get(r.get("account_verdict") or "", "not analysed")
+        confidence = r.get("account_confidence") or "none"
         parts.append(
             f"<tr><td><a href='#{_e(r['platform'])}-{_e(r['handle'])}'>{_e(r['platform'])}:{_e(r['handle'])}</a></td>"
-            f"<td>{_e(r['display_name'])}</td><td class='num'>{_num(r['followers'])}</td>"
+            f"<td>{_e(r['display_name'])}</td>"
+            f"<td class='{'bad' if r.get('account_verdict') == 'bought_audience_likely' else ''}'>"
+            f"{_e(verdict)}{'' if confidence == 'none' else f' ({_e(confidence)} confidence)'}</td>"
+            f"<td class='num'>{_num(r['followers'])}</td>"
             f"<td class='num'>{_num(r['growth_rel_28'], '{:+.1%}')}</td>"
             f"<td class='num'>{_num(r['growth_percentile'], '{:.0f}')}</td>"
-            f"<td class='num{' bad' if bought else ''}'>{bought}</td>"
+            f"<td class='num{' bad' if ever else ''}'>{bought} / {ever}</td>"
             f"<td>{_num(r['next_milestone'])} {('by ' + str(r['milestone_date'])) if r['milestone_date'] else ''}</td></tr>"
         )
     parts.append("</table>")
