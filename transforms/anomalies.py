@@ -189,11 +189,7 @@ def _attribute(rows: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
         .cast(pl.Int32)
         .alias("posts_days"),
     )
-    usual = pl.col("posts_usual").clip(lower_bound=0.0)
-    burst = (
-        pl.col("posts_recent") >= pl.max_horizontal(usual + 3.0, usual * t.posting_burst_ratio)
-    ).fill_null(False)
-    return rows.with_columns(attribution.alias("attribution"), burst.alias("posting_burst"))
+    return rows.with_columns(attribution.alias("attribution"))
 
 
 # severity: points for the share of the audience involved and for the strength of the evidence

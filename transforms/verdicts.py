@@ -407,7 +407,8 @@ def _reason(code: str, r: _Reading, posted: tuple[float, float] | None, lost: fl
     if code == "flat_drip":
         return f"an even excess over {len(r.days)} days with an abrupt start and end, as panels deliver"
     if code == "trigger" and posted is not None:
-        what = "a posting burst" if posted[0] >= 2 * max(posted[1], 1.0) else "posting"
+        burst = posted[0] >= r.t.posting_burst_ratio * max(posted[1], 1.0)
+        what = "a posting burst" if burst else "posting"
         return (
             f"it came with {what} above the account's own rate ({posted[0]:.0f} posts in the "
             f"days up to it against {posted[1]:.1f} usually)"
