@@ -58,13 +58,14 @@ def test_demo_runs_the_nightly_flow_against_the_simulator(cli: Cli, tmp_path: Pa
         assert sources["import"] > 14 * 180
         assert con.execute("SELECT max(day) FROM snapshots").fetchall()[0][0] == today
         assert con.execute(
-            "SELECT platform, handle FROM anomalies WHERE suspected_purchase AND day = ?", [today]
-        ).fetchall() == [("twitch", "streamer_one")]
-    # tonight's alert is about today's purchase only; the report is written
+            "SELECT platform, handle, verdict FROM anomalies WHERE day = ?", [today]
+        ).fetchall() == [("twitch", "streamer_one", "pending")]
+    # tonight's alert is about today's jump only, under watch; the report is written
     emails = list((demo / "outbox").glob("*.eml"))
     assert len(emails) == 1
     email = emails[0].read_text()
     assert "streamer_one" in email
+    assert "Under watch: too recent to judge." in email
     assert "growthguru" not in email
     assert (demo / "report.html").read_text().count("streamer_one") >= 1
     _every_hint_works(cli, result.out)
@@ -84,7 +85,10 @@ def _every_hint_works(cli: Cli, out: str) -> None:
         assert len(result.out.splitlines()) >= 3, (hint, result.out)  # rows, or a page
         if "audit" in args:
             assert "tracked nightly" in result.out
-            assert "Verdict: bought audience likely" in result.out, hint  # both bought
+            # growthguru's purchase is judged; streamer_one's, bought today, is under watch
+            watched = "twitch:streamer_one" in args
+            verdict = "unusual growth to review" if watched else "bought audience likely"
+            assert f"Verdict: {verdict}" in result.out, hint
 
 
 def test_the_demo_refuses_a_warehouse_it_did_not_create(cli: Cli, tmp_path: Path) -> None:
