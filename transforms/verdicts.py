@@ -202,24 +202,27 @@ class _Reading:
         tail = self.tail()
         if tail is None or self.e.kind != "spike" or self.last + 1 > STEP_DAYS:
             return False
-        limit = max(self.t.step_max_tail_share * self.delivered, self.noise(7))
-        # the absence of a tail is only visible when a tail would stand out of the noise
-        visible = 4 * self.t.step_max_tail_share * self.delivered > self.noise(7)
-        return visible and self.abrupt_start() and tail < limit
+        limit = self.t.step_max_tail_share * self.delivered
+        # only where a tail of that size would stand out of the noise: below it, an organic
+        # fade hides in the account's own ups and downs
+        return limit > self.noise(7) and self.abrupt_start() and tail < limit
 
     def sustained(self) -> bool:
-        """Gains kept coming: 7 days on, the audience stands well above a spike's first-day
-        jump; in the (up to) 30 days after a drip, it gained a good share of the drip again."""
+        """Gains kept coming: by the 7th day, the days after a spike's delivery added a good share
+        of its first-day jump again (the audience 7 days on stands at 130% of the jump or more);
+        in the (up to) 30 days after a drip, it gained a good share of the drip again."""
         if self.e.kind == "drip":
             n = min(self.measured_after, 30)
             more = sum(self.after[:n])
             share = self.t.organic_retention_7 - 1
             return n >= 7 and more >= share * self.delivered and more > self.drift(n)
         first = _at(self.e.profile, 0)
-        week = [_at(self.e.profile, k) for k in range(8)]
-        if not all(_known(v) for v in week) or not first > 0:
+        tail = [_at(self.e.profile, k) for k in range(self.last + 1, 8)]
+        if not all(_known(v) for v in tail) or not first > 0:
             return False
-        return sum(week) >= self.t.organic_retention_7 * first and sum(week[1:]) > self.noise(7)
+        # what came after the delivery days, against the first day's jump
+        more = sum(tail)
+        return more >= (self.t.organic_retention_7 - 1) * first and more > self.noise(len(tail))
 
     def drip_shape(self) -> tuple[bool, bool]:
         """(flat with abrupt edges, accelerating ramp) for a drip.
