@@ -374,8 +374,8 @@ def _verdict_sentence(row: dict[str, Any]) -> str:
         )
     if verdict == "pending":
         return (
-            f"Verdict: under watch ({reasons or 'too recent to judge'}); it is re-judged every "
-            "night as retention becomes measurable."
+            "Verdict: under watch: too recent to judge; it is re-judged every night as "
+            "retention becomes measurable" + (f" (so far: {reasons})." if reasons else ".")
         )
     return f"Verdict: {verdict_words(verdict)} ({row['confidence']} confidence): {reasons}."
 
