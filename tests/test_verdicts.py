@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from pathlib import Path
 
 import polars as pl
@@ -229,3 +230,21 @@ def test_a_watched_jump_is_alerted_once_under_watch_and_once_when_decided(
     before = len(inbox.messages)
     send_alerts(watched, settings, day + dt.timedelta(days=24))
     assert len(inbox.messages) == before  # nothing is sent twice
+
+
+def test_co_movement_among_hundreds_of_accounts_is_a_platform_event() -> None:
+    """12% of 200 tracked accounts jumping the same day is no coincidence, though under 30%."""
+    snapshots, day = cases.platform_surge()
+    found = growth(judged(snapshots)).filter(pl.col("day") == cases.day(day))
+    assert found.height == 24
+    assert set(found.get_column("verdict")) == {"platform_event"}
+    said = re.search(
+        r"(\d+) of 200 tracked bluesky accounts rose unusually", found.item(0, "explanation")
+    )
+    assert said is not None
+    assert 24 <= int(said.group(1)) < 60  # the 24, and the few whose own day was unusual too
+    # with the share rule alone, it would have been 24 accounts judged one by one
+    alone = DetectionSettings(platform_event_many=10_000)
+    one_by_one = compute(snapshots, cases.AS_OF, alone).anomalies
+    one_by_one = one_by_one.filter(pl.col("day") == cases.day(day))
+    assert "platform_event" not in one_by_one.get_column("verdict").to_list()

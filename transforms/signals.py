@@ -36,7 +36,7 @@ from transforms.layout import (
     rolling_sum,
 )
 from transforms.series import Series, nullable, series_arrays
-from transforms.verdicts import profile_at
+from transforms.verdicts import poisson_tail, profile_at
 
 RULES = ("spike", "drop", "drip", "following_churn")
 REVERT_DAYS = 2
@@ -47,6 +47,7 @@ REVERT_SHARE = 0.8
 DRIP_DAY_Z = 2.0
 DRIP_DAY_SHARE = 0.5
 DRIP_DAY_FLOOR = 0.1  # ...and never a day carrying less than this share of the biggest one
+MIN_USUAL_SHARE = 0.005  # a platform's usual share of unusual moves is taken as at least this
 IQR_TO_SIGMA = 1.349  # IQR of a normal distribution in standard deviations
 INF = np.inf
 
@@ -398,20 +399,38 @@ def co_movement_counts(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFra
 
 
 def co_movement_events(counts: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
-    """Platform-days where enough of the platform's accounts moved together: platform events."""
-    return (
-        counts.group_by("platform", "day")
-        .agg(pl.col("accounts", "moved_up", "moved_down").sum())
-        .with_columns(
-            [
-                (
-                    (pl.col(c) >= t.platform_event_min_accounts)
-                    & (pl.col(c) / pl.col("accounts") >= t.platform_event_share)
-                ).alias(f"event_{c.removeprefix('moved_')}")
-                for c in ("moved_up", "moved_down")
-            ]
-        )
+    """Platform-days where enough of the platform's accounts moved together: platform events.
+
+    Enough is `platform_event_share` of them (at least `platform_event_min_accounts`), or, where
+    at least `platform_event_many` accounts are tracked, a count that the platform's usual share
+    of unusual moves (its median day's) makes less likely than `platform_event_max_chance`: a
+    purge that touches 10% of hundreds of accounts is no coincidence.
+    """
+    days = counts.group_by("platform", "day").agg(
+        pl.col("accounts", "moved_up", "moved_down").sum()
     )
+    moved = ("moved_up", "moved_down")
+    usual = (
+        days.filter(pl.col("accounts") >= 10)
+        .group_by("platform")
+        .agg((pl.col(c) / pl.col("accounts")).median().alias(f"usual_{c}") for c in moved)
+    )
+    days = days.join(usual, on="platform", how="left")
+    accounts = days.get_column("accounts").to_numpy()
+    out = []
+    for c in moved:
+        count = days.get_column(c).to_numpy()
+        usual_share = np.maximum(
+            days.get_column(f"usual_{c}").fill_null(0.0).to_numpy(), MIN_USUAL_SHARE
+        )
+        chance = np.array(
+            [poisson_tail(k, n * p) for k, n, p in zip(count, accounts, usual_share, strict=True)]
+        )
+        rare = (accounts >= t.platform_event_many) & (chance <= t.platform_event_max_chance)
+        share = count / np.maximum(accounts, 1)
+        enough = count >= t.platform_event_min_accounts
+        out.append(pl.Series(f"event_{c[6:]}", enough & ((share >= t.platform_event_share) | rare)))
+    return days.drop(f"usual_{c}" for c in moved).with_columns(out)
 
 
 def co_movement(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:

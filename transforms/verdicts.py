@@ -268,15 +268,19 @@ class _Reading:
         return carried / total if total > 0 else 0.0
 
 
-def _poisson_tail(k: float, mean: float) -> float:
-    """P(X >= k) for X ~ Poisson(mean)."""
+def poisson_tail(k: float, mean: float) -> float:
+    """P(X >= k) for X ~ Poisson(mean); the normal approximation for large means."""
     k = math.ceil(k)
     if k <= 0:
         return 1.0
+    if mean > 50:
+        return 0.5 * math.erfc((k - 0.5 - mean) / math.sqrt(2 * mean))
     term = total = math.exp(-mean)
     for i in range(1, k):
         term *= mean / i
         total += term
+        if total >= 1.0:
+            break
     return max(1.0 - total, 0.0)
 
 
@@ -291,7 +295,7 @@ def _above(posts: float, usual: float, t: DetectionSettings) -> bool:
         return False
     if posts - usual < t.trigger_min_extra_posts:
         return False
-    return usual < 1 or _poisson_tail(posts, usual) <= t.trigger_max_chance
+    return usual < 1 or poisson_tail(posts, usual) <= t.trigger_max_chance
 
 
 def _trigger(e: Evidence, t: DetectionSettings) -> tuple[float, float] | None:

@@ -166,3 +166,19 @@ def github_viral(seed: int = 9) -> tuple[pl.DataFrame, int]:
     fading = np.zeros(DAYS)
     fading[CASE_DAY:] = 800 * 0.6 ** np.arange(DAYS - CASE_DAY)
     return frame("github", "viral/repo", stars + np.cumsum(fading)), CASE_DAY
+
+
+def platform_surge(
+    seed: int = 10, accounts: int = 200, moved: int = 24
+) -> tuple[pl.DataFrame, int]:
+    """200 tracked Bluesky accounts; on day D, 24 of them (12%, under the 30% share rule) gain
+    an unusual +3% at once: a platform-wide surge (an influx of new users), not 24 purchases."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i in range(accounts):
+        start = float(rng.uniform(5_000, 50_000))
+        followers = _quiet(rng, start, start * rng.uniform(0.0005, 0.002))
+        if i < moved:
+            followers[CASE_DAY:] += start * 0.03
+        parts.append(frame("bluesky", f"acct{i}.bsky.social", followers))
+    return pl.concat(parts), CASE_DAY
