@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from alerts.message import clean
+from alerts.message import html_templates
 from transforms.anomalies import platform_event_text
 from transforms.verdicts import ACCOUNT_VERDICTS
 
@@ -27,23 +26,11 @@ if TYPE_CHECKING:
 CHART_DAYS = 365
 
 
-def _clean(value: Any) -> str:
-    """Text for a page: cleaned like every account-supplied text; the template escapes it."""
-    return clean(str(value), 2000) if value is not None else ""
-
-
 def _num(value: Any, pattern: str = "{:,.0f}") -> str:
     return "" if value is None else pattern.format(value)
 
 
-PAGES = Environment(
-    loader=PackageLoader("reports", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-PAGES.filters["clean"] = _clean
+PAGES = html_templates("reports", limit=2000)
 PAGES.filters["num"] = _num
 
 
