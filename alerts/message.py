@@ -1,17 +1,20 @@
 """Evidence cards and the email that carries them (plain text and HTML, charts inline).
 
-Everything an account supplies (handles, display names) is escaped before it meets HTML.
+The HTML part is the jinja2 template `alerts/templates/email.html` with autoescape on, so
+everything an account supplies (handles, display names) is escaped; it is also cleaned of
+control and direction-override characters (`clean`) in both parts.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -20,6 +23,27 @@ def clean(text: str | None, limit: int = 200) -> str:
     """Account-supplied text made safe to show: no control or direction-override characters, bounded."""
     text = _CONTROL.sub("", text or "")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def html_templates(package: str, limit: int = 200) -> Environment:
+    """The jinja2 templates in `<package>/templates/`, autoescaped when they are HTML, with a
+    `clean` filter: `clean(value, limit)`, None shown as nothing."""
+    templates = Environment(
+        loader=PackageLoader(package, "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+    def clean_filter(value: object, n: int = limit) -> str:
+        return clean(None if value is None else str(value), n)
+
+    templates.filters["clean"] = clean_filter
+    return templates
+
+
+EMAILS = html_templates("alerts")
 
 
 @dataclass
@@ -116,34 +140,13 @@ def plain_text(cards: list[Card]) -> str:
 
 
 def html_body(cards: list[Card], chart_ids: dict[int, str]) -> str:
-    colour = {"high": "#dc2626", "medium": "#d97706", "low": "#6b7280"}
-    parts = [
-        f"<h2 style='font-family:sans-serif'>{html.escape(subject(cards).removeprefix('[audience] '))}</h2>"
-    ]
-    for i, card in enumerate(cards):
-        figures = "".join(
-            f"<tr><td style='color:#6b7280;padding-right:12px'>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
-            for k, v in card.figures.items()
-            if v is not None
-        )
-        chart = (
-            f"<img src='cid:{chart_ids[i][1:-1]}' width='320' height='90' alt='audience around {card.day}'>"
-            if i in chart_ids
-            else ""
-        )
-        parts.append(
-            "<div style='font-family:sans-serif;border:1px solid #e5e7eb;border-radius:6px;padding:12px;margin:12px 0'>"
-            f"<div style='font-weight:bold'>{html.escape(card.platform)}:{html.escape(clean(card.handle))} "
-            f"<span style='color:#6b7280;font-weight:normal'>{html.escape(clean(card.display_name))}</span></div>"
-            f"<div style='color:{colour.get(card.severity, '#6b7280')}'>{html.escape(card.kind)} on {card.day}: "
-            f"{html.escape(card.verdict)} ({html.escape(card.confidence)} confidence, "
-            f"{html.escape(card.severity)} severity)</div>"
-            + (f"<p><b>{html.escape(card.next_step)}</b></p>" if card.next_step else "")
-            + f"<p>{html.escape(clean(card.explanation, 2000))}</p>{chart}"
-            f"<table style='font-size:13px'>{figures}</table>"
-            f"<div style='font-size:12px;color:#6b7280'>thresholds: {html.escape(card.thresholds)}</div></div>"
-        )
-    return "<html><body>" + "".join(parts) + "</body></html>"
+    """The HTML part (template `email.html`); `chart_ids` are the charts' Content-IDs by card."""
+    return EMAILS.get_template("email.html").render(
+        heading=subject(cards).removeprefix("[audience] "),
+        cards=[
+            (card, chart_ids[i][1:-1] if i in chart_ids else None) for i, card in enumerate(cards)
+        ],
+    )
 
 
 def build_message(cards: list[Card], sender: str, recipient: str) -> EmailMessage:

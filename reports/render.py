@@ -1,12 +1,14 @@
 """Rendering the report: an overview, each account's growth with its flagged days, platform events.
 
-Everything comes from the warehouse; everything an account supplies is cleaned and escaped.
-Charts are inline SVG, so the file opens anywhere with no network.
+Everything comes from the warehouse. The pages are jinja2 templates (`reports/templates/`) with
+autoescape on, and everything an account supplies also goes through the `clean` filter (no
+control or direction-override characters, bounded). Charts are inline SVG drawn by the template
+`chart.html` from the coordinates computed here, so the file opens anywhere with no network.
 """
 
 from __future__ import annotations
 
-import html
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import polars as pl
 
-from alerts.message import clean
+from alerts.message import html_templates
 from transforms.anomalies import platform_event_text
 from transforms.verdicts import ACCOUNT_VERDICTS
 
@@ -22,27 +24,43 @@ if TYPE_CHECKING:
     from audience.audit import Audit
 
 CHART_DAYS = 365
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:24px;color:#111827;max-width:1100px}
-table{border-collapse:collapse;font-size:14px}td,th{padding:4px 10px;border-bottom:1px solid #e5e7eb;text-align:left}
-th{background:#f9fafb}.num{text-align:right}.bad{color:#dc2626;font-weight:600}.muted{color:#6b7280}
-section{border:1px solid #e5e7eb;border-radius:8px;padding:12px 16px;margin:16px 0}
-li{margin:6px 0}.tag{font-size:12px;border-radius:4px;padding:1px 6px;background:#f3f4f6}
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape(clean(str(value), 2000)) if value is not None else ""
 
 
 def _num(value: Any, pattern: str = "{:,.0f}") -> str:
     return "" if value is None else pattern.format(value)
 
 
-def _svg(series: list[tuple[date, float]], flagged: set[date]) -> str:
+PAGES = html_templates("reports", limit=2000)
+PAGES.filters["num"] = _num
+
+
+@dataclass(frozen=True)
+class Mark:
+    x: float
+    y: float
+    day: date
+
+
+@dataclass(frozen=True)
+class Chart:
+    """What `chart.html` draws: a line through `points` ("x,y x,y ..."), a dot on each flagged day."""
+
+    first: date
+    last: date
+    low: float
+    high: float
+    points: str
+    marks: list[Mark]
+    width: int = 640
+    height: int = 120
+    pad: int = 8
+
+
+def chart(series: list[tuple[date, float]], flagged: set[date]) -> Chart | None:
+    """The chart's coordinates, or None when there is not enough history to draw."""
     if len(series) < 2:
-        return "<p class='muted'>not enough history to draw</p>"
-    width, height, pad = 640, 120, 8
+        return None
+    width, height, pad = Chart.width, Chart.height, Chart.pad
     values = [v for _, v in series]
     low, high = min(values), max(values)
     span = (high - low) or 1.0
@@ -56,20 +74,45 @@ def _svg(series: list[tuple[date, float]], flagged: set[date]) -> str:
         )
 
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(d, v) for d, v in series))
-    marks = "".join(
-        f"<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill='#dc2626'><title>{d}</title></circle>"
-        for d, v in series
-        if d in flagged
-        for x, y in [xy(d, v)]
+    marks = [Mark(*xy(d, v), day=d) for d, v in series if d in flagged]
+    return Chart(first, last, low, high, points, marks)
+
+
+def _accounts(
+    accounts: pl.DataFrame, anomalies: pl.DataFrame, series: pl.DataFrame
+) -> list[dict[str, Any]]:
+    """Each account's row with its verdict in words, its chart and its flagged days."""
+    out = []
+    for r in accounts.iter_rows(named=True):
+        mine = (pl.col("platform") == r["platform"]) & (pl.col("handle") == r["handle"])
+        own = anomalies.filter(mine)
+        points = series.filter(mine).select("day", "followers")
+        out.append(
+            {
+                "row": r,
+                "verdict": ACCOUNT_VERDICTS.get(r.get("account_verdict") or "", "not analysed"),
+                "confidence": r.get("account_confidence") or "none",
+                "bought": r["suspected_purchases_90"] or 0,
+                "ever": r.get("suspected_purchases_all") or 0,
+                "chart": chart(list(points.iter_rows()), set(own.get_column("day"))),
+                "flagged": own.to_dicts(),
+            }
+        )
+    return out
+
+
+def _events(anomalies: pl.DataFrame) -> list[dict[str, Any]]:
+    """Platform events, one line per platform, day and direction, with the accounts they moved."""
+    grouped = (
+        anomalies.filter(pl.col("attribution") == "platform_event")
+        .group_by("platform", "day", "kind")
+        .agg(pl.col("handle"), pl.col("thresholds").first())
+        .sort("day", "platform", "kind")
     )
-    return (
-        f"<svg width='{width}' height='{height}' viewBox='0 0 {width} {height}' role='img' "
-        f"aria-label='audience from {first} to {last}'>"
-        f"<rect width='{width}' height='{height}' fill='#fff'/>"
-        f"<polyline points='{points}' fill='none' stroke='#2563eb' stroke-width='2'/>{marks}"
-        f"<text x='{pad}' y='14' font-size='11' fill='#6b7280'>{_num(high)}</text>"
-        f"<text x='{pad}' y='{height - 2}' font-size='11' fill='#6b7280'>{_num(low)} · {first} to {last}</text></svg>"
-    )
+    return [
+        r | {"text": platform_event_text(r), "handles": sorted(r["handle"])[:8]}
+        for r in grouped.iter_rows(named=True)
+    ]
 
 
 def render(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
@@ -89,81 +132,13 @@ def render(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
         "SELECT platform, handle, day, followers FROM daily_metrics WHERE day > ? AND day <= ? ORDER BY day",
         params=[since, as_of],
     ).pl()
-    suspected = anomalies.filter(pl.col("suspected_purchase"))
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Audience report {as_of}</title><style>{STYLE}</style></head><body>",
-        f"<h1>Audience report, {as_of}</h1>",
-        f"<p>{accounts.height} accounts; {anomalies.height} anomalies on record, {suspected.height} suspected "
-        "purchases. Each flagged day below says what moved, against what baseline, and why.</p>",
-        "<h2>Overview</h2><p class='muted'>Accounts that need attention first: bought audience "
-        "likely, then unusual growth to review.</p><table><tr><th>account</th><th>name</th>"
-        "<th>verdict</th><th class='num'>audience</th>"
-        "<th class='num'>28 days</th><th class='num'>percentile</th>"
-        "<th class='num'>suspected (90 days / all)</th><th>next milestone</th></tr>",
-    ]
-    for r in accounts.iter_rows(named=True):
-        bought = r["suspected_purchases_90"] or 0
-        ever = r.get("suspected_purchases_all") or 0
-        verdict = ACCOUNT_VERDICTS.get(r.get("account_verdict") or "", "not analysed")
-        confidence = r.get("account_confidence") or "none"
-        parts.append(
-            f"<tr><td><a href='#{_e(r['platform'])}-{_e(r['handle'])}'>{_e(r['platform'])}:{_e(r['handle'])}</a></td>"
-            f"<td>{_e(r['display_name'])}</td>"
-            f"<td class='{'bad' if r.get('account_verdict') == 'bought_audience_likely' else ''}'>"
-            f"{_e(verdict)}{'' if confidence == 'none' else f' ({_e(confidence)} confidence)'}</td>"
-            f"<td class='num'>{_num(r['followers'])}</td>"
-            f"<td class='num'>{_num(r['growth_rel_28'], '{:+.1%}')}</td>"
-            f"<td class='num'>{_num(r['growth_percentile'], '{:.0f}')}</td>"
-            f"<td class='num{' bad' if ever else ''}'>{bought} / {ever}</td>"
-            f"<td>{_num(r['next_milestone'])} {('by ' + str(r['milestone_date'])) if r['milestone_date'] else ''}</td></tr>"
-        )
-    parts.append("</table>")
-    events = anomalies.filter(pl.col("attribution") == "platform_event")
-    parts.append("<h2>Platform events</h2>")
-    if events.is_empty():
-        parts.append("<p class='muted'>none</p>")
-    else:
-        grouped = (
-            events.group_by("platform", "day", "kind")
-            .agg(pl.col("handle"), pl.col("thresholds").first())
-            .sort("day", "platform", "kind")
-        )
-        parts.append(
-            "<ul>"
-            + "".join(
-                f"<li>{_e(r['platform'])} {r['day']}: {_e(platform_event_text(r))} "
-                f"(past their own thresholds: {', '.join(_e(h) for h in sorted(r['handle'])[:8])})</li>"
-                for r in grouped.iter_rows(named=True)
-            )
-            + "</ul>"
-        )
-    parts.append("<h2>Accounts</h2>")
-    for r in accounts.iter_rows(named=True):
-        key = (r["platform"], r["handle"])
-        own = anomalies.filter((pl.col("platform") == key[0]) & (pl.col("handle") == key[1]))
-        points = series.filter((pl.col("platform") == key[0]) & (pl.col("handle") == key[1]))
-        chart = _svg(
-            [(d, f) for d, f in points.select("day", "followers").iter_rows()],
-            set(own.get_column("day")),
-        )
-        items = "".join(
-            f"<li><span class='tag'>{_e(a['kind'])}</span> {a['day']} "
-            f"<b class='{'bad' if a['suspected_purchase'] else 'muted'}'>"
-            f"{'suspected purchase' if a['suspected_purchase'] else _e(a['attribution']).replace('_', ' ')}</b>"
-            f"<br>{_e(a['explanation'])}</li>"
-            for a in own.iter_rows(named=True)
-        )
-        parts.append(
-            f"<section id='{_e(r['platform'])}-{_e(r['handle'])}'><h3>{_e(r['platform'])}:{_e(r['handle'])} "
-            f"<span class='muted'>{_e(r['display_name'])}</span></h3>{chart}"
-            + (f"<ul>{items}</ul>" if items else "<p class='muted'>no flagged days</p>")
-            + "</section>"
-        )
-    parts.append(
-        "<p class='muted'>Made by the audience growth tracker from its DuckDB warehouse.</p></body></html>"
+    return PAGES.get_template("report.html").render(
+        as_of=as_of,
+        accounts=_accounts(accounts, anomalies, series),
+        anomalies=anomalies.height,
+        suspected=anomalies.filter(pl.col("suspected_purchase")).height,
+        events=_events(anomalies),
     )
-    return "".join(parts)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -184,20 +159,14 @@ def render_audit(audit: Audit) -> str:
     """The audit of one account as one HTML page: its sections, and its chart with flagged days."""
     from audience.audit import sections, title
 
-    flagged = {row["day"] for row in audit.flagged}
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{_e(title(audit))}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{_e(title(audit))}</h1>",
-        _svg(audit.series, flagged),
-    ]
-    for heading, lines in sections(audit):
-        items = "".join(f"<li>{_e(line.strip().removeprefix('- '))}</li>" for line in lines)
-        parts.append(f"<section><h2>{_e(heading)}</h2><ul>{items}</ul></section>")
-    parts.append(
-        "<p class='muted'>Made by the audience growth tracker (`audience audit`).</p></body></html>"
+    return PAGES.get_template("audit.html").render(
+        title=title(audit),
+        chart_of_account=chart(audit.series, {row["day"] for row in audit.flagged}),
+        sections=[
+            (heading, [line.strip().removeprefix("- ") for line in lines])
+            for heading, lines in sections(audit)
+        ],
     )
-    return "".join(parts)
 
 
 def write_audit(audit: Audit, path: Path) -> Path:
