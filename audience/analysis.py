@@ -606,10 +606,11 @@ def analyze(
     DuckDB's memory is capped meanwhile: the blocks it writes go to the file, not to a cache.
     """
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-    try:
-        return _analyze(con, t, as_of, full=full, checker=checker)
-    finally:
-        con.execute("RESET memory_limit")
+    # on an error (Ctrl-C included) the transaction is aborted: the caller rolls it back and
+    # closes the connection, its setting with it; a RESET then would only fail
+    summary = _analyze(con, t, as_of, full=full, checker=checker)
+    con.execute("RESET memory_limit")
+    return summary
 
 
 def _analyze(

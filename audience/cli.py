@@ -27,6 +27,7 @@ from audience.errors import (
     AudienceError,
     ExitStatus,
     ImportRejected,
+    Interrupted,
     is_interrupt,
     plural,
     shown,
@@ -392,7 +393,7 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     collected (the others are stored and analysed; collection_log says why) or some alerts
     stay queued for the next run.
     """
-    from audience.nightly import prefect_defaults
+    from audience.nightly import prefect_defaults, quiet_interrupts
 
     not_future(obj, as_of)
     with obj.open():  # refuses a damaged warehouse (exit 5) before Prefect starts
@@ -403,13 +404,22 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     obj.say(
         "running the nightly flow (Prefect starts a temporary API in this process when none is set)"
     )
-    summary = nightly(
-        as_of=as_of,
-        warehouse=str(obj.warehouse),
-        config=str(obj.config) if obj.config else None,
-        skip_collect=skip_collect,
-        full=full,
-    )
+    quiet_interrupts()
+    try:
+        summary = nightly(
+            as_of=as_of,
+            warehouse=str(obj.warehouse),
+            config=str(obj.config) if obj.config else None,
+            skip_collect=skip_collect,
+            full=full,
+        )
+    except BaseException as exc:
+        if is_interrupt(exc):  # each step is its own transaction: say which stay
+            raise Interrupted(
+                "interrupted: the step under way was rolled back; what earlier steps stored "
+                "(each is one transaction: collection, analysis, alerts) stays"
+            ) from None
+        raise
     alerts_to = (
         f"SMTP {obj.settings.alerts.smtp_host}"
         if obj.settings.alerts.smtp_host
@@ -1198,6 +1208,9 @@ def main(argv: list[str] | None = None, *, today: Callable[[], date] | None = No
         return ExitStatus.INTERRUPTED
     except click.ClickException as exc:
         return _usage_error(exc)
+    except Interrupted as exc:
+        _error(shown(str(exc)))
+        return ExitStatus.INTERRUPTED
     except ImportRejected as exc:
         _error(exc.describe())  # one line per problem, then the verdict
         return int(exc.exit_status)
@@ -1225,5 +1238,17 @@ def main(argv: list[str] | None = None, *, today: Callable[[], date] | None = No
     return ExitStatus.DONE
 
 
+def entry() -> None:
+    """The console script: exit with main()'s status. After Ctrl-C, once everything is closed
+    and said, leave without the interpreter's teardown, where native libraries whose calls were
+    cut short report leaked objects in dozens of lines."""
+    code = main()
+    if code == ExitStatus.INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(code))
+    raise SystemExit(int(code))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -96,15 +96,26 @@ class WarehouseDamaged(WarehouseError):
 INTERRUPTED = "interrupted: the warehouse was not changed"
 
 
+class Interrupted(AudienceError):
+    """Ctrl-C, with what it left: for a command of several transactions (`run`), which stayed."""
+
+    exit_status = ExitStatus.INTERRUPTED
+
+
 def is_interrupt(exc: BaseException) -> bool:
     """Ctrl-C, as Python reports it or as DuckDB does (RuntimeError('Query interrupted'))."""
     if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "InterruptException":
         return True
-    return isinstance(exc, RuntimeError) and str(exc).strip().lower() in {
-        "query interrupted",
-        "interrupted!",
-        "interrupt error: interrupted!",
-    }
+    text = str(exc).strip()
+    if text.lower() in {"query interrupted", "interrupted!", "interrupt error: interrupted!"}:
+        return isinstance(exc, RuntimeError) or type(exc).__module__.startswith(
+            ("duckdb", "_duckdb")
+        )
+    # DuckDB reading a Python object (an Arrow batch) when Ctrl-C came: the KeyboardInterrupt
+    # arrives inside its error's message
+    return type(exc).__module__.startswith(("duckdb", "_duckdb")) and (
+        text.endswith("KeyboardInterrupt:") or ": KeyboardInterrupt" in text
+    )
 
 
 class MigrationError(WarehouseError):

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from audience.errors import ImportRejected, Problem, WarehouseError
+from audience.errors import ImportRejected, Problem, WarehouseError, is_interrupt
 from audience.importer import (
     PROBLEM_SCHEMA,
     SHOWN_PROBLEMS,
@@ -198,6 +198,8 @@ def import_history(
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
             _remove(written_files)
+            if is_interrupt(exc):  # Ctrl-C while DuckDB read the batch: an interruption
+                raise KeyboardInterrupt from None
             raise WarehouseError(f"import failed and was rolled back: {exc}") from None
         except BaseException:
             _remove(written_files)

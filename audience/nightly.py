@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from audience.config import Settings
+from audience.errors import is_interrupt
 from collectors.base import Fetched, Outcome
 from collectors.run import collect, redactor_for
 from warehouse.collection import record_collection
@@ -41,6 +43,30 @@ def prefect_defaults() -> None:
     # telemetry off: it also fails noisily in ephemeral mode; the temporary API may start slowly
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+
+class _NoInterruptTracebacks(logging.Filter):
+    """Ctrl-C is said in one line by the command: Prefect's logs of it carry no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and is_interrupt(exc):
+            return False
+        return "Query interrupted" not in record.getMessage()
+
+
+def quiet_interrupts() -> None:
+    """Keep Prefect's handlers (console and API) from printing a Ctrl-C as tracebacks."""
+    quiet = _NoInterruptTracebacks()
+    loggers = [
+        logging.getLogger(n)
+        for n in list(logging.root.manager.loggerDict)
+        if n.startswith("prefect")
+    ]
+    for logger in [logging.getLogger("prefect"), *loggers]:
+        for handler in logger.handlers:
+            if not any(isinstance(f, _NoInterruptTracebacks) for f in handler.filters):
+                handler.addFilter(quiet)
 
 
 def tracked_accounts(warehouse: Path, settings: Settings) -> list[tuple[str, str]]:
