@@ -10,7 +10,6 @@ import socket
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -165,15 +164,8 @@ def sim_server() -> Iterator[SimulatorServer]:
 @pytest.fixture
 def sim(sim_server: SimulatorServer) -> Iterator[SimulatorServer]:
     """The shared simulator with no faults, no limits and the last simulated day."""
-    simulator = sim_server.simulator
-    world = simulator.world
     yield sim_server
-    simulator.faults.clear()
-    simulator.limits.clear()
-    simulator.stats.clear()
-    simulator.served.clear()
-    world._status.clear()
-    world.set_today(world.start + timedelta(days=world.days - 1))
+    sim_server.simulator.reset()
 
 
 def sim_environ(server: SimulatorServer, **extra: str) -> dict[str, str]:

@@ -269,3 +269,24 @@ def test_audience_run_collects_stores_and_analyses(
         assert con.execute(
             "SELECT count(*) FROM snapshots WHERE day = '2024-12-30'"
         ).fetchall() == [(4,)]
+
+
+def test_reset_puts_the_simulator_back_as_a_test_found_it(sim: SimulatorServer) -> None:
+    simulator, world = sim.simulator, sim.simulator.world
+    last_day = world.today
+    assert last_day == world.last_day
+    active = simulator.state("x", "growthguru")
+    assert active is not None
+    simulator.set_faults("x", error_rate=1.0, missing=["growthguru"])
+    simulator.set_limit("x", limit=1, window_s=60)
+    world.set_status("x", "growthguru", "suspended")
+    world.set_today(world.start)
+    collect([("github", "user0")], load_settings(None, environ=sim_environ(sim)))
+    assert simulator.stats["github:requests"] == 1
+    assert ("github", "user0") in simulator.served
+    assert simulator.state("x", "growthguru") is None  # missing, by the faults
+    simulator.reset()
+    assert (simulator.faults, simulator.limits, simulator.stats) == ({}, {}, {})
+    assert world.today == last_day
+    assert simulator.state("x", "growthguru") == active  # active again, on the last day
+    assert simulator.served == {("x", "growthguru"): active.followers}  # only what state() served
