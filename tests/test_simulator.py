@@ -15,8 +15,8 @@ from audience.nightly import store
 from collectors.base import Outcome
 from collectors.run import collect
 from simulator.server import SimulatorServer
-from tests.conftest import sim_environ
 from tests.support.clock import RecordingClock
+from tests.support.simulator import sim_environ
 
 
 def accounts(
