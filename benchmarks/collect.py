@@ -33,6 +33,7 @@ import httpx
 from audience.config import Settings, load_settings
 from audience.nightly import store
 from collectors.run import collect
+from drills.faults import collection_counts
 from simulator.worlds import MASTODON_SERVERS, PLATFORMS, handle_for
 
 SECRETS = {
@@ -148,20 +149,6 @@ def run_limited(url: str, n: int, limit: int = 100, window: int = 2) -> None:
         f"outcomes {dict(Counter(str(r.outcome) for r in results))}"
     )
     httpx.post(f"{url}/_sim/limits/none", json={"limit": 1, "window_s": 1})
-
-
-def collection_counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int, int]:
-    """Log rows, accounts logged, snapshots, distinct snapshots, failures without a reason."""
-    logged, distinct = con.execute(
-        "SELECT count(*), count(DISTINCT (platform, handle)) FROM collection_log"
-    ).fetchall()[0]
-    snaps, snap_distinct = con.execute(
-        "SELECT count(*), count(DISTINCT (platform, handle, day)) FROM snapshots"
-    ).fetchall()[0]
-    unexplained = con.execute(
-        "SELECT count(*) FROM collection_log WHERE outcome <> 'ok' AND coalesce(reason, '') = ''"
-    ).fetchall()[0][0]
-    return int(logged), int(distinct), int(snaps), int(snap_distinct), int(unexplained)
 
 
 def run_faulty(url: str, n: int) -> None:

@@ -19,45 +19,14 @@ import re
 import resource
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
-import numpy as np
 
 from audience.ingest import import_history
 from audience.platforms import PLATFORMS, canonical_handle
-
-HANDLES = {
-    "github": "user{}",
-    "x": "acct_{}",
-    "mastodon": "user{}@example.social",
-    "bluesky": "user{}.bsky.social",
-    "twitch": "streamer{}",
-    "reddit": "r/sub{}",
-    "instagram": "insta.{}",
-    "youtube": "@chan{}",
-}
-
-
-def make_csv(path: Path, rows: int) -> None:
-    days = 100
-    accounts = max(rows // days, 1)
-    rng = np.random.default_rng(0)
-    platforms = list(HANDLES)
-    start = date(2024, 1, 1)
-    dates = [(start + timedelta(d)).isoformat() for d in range(days)]
-    with path.open("w", encoding="utf-8") as out:
-        out.write("platform,handle,date,followers,following,posts\n")
-        for a in range(accounts):
-            platform = platforms[a % len(platforms)]
-            handle = HANDLES[platform].format(a)
-            followers = np.cumsum(rng.poisson(20, days)) + int(rng.integers(100, 10**6))
-            out.writelines(
-                f"{platform},{handle},{dates[d]},{followers[d]},{300 + d % 5},{1000 + d}\n"
-                for d in range(days)
-            )
-
+from simulator.histories import write_bulk_history
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _COUNT = re.compile(r"^[0-9]+$")
@@ -101,7 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "history.csv"
         t0 = time.perf_counter()
-        make_csv(csv_path, args.rows)
+        write_bulk_history(csv_path, args.rows)
         print(
             f"generated {args.rows:,} rows ({csv_path.stat().st_size / 2**20:.1f} MiB) in {time.perf_counter() - t0:.1f} s"
         )

@@ -16,11 +16,11 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
@@ -226,6 +226,26 @@ def no_headers(headers: httpx.Headers, now: float) -> RateState:
     return RateState()
 
 
+class Clock(Protocol):
+    """Where the gates and the retries read the time and wait: the wall clock, or a test's."""
+
+    def now(self) -> float:
+        """Epoch seconds (rate-limit headers state their resets in epoch time)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The wall clock and asyncio's sleep: what production runs."""
+
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
 _SAME_WINDOW_S = (
     1.0  # resets closer than this are the same window (Reddit's drift with each answer)
 )
@@ -240,12 +260,10 @@ class RateGate:
     held back at all, except after a 429.
     """
 
-    def __init__(
-        self, parse: HeaderParser, max_wait_s: float, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, parse: HeaderParser, max_wait_s: float, clock: Clock | None = None) -> None:
         self._parse = parse
         self._max_wait_s = max_wait_s
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._state = RateState()
         self._headerless: bool | None = None if parse is not no_headers else True
         self._in_flight = 0
@@ -260,7 +278,7 @@ class RateGate:
     async def acquire(self) -> None:
         while True:
             async with self._lock:
-                now = self._clock()
+                now = self._clock.now()
                 state = self._state
                 if state.reset_at is not None and now >= state.reset_at:  # the window rolled over
                     self._state = state = RateState(remaining=state.limit, limit=state.limit)
@@ -273,13 +291,13 @@ class RateGate:
                     f"rate limit spent; it resets in {wait:.0f} s, more than the {self._max_wait_s:.0f} s allowed to wait",
                     final=True,
                 )
-            await asyncio.sleep(wait + 0.01 if wait is not None else 0.005)
+            await self._clock.sleep(wait + 0.01 if wait is not None else 0.005)
 
     def release(self, headers: httpx.Headers | None) -> None:
         self._in_flight -= 1
         if headers is None:
             return
-        parsed = self._parse(headers, self._clock())
+        parsed = self._parse(headers, self._clock.now())
         if not parsed.informative:
             if self._headerless is None:
                 self._headerless = True
@@ -301,7 +319,7 @@ class RateGate:
 
     def spent(self, wait_s: float | None) -> None:
         """A 429 arrived: nothing left until the reset (or Retry-After)."""
-        now = self._clock()
+        now = self._clock.now()
         reset = now + wait_s if wait_s is not None else self._state.reset_at
         self._state = RateState(
             0, reset if reset is not None and reset > now else now + 1.0, self._state.limit
@@ -328,7 +346,7 @@ class Requester:
     backoff_s: float = 0.5
     max_backoff_s: float = 30.0
     semaphore: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Clock = field(default_factory=SystemClock)
     gates: dict[str, RateGate] = field(default_factory=dict)
 
     def gate(self, key: str) -> RateGate:
@@ -381,7 +399,7 @@ class Requester:
                     exc.reason = f"{exc.reason} (gave up after {attempt} attempts)"
                     exc.attempts = attempt
                     raise
-                await self.sleep(self._backoff(faults))
+                await self.clock.sleep(self._backoff(faults))
             except CollectorError as exc:  # final answers (not found, auth ...): never retried
                 exc.attempts = attempt
                 raise

@@ -10,7 +10,16 @@ import httpx
 from audience.config import Settings
 from audience.errors import HandleError
 from audience.platforms import canonical_handle
-from collectors.base import Fetched, Outcome, RateGate, Redactor, Requester, redacted_logs
+from collectors.base import (
+    Clock,
+    Fetched,
+    Outcome,
+    RateGate,
+    Redactor,
+    Requester,
+    SystemClock,
+    redacted_logs,
+)
 from collectors.bluesky import BlueskyCollector
 from collectors.github import GitHubCollector
 from collectors.instagram import InstagramCollector
@@ -46,6 +55,7 @@ async def _platform(
     handles: list[str],
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None,
+    clock: Clock,
 ) -> list[Fetched]:
     cls = COLLECTORS[platform]
     options = settings.platform(platform)
@@ -71,11 +81,12 @@ async def _platform(
     ) as client:
         requester = Requester(
             client,
-            lambda: RateGate(cls.rate_headers, options.max_wait_s),
+            lambda: RateGate(cls.rate_headers, options.max_wait_s, clock),
             cls.classify,
             max_retries=options.max_retries,
             backoff_s=options.backoff_s,
             semaphore=asyncio.Semaphore(options.max_concurrency),
+            clock=clock,
         )
         collector = cls(requester, options, settings.secrets, redact)
         missing = collector.missing_credentials()
@@ -105,16 +116,22 @@ async def collect_async(
     accounts: Sequence[tuple[str, str]],
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
 ) -> list[Fetched]:
-    """Fetch every account; the result has one Fetched per distinct (platform, handle) given."""
+    """Fetch every account; the result has one Fetched per distinct (platform, handle) given.
+
+    `clock` is where rate-limit gates and retries read the time and wait (default: the wall
+    clock); tests pass a virtual one.
+    """
     with redacted_logs(redactor_for(settings)):
-        return await _collect_all(accounts, settings, transport)
+        return await _collect_all(accounts, settings, transport, clock or SystemClock())
 
 
 async def _collect_all(
     accounts: Sequence[tuple[str, str]],
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None,
+    clock: Clock,
 ) -> list[Fetched]:
     invalid: list[Fetched] = []
     by_platform: dict[str, list[str]] = {}
@@ -127,7 +144,7 @@ async def _collect_all(
         by_platform.setdefault(platform, []).append(canonical)
     groups = await asyncio.gather(
         *(
-            _platform(p, list(dict.fromkeys(hs)), settings, transport)
+            _platform(p, list(dict.fromkeys(hs)), settings, transport, clock)
             for p, hs in by_platform.items()
         )
     )
@@ -146,6 +163,7 @@ def collect(
     accounts: Sequence[tuple[str, str]],
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
 ) -> list[Fetched]:
     """Synchronous entry point (one event loop per call)."""
-    return asyncio.run(collect_async(accounts, settings, transport))
+    return asyncio.run(collect_async(accounts, settings, transport, clock))

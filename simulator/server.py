@@ -98,6 +98,15 @@ class Simulator:
             (platform, handle), handle.split("@")[0].split("/")[-1].title()
         )
 
+    def reset(self) -> None:
+        """No faults, no limits, no statistics, and the world back to its last day."""
+        self.faults.clear()
+        self.limits.clear()
+        self.stats.clear()
+        self.served.clear()
+        self._limiter = Limiter()
+        self.world.reset()
+
     def set_faults(self, platform: str, **settings: Any) -> None:
         self.faults[platform] = Faults.from_dict(settings)
 

@@ -72,7 +72,11 @@ class World:
                 part.get_column("posts").to_list(),
             )
         if self.today is None:
-            self.today = self.start + timedelta(days=self.days - 1)
+            self.today = self.last_day
+
+    @property
+    def last_day(self) -> date:
+        return self.start + timedelta(days=self.days - 1)
 
     @property
     def day_index(self) -> int:
@@ -82,6 +86,12 @@ class World:
     def set_today(self, today: date) -> None:
         with self._lock:
             self.today = today
+
+    def reset(self) -> None:
+        """Back to the last simulated day, every account active (what a test found)."""
+        with self._lock:
+            self._status.clear()
+            self.today = self.last_day
 
     def set_status(self, platform: str, handle: str, status: str) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ from audience.analysis import run_analysis
 from audience.cli import SAMPLE
 from audience.config import Settings, load_settings
 from audience.ingest import import_history
-from tests.conftest import PASSWORD, Inbox, free_port
+from tests.support.smtp import PASSWORD, Inbox, free_port
 
 AS_OF = dt.date(2024, 12, 31)
 

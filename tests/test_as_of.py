@@ -19,7 +19,7 @@ from audience.analysis import run_analysis
 from audience.cli import SAMPLE, main
 from audience.config import load_settings
 from audience.ingest import import_history
-from tests.conftest import Result
+from tests.support.cli import Result
 
 Cli = Callable[..., Result]
 AS_OF = dt.date(2024, 12, 31)  # the sample's last day

@@ -16,7 +16,9 @@ from audience.cli import SAMPLE
 from audience.config import load_settings
 from audience.ingest import import_history
 from simulator.server import SimulatorServer
-from tests.conftest import Result, sim_environ, table_digest
+from tests.support.cli import Result
+from tests.support.simulator import sim_environ
+from tests.support.warehouse import table_digest
 
 Cli = Callable[..., Result]
 AS_OF = dt.date(2024, 12, 31)

@@ -15,7 +15,9 @@ import pytest
 
 from audience.cli import cli as root
 from simulator.server import SimulatorServer
-from tests.conftest import SAMPLE_AS_OF, Result, sim_environ, table_digest
+from tests.support.cli import SAMPLE_AS_OF, Result
+from tests.support.simulator import sim_environ
+from tests.support.warehouse import table_digest
 from warehouse.db import open_warehouse
 
 Cli = Callable[..., Result]

@@ -20,7 +20,8 @@ import pytest
 from audience.cli import cli as root
 from audience.ingest import import_history
 from audience.platforms import PLATFORMS
-from tests.conftest import Result, table_digest
+from tests.support.cli import Result
+from tests.support.warehouse import table_digest
 
 Cli = Callable[..., Result]
 V = object()  # where the odd value goes

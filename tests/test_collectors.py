@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from audience.config import Settings, load_settings
 from collectors.base import Fetched, Outcome, epoch_reset, iso_reset, seconds_left_reset
 from collectors.run import collect
+from tests.support.clock import FakeClock
 
 SECRETS = {
     "AUDIENCE_YOUTUBE_API_KEY": "yt-key-sentinel-0001",
@@ -57,9 +57,15 @@ class Recorder:
 
 
 def run(
-    accounts: list[tuple[str, str]], recorder: Recorder, s: Settings | None = None
+    accounts: list[tuple[str, str]],
+    recorder: Recorder,
+    s: Settings | None = None,
+    clock: FakeClock | None = None,
 ) -> dict[str, Fetched]:
-    results = collect(accounts, s or settings(), httpx.MockTransport(recorder))
+    """Collect through the recorder on virtual time (`clock`, a new FakeClock unless given)."""
+    results = collect(
+        accounts, s or settings(), httpx.MockTransport(recorder), clock or FakeClock()
+    )
     assert len(results) == len({(p, h.lower()) for p, h in accounts})
     return {r.handle: r for r in results}
 
@@ -159,7 +165,8 @@ def test_transient_faults_are_retried_until_an_answer() -> None:
 
 
 def test_mastodon_429_waits_for_the_iso_reset() -> None:
-    reset = datetime.fromtimestamp(time.time() + 0.4, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    clock = FakeClock()
+    reset = datetime.fromtimestamp(clock.now() + 0.4, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     rec = Recorder(
         {
             "/api": [
@@ -176,10 +183,10 @@ def test_mastodon_429_waits_for_the_iso_reset() -> None:
             ]
         }
     )
-    started = time.monotonic()
-    got = run([("mastodon", "gargron@mastodon.social")], rec)["gargron@mastodon.social"]
-    assert got.outcome is Outcome.OK
-    assert time.monotonic() - started >= 0.3
+    got = run([("mastodon", "gargron@mastodon.social")], rec, clock=clock)
+    assert got["gargron@mastodon.social"].outcome is Outcome.OK
+    assert clock.elapsed >= 0.4  # it waited for the reset, in virtual time
+    assert clock.waits == [pytest.approx(0.41, abs=0.001)]  # once: the reset, plus 10 ms
 
 
 # --- Bluesky ----------------------------------------------------------------------------------
@@ -250,9 +257,12 @@ def test_bluesky_honours_retry_after() -> None:
             ]
         }
     )
-    started = time.monotonic()
-    assert run([("bluesky", "a.bsky.social")], rec)["a.bsky.social"].outcome is Outcome.OK
-    assert time.monotonic() - started >= 0.9
+    clock = FakeClock()
+    assert (
+        run([("bluesky", "a.bsky.social")], rec, clock=clock)["a.bsky.social"].outcome is Outcome.OK
+    )
+    assert clock.elapsed >= 1.0  # Retry-After: 1, in virtual time
+    assert clock.waits == [pytest.approx(1.01, abs=0.001)]  # once, for the second asked
 
 
 # --- GitHub -----------------------------------------------------------------------------------
@@ -290,7 +300,8 @@ def test_github_users_and_repositories() -> None:
 
 
 def test_github_rate_limit_beyond_the_allowed_wait_is_recorded_not_waited() -> None:
-    far = str(int(time.time()) + 3600)
+    clock = FakeClock()
+    far = str(int(clock.now()) + 3600)
     rec = Recorder(
         {
             "/users": [
@@ -302,13 +313,13 @@ def test_github_rate_limit_beyond_the_allowed_wait_is_recorded_not_waited() -> N
             ]
         }
     )
-    started = time.monotonic()
-    got = run([("github", "octocat")], rec, settings(AUDIENCE_PLATFORMS__GITHUB__MAX_WAIT_S="5"))[
-        "octocat"
-    ]
+    got = run(
+        [("github", "octocat")], rec, settings(AUDIENCE_PLATFORMS__GITHUB__MAX_WAIT_S="5"), clock
+    )["octocat"]
     assert got.outcome is Outcome.RATE_LIMITED
     assert "resets in" in got.reason
-    assert time.monotonic() - started < 3
+    assert clock.elapsed < 3  # not waited for, in virtual time
+    assert clock.waits == []
 
 
 def test_github_404_is_not_found() -> None:
@@ -730,7 +741,7 @@ def test_a_daily_quota_is_not_waited_for() -> None:
         "errors": [{"domain": "youtube.quota", "reason": "quotaExceeded"}],
     }
     rec = Recorder({"/youtube": [j(403, {"error": quota})]})
-    started = time.monotonic()
-    got = run([("youtube", UC1), ("youtube", "@two")], rec)
+    clock = FakeClock()
+    got = run([("youtube", UC1), ("youtube", "@two")], rec, clock=clock)
     assert {r.outcome for r in got.values()} == {Outcome.RATE_LIMITED}
-    assert time.monotonic() - started < 2
+    assert clock.elapsed < 2  # a day's wait is not waited, in virtual time

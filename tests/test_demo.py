@@ -14,7 +14,7 @@ import pytest
 
 from audience.cli import SAMPLE
 from audience.ingest import import_history
-from tests.conftest import Result
+from tests.support.cli import Result
 from warehouse.origin import create_demo_warehouse, finish_demo_warehouse
 
 Cli = Callable[..., Result]

@@ -20,7 +20,7 @@ import pytest
 from audience.analysis import analyze, run_analysis
 from audience.config import DetectionSettings, load_settings
 from audience.ingest import import_history
-from tests.conftest import Result
+from tests.support.cli import Result
 from warehouse.snapshots import upsert_snapshots
 
 Cli = Callable[..., Result]

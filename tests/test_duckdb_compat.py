@@ -12,8 +12,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from tests.test_integrity import build_warehouse
-from tests.test_warehouse import CONTRACT
+from tests.support.warehouse import CONTRACT, build_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / ".tools" / "duckdb-1.5" / "bin" / "python"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from simulator.server import SimulatorServer
-from tests.conftest import sim_environ
+from tests.support.simulator import sim_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 

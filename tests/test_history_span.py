@@ -17,7 +17,8 @@ from audience.config import load_settings
 from audience.errors import ImportRejected
 from audience.ingest import import_history
 from audience.platforms import PLATFORMS
-from tests.conftest import Result, table_digest
+from tests.support.cli import Result
+from tests.support.warehouse import table_digest
 
 Cli = Callable[..., Result]
 WriteCsv = Callable[..., Path]

@@ -9,7 +9,7 @@ import pytest
 
 from audience.errors import ImportRejected
 from audience.ingest import import_history
-from tests.conftest import table_digest
+from tests.support.warehouse import table_digest
 from warehouse.db import open_warehouse
 from warehouse.snapshots import upsert_snapshots
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import Result, table_digest
+from tests.support.cli import Result
+from tests.support.warehouse import table_digest
 
 Cli = Callable[..., Result]
 WriteCsv = Callable[..., Path]

@@ -13,7 +13,8 @@ import duckdb
 
 from audience.analysis import run_analysis
 from audience.config import load_settings
-from tests.conftest import Result, table_digest
+from tests.support.cli import Result
+from tests.support.warehouse import table_digest
 
 Cli = Callable[..., Result]
 WriteCsv = Callable[..., Path]

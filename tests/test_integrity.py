@@ -10,21 +10,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from audience.analysis import MarginChecker, run_analysis
-from audience.cli import EXPORTED, SAMPLE, main
-from audience.config import load_settings
-from tests.conftest import Result
+from audience.cli import EXPORTED, SAMPLE
+from tests.support.cli import Result
+from tests.support.warehouse import build_warehouse
 from warehouse.migrations import load_migrations
 
 BLOCK = 262144  # DuckDB's block size; blocks follow the file's three 4 KB headers
 HEADERS = 3 * 4096
-
-
-def build_warehouse(path: Path) -> Path:
-    """A warehouse as a user makes one: `audience import` of the sample (2,983 rows), analysed."""
-    assert main(["-q", "--warehouse", str(path), "import", str(SAMPLE)]) == 0
-    run_analysis(path, load_settings(None), checker=MarginChecker())
-    return path
 
 
 @pytest.fixture(scope="module")

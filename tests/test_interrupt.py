@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from audience.cli import SAMPLE, main
-from benchmarks.import_history import make_csv
-from tests.conftest import table_digest
+from simulator.histories import write_bulk_history
+from tests.support.warehouse import table_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +20,7 @@ def test_ctrl_c_while_an_import_writes(tmp_path: Path) -> None:
     warehouse = tmp_path / "audience.duckdb"
     assert main(["-q", "--warehouse", str(warehouse), "import", str(SAMPLE)]) == 0
     big = tmp_path / "big.csv"
-    make_csv(big, 1_000_000)  # its write phase takes a second or two
+    write_bulk_history(big, 1_000_000)  # its write phase takes a second or two
     digest, size = table_digest(warehouse), warehouse.stat().st_size
 
     child = subprocess.Popen(

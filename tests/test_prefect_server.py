@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from simulator.server import SimulatorServer
-from tests.conftest import sim_environ
+from tests.support.simulator import sim_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFECT = str(Path(sys.executable).parent / "prefect")

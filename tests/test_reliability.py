@@ -1,7 +1,7 @@
 """Reliability and security: faults, hard crashes, concurrent runs, hostile input, secrets.
 
-The harness is benchmarks/reliability.py (which runs the same checks with larger counts and
-prints figures); here each part runs small enough for the suite.
+The drills are in drills/ (benchmarks/reliability.py runs them with larger counts and prints
+figures); here each part runs small enough for the suite.
 """
 
 from __future__ import annotations
@@ -26,20 +26,19 @@ from audience.config import SECRET_ENV, load_settings
 from audience.errors import ConfigError, HandleError
 from audience.ingest import import_history
 from audience.platforms import PLATFORMS, parse_account
-from benchmarks.reliability import (
-    concurrent_imports,
-    crash_runs,
-    find_sentinels,
-    run_faults,
-    sentinel_secrets,
-    warehouse_text,
-    write_history,
-)
 from collectors.base import Outcome
 from collectors.run import collect
+from drills.concurrency import concurrent_imports
+from drills.crashes import crash_runs
+from drills.faults import run_faults
+from drills.secrets import find_sentinels, sentinel_secrets, warehouse_text
+from simulator.histories import write_history
 from simulator.server import SimulatorServer
 from simulator.worlds import handle_for
-from tests.conftest import SAMPLE_AS_OF, Inbox, Result, sim_environ, table_digest
+from tests.support.cli import SAMPLE_AS_OF, Result
+from tests.support.simulator import sim_environ
+from tests.support.smtp import Inbox
+from tests.support.warehouse import table_digest
 
 Cli = Callable[..., Result]
 

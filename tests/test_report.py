@@ -14,7 +14,7 @@ from audience.cli import SAMPLE
 from audience.config import load_settings
 from audience.ingest import import_history
 from reports.render import write_report
-from tests.conftest import Result
+from tests.support.cli import Result
 
 
 @pytest.fixture

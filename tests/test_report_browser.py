@@ -19,7 +19,7 @@ from audience.cli import SAMPLE
 from audience.config import load_settings
 from audience.ingest import import_history
 from reports.render import write_audit, write_report
-from tests.browser import Page, chromium
+from tests.support.browser import Page, chromium
 
 AS_OF = dt.date(2024, 12, 31)
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -27,8 +27,8 @@ HOSTILE = "<img src=x onerror=alert(1)><script>console.error('xss')</script>\u20
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as browser_page:
+def page() -> Iterator[Page]:
+    with chromium() as browser_page:
         yield browser_page
 
 
@@ -60,6 +60,7 @@ def test_the_harness_sees_errors_and_network(page: Page, tmp_path: Path) -> None
     assert seen.exceptions
     assert "https://cdn.example.com/x.png" in seen.requests
     assert seen.failed_requests  # no network: the request failed
+    assert any(m.startswith("error: boom") for m in seen.console)
 
 
 def test_report_renders_in_chromium_without_errors_or_network(
@@ -69,7 +70,9 @@ def test_report_renders_in_chromium_without_errors_or_network(
         report = write_report(con, AS_OF, tmp_path / "report.html")
     seen = page.load(report.as_uri())
     assert seen.console_errors == []
+    assert seen.console == []  # no message of any level
     assert seen.exceptions == []
+    assert seen.failed_requests == []
     assert seen.requests == [report.as_uri()]  # self-contained: nothing else was fetched
     assert page.evaluate("document.title") == f"Audience report {AS_OF}"
     # every account's chart is drawn, with a size, and the flagged days are marked
@@ -95,7 +98,9 @@ def test_audit_page_renders_in_chromium(page: Page, warehouse: Path, tmp_path: P
     path = write_audit(audit, tmp_path / "audit.html")
     seen = page.load(path.as_uri())
     assert seen.console_errors == []
+    assert seen.console == []
     assert seen.exceptions == []
+    assert seen.failed_requests == []
     assert seen.requests == [path.as_uri()]
     text = page.evaluate("document.body.innerText")
     assert "Verdict: bought audience likely" in text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,7 +15,8 @@ from audience.nightly import store
 from collectors.base import Outcome
 from collectors.run import collect
 from simulator.server import SimulatorServer
-from tests.conftest import sim_environ
+from tests.support.clock import RecordingClock
+from tests.support.simulator import sim_environ
 
 
 def accounts(
@@ -160,12 +160,14 @@ def test_injected_faults_lose_nothing(sim: SimulatorServer, tmp_path: Path) -> N
 def test_rate_limits_are_respected_not_hit(sim: SimulatorServer) -> None:
     sim.simulator.set_limit("github", limit=10, window_s=1)
     wanted = [("github", f"user{i}") for i in range(25)]
-    started = time.monotonic()
-    results = collect(wanted, load_settings(None, environ=sim_environ(sim)))
-    elapsed = time.monotonic() - started
+    clock = RecordingClock()
+    results = collect(wanted, load_settings(None, environ=sim_environ(sim)), clock=clock)
     assert {r.outcome for r in results} == {Outcome.OK}
     assert sim.simulator.stats["github:limited"] == 0
-    assert elapsed >= 1.0  # 25 requests at 10 a second need at least three windows
+    # 25 requests at 10 a second need at least three windows: the gate waited for two resets
+    # (the simulator's windows are aligned to whole seconds; 5 ms waits are probes, not resets)
+    resets = {round(began + seconds) for began, seconds in clock.waits if seconds > 0.005}
+    assert len(resets) >= 2, clock.waits
 
 
 @pytest.mark.parametrize("platform", ["mastodon", "bluesky", "x", "twitch", "reddit"])
@@ -269,3 +271,24 @@ def test_audience_run_collects_stores_and_analyses(
         assert con.execute(
             "SELECT count(*) FROM snapshots WHERE day = '2024-12-30'"
         ).fetchall() == [(4,)]
+
+
+def test_reset_puts_the_simulator_back_as_a_test_found_it(sim: SimulatorServer) -> None:
+    simulator, world = sim.simulator, sim.simulator.world
+    last_day = world.today
+    assert last_day == world.last_day
+    active = simulator.state("x", "growthguru")
+    assert active is not None
+    simulator.set_faults("x", error_rate=1.0, missing=["growthguru"])
+    simulator.set_limit("x", limit=1, window_s=60)
+    world.set_status("x", "growthguru", "suspended")
+    world.set_today(world.start)
+    collect([("github", "user0")], load_settings(None, environ=sim_environ(sim)))
+    assert simulator.stats["github:requests"] == 1
+    assert ("github", "user0") in simulator.served
+    assert simulator.state("x", "growthguru") is None  # missing, by the faults
+    simulator.reset()
+    assert (simulator.faults, simulator.limits, simulator.stats) == ({}, {}, {})
+    assert world.today == last_day
+    assert simulator.state("x", "growthguru") == active  # active again, on the last day
+    assert simulator.served == {("x", "growthguru"): active.followers}  # only what state() served

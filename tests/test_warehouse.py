@@ -9,58 +9,10 @@ import duckdb
 import pytest
 
 from audience.errors import MigrationError, WarehouseBusy, WarehouseError
+from tests.support.warehouse import CONTRACT
 from warehouse import migrations
 from warehouse.db import open_warehouse, resolve_path
 from warehouse.migrations import Migration, apply_migrations, load_migrations
-
-CONTRACT = {
-    "accounts": {
-        "platform",
-        "handle",
-        "platform_id",
-        "display_name",
-        "tags",
-        "first_seen",
-        "last_seen",
-        "status",
-    },
-    "snapshots": {
-        "platform",
-        "handle",
-        "day",
-        "followers",
-        "following",
-        "posts",
-        "observed_at",
-        "source",
-        "payload",
-    },
-    "daily_metrics": {
-        "platform",
-        "handle",
-        "day",
-        "daily_gain",
-        "growth_rel_7",
-        "growth_rel_28",
-        "growth_rel_90",
-        "baseline_median",
-        "robust_z",
-    },
-    "anomalies": {
-        "platform",
-        "handle",
-        "day",
-        "kind",
-        "attribution",
-        "suspected_purchase",
-        "severity",
-        "score",
-        "explanation",
-        "detected_at",
-    },
-    "runs": {"run_id", "started_at", "finished_at", "status"},
-    "collection_log": {"run_id", "platform", "handle", "outcome", "reason"},
-}
 
 
 def test_fresh_warehouse_has_the_documented_contract(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,0 +1,94 @@
+"""Two imports started together, and readers during a write: each waits or is told "busy"."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from drills.cli import clean_environ, cli_command, data_rows, remove_warehouse
+
+
+@dataclass
+class ConcurrencyResult:
+    pairs: int = 0
+    both_ok: int = 0
+    one_busy: int = 0
+    unclear: list[str] = field(default_factory=list)  # an exit that is neither ok nor "busy"
+    rows_wrong: int = 0
+    readers: int = 0
+    readers_told_busy: int = 0
+
+
+def concurrent_imports(
+    workdir: Path,
+    first: Path,
+    second: Path,
+    pairs: int,
+    lock_timeout_s: float,
+    long_write: Path | None = None,
+) -> ConcurrencyResult:
+    """Start two imports together `pairs` times; then readers during a write (of `long_write`)."""
+    env = clean_environ(AUDIENCE_WAREHOUSE__LOCK_TIMEOUT_S=str(lock_timeout_s))
+    result = ConcurrencyResult()
+    lines = {p: data_rows(p) for p in (first, second)}
+    for i in range(pairs):
+        target = workdir / f"pair-{i}.duckdb"
+        remove_warehouse(target)
+        procs = [
+            subprocess.Popen(
+                cli_command(target, "import", str(f)),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for f in (first, second)
+        ]
+        outs = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
+        for p in procs:
+            for stream in (p.stdout, p.stderr):
+                if stream:
+                    stream.close()
+        result.pairs += 1
+        codes = [c for c, _ in outs]
+        imported = sum(lines[f] for f, (c, _) in zip((first, second), outs, strict=True) if c == 0)
+        if codes == [0, 0]:
+            result.both_ok += 1
+        elif sorted(codes) == [0, 2] and any("is busy" in e for c, e in outs if c == 2):
+            result.one_busy += 1
+        else:
+            result.unclear.append(f"exit {codes}: {[e.strip()[:200] for _, e in outs]}")
+        with duckdb.connect(str(target), read_only=True) as con:
+            stored = con.execute("SELECT count(*) FROM snapshots").fetchall()[0][0]
+        result.rows_wrong += stored != imported
+    # a reader while a write is under way
+    target = workdir / "read-during-write.duckdb"
+    remove_warehouse(target)
+    writer = subprocess.Popen(
+        cli_command(target, "import", str(long_write or first)),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    reader_env = env | {"AUDIENCE_WAREHOUSE__LOCK_TIMEOUT_S": "0"}
+    while writer.poll() is None and not target.exists():
+        time.sleep(0.01)
+    while writer.poll() is None:
+        read = subprocess.run(
+            cli_command(target, "query", "SELECT count(*) FROM snapshots"),
+            env=reader_env,
+            capture_output=True,
+            text=True,
+        )
+        if writer.poll() is not None and read.returncode == 0:
+            break  # the write ended meanwhile: this reader saw a finished warehouse
+        result.readers += 1
+        if read.returncode == 2 and "is busy" in read.stderr and read.stderr.count("\n") == 1:
+            result.readers_told_busy += 1
+        else:
+            result.unclear.append(f"reader exit {read.returncode}: {read.stderr.strip()[:200]}")
+    return result

@@ -1,0 +1,76 @@
+"""Looking at a warehouse file from a test."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from audience.analysis import MarginChecker, run_analysis
+from audience.cli import SAMPLE, main
+from audience.config import load_settings
+from drills.contents import table_rows
+
+# the tables and columns analysts rely on (docs/DESIGN.md, "The warehouse contract")
+CONTRACT = {
+    "accounts": {
+        "platform",
+        "handle",
+        "platform_id",
+        "display_name",
+        "tags",
+        "first_seen",
+        "last_seen",
+        "status",
+    },
+    "snapshots": {
+        "platform",
+        "handle",
+        "day",
+        "followers",
+        "following",
+        "posts",
+        "observed_at",
+        "source",
+        "payload",
+    },
+    "daily_metrics": {
+        "platform",
+        "handle",
+        "day",
+        "daily_gain",
+        "growth_rel_7",
+        "growth_rel_28",
+        "growth_rel_90",
+        "baseline_median",
+        "robust_z",
+    },
+    "anomalies": {
+        "platform",
+        "handle",
+        "day",
+        "kind",
+        "attribution",
+        "suspected_purchase",
+        "severity",
+        "score",
+        "explanation",
+        "detected_at",
+    },
+    "runs": {"run_id", "started_at", "finished_at", "status"},
+    "collection_log": {"run_id", "platform", "handle", "outcome", "reason"},
+}
+
+
+def table_digest(path: Path) -> str:
+    """A digest of every user table's content, to prove a refused command changed nothing."""
+    digest = hashlib.sha256()
+    for table, rows in table_rows(path):
+        digest.update(f"{table}:{rows!r}".encode())
+    return digest.hexdigest()
+
+
+def build_warehouse(path: Path) -> Path:
+    """A warehouse as a user makes one: `audience import` of the sample (2,983 rows), analysed."""
+    assert main(["-q", "--warehouse", str(path), "import", str(SAMPLE)]) == 0
+    run_analysis(path, load_settings(None), checker=MarginChecker())
+    return path
