@@ -859,10 +859,13 @@ def _fetch(
             for row in rows:
                 row[i] = None if row[i] is None else json.loads(row[i])
         elif values and all(
-            isinstance(v, float) and v.is_integer() and abs(v) < 2**53 for v in values
-        ):
+            isinstance(v, float) and (not math.isfinite(v) or (v.is_integer() and abs(v) < 2**53))
+            for v in values
+        ):  # NaN and infinities stay what they are
             for row in rows:
-                row[i] = None if row[i] is None else int(row[i])
+                value = row[i]
+                if isinstance(value, float) and math.isfinite(value):
+                    row[i] = int(value)
     return columns, rows
 
 
@@ -884,11 +887,14 @@ def _json_value(value: Any) -> Any:
 
 
 def _text_value(value: Any) -> str:
-    """One CSV or table cell: booleans as true/false, nested values as JSON, dates in ISO."""
+    """One CSV or table cell: NULL empty, booleans as true/false, NaN and infinities as
+    nan/inf/-inf, nested values as JSON, dates in ISO."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict | list | tuple):
         return json.dumps(_json_value(value), ensure_ascii=False)
     return str(_json_value(value))
