@@ -315,13 +315,20 @@ def _describe_checks(obj: Context, result: dict[str, Any]) -> None:
         check = result["checks"].get(suite) or {}
         if not check:
             continue
+        if not check["evaluated"]:
+            obj.say(f"  {check['suite']}: nothing new to check")
+            continue
         failed = "; ".join(
-            f"{f['expectation']}({f['kwargs'].get('column', '')}) "
-            f"{f['unexpected_count'] if f['unexpected_count'] is not None else ''} unexpected".strip()
+            f"{f['expectation']}({f['kwargs'].get('column', '')})"
+            + (
+                f" {f['unexpected_count']:,} unexpected"
+                if f["unexpected_count"] is not None
+                else ""
+            )
             for f in check["failed"]
         )
         obj.say(
-            f"  {check['suite']}: {check['evaluated']} expectations, "
+            f"  {check['suite']}: {plural(check['evaluated'], 'expectation')}, "
             + ("all met" if check["success"] else f"not met: {failed}")
         )
 
