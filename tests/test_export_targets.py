@@ -3,7 +3,6 @@ and an output folder that cannot be made refused in one line (exit status 2)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,17 +10,10 @@ import pytest
 
 from audience.cli import EXPORTED
 from tests.conftest import Result
+from tests.test_duckdb_compat import readme_tables
 
 Cli = Callable[..., Result]
 WriteCsv = Callable[..., Path]
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def readme_tables() -> list[str]:
-    """The tables of the README's warehouse table (section "The warehouse")."""
-    section = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## The warehouse\n")[1]
-    section = section.split("\n## ")[0]
-    return re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE)
 
 
 def _one_line(result: Result) -> str:
