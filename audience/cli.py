@@ -12,7 +12,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as time_of_day
@@ -259,26 +259,29 @@ def import_command(
     refused = summary.rejected.select("file", "line").unique().height
     rows = refused_rows(summary.rejected)
     click.echo(
-        f"imported {summary.rows:,} rows for {summary.accounts:,} accounts into {obj.warehouse}: "
+        f"imported {plural(summary.rows, 'row')} for {plural(summary.accounts, 'account')} "
+        f"into {shown(str(obj.warehouse))}: "
         f"{w.inserted:,} new, {w.updated:,} changed, {w.unchanged:,} unchanged"
         + (
-            f", {summary.duplicates:,} identical duplicate rows skipped"
+            f", {plural(summary.duplicates, 'identical duplicate row')} skipped"
             if summary.duplicates
             else ""
         )
-        + (f", {summary.replaced:,} stored figures replaced" if summary.replaced else "")
+        + (f", {plural(summary.replaced, 'stored figure')} replaced" if summary.replaced else "")
         + (
-            f"; {refused:,} rows refused, written to {', '.join(map(str, summary.rejects_files))}"
+            f"; {plural(refused, 'row')} refused, written to "
+            + ", ".join(shown(str(f)) for f in summary.rejects_files)
             if refused
             else ""
         )
     )
     if refused:
         for row in rows.head(SHOWN_PROBLEMS).iter_rows(named=True):
-            click.echo(f"refused {row['file']}:{row['line']}: {row['why']}", err=True)
+            click.echo(shown(f"refused {row['file']}:{row['line']}: {row['why']}"), err=True)
         if rows.height > SHOWN_PROBLEMS:
             click.echo(
-                f"... and {rows.height - SHOWN_PROBLEMS:,} more refused rows (all in the rejects file)",
+                f"... and {plural(rows.height - SHOWN_PROBLEMS, 'more refused row')} "
+                "(all in the rejects file)",
                 err=True,
             )
     if summary.changes_history:
@@ -313,13 +316,20 @@ def _describe_checks(obj: Context, result: dict[str, Any]) -> None:
         check = result["checks"].get(suite) or {}
         if not check:
             continue
+        if not check["evaluated"]:
+            obj.say(f"  {check['suite']}: nothing new to check")
+            continue
         failed = "; ".join(
-            f"{f['expectation']}({f['kwargs'].get('column', '')}) "
-            f"{f['unexpected_count'] if f['unexpected_count'] is not None else ''} unexpected".strip()
+            f"{f['expectation']}({f['kwargs'].get('column', '')})"
+            + (
+                f" {f['unexpected_count']:,} unexpected"
+                if f["unexpected_count"] is not None
+                else ""
+            )
             for f in check["failed"]
         )
         obj.say(
-            f"  {check['suite']}: {check['evaluated']} expectations, "
+            f"  {check['suite']}: {plural(check['evaluated'], 'expectation')}, "
             + ("all met" if check["success"] else f"not met: {failed}")
         )
 
@@ -465,9 +475,12 @@ def report_command(obj: Context, as_of: date | None, output: Path | None) -> Non
             as_of = row[0]
         shadow_as_of(con, obj.settings.detection, as_of, metric_days=CHART_DAYS)
         path = write_report(con, as_of, output or obj.settings.report.path)
-    click.echo(f"report written to {path}")
+    click.echo(f"report written to {shown(str(path))}")
 
 
+# every table the README documents (its warehouse table); not the internal ones:
+# schema_migrations, analysis_state, alerts_staged and demo_origin (the demo's mark on a
+# warehouse it created, of no use outside it)
 EXPORTED = (
     "accounts",
     "snapshots",
@@ -476,9 +489,32 @@ EXPORTED = (
     "account_metrics",
     "runs",
     "collection_log",
+    "import_replacements",
     "imports",
     "alerts",
 )
+
+
+def _export_refusal(output: Path, fmt: str) -> str | None:
+    """Why `export` cannot write into OUTPUT (None: it can), found before anything is written."""
+    if not output.exists():
+        return None
+    if not output.is_dir():
+        return f"{str(output)!r} is not a folder"
+    if not os.access(output, os.W_OK | os.X_OK):
+        return f"the folder {str(output)!r} is not writable"
+    for table in EXPORTED:
+        target = output / f"{table}.{fmt}"
+        if target.exists() and not target.is_file():
+            return f"{str(target)!r} exists and is not a file: remove it or choose another --output"
+    return None
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    """Remove the (empty) folders an export created, deepest first."""
+    for folder in folders:
+        with suppress(OSError):
+            folder.rmdir()
 
 
 @cli.command("export")
@@ -501,37 +537,52 @@ EXPORTED = (
 def export_command(obj: Context, fmt: str, output: Path) -> None:
     """Export the warehouse's tables, one file each, for any other tool.
 
-    The files are written into a temporary folder next to OUTPUT and moved into it only
-    once every one is complete: a failed export leaves no partial output.
+    Every target is checked first, the files are written into a temporary folder next to
+    OUTPUT and moved into it only once every one is complete: a failed or refused export
+    leaves no partial output.
     """
     import shutil
     import tempfile
 
+    why = _export_refusal(output, fmt)
+    if why:
+        raise AudienceError(f"export refused, nothing was written: {why}")
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
     written = []
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
-    )
+    created = [p for p in (output.parent, *output.parent.parents) if not p.exists()]
     try:
-        with obj.open(read_only=True) as con:
-            for table in EXPORTED:
-                target = staging / f"{table}.{fmt}"
-                # table names come from the fixed list above; the path is quoted as a string literal
-                quoted = str(target).replace("'", "''")
-                count = con.execute(
-                    f"COPY (SELECT * FROM {table}) TO '{quoted}' ({options})"
-                ).fetchall()[0][0]
-                written.append(f"{table} ({count:,} rows)")
-        if output.exists():  # an earlier export: each file replaced whole, once all are written
-            for table in EXPORTED:
-                (staging / f"{table}.{fmt}").replace(output / f"{table}.{fmt}")
-            staging.rmdir()
-        else:
-            staging.rename(output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    click.echo(f"exported to {output}/: " + ", ".join(written))
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(
+                tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+            )
+        except OSError as exc:
+            raise AudienceError(
+                f"export refused, nothing was written: cannot create a folder in "
+                f"{str(output.parent)!r} ({exc.strerror or exc})"
+            ) from None
+        try:
+            with obj.open(read_only=True) as con:
+                for table in EXPORTED:
+                    target = staging / f"{table}.{fmt}"
+                    # table names come from the fixed list above; the path is a string literal
+                    quoted = str(target).replace("'", "''")
+                    count = con.execute(
+                        f"COPY (SELECT * FROM {table}) TO '{quoted}' ({options})"
+                    ).fetchall()[0][0]
+                    written.append(f"{table} ({plural(count, 'row')})")
+            if output.exists():  # an earlier export: each file replaced whole, once all are written
+                for table in EXPORTED:
+                    (staging / f"{table}.{fmt}").replace(output / f"{table}.{fmt}")
+                staging.rmdir()
+            else:
+                staging.rename(output)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        _remove_folders(created)
+        raise
+    click.echo(f"exported to {shown(str(output))}/: " + ", ".join(written))
 
 
 @cli.command("check")
@@ -825,10 +876,13 @@ def _fetch(
             for row in rows:
                 row[i] = None if row[i] is None else json.loads(row[i])
         elif values and all(
-            isinstance(v, float) and v.is_integer() and abs(v) < 2**53 for v in values
-        ):
+            isinstance(v, float) and (not math.isfinite(v) or (v.is_integer() and abs(v) < 2**53))
+            for v in values
+        ):  # NaN and infinities stay what they are
             for row in rows:
-                row[i] = None if row[i] is None else int(row[i])
+                value = row[i]
+                if isinstance(value, float) and math.isfinite(value):
+                    row[i] = int(value)
     return columns, rows
 
 
@@ -850,11 +904,14 @@ def _json_value(value: Any) -> Any:
 
 
 def _text_value(value: Any) -> str:
-    """One CSV or table cell: booleans as true/false, nested values as JSON, dates in ISO."""
+    """One CSV or table cell: NULL empty, booleans as true/false, NaN and infinities as
+    nan/inf/-inf, nested values as JSON, dates in ISO."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict | list | tuple):
         return json.dumps(_json_value(value), ensure_ascii=False)
     return str(_json_value(value))
@@ -1107,7 +1164,7 @@ def audit_command(
 @cli.command("demo")
 @click.option(
     "--folder",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False, path_type=Path),
     default=Path("demo"),
     show_default=True,
     help="Where the demo writes its history, settings, outbox and report.",
@@ -1136,7 +1193,7 @@ def demo_command(obj: Context, folder: Path) -> None:
     today = obj.today()
     summary = run_demo(files, today, obj.say)
     demo = Context(obj.settings, warehouse, obj.quiet)
-    _describe_run(demo, summary, f"the outbox {files.outbox}/")
+    _describe_run(demo, summary, f"the outbox {shown(str(files.outbox))}/")
     demo.say("4/4 what was found:")
     with demo.open(read_only=True) as con:
         rows = (
@@ -1151,17 +1208,22 @@ def demo_command(obj: Context, folder: Path) -> None:
         verdict = {"suspected_purchase": "SUSPECTED PURCHASE", "pending": "UNDER WATCH"}.get(
             row["verdict"], row["verdict"].replace("_", " ")
         )
-        click.echo(f"\n[{verdict}] {row['platform']}:{row['handle']} {row['kind']} on {row['day']}")
-        click.echo(f"  {row['explanation']}")
+        what = f"{row['platform']}:{row['handle']} {row['kind']} on {row['day']}"
+        click.echo(f"\n[{verdict}] {shown(what)}")
+        click.echo(f"  {shown(str(row['explanation']))}")
     emails = sorted(files.outbox.glob("*.eml"))
-    # the demo's settings (its accounts are tracked there) and its warehouse, whatever else is set
-    w = shlex.join(["audience", "--config", str(files.config), "--warehouse", str(warehouse)])
+    # the demo's settings (its accounts are tracked there) and its warehouse, whatever else is
+    # set; every path as given is escaped, like every value echoed
+    w = shown(
+        shlex.join(["audience", "--config", str(files.config), "--warehouse", str(warehouse)])
+    )
     click.echo(
         "\nwhere to look:\n"
-        f"  report (open in a browser): {summary['report']}\n"
-        f"  alert email(s): {', '.join(str(e) for e in emails) or 'none'}\n"
-        f"  warehouse (any DuckDB client): {warehouse}\n"
-        f"  history that was imported: {files.history}; settings used: {files.config}\n"
+        f"  report (open in a browser): {shown(str(summary['report']))}\n"
+        f"  alert email(s): {shown(', '.join(str(e) for e in emails) or 'none')}\n"
+        f"  warehouse (any DuckDB client): {shown(str(warehouse))}\n"
+        f"  history that was imported: {shown(str(files.history))}; "
+        f"settings used: {shown(str(files.config))}\n"
         "try:\n"
         f"  {w} audit x:growthguru\n"
         f"  {w} audit twitch:streamer_one\n"

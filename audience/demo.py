@@ -205,12 +205,16 @@ def run_demo(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[
     """
     from warehouse.origin import create_demo_warehouse, finish_demo_warehouse
 
-    why = refusal(files)
+    try:
+        why = refusal(files)
+        if not why:
+            files.folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a folder no file system could hold, or one that cannot be made
+        why = f"cannot use the folder {str(files.folder)!r}: {exc.strerror or exc}"
     if why:
         raise AudienceError(f"demo refused, nothing was touched: {why}")
     for stale in (files.warehouse, files.wal, *files.written()):
         stale.unlink(missing_ok=True)
-    files.folder.mkdir(parents=True, exist_ok=True)
     _record(files)
     try:
         create_demo_warehouse(files.warehouse)

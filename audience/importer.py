@@ -24,6 +24,14 @@ REQUIRED = ("platform", "handle", "date", "followers")
 OPTIONAL = ("following", "posts", "views")
 COUNTS = ("followers", "following", "posts", "views")
 KEY = ("platform", "handle", "day")
+
+
+def given(column: str) -> str:
+    """The flag column that says whether the row's file has `column` at all."""
+    return f"{column}_given"
+
+
+GIVEN = tuple(given(c) for c in OPTIONAL)
 BLOCK_BYTES = 8 << 20
 MAX_COUNT_DIGITS = 15  # a quadrillion followers is not a real audience, and fits BIGINT
 SHOWN_PROBLEMS = 20
@@ -39,7 +47,9 @@ SEPARATORS = (";", "\t", "|")
 class History:
     """Validated rows of one import call, with one row per account and day."""
 
-    frame: pl.DataFrame  # platform, handle, day, followers..views, source, file, line
+    # platform, handle, day, followers..views, following_given..views_given (the file has
+    # that column: a figure not given leaves the stored one as it is), source, file, line
+    frame: pl.DataFrame
     files: list[tuple[str, str, int]] = field(default_factory=list)  # (name, sha256, rows)
     duplicates: int = 0  # identical repeated rows, dropped
     # rows refused under --skip-invalid: file, line, field, reason (one row per problem)
@@ -255,6 +265,10 @@ def _validate_block(
     frame: pl.DataFrame, name: str, first_line: int, today: date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return (valid typed rows, problems) for one parsed block."""
+    # a column the file lacks is "not given" (stored figures stay); a blank cell is "unknown"
+    frame = frame.with_columns(
+        pl.lit(column in frame.columns).alias(given(column)) for column in OPTIONAL
+    )
     for column in OPTIONAL:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
@@ -343,6 +357,7 @@ def _validate_block(
             "handle",
             "day",
             *[pl.col(c).cast(pl.Int64) for c in COUNTS],
+            *GIVEN,
             "line",
         )
         .with_columns(pl.lit(name).alias("file"))
@@ -487,6 +502,7 @@ def read_history(
                 "handle": pl.String,
                 "day": pl.Date,
                 **{c: pl.Int64 for c in COUNTS},
+                **{g: pl.Boolean for g in GIVEN},
                 "file": pl.String,
                 "line": pl.Int64,
                 "file_order": pl.Int32,
@@ -498,6 +514,7 @@ def read_history(
         .group_by(KEY, maintain_order=True)
         .agg(
             *[pl.col(c).drop_nulls().first() for c in COUNTS],
+            *[pl.col(g).any() for g in GIVEN],
             pl.col("file").first(),
             pl.col("line").first(),
             pl.len().alias("copies"),
@@ -505,7 +522,7 @@ def read_history(
         .with_columns(
             (pl.lit("import:") + pl.col("file").str.extract(r"([^/\\]+)$", 1)).alias("source")
         )
-        .select(*KEY, *COUNTS, "source", "file", "line")
+        .select(*KEY, *COUNTS, *GIVEN, "source", "file", "line")
     )
     duplicates = rows.height - frame.height
     return History(frame=frame, files=files, duplicates=duplicates, rejected=problems_frame)

@@ -48,18 +48,17 @@ class ImportSummary:
 def _observed_problems(frame: pl.DataFrame, clashes: pl.DataFrame) -> pl.DataFrame:
     """Rows contradicting a figure the tracker collected, as problems (never replaceable)."""
     return (
-        frame.join(clashes.drop("followers"), on=KEY)
+        frame.select(*KEY, "file", "line")
+        .join(clashes, on=KEY)
         .sort("file", "line")
         .select(
             "file",
             "line",
-            pl.lit("followers").alias("field"),
+            pl.col("figures").alias("field"),
             (
-                pl.col("followers").cast(pl.String)
-                + pl.lit(" contradicts ")
-                + pl.col("observed_followers").cast(pl.String)
+                pl.col("detail")
                 + pl.lit(" collected by the tracker (")
-                + pl.col("source")
+                + pl.col("observed_source")
                 + pl.lit(") for ")
                 + pl.col("platform")
                 + pl.lit(":")

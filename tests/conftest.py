@@ -20,7 +20,6 @@ os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 from simulator.server import SimulatorServer
 from tests.support.cli import Result
 from tests.support.simulator import sim_simulator
-from tests.support.smtp import PASSWORD as PASSWORD  # re-exported for tests/test_verdicts.py
 from tests.support.smtp import Inbox, certificate, smtp_server
 from warehouse.db import open_warehouse
 

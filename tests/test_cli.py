@@ -50,7 +50,7 @@ def test_import_then_query(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "h.csv").write_text(GOOD)
     imported = cli("import", "h.csv")
     assert imported.code == 0, imported.err
-    assert "imported 2 rows for 1 accounts into warehouse/audience.duckdb: 2 new" in imported.out
+    assert "imported 2 rows for 1 account into warehouse/audience.duckdb: 2 new" in imported.out
     assert (tmp_path / "warehouse" / "audience.duckdb").exists()
     result = cli(
         "query", "SELECT handle, max(followers) AS f FROM snapshots GROUP BY ALL", "--format", "csv"

@@ -109,7 +109,7 @@ def test_skip_invalid_writes_the_rejects_where_asked_and_leaves_out_stored_confl
     target.parent.mkdir()
     result = cli("--warehouse", wh, "import", "--skip-invalid", "--rejects", target, source)
     assert result.code == 0, result.err
-    assert f"1 rows refused, written to {target}" in result.out
+    assert f"1 row refused, written to {target}" in result.out
     assert (
         target.read_text()
         .splitlines()[1]

@@ -55,7 +55,7 @@ def test_replacing_a_stored_figure_needs_replace_and_is_recorded(
     done = cli("--warehouse", wh, "import", "--replace", fix)
     assert done.code == 0, done.err
     assert "1 changed" in done.out
-    assert "1 stored figures replaced" in done.out
+    assert "1 stored figure replaced" in done.out
     with duckdb.connect(wh, read_only=True) as con:
         rows = con.execute(
             "SELECT r.file_name, r.sha256, r.platform, r.handle, r.day::VARCHAR, r.figure, "

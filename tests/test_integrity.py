@@ -149,7 +149,7 @@ def test_export_writes_every_table_or_nothing(
     assert result.code == 0, result.err
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.csv" for t in EXPORTED)
     assert "imports" in EXPORTED
-    assert "imports (1 rows)" in result.out
+    assert "imports (1 row)" in result.out
     assert (out / "imports.csv").read_text().splitlines()[1].split(",")[1] == "sample_history.csv"
 
     # damage the last table exported: every file before it would be written, then it fails

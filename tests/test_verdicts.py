@@ -16,8 +16,8 @@ from alerts.deliver import send_alerts
 from audience.analysis import compute, run_analysis
 from audience.config import DetectionSettings, Settings, load_settings
 from audience.ingest import import_history
-from tests.conftest import PASSWORD, Inbox
 from tests.support import cases
+from tests.support.smtp import PASSWORD, Inbox
 from transforms.verdicts import PROFILE, VERDICTS, Evidence, judge, judge_account
 
 T = DetectionSettings()

@@ -21,8 +21,21 @@ class WriteCounts:
     unchanged: int
 
 
+def _staged_figure(frame: pl.DataFrame, figure: str) -> str:
+    """The figure as staged: the batch's, or the stored one where the batch's Boolean column
+    `{figure}_given` says the batch does not give it (its file has no such column)."""
+    flag = f"{figure}_given"
+    if flag not in frame.columns:
+        return f"b.{figure}"
+    return f"CASE WHEN b.{flag} THEN b.{figure} ELSE s.{figure} END AS {figure}"
+
+
 def _stage(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
-    """Put the batch in a temp table with the snapshots' columns (missing ones are NULL)."""
+    """Put the batch in a temp table with the snapshots' columns (missing ones are NULL).
+
+    A figure the batch does not give (`{figure}_given` false) is staged as the stored one, so
+    it neither conflicts with nor replaces what is stored, and a new row gets NULL.
+    """
     columns: dict[str, Any] = {
         "observed_at": pl.Datetime("us", "UTC"),
         "run_id": pl.String,
@@ -33,30 +46,51 @@ def _stage(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
     for name, dtype in columns.items():
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    figures = ", ".join(_staged_figure(frame, c) for c in FIGURES)
+    join = "LEFT JOIN snapshots s USING (platform, handle, day)" if "s." in figures else ""
     con.register("_batch", frame)
     try:
         con.execute(
-            """
+            f"""
             CREATE OR REPLACE TEMP TABLE _incoming AS
-            SELECT platform, handle, day, followers, following, posts, views,
-                   coalesce(observed_at, day::TIMESTAMPTZ) AS observed_at,
-                   source, run_id, payload::JSON AS payload, now() AS written_at, followers_rounding
-            FROM _batch
+            SELECT platform, handle, day, {figures},
+                   coalesce(b.observed_at, day::TIMESTAMPTZ) AS observed_at,
+                   b.source, b.run_id, b.payload::JSON AS payload, now() AS written_at,
+                   b.followers_rounding
+            FROM _batch b {join}
             """
         )
     finally:
         con.unregister("_batch")
 
 
+def _differs(figure: str, what: str) -> str:
+    """SQL: `what` about the staged figure when it differs from the stored one, else NULL."""
+    return f"CASE WHEN s.{figure} IS DISTINCT FROM i.{figure} THEN {what} END"
+
+
+def _value(column: str) -> str:
+    return f"coalesce({column}::VARCHAR, 'blank')"
+
+
 def conflicts_with_observed(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
     """Rows of `frame` that contradict a figure the tracker itself collected that day.
 
-    Leaves `frame` staged for `upsert_snapshots(..., staged=True)`.
+    One row per account and day: platform, handle, day, `figures` (those that differ, comma-
+    separated), `detail` (`followers 90 contradicts 100, ...`) and `observed_source` (where
+    the stored figures came from, `api:<platform>`). Leaves `frame` staged for
+    `upsert_snapshots(..., staged=True)`.
     """
     _stage(con, frame)
+    figures = ", ".join(_differs(c, f"'{c}'") for c in FIGURES)
+    detail = ", ".join(
+        _differs(c, f"'{c} ' || {_value(f'i.{c}')} || ' contradicts ' || {_value(f's.{c}')}")
+        for c in FIGURES
+    )
     clashes: pl.DataFrame = con.sql(
         f"""
-        SELECT i.platform, i.handle, i.day, i.followers, s.followers AS observed_followers, s.source
+        SELECT i.platform, i.handle, i.day, concat_ws(', ', {figures}) AS figures,
+               concat_ws(', ', {detail}) AS detail, s.source AS observed_source
         FROM _incoming i JOIN snapshots s USING (platform, handle, day)
         WHERE s.source LIKE 'api:%' AND ({_CHANGED})
         ORDER BY i.platform, i.handle, i.day

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from audience.analysis import MarginChecker, run_analysis
@@ -74,3 +75,14 @@ def build_warehouse(path: Path) -> Path:
     assert main(["-q", "--warehouse", str(path), "import", str(SAMPLE)]) == 0
     run_analysis(path, load_settings(None), checker=MarginChecker())
     return path
+
+
+def readme_tables() -> list[str]:
+    """The tables of the README's warehouse table (section "The warehouse")."""
+    section = (
+        (Path(__file__).resolve().parents[2] / "README.md")
+        .read_text(encoding="utf-8")
+        .split("\n## The warehouse\n")[1]
+    )
+    section = section.split("\n## ")[0]
+    return re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE)
