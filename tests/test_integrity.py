@@ -13,6 +13,7 @@ import pytest
 from audience.cli import EXPORTED, SAMPLE
 from tests.support.cli import Result
 from tests.support.warehouse import build_warehouse
+from warehouse.integrity import BLOCK_SIZE, HEADERS_SIZE
 from warehouse.migrations import load_migrations
 
 BLOCK = 262144  # DuckDB's block size; blocks follow the file's three 4 KB headers
@@ -167,3 +168,37 @@ def test_export_writes_every_table_or_nothing(
     assert cli("--warehouse", copy, "export", "--format", "csv", "--output", out).code == 5
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["export"]
+
+
+def test_check_finds_damage_in_blocks_no_query_reads(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    """An index block is read only by a write that needs it: `check` verifies every block's
+    checksum itself, so it says what a later import would run into."""
+    copy = tmp_path / "copy.duckdb"
+    assert cli("-q", "--warehouse", copy, "import", SAMPLE).code == 0
+    with duckdb.connect(str(copy), read_only=True) as con:
+        size = con.execute("PRAGMA database_size").fetchall()[0]
+        total, free = int(size[3]), int(size[5])
+        read = {0}  # the metadata's first block, and every block of table data
+        for (table,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall():
+            read |= {
+                int(b)
+                for (b,) in con.execute(
+                    f"SELECT DISTINCT block_id FROM pragma_storage_info('{table}') WHERE block_id >= 0"
+                ).fetchall()
+            }
+    assert free == 0  # a fresh import: every block in use
+    unread = [b for b in range(total) if b not in read]
+    assert unread, "every block holds table data: nothing to test"
+    noise = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(128))
+    with copy.open("r+b") as handle:  # 4 KiB that never repeat (DuckDB's checksum XORs words)
+        handle.seek(HEADERS_SIZE + unread[0] * BLOCK_SIZE + BLOCK_SIZE // 2)
+        handle.write(noise)
+    before = sha256(copy)
+    result = cli("--warehouse", copy, "check")
+    assert result.code == 5, result.out + result.err
+    assert f"fail their checksum (first: block {unread[0]})" in result.out
+    assert sha256(copy) == before
