@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from audience.cli import SAMPLE, main
 from simulator.histories import write_bulk_history
 from tests.support.warehouse import table_digest
@@ -47,3 +49,53 @@ def test_ctrl_c_while_an_import_writes(tmp_path: Path) -> None:
     assert table_digest(warehouse) == digest
     assert warehouse.stat().st_size == size
     assert os.access(warehouse, os.W_OK)
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_ctrl_c_while_a_run_analyses(tmp_path: Path) -> None:
+    """`run` is several transactions (collection, analysis, alerts): Ctrl-C during the analysis
+    rolls the analysis back, keeps what was stored before, and says so in one line."""
+    warehouse = tmp_path / "audience.duckdb"
+    history = tmp_path / "history.csv"
+    write_bulk_history(history, 400_000)  # an analysis that writes for a second or two
+    assert main(["-q", "--warehouse", str(warehouse), "import", str(history)]) == 0
+    digest, size = table_digest(warehouse), warehouse.stat().st_size
+    from prefect.settings import get_current_settings
+
+    # the session's Prefect API (starting another would take longer than the whole run)
+    env = os.environ | {"PREFECT_API_URL": str(get_current_settings().api.url)}
+    log = tmp_path / "stderr.txt"  # a file, not a pipe: Prefect's logs never block the run
+    with log.open("w") as stderr:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "audience.cli",
+                "--warehouse",
+                str(warehouse),
+                "run",
+                "--skip-collect",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+    # the analysis writes its metrics into the file as its row groups fill: it has begun
+    while child.poll() is None and warehouse.stat().st_size == size:
+        time.sleep(0.005)
+    assert child.poll() is None, "the run finished before its analysis was seen writing"
+    child.send_signal(signal.SIGINT)
+    child.wait(timeout=120)
+    err = log.read_text()
+
+    assert child.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        "interrupted: the step under way was rolled back; what earlier steps stored "
+        "(each is one transaction: collection, analysis, alerts) stays"
+    )
+    assert "Traceback" not in err
+    assert "leaked" not in err  # no native library's teardown noise after it
+    assert table_digest(warehouse) == digest
+    assert warehouse.stat().st_size == size
