@@ -616,7 +616,9 @@ def check_command(obj: Context) -> None:
         )
         raise click.exceptions.Exit(5)
     doubt = any("fail their checksum" in line for line in report.checked)
-    click.echo("no problem found in the data (see the blocks line)" if doubt else "no problem found")
+    click.echo(
+        "no problem found in the data (see the blocks line)" if doubt else "no problem found"
+    )
 
 
 @cli.command("serve")
