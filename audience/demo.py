@@ -77,18 +77,19 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _recorded(files: DemoFiles) -> dict[str, str]:
-    """What the demo's marker says it wrote: path in the folder -> sha256."""
+def _recorded(files: DemoFiles) -> dict[str, str] | None:
+    """What the demo's marker says it wrote: path in the folder -> sha256 (None: the file is
+    not such a record; empty: a demo stopped before it wrote anything)."""
     if not files.marker.exists():
         return {}
     try:
         data = json.loads(files.marker.read_text(encoding="utf-8"))
         recorded = data["files"]
-        if not isinstance(recorded, dict):
+        if data.get("written_by") != "audience demo" or not isinstance(recorded, dict):
             raise TypeError
         return {str(k): str(v) for k, v in recorded.items()}
-    except (OSError, UnicodeError, ValueError, KeyError, TypeError):
-        return {}
+    except (OSError, UnicodeError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def refusal(files: DemoFiles) -> str | None:
@@ -105,8 +106,9 @@ def refusal(files: DemoFiles) -> str | None:
     if why and files.warehouse.parent != files.folder:
         return f"{why}: give --warehouse a path where no file exists yet, or leave it out"
     recorded = _recorded(files)
-    if why is None and files.marker.exists() and not recorded:
+    if why is None and recorded is None:
         why = f"{str(files.marker)!r} is not the demo's record of what it wrote"
+    recorded = recorded or {}
     if why is None and files.outbox.exists() and not files.outbox.is_dir():
         why = f"{str(files.outbox)!r} is a file the demo did not write"
     for path in files.written() if why is None else ():
@@ -233,6 +235,7 @@ def _run(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[str,
         say(f"1/4 platform simulator listening on {server.url} ({len(world.specs)} accounts)")
         history = history_before(world, today)
         files.history.write_text(history_csv(history), encoding="utf-8")
+        _record(files)  # each file as it is written: a demo killed on the way is its own still
         say(
             f"2/4 importing {history.height:,} daily snapshots ({world.start} to "
             f"{today - timedelta(days=1)}) from {files.history}"
@@ -240,6 +243,7 @@ def _run(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[str,
         imported = import_history([files.history], files.warehouse, today)
         say(f"    {imported.rows:,} rows of {imported.accounts} accounts stored")
         files.config.write_text(demo_config(files, server, world), encoding="utf-8")
+        _record(files)
         say(
             f"3/4 running the nightly flow for {today} against the simulator ({files.config}); "
             "Prefect starts a temporary API first (about 15 s)"

@@ -137,3 +137,30 @@ def test_the_demo_refuses_its_warehouse_once_others_wrote_to_it(cli: Cli, tmp_pa
     assert "holds data the demo did not write (2,983 snapshots and 14 accounts" in result.err
     assert "the demo left 0 and 0" in result.err
     assert _bytes(warehouse) == before
+
+
+def test_a_demo_stopped_on_the_way_leaves_a_folder_the_next_demo_takes(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Killed (SIGTERM) after writing its history and before its end: its record lists what it
+    had written, so the next demo replaces it; anything else there is still refused."""
+    import json
+
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    history = demo / "history.csv"
+    history.write_text("platform,handle,date,followers\n")
+    digest = hashlib.sha256(history.read_bytes()).hexdigest()
+    record = {"written_by": "audience demo", "warehouse": str(demo / "audience.duckdb")}
+    marker = demo / ".audience-demo.json"
+    for files in ({}, {"history.csv": digest}):  # stopped before, and after, its first file
+        marker.write_text(json.dumps(record | {"files": files}))
+        if not files:
+            history.rename(tmp_path / "aside.csv")
+        from audience.demo import DemoFiles, refusal
+
+        assert refusal(DemoFiles(demo, demo / "audience.duckdb")) is None
+        if not files:
+            (tmp_path / "aside.csv").rename(history)
+    marker.write_text(json.dumps({"files": {"history.csv": digest}}))  # not the demo's record
+    assert "is not the demo's record" in str(refusal(DemoFiles(demo, demo / "audience.duckdb")))
