@@ -28,8 +28,9 @@ import polars as pl
 
 from audience.analysis import compute
 from audience.config import DetectionSettings
-from benchmarks.evaluate_field import LABEL_SCHEMA, SURFACED, score
+from benchmarks.evaluate_field import SURFACED, score
 from benchmarks.evaluate_field import evaluate as evaluate_field
+from benchmarks.field_scenarios import LABEL_SCHEMA
 from simulator.audiences import AccountSpec, Event, PlatformEvent, generate
 
 START = date(2024, 1, 1)

@@ -110,17 +110,6 @@ def score(
     print("false suspected purchases by scenario:", dict(fp_by))
 
 
-LABEL_SCHEMA = {
-    "platform": pl.String,
-    "handle": pl.String,
-    "scenario": pl.String,
-    "kind": pl.String,
-    "event": pl.String,
-    "first": pl.Date,
-    "last": pl.Date,
-}
-
-
 def evaluate(per_kind: int, seed: int, days: int = 365) -> None:
     snapshots, labels, scenario_of = field_scenarios(per_kind, seed, days)
     t0 = time.perf_counter()

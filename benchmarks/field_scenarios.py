@@ -42,6 +42,15 @@ import polars as pl
 START = date(2024, 1, 1)
 ACTIVE = ("x", "bluesky", "mastodon", "instagram", "twitch")  # post counts published
 QUIET = ("github", "reddit")  # no activity figure: stars, subscribers
+LABEL_SCHEMA = {
+    "platform": pl.String,
+    "handle": pl.String,
+    "scenario": pl.String,
+    "kind": pl.String,
+    "event": pl.String,
+    "first": pl.Date,
+    "last": pl.Date,
+}
 
 
 @dataclass(frozen=True)
@@ -339,16 +348,7 @@ class FieldScenarios:
                 }
                 for lab in a.labels
             ]
-        label_schema = {
-            "platform": pl.String,
-            "handle": pl.String,
-            "scenario": pl.String,
-            "kind": pl.String,
-            "event": pl.String,
-            "first": pl.Date,
-            "last": pl.Date,
-        }
-        return pl.concat(parts), pl.DataFrame(labels, schema=label_schema)
+        return pl.concat(parts), pl.DataFrame(labels, schema=LABEL_SCHEMA)
 
 
 def field_scenarios(

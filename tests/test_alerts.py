@@ -15,9 +15,9 @@ from alerts.chart import sparkline
 from alerts.deliver import send_alerts
 from audience.analysis import run_analysis
 from audience.cli import SAMPLE
-from audience.config import Settings, load_settings
+from audience.config import load_settings
 from audience.ingest import import_history
-from tests.support.smtp import PASSWORD, Inbox, free_port
+from tests.support.smtp import PASSWORD, Inbox, free_port, smtp_settings
 
 AS_OF = dt.date(2024, 12, 31)
 
@@ -36,17 +36,7 @@ def analysed(tmp_path: Path) -> Path:
     return warehouse
 
 
-def settings(port: int, tmp_path: Path, **alerts: str) -> Settings:
-    env = {
-        "AUDIENCE_ALERTS__SMTP_HOST": "localhost",
-        "AUDIENCE_ALERTS__SMTP_PORT": str(port),
-        "AUDIENCE_ALERTS__SMTP_USER": "alerts",
-        "AUDIENCE_SMTP_PASSWORD": PASSWORD,
-        "AUDIENCE_ALERTS__RECIPIENTS": '["analyst@example.org"]',
-        "AUDIENCE_ALERTS__OUTBOX": str(tmp_path / "outbox"),
-        "AUDIENCE_ALERTS__SMTP_TIMEOUT_S": "3",  # aiosmtpd leaves a refused login unanswered
-    }
-    return load_settings(None, environ=env | alerts)
+settings = smtp_settings
 
 
 def test_one_email_per_recipient_with_evidence_sent_once(

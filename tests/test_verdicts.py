@@ -14,10 +14,10 @@ from aiosmtpd.controller import Controller
 
 from alerts.deliver import send_alerts
 from audience.analysis import compute, run_analysis
-from audience.config import DetectionSettings, Settings, load_settings
+from audience.config import DetectionSettings
 from audience.ingest import import_history
 from tests.support import cases
-from tests.support.smtp import PASSWORD, Inbox
+from tests.support.smtp import Inbox, smtp_settings
 from transforms.verdicts import PROFILE, VERDICTS, Evidence, judge, judge_account
 
 T = DetectionSettings()
@@ -181,23 +181,11 @@ def watched(tmp_path: Path) -> Path:
     return warehouse
 
 
-def alert_settings(port: int, tmp_path: Path) -> Settings:
-    env = {
-        "AUDIENCE_ALERTS__SMTP_HOST": "localhost",
-        "AUDIENCE_ALERTS__SMTP_PORT": str(port),
-        "AUDIENCE_ALERTS__SMTP_USER": "alerts",
-        "AUDIENCE_SMTP_PASSWORD": PASSWORD,
-        "AUDIENCE_ALERTS__RECIPIENTS": '["analyst@example.org"]',
-        "AUDIENCE_ALERTS__SMTP_TIMEOUT_S": "3",
-    }
-    return load_settings(None, environ=env)
-
-
 def test_a_watched_jump_is_alerted_once_under_watch_and_once_when_decided(
     smtp: tuple[Controller, Inbox], watched: Path, tmp_path: Path
 ) -> None:
     controller, inbox = smtp
-    settings = alert_settings(controller.port, tmp_path)
+    settings = smtp_settings(controller.port, tmp_path)
     day = cases.day(cases.CASE_DAY)
 
     def texts() -> str:

@@ -18,7 +18,7 @@ import polars as pl
 
 from audience.config import DetectionSettings
 from transforms.series import ACCOUNT
-from transforms.signals import REVERT_DAYS, REVERT_SHARE, co_movement
+from transforms.signals import DRIP_WINDOW, REVERT_DAYS, REVERT_SHARE, co_movement
 from transforms.verdicts import (
     PROFILE,
     PROFILE_EVIDENCE,
@@ -81,12 +81,7 @@ DAY_EVIDENCE = (
     "posts_usual_window",
     "spread_days",
     # a drip's window (offsets from its first flagged day), what it carried and kept
-    "drip_first",
-    "drip_last",
-    "drip_before",
-    "drip_carried",
-    "drip_retention_7",
-    "drip_retention_30",
+    *DRIP_WINDOW,
     # the excess around the growth and posting up to it: what its verdict reads
     *PROFILE_EVIDENCE,
 )

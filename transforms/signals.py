@@ -47,6 +47,15 @@ REVERT_SHARE = 0.8
 DRIP_DAY_Z = 2.0
 DRIP_DAY_SHARE = 0.5
 DRIP_DAY_FLOOR = 0.1  # ...and never a day carrying less than this share of the biggest one
+# what drip_window reports for the first day of a drip run
+DRIP_WINDOW = (
+    "drip_first",
+    "drip_last",
+    "drip_before",
+    "drip_carried",
+    "drip_retention_7",
+    "drip_retention_30",
+)
 MIN_USUAL_SHARE = 0.005  # a platform's usual share of unusual moves is taken as at least this
 IQR_TO_SIGMA = 1.349  # IQR of a normal distribution in standard deviations
 INF = np.inf
@@ -280,17 +289,7 @@ def drip_window(
     """
     w = t.drip_window_days
     n = len(at)
-    out = {
-        name: np.full(n, np.nan)
-        for name in (
-            "drip_first",
-            "drip_last",
-            "drip_before",
-            "drip_carried",
-            "drip_retention_7",
-            "drip_retention_30",
-        )
-    }
+    out = {name: np.full(n, np.nan) for name in DRIP_WINDOW}
     drip = padded["drip_margin"] > 1.0
     starts = np.flatnonzero(drip[at] & ~drip[at - 1])
     if not len(starts):

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from audience.config import Settings, load_settings
+
 USER = "alerts"
 PASSWORD = "smtp-sentinel-password-0009"
 
@@ -102,3 +104,18 @@ def smtp_server(cert: Path, key: Path) -> Iterator[tuple[Controller, Inbox]]:
         yield controller, inbox
     finally:
         controller.stop()
+
+
+def smtp_settings(port: int, tmp_path: Path, **alerts: str) -> Settings:
+    """Settings that send alerts to the test SMTP server on `port` (login, STARTTLS), to one
+    recipient; `alerts` overrides any AUDIENCE_* variable."""
+    env = {
+        "AUDIENCE_ALERTS__SMTP_HOST": "localhost",
+        "AUDIENCE_ALERTS__SMTP_PORT": str(port),
+        "AUDIENCE_ALERTS__SMTP_USER": USER,
+        "AUDIENCE_SMTP_PASSWORD": PASSWORD,
+        "AUDIENCE_ALERTS__RECIPIENTS": '["analyst@example.org"]',
+        "AUDIENCE_ALERTS__OUTBOX": str(tmp_path / "outbox"),
+        "AUDIENCE_ALERTS__SMTP_TIMEOUT_S": "3",  # aiosmtpd leaves a refused login unanswered
+    }
+    return load_settings(None, environ=env | alerts)
