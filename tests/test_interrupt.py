@@ -57,7 +57,7 @@ def test_ctrl_c_while_a_run_analyses(tmp_path: Path) -> None:
     rolls the analysis back, keeps what was stored before, and says so in one line."""
     warehouse = tmp_path / "audience.duckdb"
     history = tmp_path / "history.csv"
-    write_bulk_history(history, 400_000)  # an analysis that writes for a second or two
+    write_bulk_history(history, 250_000)  # an analysis that writes for a second or so
     assert main(["-q", "--warehouse", str(warehouse), "import", str(history)]) == 0
     digest, size = table_digest(warehouse), warehouse.stat().st_size
     from prefect.settings import get_current_settings
