@@ -9,6 +9,28 @@ from pathlib import Path
 PYTHON_CLI = "from audience.cli import main; raise SystemExit(main())"
 
 
+# A writer in the middle of its transaction, held there until told to stop (or 60 s pass): the
+# warehouse stays locked for as long as a drill needs, whatever the machine's speed
+HOLD_WRITE = """
+import pathlib, sys, time
+from warehouse.db import open_warehouse
+path, ready, stop = map(pathlib.Path, sys.argv[1:4])
+with open_warehouse(path) as con:
+    con.execute("BEGIN")
+    con.execute("INSERT INTO accounts (platform, handle, tracked) VALUES ('github', 'held', true)")
+    ready.touch()
+    deadline = time.monotonic() + 60
+    while not stop.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    con.execute("ROLLBACK")
+"""
+
+
+def hold_write_command(warehouse: Path, ready: Path, stop: Path) -> list[str]:
+    """A process that holds the warehouse in a write transaction from `ready` until `stop`."""
+    return [sys.executable, "-c", HOLD_WRITE, str(warehouse), str(ready), str(stop)]
+
+
 def cli_command(warehouse: Path, *args: str) -> list[str]:
     """`audience --warehouse WAREHOUSE ARGS...` in a new Python process."""
     return [sys.executable, "-c", PYTHON_CLI, "--warehouse", str(warehouse), *args]

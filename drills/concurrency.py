@@ -9,7 +9,13 @@ from pathlib import Path
 
 import duckdb
 
-from drills.cli import clean_environ, cli_command, data_rows, remove_warehouse
+from drills.cli import (
+    clean_environ,
+    cli_command,
+    data_rows,
+    hold_write_command,
+    remove_warehouse,
+)
 
 
 @dataclass
@@ -29,9 +35,10 @@ def concurrent_imports(
     second: Path,
     pairs: int,
     lock_timeout_s: float,
-    long_write: Path | None = None,
+    readers: int = 3,
 ) -> ConcurrencyResult:
-    """Start two imports together `pairs` times; then readers during a write (of `long_write`)."""
+    """Start two imports together `pairs` times; then `readers` readers while a writer holds
+    the warehouse in the middle of its transaction."""
     env = clean_environ(AUDIENCE_WAREHOUSE__LOCK_TIMEOUT_S=str(lock_timeout_s))
     result = ConcurrencyResult()
     lines = {p: data_rows(p) for p in (first, second)}
@@ -65,30 +72,36 @@ def concurrent_imports(
         with duckdb.connect(str(target), read_only=True) as con:
             stored = con.execute("SELECT count(*) FROM snapshots").fetchall()[0][0]
         result.rows_wrong += stored != imported
-    # a reader while a write is under way
+    # readers while a writer is in the middle of its transaction (held there, so that the
+    # readers meet it whatever the machine's speed)
     target = workdir / "read-during-write.duckdb"
     remove_warehouse(target)
+    ready, stop = workdir / "writer.ready", workdir / "writer.stop"
+    for flag in (ready, stop):
+        flag.unlink(missing_ok=True)
     writer = subprocess.Popen(
-        cli_command(target, "import", str(long_write or first)),
+        hold_write_command(target, ready, stop),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     reader_env = env | {"AUDIENCE_WAREHOUSE__LOCK_TIMEOUT_S": "0"}
-    while writer.poll() is None and not target.exists():
-        time.sleep(0.01)
-    while writer.poll() is None:
-        read = subprocess.run(
-            cli_command(target, "query", "SELECT count(*) FROM snapshots"),
-            env=reader_env,
-            capture_output=True,
-            text=True,
-        )
-        if writer.poll() is not None and read.returncode == 0:
-            break  # the write ended meanwhile: this reader saw a finished warehouse
-        result.readers += 1
-        if read.returncode == 2 and "is busy" in read.stderr and read.stderr.count("\n") == 1:
-            result.readers_told_busy += 1
-        else:
-            result.unclear.append(f"reader exit {read.returncode}: {read.stderr.strip()[:200]}")
+    try:
+        while writer.poll() is None and not ready.exists():
+            time.sleep(0.01)
+        for _ in range(readers if writer.poll() is None else 0):
+            read = subprocess.run(
+                cli_command(target, "query", "SELECT count(*) FROM snapshots"),
+                env=reader_env,
+                capture_output=True,
+                text=True,
+            )
+            result.readers += 1
+            if read.returncode == 2 and "is busy" in read.stderr and read.stderr.count("\n") == 1:
+                result.readers_told_busy += 1
+            else:
+                result.unclear.append(f"reader exit {read.returncode}: {read.stderr.strip()[:200]}")
+    finally:
+        stop.touch()
+        writer.wait(timeout=120)
     return result
