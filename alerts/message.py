@@ -16,6 +16,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from transforms.verdicts import verdict_words
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -68,7 +70,7 @@ class Card:
 
     @property
     def verdict(self) -> str:
-        return VERDICT_WORDS.get(self.verdict_code, self.verdict_code.replace("_", " "))
+        return verdict_words(self.verdict_code)
 
     @property
     def title(self) -> str:
@@ -92,17 +94,6 @@ class Card:
         if self.stage == "closed":
             return f"First reported as under watch; the watch ended: {self.verdict}."
         return None
-
-
-VERDICT_WORDS = {
-    "suspected_purchase": "suspected purchase",
-    "unexplained": "unusual, unexplained: for a person to review",
-    "organic": "organic",
-    "platform_event": "platform-wide event",
-    "data_artifact": "data artifact",
-    "data_gap": "inside a collection gap",
-    "pending": "under watch",
-}
 
 
 def subject(cards: list[Card]) -> str:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,15 @@ from simulator.histories import write_bulk_history
 from tests.support.warehouse import table_digest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def interrupt_once_it_writes(child: subprocess.Popen[Any], warehouse: Path, size: int) -> None:
+    """Ctrl-C to `child` once the warehouse file grows past `size`: DuckDB writes a large
+    transaction's row groups into the file as they fill, so its writing phase has begun."""
+    while child.poll() is None and warehouse.stat().st_size == size:
+        time.sleep(0.005)
+    assert child.poll() is None, "the command finished before it was seen writing"
+    child.send_signal(signal.SIGINT)
 
 
 def test_ctrl_c_while_an_import_writes(tmp_path: Path) -> None:
@@ -34,12 +44,8 @@ def test_ctrl_c_while_an_import_writes(tmp_path: Path) -> None:
         # a shell's background job starts with SIGINT ignored; a terminal's Ctrl-C would not be
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    # the writing phase has begun when the file grows: DuckDB writes a large transaction's
-    # row groups into it as they fill (validation reads only the CSV)
-    while child.poll() is None and warehouse.stat().st_size == size:
-        time.sleep(0.005)
-    assert child.poll() is None, "the import finished before its writing phase was seen"
-    child.send_signal(signal.SIGINT)
+    # validation reads only the CSV: the file grows when the import writes
+    interrupt_once_it_writes(child, warehouse, size)
     out, err = child.communicate(timeout=120)
 
     assert child.returncode == 130, err
@@ -82,11 +88,7 @@ def test_ctrl_c_while_a_run_analyses(tmp_path: Path) -> None:
             stderr=stderr,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
-    # the analysis writes its metrics into the file as its row groups fill: it has begun
-    while child.poll() is None and warehouse.stat().st_size == size:
-        time.sleep(0.005)
-    assert child.poll() is None, "the run finished before its analysis was seen writing"
-    child.send_signal(signal.SIGINT)
+    interrupt_once_it_writes(child, warehouse, size)  # the analysis writes its metrics
     child.wait(timeout=120)
     err = log.read_text()
 
