@@ -118,6 +118,10 @@ class DetectionSettings(_Model):
     min_history_days: int = Field(14, ge=3)  # fewer days of baseline: no verdict yet
     spike_z: float = Field(3.5, gt=0)  # robust z of a daily gain (Iglewicz-Hoaglin's 3.5)
     spike_min_relative: float = Field(0.02, ge=0)  # excess must also be this share of the audience
+    # ...or, far out of the noise (this robust z), this smaller share: on a big account a
+    # purchase of a fraction of a percent is thousands of accounts in one day
+    spike_strong_z: float = Field(8.0, gt=0)
+    spike_strong_min_relative: float = Field(0.003, ge=0)
     spike_min_absolute: int = Field(50, ge=0)  # and this many accounts (small-account floor)
     drop_z: float = Field(3.5, gt=0)
     drop_min_relative: float = Field(0.02, ge=0)
@@ -125,6 +129,8 @@ class DetectionSettings(_Model):
     drip_window_days: int = Field(7, ge=2, le=60)  # moving window of the drip sum
     drip_z: float = Field(4.0, gt=0)  # window excess in robust sigmas (sigma * sqrt(window))
     drip_min_relative: float = Field(0.03, ge=0)  # window excess as a share of the audience
+    drip_strong_z: float = Field(10.0, gt=0)  # ...or, this far out of the noise, this share:
+    drip_strong_min_relative: float = Field(0.003, ge=0)
     drip_min_absolute: int = Field(50, ge=0)  # the same small-account floor as a spike
     drip_max_day_share: float = Field(0.5, gt=0, le=1)  # one day carrying more is a spike
     churn_window_days: int = Field(14, ge=3)
@@ -152,7 +158,7 @@ class DetectionSettings(_Model):
     organic_retention_7: float = Field(1.3, gt=1)  # 7 days on, at least this share of the jump
     trigger_min_ratio: float = Field(1.25, ge=1)  # posts up to a jump vs the account's own rate...
     trigger_min_extra_posts: float = Field(0.5, ge=0)  # ...and this many more (one upload)
-    trigger_max_chance: float = Field(0.1, gt=0, le=1)  # ...and that unlikely by chance
+    trigger_max_chance: float = Field(0.02, gt=0, le=1)  # ...and that unlikely by chance
     drip_flat_max_cv: float = Field(0.5, gt=0)  # a drip's days vary less: flat, as panels deliver
     ramp_min_ratio: float = Field(1.8, gt=1)  # last third over first third: accelerating
     gap_max_share: float = Field(0.5, gt=0, le=1)  # more of the growth in interpolated days: a gap

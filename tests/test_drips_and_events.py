@@ -100,8 +100,22 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _anomalies(warehouse: Path) -> dict[tuple[str, str], dict[str, object]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = con.sql("SELECT * FROM anomalies").pl().to_dicts()
-    return {(str(r["handle"]), str(r["kind"])): r for r in rows}
+        rows = con.sql("SELECT * FROM anomalies ORDER BY day").pl().to_dicts()
+    first: dict[tuple[str, str], dict[str, object]] = {}
+    for r in rows:  # the first of each kind: a rebound after a purge can be flagged later
+        first.setdefault((str(r["handle"]), str(r["kind"])), r)
+    return first
+
+
+def test_the_rebound_after_bought_stars_leave_is_never_a_purchase(analysed: Path) -> None:
+    """Once the bought stars have left, the account's usual gains come back: against the
+    baseline of the weeks it lost them, that is unusual, but it is no purchase."""
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        later = con.execute(
+            "SELECT verdict FROM anomalies WHERE handle = 'octo-org/widget' AND day > ?",
+            [DRIP[1]],
+        ).fetchall()
+    assert all(verdict != "suspected_purchase" for (verdict,) in later)
 
 
 def test_a_drip_has_its_window_retention_and_severity(analysed: Path) -> None:

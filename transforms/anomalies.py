@@ -233,6 +233,13 @@ def _n(value: float | None) -> str:
     return "unknown" if value is None else f"{value:,.0f}"
 
 
+def _strong(applies: bool, rel: float | None, limit: float, strong: float, z: float) -> str:
+    """The big-account floor, named where the growth crossed it rather than the usual share."""
+    if not applies or rel is None or rel >= limit:
+        return ""
+    return f"; {strong:.1%} far out of the noise, at {z:g} robust sigmas"
+
+
 def _pct(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.1%}"
 
@@ -304,7 +311,9 @@ def explain(row: dict[str, Any], t: DetectionSettings) -> str:
             f"{who} {verb} {_n(abs(row['daily_gain']))} on {row['day']}{gap}, from {_n(before)}; "
             f"{base}. That is {abs(row['robust_z']):.1f} robust standard deviations from normal "
             f"(threshold {z_limit}), and the {_n(abs(row['excess']))} beyond normal is {_pct(rel)} "
-            f"of the audience (threshold {rel_limit:.0%}, floor {abs_limit:,})."
+            f"of the audience (threshold {rel_limit:.0%}"
+            f"{_strong(kind == 'spike', rel, rel_limit, t.spike_strong_min_relative, t.spike_strong_z)}"
+            f", floor {abs_limit:,})."
         )
         if kind == "spike" and row["attribution"] != "data_artifact":
             text += _retention(row, "the jump", "after 7 days")
@@ -318,8 +327,9 @@ def explain(row: dict[str, Any], t: DetectionSettings) -> str:
             f"{who} gained {_n(row['drip_carried'])} more than usual over {days}, {start} to {end}, "
             f"from {_n(before)}; {base}. Its {t.drip_window_days}-day excess reached "
             f"{_n(row['drip_excess'])}, {row['score']:.1f} robust standard deviations (threshold "
-            f"{t.drip_z}) and {_pct(rel)} of the audience (threshold {t.drip_min_relative:.0%}, "
-            f"floor {t.drip_min_absolute:,}), with no single day carrying more than "
+            f"{t.drip_z}) and {_pct(rel)} of the audience (threshold {t.drip_min_relative:.0%}"
+            f"{_strong(True, rel, t.drip_min_relative, t.drip_strong_min_relative, t.drip_strong_z)}"
+            f", floor {t.drip_min_absolute:,}), with no single day carrying more than "
             f"{t.drip_max_day_share:.0%} of it."
         )
         if row["attribution"] != "data_artifact":

@@ -137,6 +137,21 @@ def _baseline(
     }
 
 
+def _share(
+    excess: np.ndarray,
+    audience: np.ndarray,
+    z: np.ndarray,
+    share: float,
+    strong_share: float,
+    strong_z: float,
+) -> np.ndarray:
+    """The relative floor's margin: the excess is `share` of the audience, or it is `strong_z`
+    robust sigmas out of the noise and `strong_share` of the audience (the larger margin)."""
+    strong = np.fmin(_ratio(excess, audience * strong_share), z / strong_z)
+    out: np.ndarray = np.fmax(_ratio(excess, audience * share), strong)
+    return out
+
+
 def _spike_drop(
     gain: np.ndarray, observed: np.ndarray, c: dict[str, np.ndarray], t: DetectionSettings
 ) -> dict[str, np.ndarray]:
@@ -152,7 +167,14 @@ def _spike_drop(
     rounding = step.any()
     spike = _least(
         up / sigma / t.spike_z,
-        _ratio(up, before * t.spike_min_relative),
+        _share(
+            up,
+            before,
+            up / sigma,
+            t.spike_min_relative,
+            t.spike_strong_min_relative,
+            t.spike_strong_z,
+        ),
         _ratio(up, t.spike_min_absolute),
         *([_ratio(up, step)] if rounding else []),
     )
@@ -185,7 +207,14 @@ def _drip(
     z = window_excess / (lagged_sigma * w**0.5)
     margin = _least(
         z / t.drip_z,
-        _ratio(window_excess, lag(f, w) * t.drip_min_relative),
+        _share(
+            window_excess,
+            lag(f, w),
+            z,
+            t.drip_min_relative,
+            t.drip_strong_min_relative,
+            t.drip_strong_z,
+        ),
         _ratio(window_excess, t.drip_min_absolute),
         # spread out, not one big day: that is a spike
         _ratio(window_excess * t.drip_max_day_share, biggest_day),

@@ -23,6 +23,7 @@ is already decisive; every night re-judges the anomalies of the last 30 days.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ PROFILE_EVIDENCE = (
 DELIVERY_SHARE = 0.25  # days after a jump carrying this share of its peak belong to its delivery
 DRIFT_SHARE = 0.3  # an organic pace may slow by this share after a jump without any purchase
 STEP_DAYS = 2  # panels deliver a burst within 48 hours
+SHORT_DELIVERY = 4  # days: what one post's audience takes to arrive (a few even days prove nothing)
+TRIGGER_DAYS = 3  # a trigger's posts: the growth's first day, the day before and the day after
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,10 @@ class Evidence:
     length: int = 1  # days of the drip's run (1 for a spike)
     posts_recent: float | None = None  # posts in the days the growth came in
     posts_usual: float | None = None  # as usual over as many days
-    start_posts: float | None = None  # posts in the 3 days up to the growth's first day
-    start_usual: float | None = None  # as usual over 3 days
+    start_posts: float | None = (
+        None  # posts in the 3 days up to the growth's first day and the next
+    )
+    start_usual: float | None = None  # as usual over as many days
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,9 @@ def profile_at(
     run the first day of its window that carried excess (`drip_first`, an offset; NaN for
     others). The baseline is the one the rule scored against (a drip's: at its first window's
     start). `profile_gaps` has bit i set where day PROFILE_FROM + i was interpolated across a
-    gap; days past the series' end are NaN. `trigger_posts` counts posts in the 3 days up to
-    the anchor, `trigger_usual` as usual over 3 days (the previous `baseline_days`).
+    gap; days past the series' end are NaN. `trigger_posts` counts posts on the anchor, the day
+    before and the day after, `trigger_usual` as usual over as many days (the previous
+    `baseline_days`).
     """
     drip = ~np.isnan(drip_first)
     anchor = at + np.where(drip, np.nan_to_num(drip_first), 0).astype(np.int64)
@@ -121,9 +127,16 @@ def profile_at(
         gaps |= ((spread[anchor + k] > 1) & ~np.isnan(day)).astype(np.int64) << i
     out["profile_gaps"] = gaps
     with np.errstate(all="ignore"):
-        out["trigger_posts"] = posts[anchor] - posts[anchor - 3]
-        earlier = anchor - 3
-        out["trigger_usual"] = (posts[earlier] - posts[earlier - baseline_days]) / baseline_days * 3
+        # the day before the anchor, the anchor and the day after: a count is taken once a day, so a
+        # post late on the growth's first day shows the next day (and YouTube's rounding can
+        # show growth a day before the upload that brought it)
+        after = posts[anchor + 1]
+        after = np.where(np.isnan(after), posts[anchor], after)
+        out["trigger_posts"] = after - posts[anchor + 1 - TRIGGER_DAYS]
+        earlier = anchor + 1 - TRIGGER_DAYS
+        out["trigger_usual"] = (
+            (posts[earlier] - posts[earlier - baseline_days]) / baseline_days * TRIGGER_DAYS
+        )
     return out
 
 
@@ -180,7 +193,9 @@ class _Reading:
         if n < 3 or self.delivered <= 0:
             return None, False, False
         lost = -sum(self.after[:n])
-        beyond = lost > self.drift(n)
+        # a bought audience can lose at most what it brought: a loss well past that is the
+        # account's own pace changing, not attrition
+        beyond = self.drift(n) < lost <= self.delivered + self.drift(n)
         seen = beyond and lost >= self.t.attrition_min_share * self.delivered
         strong = seen and lost >= self.t.attrition_decisive_share * self.delivered
         return max(lost, 0.0), seen, strong
@@ -224,27 +239,51 @@ class _Reading:
         more = sum(tail)
         return more >= (self.t.organic_retention_7 - 1) * first and more > self.noise(len(tail))
 
+    def kept_growing(self) -> bool:
+        """A drip after which the account went on gaining a good share of it again within 30
+        days, whether or not that stands out of the noise: no panel's delivery then (bought
+        audiences stay or decay; they do not pull more after them)."""
+        n = min(self.measured_after, 30)
+        more = sum(self.after[:n])
+        return n >= 7 and more >= (self.t.organic_retention_7 - 1) * self.delivered
+
+    def core(self) -> tuple[int, int]:
+        """First and last day of the longest run of days whose excess stands out of the noise
+        and carries a tenth of the biggest day ((0, -1) when none does)."""
+        days = [v if _known(v) else 0.0 for v in self.days]
+        if not days:
+            return 0, -1
+        floor = max(self.t.verdict_noise_sigmas * self.sigma, 0.1 * max(days))
+        return _longest_run([v > floor for v in days], days)
+
     def drip_shape(self) -> tuple[bool, bool]:
         """(flat with abrupt edges, accelerating ramp) for a drip.
 
-        The core is the run of days whose excess stands out of the noise and carries a tenth of
-        the biggest day. Panels deliver at an even rate from the first day to the last; a
-        launch or the news starts small and climbs for days before it peaks.
+        The core is the longest run of consecutive days whose excess stands out of the noise
+        and carries a tenth of the biggest day (a lone noisy day before it is no part of it).
+        Panels deliver at an even rate from the first day to the last; a launch or the news
+        starts small and climbs for days before it peaks.
         """
         days = self.days
         if self.e.kind != "drip" or len(days) < 3 or not all(_known(v) for v in days):
             return False, False
-        peak = max(days)
-        floor = max(self.t.verdict_noise_sigmas * self.sigma, 0.1 * peak)
-        carrying = [i for i, v in enumerate(days) if v > floor]
-        if len(carrying) < 3:
+        first, last = self.core()
+        if last - first + 1 < 3:
             return False, False
-        first, last = carrying[0], carrying[-1]
         core = days[first : last + 1]
+        peak = max(core)
         mean = sum(core) / len(core)
         spread = math.sqrt(sum((v - mean) ** 2 for v in core) / len(core))
         top = core.index(peak)
-        ramp = top >= 2 and core[0] <= peak / self.t.ramp_min_ratio and core[1] < peak
+        rising = [b > a for a, b in itertools.pairwise(core[: top + 1])]
+        # climbing for days (most day-to-day moves up to the peak are rises) from a start well
+        # below it: one quiet day before an even delivery is no ramp
+        ramp = (
+            len(core) >= 4
+            and top >= 2
+            and (core[0] + core[1]) / 2 <= peak / self.t.ramp_min_ratio
+            and sum(rising) >= 2 * len(rising) / 3
+        )
         edge = max(0.25 * mean, self.t.verdict_noise_sigmas * self.sigma)
         outside = [_at(self.e.profile, k) for k in (first - 3, first - 2, first - 1)]
         outside += [_at(self.e.profile, k) for k in (last + 1, last + 2, last + 3)]
@@ -252,7 +291,10 @@ class _Reading:
         week = [_at(self.e.profile, last + k) for k in range(1, 8)]
         carried = sum(core)
         ends = all(_known(v) for v in week) and sum(week) < max(0.25 * carried, self.noise(7))
-        flat = edges and ends and spread <= self.t.drip_flat_max_cv * mean and not ramp
+        # panels sell drips of 5 days or more; a few even days are what a short trending
+        # burst looks like too (a repository on a front page for three days)
+        long = len(core) > SHORT_DELIVERY
+        flat = long and edges and ends and spread <= self.t.drip_flat_max_cv * mean and not ramp
         return flat, ramp
 
     def gap_share(self) -> float:
@@ -266,6 +308,22 @@ class _Reading:
             total += value
             carried += value if self.e.interpolated[i] else 0.0
         return carried / total if total > 0 else 0.0
+
+
+def _longest_run(flags: Sequence[bool], values: Sequence[float]) -> tuple[int, int]:
+    """First and last index of the longest run of set flags (the larger sum on a tie);
+    (0, -1) when none is set."""
+    best, best_sum = (0, -1), -math.inf
+    start: int | None = None
+    for i, flag in enumerate([*flags, False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            run, total = (start, i - 1), sum(values[start:i])
+            if (run[1] - run[0], total) > (best[1] - best[0], best_sum):
+                best, best_sum = run, total
+            start = None
+    return best
 
 
 def poisson_tail(k: float, mean: float) -> float:
@@ -298,10 +356,15 @@ def _above(posts: float, usual: float, t: DetectionSettings) -> bool:
     return usual < 1 or poisson_tail(posts, usual) <= t.trigger_max_chance
 
 
-def _trigger(e: Evidence, t: DetectionSettings) -> tuple[float, float] | None:
+def _trigger(e: Evidence, t: DetectionSettings, delivery_days: int) -> tuple[float, float] | None:
     """Posting above the account's own rate, up to the growth's first day or over the days it
-    came in: the posts and the usual count of the one that shows it."""
-    for posts, usual in ((e.start_posts, e.start_usual), (e.posts_recent, e.posts_usual)):
+    came in: the posts and the usual count of the one that shows it. One post explains a few
+    days of arrivals, not an even rate for weeks: a longer drip needs posting above its rate
+    over the drip's own days."""
+    windows = [(e.posts_recent, e.posts_usual)]
+    if e.kind != "drip" or delivery_days <= SHORT_DELIVERY:
+        windows.insert(0, (e.start_posts, e.start_usual))
+    for posts, usual in windows:
         if posts is not None and usual is not None and _above(posts, usual, t):
             return posts, max(usual, 0.0)
     return None
@@ -357,14 +420,15 @@ def judge(e: Evidence, t: DetectionSettings) -> Judgement:
     lost, attrition, strong = r.attrition()
     step = r.step()
     flat, ramp = r.drip_shape()
-    posted = _trigger(e, t)
+    first, last = r.core()
+    posted = _trigger(e, t, last - first + 1)
     trigger = posted is not None
     sustained = r.sustained()
     purchase = [
         *(["attrition"] if attrition else []),
         *(["step"] if step else []),
         # a flat drip whose gains go on after it is no panel's delivery (trending lasts)
-        *(["flat_drip"] if flat and not sustained else []),
+        *(["flat_drip"] if flat and not sustained and not r.kept_growing() else []),
     ]
     organic = [
         *(["trigger"] if trigger else []),
