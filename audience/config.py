@@ -3,10 +3,15 @@
 Precedence (last wins): built-in defaults < the TOML file < `AUDIENCE_SECTION__KEY=value`
 environment overrides < command-line options. Secrets are never read from the file: a key that
 looks like one is refused, and each secret has one environment variable (see SECRET_ENV).
+
+pydantic-settings reads the file (`TomlConfigSettingsSource`) and the environment
+(`EnvSettingsSource`: prefix, `__` nesting); `load_settings` names the variable or file behind
+every error.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +28,16 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings.sources.types import Traversable
+from pydantic_settings.sources.utils import parse_env_vars
 
 from audience.errors import ConfigError, HandleError
 from audience.platforms import PLATFORMS, canonical_handle
@@ -31,18 +46,6 @@ DEFAULT_CONFIG = Path("audience.toml")
 DEFAULT_WAREHOUSE = Path("warehouse/audience.duckdb")
 ENV_PREFIX = "AUDIENCE_"
 
-# secret name -> environment variable; the only place secrets come from
-SECRET_ENV: dict[str, str] = {
-    "github_token": "AUDIENCE_GITHUB_TOKEN",
-    "youtube_api_key": "AUDIENCE_YOUTUBE_API_KEY",
-    "x_bearer_token": "AUDIENCE_X_BEARER_TOKEN",
-    "twitch_client_id": "AUDIENCE_TWITCH_CLIENT_ID",
-    "twitch_token": "AUDIENCE_TWITCH_TOKEN",
-    "reddit_client_id": "AUDIENCE_REDDIT_CLIENT_ID",
-    "reddit_client_secret": "AUDIENCE_REDDIT_CLIENT_SECRET",
-    "instagram_token": "AUDIENCE_INSTAGRAM_TOKEN",
-    "smtp_password": "AUDIENCE_SMTP_PASSWORD",
-}
 _SECRET_WORDS = ("password", "token", "secret", "api_key", "apikey")
 
 
@@ -54,8 +57,28 @@ OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]  # "" in T
 
 
 class _Model(BaseModel):
-    # environment values are read as TOML, so an id like 1784... arrives as a number
+    # TOML has numbers, so an id like 1784... may arrive as one
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+class _FromSources(BaseSettings):
+    """A settings class whose sources `load_settings` picks: alone it holds its defaults only."""
+
+    # keys as written: `[Detection]` is no `[detection]` (the environment source lowers names itself)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, case_sensitive=True, extra="forbid", frozen=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # never os.environ behind the caller's back
 
 
 class AccountConfig(_Model):
@@ -137,9 +160,7 @@ class DetectionSettings(_Model):
     churn_min_gross: int = Field(200, ge=0)  # follows + unfollows within the window
     churn_min_ratio: float = Field(3.0, ge=1)  # gross movement / net movement of `following`
     churn_min_relative: float = Field(0.25, ge=0)  # gross movement / following count
-    posting_burst_ratio: float = Field(
-        2.0, ge=1
-    )  # a trigger this many times the usual: "a posting burst"
+    posting_burst_ratio: float = Field(2.0, ge=1)  # a trigger this many times usual: a burst
     rounding_steps: float = Field(2.0, ge=1)  # YouTube: a jump must exceed this many rounding steps
     platform_event_z: float = Field(2.0, gt=0)  # co-movement: accounts moving this much...
     platform_event_min_accounts: int = Field(3, ge=2)  # ...at least this many...
@@ -149,9 +170,7 @@ class DetectionSettings(_Model):
     max_gap_days: int = Field(31, ge=1, le=3660)  # longer gaps between figures stay gaps
     # verdicts (transforms/verdicts.py): what makes an anomaly a suspected purchase, organic, ...
     pending_days: int = Field(7, ge=0, le=30)  # younger jumps wait unless the evidence decides
-    verdict_noise_sigmas: float = Field(
-        3.0, gt=0
-    )  # a loss or tail counts beyond sigma*sqrt(days)*this
+    verdict_noise_sigmas: float = Field(3.0, gt=0)  # loss/tail beyond sigma*sqrt(days)*this
     attrition_min_share: float = Field(0.08, gt=0, le=1)  # lost after the jump: a purchase signal
     attrition_decisive_share: float = Field(0.2, gt=0, le=1)  # outweighs a trigger
     step_max_tail_share: float = Field(0.05, ge=0, le=1)  # a step: the 3 days after carry less
@@ -180,8 +199,10 @@ class ReportSettings(_Model):
     path: Path = Path("report/audience-report.html")  # written by each run and by `audience report`
 
 
-class Secrets(_Model):
+class Secrets(_FromSources):
     """Credentials, read from the environment only; SecretStr keeps them out of reprs and logs."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True)  # AUDIENCE_GITHUB_TOKEN= is unset
 
     github_token: SecretStr | None = None
     youtube_api_key: SecretStr | None = None
@@ -194,8 +215,14 @@ class Secrets(_Model):
     smtp_password: SecretStr | None = None
 
 
-class Settings(_Model):
+# secret name -> environment variable (AUDIENCE_GITHUB_TOKEN...); the only place secrets come from
+SECRET_ENV: dict[str, str] = {name: f"{ENV_PREFIX}{name.upper()}" for name in Secrets.model_fields}
+
+
+class Settings(_FromSources):
     """Everything the tracker is configured with."""
+
+    model_config = SettingsConfigDict(env_nested_delimiter="__", coerce_numbers_to_str=True)
 
     warehouse: WarehouseSettings = WarehouseSettings()
     accounts: tuple[AccountConfig, ...] = ()
@@ -239,41 +266,6 @@ def _find_secret_keys(data: Mapping[str, Any], path: str = "") -> list[str]:
     return found
 
 
-def _parse_env_value(raw: str) -> Any:
-    """Read an override as a TOML value when it is one (4, true, ["a"]), else as a string."""
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
-def _apply_env_overrides(
-    data: dict[str, Any], environ: Mapping[str, str]
-) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
-    """Apply AUDIENCE_SECTION__KEY overrides; return the data and which variable set which path."""
-    origin: dict[tuple[str, ...], str] = {}
-    for name, raw in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
-        if any(word in path[-1] for word in _SECRET_WORDS):
-            raise ConfigError(
-                f"environment {name}: secrets have their own variables: {_secret_hint('.'.join(path))}"
-            )
-        node = data
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"environment {name}: {'.'.join(path[:-1])} is not a table")
-            node = child
-        node[path[-1]] = _parse_env_value(raw)
-        origin[tuple(path)] = name
-    if environ.get("AUDIENCE_WAREHOUSE"):
-        data.setdefault("warehouse", {})["path"] = environ["AUDIENCE_WAREHOUSE"]
-        origin[("warehouse", "path")] = "AUDIENCE_WAREHOUSE"
-    return data, origin
-
-
 def _secret_hint(dotted: str) -> str:
     """The variable for a secret found at `dotted` (e.g. platforms.youtube.api_key), if clear."""
     parts = dotted.split(".")
@@ -283,20 +275,142 @@ def _secret_hint(dotted: str) -> str:
     return "one of " + ", ".join(sorted(SECRET_ENV.values()))
 
 
-def _format_validation(
-    source: str, exc: ValidationError, origin: dict[tuple[str, ...], str]
-) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = tuple(str(p) for p in err["loc"])
-        where = ".".join(loc) or "(top level)"
-        blame = next(
-            (f"environment {var}" for path, var in origin.items() if loc[: len(path)] == path),
-            source,
+def _toml_value(raw: str) -> Any:
+    """An environment value read as a TOML value when it is one (["a"], {k = 1}), else as given."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+Origin = dict[tuple[str, ...], str]  # path of a setting -> the variable that set it
+
+
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over `environ` (os.environ, or a test's mapping)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = {name: v for name, v in environ.items() if name.startswith(ENV_PREFIX)}
+        super().__init__(settings_cls, case_sensitive=False)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
         )
-        message = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{blame}: {where}: {message}")
-    return "\n".join(parts)
+
+
+class _Overrides(_Environment):
+    """AUDIENCE_SECTION__KEY variables, nested on `__`; a list or a table is written as TOML."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        names = sorted(name for name in environ if name.startswith(ENV_PREFIX) and "__" in name)
+        self.origin: Origin = {
+            tuple(name[len(ENV_PREFIX) :].lower().split("__")): name for name in names
+        }
+        _refuse_misplaced(self.origin)
+        super().__init__(Settings, {name: environ[name] for name in names})
+
+    def _load_env_vars(self) -> Mapping[str, Any]:
+        return {name: _toml_value(raw or "") for name, raw in super()._load_env_vars().items()}
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        return value  # read as TOML already; what is not TOML stays text, for validation to refuse
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        for path in self.origin:
+            if path[0] not in Settings.model_fields:  # the source reads fields only
+                values.setdefault(path[0], {})  # so that validation refuses it as an extra input
+        return values
+
+
+def _refuse_misplaced(origin: Origin) -> None:
+    """A secret through a settings override, or a value below another variable's value."""
+    for path, name in origin.items():
+        if any(word in path[-1] for word in _SECRET_WORDS):
+            raise ConfigError(
+                f"environment {name}: secrets have their own variables: {_secret_hint('.'.join(path))}"
+            )
+        if any(path[:depth] in origin for depth in range(1, len(path))):
+            raise ConfigError(f"environment {name}: {'.'.join(path[:-1])} is not a table")
+
+
+def _merged(
+    low: dict[str, Any], high: dict[str, Any], origin: Origin, where: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """`high` over `low`: tables the variables reach into are merged, a variable's value replaces."""
+    out = dict(low)
+    for key, value in high.items():
+        path = (*where, key)
+        if key not in out or path in origin or not isinstance(value, dict):
+            out[key] = value
+        elif isinstance(out[key], dict):
+            out[key] = _merged(out[key], value, origin, path)
+        else:
+            name, full = next((n, p) for p, n in origin.items() if p[: len(path)] == path)
+            raise ConfigError(f"environment {name}: {'.'.join(full[:-1])} is not a table")
+    return out
+
+
+class _ConfigFile(TomlConfigSettingsSource):
+    """pydantic-settings' TOML source, reading the file as UTF-8 text (any line ending)."""
+
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        return tomllib.loads(file_path.read_text(encoding="utf-8"))
+
+
+def _read_file(config_path: Path, explicit: bool) -> dict[str, Any]:
+    """The file's settings (none when it is absent and was not asked for); secrets refused."""
+    if not config_path.exists():
+        if explicit:
+            raise ConfigError(f"{config_path}: configuration file not found")
+        return {}
+    try:
+        if config_path.is_dir():  # the TOML source would skip it silently
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(config_path))
+        data = _ConfigFile(Settings, toml_file=config_path).toml_data
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path}: cannot read: {exc}") from None
+    secret_keys = _find_secret_keys(data)
+    if secret_keys:
+        key = secret_keys[0]
+        raise ConfigError(
+            f"{config_path}: {key}: secrets are read from the environment only "
+            f"(set {_secret_hint(key)}); remove it from the file"
+        )
+    return data
+
+
+def _faults(values: dict[str, Any]) -> set[tuple[str, ...]]:
+    """Where validating `values` alone fails."""
+    try:
+        Settings.model_validate(values)
+    except ValidationError as exc:
+        return {tuple(str(p) for p in err["loc"]) for err in exc.errors()}
+    return set()
+
+
+def _validated(
+    values: dict[str, Any], origin: Origin, from_env: dict[str, Any], source: str
+) -> Settings:
+    """The settings, or one ConfigError with a line per problem, each naming who set the value:
+    the variable, or the variables below it when the environment's values alone fail there
+    (an unknown section or platform), else `source`."""
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        env_faults, lines = _faults(from_env), []
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            above = [name for path, name in origin.items() if loc[: len(path)] == path]
+            below = [name for path, name in origin.items() if path[: len(loc)] == loc]
+            names = above[:1] or (below if loc in env_faults else [])
+            blame = f"environment {', '.join(names)}" if names else source
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{blame}: {'.'.join(loc) or '(top level)'}: {message}")
+        raise ConfigError("\n".join(lines)) from None
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -304,28 +418,13 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     explicit = path is not None or bool(env.get("AUDIENCE_CONFIG"))
     config_path = path or Path(env.get("AUDIENCE_CONFIG") or DEFAULT_CONFIG)
-    data: dict[str, Any] = {}
-    source = "defaults"
-    if config_path.exists():
-        source = str(config_path)
-        try:
-            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{config_path}: cannot read: {exc}") from None
-        secret_keys = _find_secret_keys(data)
-        if secret_keys:
-            key = secret_keys[0]
-            raise ConfigError(
-                f"{config_path}: {key}: secrets are read from the environment only "
-                f"(set {_secret_hint(key)}); remove it from the file"
-            )
-    elif explicit:
-        raise ConfigError(f"{config_path}: configuration file not found")
-    data, origin = _apply_env_overrides(data, env)
-    data["secrets"] = {name: env[var] for name, var in SECRET_ENV.items() if env.get(var)}
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation(source, exc, origin)) from None
+    from_file = _read_file(config_path, explicit)
+    overrides = _Overrides(env)
+    from_env = overrides()
+    if env.get("AUDIENCE_WAREHOUSE"):  # short for AUDIENCE_WAREHOUSE__PATH, and it wins
+        from_env.setdefault("warehouse", {})["path"] = env["AUDIENCE_WAREHOUSE"]
+        overrides.origin[("warehouse", "path")] = "AUDIENCE_WAREHOUSE"
+    values = _merged(from_file, from_env, overrides.origin)
+    values["secrets"] = _Environment(Secrets, env)()
+    source = str(config_path) if config_path.exists() else "defaults"
+    return _validated(values, overrides.origin, from_env, source)

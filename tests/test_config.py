@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from pydantic import BaseModel
 
 from audience.config import SECRET_ENV, Settings, load_settings
 from audience.errors import ConfigError
+from tests.support.cli import Result
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "audience.example.toml"
 
@@ -136,3 +138,164 @@ def test_secret_through_a_settings_override_is_refused() -> None:
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+# --- the environment source (pydantic-settings) ----------------------------------------------
+
+
+def test_nested_overrides_reach_into_the_file_and_win(tmp_path: Path) -> None:
+    """Defaults < file < environment, table by table: the file's other keys stay."""
+    path = tmp_path / "audience.toml"
+    path.write_text(
+        "[platforms.github]\nmax_retries = 2\ntimeout_s = 5\n"
+        '[alerts]\ntag_recipients = {vip = ["a@example.org"]}\nsender = "file@example.org"\n'
+    )
+    settings = load_settings(
+        path,
+        environ={
+            "AUDIENCE_PLATFORMS__GITHUB__MAX_RETRIES": "7",
+            "AUDIENCE_PLATFORMS__YOUTUBE__ENABLED": "false",
+            "AUDIENCE_ALERTS__TAG_RECIPIENTS__OPS": '["ops@example.org"]',
+            "AUDIENCE_PLATFORMS__INSTAGRAM__ACCOUNT_ID": "1784140",
+        },
+    )
+    github = settings.platform("github")
+    assert (github.max_retries, github.timeout_s, github.max_concurrency) == (7, 5.0, 4)
+    assert settings.platform("youtube").enabled is False
+    assert settings.platform("instagram").account_id == "1784140"  # a TOML number, kept as text
+    assert settings.alerts.tag_recipients == {
+        "vip": ("a@example.org",),
+        "ops": ("ops@example.org",),
+    }
+    assert settings.alerts.sender == "file@example.org"
+    assert settings.detection.spike_z == 3.5
+
+
+def test_a_table_written_whole_replaces_the_files(tmp_path: Path) -> None:
+    path = tmp_path / "audience.toml"
+    path.write_text('[alerts]\ntag_recipients = {vip = ["a@example.org"]}\n')
+    settings = load_settings(
+        path, environ={"AUDIENCE_ALERTS__TAG_RECIPIENTS": '{ops = ["ops@example.org"]}'}
+    )
+    assert settings.alerts.tag_recipients == {"ops": ("ops@example.org",)}
+
+
+def test_the_short_warehouse_variable_wins_over_the_long_one(tmp_path: Path) -> None:
+    settings = load_settings(
+        None,
+        environ={
+            "AUDIENCE_WAREHOUSE__PATH": str(tmp_path / "long.duckdb"),
+            "AUDIENCE_WAREHOUSE": str(tmp_path / "short.duckdb"),
+        },
+    )
+    assert settings.warehouse.path == tmp_path / "short.duckdb"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"AUDIENCE_X__Y__Z": "1"}, r"^environment AUDIENCE_X__Y__Z: x: Extra inputs"),
+        (
+            {"AUDIENCE_DETECTION__SPYKE_Z": "4"},
+            r"^environment AUDIENCE_DETECTION__SPYKE_Z: detection.spyke_z: Extra inputs",
+        ),
+        (
+            {"AUDIENCE_PLATFORMS__MYSPACE__BASE_URL": "http://127.0.0.1:9"},
+            r"^environment AUDIENCE_PLATFORMS__MYSPACE__BASE_URL: platforms: unknown platform\(s\) \['myspace'\]",
+        ),
+        (
+            {"AUDIENCE_ALERTS__SMTP_PORT": "many"},
+            r"^environment AUDIENCE_ALERTS__SMTP_PORT: alerts.smtp_port: Input should be a valid integer",
+        ),
+        (
+            {"AUDIENCE_ALERTS__RECIPIENTS": "ops@example.org"},  # a list is written ["..."]
+            r"^environment AUDIENCE_ALERTS__RECIPIENTS: alerts.recipients: Input should be a valid tuple",
+        ),
+        (
+            {"AUDIENCE_ALERTS__SMTP_USER": "true"},  # read as TOML: a boolean, not a name
+            r"^environment AUDIENCE_ALERTS__SMTP_USER: alerts.smtp_user: Input should be a valid string",
+        ),
+        (
+            {"AUDIENCE_PLATFORMS__GITHUB__TIMEOUT_S": "1", "AUDIENCE_PLATFORMS__GITHUB": "2"},
+            r"^environment AUDIENCE_PLATFORMS__GITHUB__TIMEOUT_S: platforms.github is not a table",
+        ),
+        (
+            {"AUDIENCE_PLATFORMS__YOUTUBE__API_KEY": "k"},
+            r"^environment AUDIENCE_PLATFORMS__YOUTUBE__API_KEY: secrets have their own variables: AUDIENCE_YOUTUBE_API_KEY",
+        ),
+    ],
+)
+def test_a_bad_variable_is_named(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, environ=environ)
+
+
+def test_file_and_environment_errors_each_name_their_source(tmp_path: Path) -> None:
+    path = tmp_path / "audience.toml"
+    path.write_text('[detection]\nspike_z = "high"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={"AUDIENCE_DETECTION__DROP_Z": "-1"})
+    assert str(info.value).splitlines() == [
+        f"{path}: detection.spike_z: Input should be a valid number, unable to parse string as a number",
+        "environment AUDIENCE_DETECTION__DROP_Z: detection.drop_z: Input should be greater than 0",
+    ]
+
+
+def test_an_override_into_a_value_of_the_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "audience.toml"
+    path.write_text("detection = 5\n")
+    with pytest.raises(
+        ConfigError, match=r"^environment AUDIENCE_DETECTION__SPIKE_Z: detection is not a table"
+    ):
+        load_settings(path, environ={"AUDIENCE_DETECTION__SPIKE_Z": "4"})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[Detection]\nspike_z = 4\n", r": Detection: Extra inputs are not permitted"),
+        ("[secrets]\n", r": secrets: secrets are read from the environment only"),
+    ],
+)
+def test_file_keys_are_read_as_written(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "audience.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path, environ={})
+
+
+def test_a_directory_as_the_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read: \[Errno 21\] Is a directory"):
+        load_settings(tmp_path, environ={})
+
+
+def test_only_the_given_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mapping given is the whole environment; names outside AUDIENCE_SECTION__KEY are not settings."""
+    monkeypatch.setenv("AUDIENCE_DETECTION__SPIKE_Z", "not a number")
+    monkeypatch.setenv("AUDIENCE_GITHUB_TOKEN", "from-os-environ")
+    settings = load_settings(
+        None,
+        environ={
+            "AUDIENCE_DEBUG": "1",
+            "AUDIENCE_ACCOUNTS": "anything",
+            "AUDIENCE_SMTP_CAFILE": "/nowhere.pem",
+            "audience_detection__spike_z": "also not a number",  # the prefix is upper case
+            "AUDIENCE_SMTP_PASSWORD": "",  # empty: unset
+        },
+    )
+    assert settings.detection.spike_z == 3.5
+    assert settings.secrets.github_token is None
+    assert settings.secrets.smtp_password is None
+    assert Settings().secrets.github_token is None  # alone, a class holds its defaults only
+
+
+def test_a_bad_variable_is_refused_by_the_command_line_in_its_name(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUDIENCE_DETECTION__SPIKE_Z", "\x1b[31m")
+    result = cli("accounts", "list")
+    assert result.code == 2
+    assert result.err.startswith(
+        "error: environment AUDIENCE_DETECTION__SPIKE_Z: detection.spike_z: Input should be"
+    )
+    assert "\x1b" not in result.err
