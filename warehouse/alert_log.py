@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 
 from warehouse.query import fetch_one
+from warehouse.records import AnomalyFacts
 
 KEY = ("platform", "handle", "day", "kind")
 
@@ -41,19 +42,13 @@ class Pending:
 
 
 @dataclass(frozen=True)
-class QueuedAlert:
+class QueuedAlert(AnomalyFacts):
     """A queued (anomaly, recipient, stage), with the anomaly's figures and the account's name."""
 
     recipient: str
     stage: str
     platform: str
     handle: str
-    day: date
-    kind: str
-    attribution: str
-    suspected_purchase: bool
-    severity: str
-    explanation: str
     display_name: str | None
     followers_before: float | None
     followers: float | None
