@@ -17,15 +17,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import polars as pl
 
 from alerts.chart import sparkline
 from alerts.message import Card, build_message
 from audience.config import Settings
-from warehouse.alerts import KEY, alertable, follow_ups, queue, queued, record
+from warehouse.alert_log import (
+    NewAnomaly,
+    Pending,
+    QueuedAlert,
+    alertable,
+    count_queued,
+    follow_ups,
+    followers_between,
+    queue,
+    queued,
+    record,
+)
 from warehouse.db import open_warehouse
 
 SmtpFactory = Callable[..., smtplib.SMTP]
@@ -43,12 +52,12 @@ class AlertSummary:
     errors: list[str] = field(default_factory=list)
 
 
-def recipients_for(row: dict[str, Any], settings: Settings) -> list[str]:
+def recipients_for(row: NewAnomaly, settings: Settings) -> list[str]:
     """Default recipients, the account's own, and those of its tags (settings and warehouse)."""
     wanted = list(settings.alerts.recipients)
-    tags = set(row.get("tags") or [])
+    tags = set(row.tags or [])
     for account in settings.accounts:
-        if (account.platform, account.handle) == (row["platform"], row["handle"]):
+        if (account.platform, account.handle) == (row.platform, row.handle):
             wanted += account.recipients
             tags |= set(account.tags)
     for tag in sorted(tags):
@@ -56,17 +65,15 @@ def recipients_for(row: dict[str, Any], settings: Settings) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def _chart(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> bytes | None:
-    day: date = row["day"]
-    series = con.execute(
-        "SELECT day, followers FROM daily_metrics WHERE platform = ? AND handle = ? AND day BETWEEN ? AND ? ORDER BY day",
-        [
-            row["platform"],
-            row["handle"],
-            day - timedelta(days=CHART_BEFORE),
-            day + timedelta(days=CHART_AFTER),
-        ],
-    ).fetchall()
+def _chart(con: duckdb.DuckDBPyConnection, row: QueuedAlert) -> bytes | None:
+    day = row.day
+    series = followers_between(
+        con,
+        row.platform,
+        row.handle,
+        day - timedelta(days=CHART_BEFORE),
+        day + timedelta(days=CHART_AFTER),
+    )
     if len(series) < 2:
         return None
     days = [d for d, _ in series]
@@ -74,42 +81,42 @@ def _chart(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> bytes | None:
     return sparkline([f for _, f in series], marked)
 
 
-def _card(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> Card:
+def _card(con: duckdb.DuckDBPyConnection, row: QueuedAlert) -> Card:
     figures = {
-        "followers before": _round(row.get("followers_before")),
-        "followers after": _round(row.get("followers")),
-        "change": _round(row.get("gain")),
-        "usual daily change": _round(row.get("baseline_median")),
-        "above normal": _round(row.get("excess")),
-        "score": _round(row.get("score"), 1),
-        "kept after 7 days": _share(row.get("retention_7")),
-        "kept after 30 days": _share(row.get("retention_30")),
-        "expectation": row.get("check_name"),
+        "followers before": _round(row.followers_before),
+        "followers after": _round(row.followers),
+        "change": _round(row.gain),
+        "usual daily change": _round(row.baseline_median),
+        "above normal": _round(row.excess),
+        "score": _round(row.score, 1),
+        "kept after 7 days": _share(row.retention_7),
+        "kept after 30 days": _share(row.retention_30),
+        "expectation": row.check_name,
     }
     return Card(
-        row["platform"],
-        row["handle"],
-        row["day"],
-        row["kind"],
-        row["attribution"],
-        bool(row["suspected_purchase"]),
-        row["severity"],
-        row["explanation"],
-        row.get("display_name"),
-        figures,
-        str(row.get("thresholds") or ""),
-        _chart(con, row),
-        verdict_code=row.get("verdict") or "unexplained",
-        confidence=row.get("confidence") or "low",
-        stage=row.get("stage") or "first",
+        day=row.day,
+        kind=row.kind,
+        attribution=row.attribution,
+        suspected_purchase=bool(row.suspected_purchase),
+        severity=row.severity,
+        explanation=row.explanation,
+        platform=row.platform,
+        handle=row.handle,
+        display_name=row.display_name,
+        figures=figures,
+        thresholds=str(row.thresholds or ""),
+        chart=_chart(con, row),
+        verdict_code=row.verdict or "unexplained",
+        confidence=row.confidence or "low",
+        stage=row.stage or "first",
     )
 
 
-def _round(value: Any, digits: int = 0) -> str | None:
+def _round(value: float | None, digits: int = 0) -> str | None:
     return None if value is None else f"{value:,.{digits}f}"
 
 
-def _share(value: Any) -> str | None:
+def _share(value: float | None) -> str | None:
     return None if value is None else f"{value:.0%}"
 
 
@@ -150,29 +157,20 @@ def send_alerts(
     """Queue what is new, then send everything queued; record each outcome."""
     summary = AlertSummary()
     with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
-        rows = alertable(con, as_of, lookback_days, artifacts=False)
         pairs = [
-            {**{k: r[k] for k in KEY}, "recipient": who, "stage": "first", "verdict": r["verdict"]}
-            for r in rows.iter_rows(named=True)
+            Pending(r.platform, r.handle, r.day, r.kind, who, "first", r.verdict)
+            for r in alertable(con, as_of, lookback_days, artifacts=False)
             for who in recipients_for(r, settings)
         ]
-        if pairs:
-            queue(con, pl.DataFrame(pairs))
+        queue(con, pairs)
         queue(con, follow_ups(con, as_of, max(lookback_days, REJUDGED_DAYS)))
         cards: dict[tuple[object, ...], Card] = {}  # one card (and chart) per anomaly and stage
         outgoing: dict[str, list[tuple[AlertKey, Card]]] = {}
-        for r in queued(con).iter_rows(named=True):
-            key: AlertKey = (
-                r["platform"],
-                r["handle"],
-                r["day"],
-                r["kind"],
-                r["stage"],
-                r["verdict"],
-            )
+        for r in queued(con):
+            key: AlertKey = (r.platform, r.handle, r.day, r.kind, r.stage, r.verdict)
             if key not in cards:
                 cards[key] = _card(con, r)
-            outgoing.setdefault(r["recipient"], []).append((key, cards[key]))
+            outgoing.setdefault(r.recipient, []).append((key, cards[key]))
         summary.recipients = len(outgoing)
         server = None
         try:
@@ -209,6 +207,5 @@ def send_alerts(
         if server is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 server.quit()
-        row = con.execute("SELECT count(*) FROM alerts WHERE status = 'queued'").fetchall()
-        summary.still_queued = int(row[0][0])
+        summary.still_queued = count_queued(con)
     return summary

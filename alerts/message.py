@@ -7,61 +7,27 @@ control and direction-override characters (`clean`) in both parts.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import PackageLoader
 
 from transforms.verdicts import verdict_words
+from transforms.wording import clean, html_templates
+from warehouse.records import AnomalyFacts
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def clean(text: str | None, limit: int = 200) -> str:
-    """Account-supplied text made safe to show: no control or direction-override characters, bounded."""
-    text = _CONTROL.sub("", text or "")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+EMAILS = html_templates(PackageLoader("alerts", "templates"))
 
 
-def html_templates(package: str, limit: int = 200) -> Environment:
-    """The jinja2 templates in `<package>/templates/`, autoescaped when they are HTML, with a
-    `clean` filter: `clean(value, limit)`, None shown as nothing."""
-    templates = Environment(
-        loader=PackageLoader(package, "templates"),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-    def clean_filter(value: object, n: int = limit) -> str:
-        return clean(None if value is None else str(value), n)
-
-    templates.filters["clean"] = clean_filter
-    return templates
-
-
-EMAILS = html_templates("alerts")
-
-
-@dataclass
-class Card:
+@dataclass(frozen=True)
+class Card(AnomalyFacts):
     """One anomaly, with what a person needs to judge it."""
 
     platform: str
     handle: str
-    day: date
-    kind: str
-    attribution: str
-    suspected_purchase: bool
-    severity: str
-    explanation: str
     display_name: str | None = None
-    figures: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, str | None] = field(default_factory=dict)
     thresholds: str = ""
     chart: bytes | None = None  # PNG
     verdict_code: str = "unexplained"  # the anomaly's verdict (see transforms.verdicts)

@@ -74,7 +74,8 @@ class Simulator:
             Counter()
         )  # (platform, handle) -> counts served with 200
         self._dice = Dice(seed)
-        self._limiter = Limiter()
+        self._now: Callable[[], float] = time.time
+        self._limiter = Limiter(self._now)
         self.app = Starlette(routes=self._routes())
 
     @property
@@ -104,8 +105,13 @@ class Simulator:
         self.limits.clear()
         self.stats.clear()
         self.served.clear()
-        self._limiter = Limiter()
+        self.use_clock(time.time)
         self.world.reset()
+
+    def use_clock(self, now: Callable[[], float]) -> None:
+        """Count the rate windows on `now` (epoch seconds): a test's virtual clock, or the wall's."""
+        self._now = now
+        self._limiter = Limiter(now)
 
     def set_faults(self, platform: str, **settings: Any) -> None:
         self.faults[platform] = Faults.from_dict(settings)
@@ -143,7 +149,7 @@ class Simulator:
         headers: dict[str, str] = {}
         if limit is not None:
             key = f"{platform}:{request.path_params.get('host', '')}"  # each Mastodon server counts alone
-            now = time.time()
+            now = self._now()
             allowed, window = self._limiter.take(key, limit)
             headers = rate_headers(platform, limit, window, now)
             if not allowed:

@@ -15,7 +15,7 @@ from audience.nightly import store
 from collectors.base import Outcome
 from collectors.run import collect
 from simulator.server import SimulatorServer
-from tests.support.clock import RecordingClock
+from tests.support.clock import FakeClock
 from tests.support.simulator import sim_environ
 
 
@@ -158,15 +158,16 @@ def test_injected_faults_lose_nothing(sim: SimulatorServer, tmp_path: Path) -> N
 
 
 def test_rate_limits_are_respected_not_hit(sim: SimulatorServer) -> None:
+    clock = FakeClock()  # the gate and the simulator's windows on one virtual clock
+    sim.simulator.use_clock(clock.now)
     sim.simulator.set_limit("github", limit=10, window_s=1)
     wanted = [("github", f"user{i}") for i in range(25)]
-    clock = RecordingClock()
     results = collect(wanted, load_settings(None, environ=sim_environ(sim)), clock=clock)
     assert {r.outcome for r in results} == {Outcome.OK}
     assert sim.simulator.stats["github:limited"] == 0
     # 25 requests at 10 a second need at least three windows: the gate waited for two resets
     # (the simulator's windows are aligned to whole seconds; 5 ms waits are probes, not resets)
-    resets = {round(began + seconds) for began, seconds in clock.waits if seconds > 0.005}
+    resets = {round(began + seconds) for began, seconds in clock.spans if seconds > 0.005}
     assert len(resets) >= 2, clock.waits
 
 

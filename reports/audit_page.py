@@ -1,0 +1,234 @@
+"""The audit of one account as a record (`Audit`), and the page that shows it: its sections, as
+plain text (`render_text`) and as HTML with its chart (`render_audit`).
+
+`audience/audit.py` fills and judges the record; this module only words it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from reports.pages import PAGES, chart, write_page
+from transforms.verdicts import ACCOUNT_VERDICTS
+from transforms.wording import clean
+from warehouse.audit_reads import AccountMetrics, Baseline, FlaggedDay, PlatformEvent
+
+# `verdict_code` in `audit --format json`: what the prose verdict says, for scripts
+VERDICT_CODES = (*ACCOUNT_VERDICTS, "no_figure")
+
+Section = tuple[str, list[str]]
+
+
+@dataclass
+class Estimate:
+    """The audience without what the suspected purchases added and kept."""
+
+    followers: float
+    added: float  # growth above normal on suspected-purchase days
+    kept: float  # of which still there (by the latest retention measured)
+    organic: float  # followers - kept
+    low: float  # if every bought follower were still there
+    high: float  # if the unmeasured ones had all gone
+
+
+@dataclass
+class Audit:
+    platform: str
+    handle: str
+    as_of: date
+    display_name: str | None = None
+    tracked: bool = False
+    followers: float | None = None
+    following: float | None = None
+    posts: float | None = None
+    size_day: date | None = None
+    size_source: str = "warehouse"  # or "live" (fetched now, not stored)
+    first_day: date | None = None
+    last_day: date | None = None
+    days_observed: int = 0
+    collected_days: int = 0  # of which collected from the platform's API (the rest imported)
+    analysed_through: date | None = None
+    metrics: AccountMetrics | None = None
+    flagged: list[FlaggedDay] = field(default_factory=list)
+    # its platform's events on days it has no flag of its own, with its z and gain those days
+    platform_events: list[PlatformEvent] = field(default_factory=list)
+    estimate: Estimate | None = None
+    verdict: str = ""
+    confidence: str = ""  # high, medium, low, none
+    account_verdict: str = ""  # a key of transforms.verdicts.ACCOUNT_VERDICTS
+    reasons: list[str] = field(default_factory=list)
+    limits: list[str] = field(default_factory=list)
+    series: list[tuple[date, float]] = field(default_factory=list)  # followers by day, for charts
+    baseline: Baseline | None = None  # the latest robust baseline (shown within `metrics`)
+
+    @property
+    def account(self) -> str:
+        return f"{self.platform}:{self.handle}"
+
+    @property
+    def span_days(self) -> int:
+        if self.first_day is None or self.last_day is None:
+            return 0
+        return (self.last_day - self.first_day).days + 1
+
+    @property
+    def verdict_code(self) -> str:
+        """The verdict for scripts: one of VERDICT_CODES."""
+        if self.followers is None:
+            return "no_figure"
+        return self.account_verdict or "not_enough_history"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record for `--format json`: metrics and the latest baseline as one mapping."""
+        data = asdict(self)
+        del data["series"], data["baseline"]
+        data["metrics"] = (asdict(self.metrics) if self.metrics else {}) | (
+            {f"latest_{k}": v for k, v in asdict(self.baseline).items()} if self.baseline else {}
+        )
+        data["account"] = self.account
+        data["span_days"] = self.span_days
+        data["verdict_code"] = self.verdict_code
+        return data
+
+
+def _n(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:,.0f}"
+
+
+def _signed(value: float | None, rel: float | None = None) -> str:
+    if value is None:
+        return "n/a"
+    text = f"{value:+,.0f}"
+    return text + (f" ({rel:+.1%})" if rel is not None else "")
+
+
+def _size(audit: Audit) -> Section:
+    if audit.followers is None:
+        return ("Size", ["  no figure"])
+    extra = [
+        f"{_n(audit.following)} following" if audit.following is not None else "",
+        f"{_n(audit.posts)} posts" if audit.posts is not None else "",
+    ]
+    where = "fetched live, not stored" if audit.size_source == "live" else "from the warehouse"
+    return (
+        "Size",
+        [
+            f"  {_n(audit.followers)} followers on {audit.size_day} ({where})"
+            + (f"; {', '.join(e for e in extra if e)}" if any(extra) else "")
+        ],
+    )
+
+
+def _history(audit: Audit) -> Section:
+    if audit.first_day is None or (audit.span_days <= 1 and audit.size_source == "live"):
+        return ("History", ["  none in this warehouse"])
+    return (
+        "History",
+        [
+            f"  {audit.days_observed:,} days with a figure ({audit.collected_days:,} collected from "
+            f"{audit.platform}, {audit.days_observed - audit.collected_days:,} imported), "
+            f"between {audit.first_day} and {audit.last_day} ({audit.span_days:,} calendar days); "
+            + ("tracked nightly" if audit.tracked else "not tracked")
+        ],
+    )
+
+
+def _growth(audit: Audit, m: AccountMetrics) -> Section:
+    lines = [
+        f"  7 days {_signed(m.growth_abs_7)}, 28 days "
+        f"{_signed(m.growth_abs_28, m.growth_rel_28)}, 90 days "
+        f"{_signed(m.growth_abs_90, m.growth_rel_90)}; "
+        f"average {m.avg_daily_gain_28 or 0:+,.1f} a day over 28 days",
+    ]
+    if m.growth_percentile is not None:
+        lines.append(
+            f"  28-day growth at the {m.growth_percentile:.0f}th percentile of the tracked "
+            f"{audit.platform} accounts of its size ({m.size_tier})"
+        )
+    if m.next_milestone is not None and m.milestone_date is not None:
+        lines.append(f"  {m.next_milestone:,} expected around {m.milestone_date}")
+    quality = [
+        (m.follower_following_ratio, "{:,.1f} followers per account followed"),
+        (m.followers_per_post_90, "{:,.1f} followers gained per post (90 days)"),
+        (m.growth_consistency, "net growth in {:.0%} of the last 13 weeks"),
+        (m.flagged_growth_share_90, "{:.0%} of the 90 days' growth on suspected-purchase days"),
+    ]
+    shown = [pattern.format(value) for value, pattern in quality if value is not None]
+    if shown:
+        lines.append("  " + "; ".join(shown))
+    return ("Growth", lines)
+
+
+def _organic(e: Estimate) -> Section:
+    return (
+        "Organic-adjusted audience",
+        [
+            f"  about {_n(e.organic)} (between {_n(e.low)} and {_n(e.high)}): {_n(e.followers)} "
+            f"followers minus {_n(e.kept)} of the {_n(e.added)} that suspected purchases added "
+            "above normal and that were still there when last measured",
+        ],
+    )
+
+
+def _flagged(audit: Audit) -> Section:
+    lines = [] if audit.flagged else ["  none"]
+    for row in audit.flagged:
+        label = (
+            "SUSPECTED PURCHASE" if row.suspected_purchase else row.attribution.replace("_", " ")
+        )
+        lines += [f"  {row.day} {row.kind} [{label}]", f"    {row.explanation}"]
+    return (f"Flagged days ({len(audit.flagged)})", lines)
+
+
+def sections(audit: Audit) -> list[Section]:
+    """The page's sections (heading, lines), for the text and the HTML page alike."""
+    out: list[Section] = [
+        (
+            f"Verdict: {audit.verdict}",
+            [f"Confidence: {audit.confidence}", *(f"- {r}" for r in audit.reasons)],
+        ),
+        _size(audit),
+        _history(audit),
+    ]
+    m = audit.metrics
+    if m is not None and (m.growth_abs_28 is not None or m.growth_abs_7 is not None):
+        out.append(_growth(audit, m))
+    if audit.estimate:
+        out.append(_organic(audit.estimate))
+    out.append(_flagged(audit))
+    if audit.limits:
+        out.append(("What this cannot see", [f"  - {limit}" for limit in audit.limits]))
+    return out
+
+
+def title(audit: Audit) -> str:
+    """The heading; the display name is the account's own text, cleaned of control characters."""
+    name = f' ("{clean(audit.display_name, 120)}")' if audit.display_name else ""
+    return f"Audit of {audit.account}{name} as of {audit.as_of}"
+
+
+def render_text(audit: Audit) -> str:
+    """The one-page answer, as plain text."""
+    lines = [title(audit)]
+    for heading, body in sections(audit):
+        lines += ["", heading, *(line if line.startswith("  ") else f"  {line}" for line in body)]
+    return "\n".join(lines)
+
+
+def render_audit(audit: Audit) -> str:
+    """The audit of one account as one HTML page: its sections, and its chart with flagged days."""
+    return PAGES.get_template("audit.html").render(
+        title=title(audit),
+        chart_of_account=chart(audit.series, {row.day for row in audit.flagged}),
+        sections=[
+            (heading, [line.strip().removeprefix("- ") for line in lines])
+            for heading, lines in sections(audit)
+        ],
+    )
+
+
+def write_audit(audit: Audit, path: Path) -> Path:
+    return write_page(path, render_audit(audit))
