@@ -22,10 +22,10 @@ import click
 
 from audience.cli.accounts import accounts_group
 from audience.cli.context import Context, UserPath, utc_today
-from audience.cli.data import EXPORTED, check_command, export_command, import_command
+from audience.cli.data import check_command, export_command, import_command
 from audience.cli.demo import demo_command
 from audience.cli.findings import anomalies_command, audit_command
-from audience.cli.query import QUERY_LOCKDOWN, query_command
+from audience.cli.query import query_command
 from audience.cli.run import report_command, run_command, serve_command
 from audience.config import load_settings
 from audience.errors import (
@@ -38,6 +38,8 @@ from audience.errors import (
     shown,
     shown_lines,
 )
+from warehouse.export import EXPORTED
+from warehouse.lockdown import QUERY_LOCKDOWN
 
 __all__ = ["EXPORTED", "QUERY_LOCKDOWN", "SAMPLE", "cli", "entry", "main"]
 

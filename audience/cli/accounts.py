@@ -53,23 +53,13 @@ def _not_yet_collected(obj: Context, rows: list[dict[str, Any]]) -> list[dict[st
 def accounts_list(obj: Context, fmt: str) -> None:
     """Every account in the warehouse, with its latest figure, and the configured ones."""
     note_if_stale(obj)
+    from warehouse.reads import account_listing
+
     configured = {a.key for a in obj.settings.accounts}
     rows: list[dict[str, Any]] = []
     if obj.warehouse.exists():
         with obj.open(read_only=True) as con:
-            rows = (
-                con.sql(
-                    """
-                SELECT a.platform, a.handle, a.tracked, a.status, a.first_seen, a.last_seen,
-                       s.followers AS latest_followers, array_to_string(a.tags, ',') AS tags
-                FROM accounts a LEFT JOIN snapshots s
-                  ON s.platform = a.platform AND s.handle = a.handle AND s.day = a.last_seen
-                ORDER BY a.platform, a.handle
-                """
-                )
-                .pl()
-                .to_dicts()
-            )
+            rows = account_listing(con)
     rows += _not_yet_collected(obj, rows)
     for row in rows:
         key = f"{row['platform']}:{row['handle']}"
@@ -84,18 +74,12 @@ def accounts_list(obj: Context, fmt: str) -> None:
 def accounts_add(obj: Context, accounts: tuple[str, ...], tags: tuple[str, ...]) -> None:
     """Track PLATFORM:HANDLE accounts (e.g. github:octocat, mastodon:user@host)."""
     from audience.platforms import parse_account
+    from warehouse.accounts import track
 
     parsed = [parse_account(a) for a in accounts]  # validate all before changing anything
     with obj.open() as con:
         for platform, handle in parsed:
-            con.execute(
-                """
-                INSERT INTO accounts (platform, handle, tracked, tags) VALUES (?, ?, true, ?)
-                ON CONFLICT (platform, handle) DO UPDATE SET tracked = true,
-                    tags = list_distinct(list_concat(accounts.tags, excluded.tags)), updated_at = now()
-                """,
-                [platform, handle, list(tags)],
-            )
+            track(con, platform, handle, tags)
     click.echo(f"tracking {', '.join(shown(f'{p}:{h}') for p, h in parsed)}")
 
 
@@ -105,6 +89,7 @@ def accounts_add(obj: Context, accounts: tuple[str, ...], tags: tuple[str, ...])
 def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
     """Stop tracking accounts; their history stays in the warehouse."""
     from audience.platforms import parse_account
+    from warehouse.accounts import untrack
 
     parsed = [parse_account(a) for a in accounts]
     configured = {a.key for a in obj.settings.accounts}
@@ -115,11 +100,6 @@ def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
             )
     with obj.open() as con:
         for platform, handle in parsed:
-            row = con.execute(
-                "UPDATE accounts SET tracked = false, updated_at = now() WHERE platform = ? AND handle = ? "
-                "RETURNING handle",
-                [platform, handle],
-            ).fetchall()
-            if not row:
+            if not untrack(con, platform, handle):
                 raise AudienceError(f"{platform}:{handle} is not in the warehouse")
     click.echo(f"stopped tracking {', '.join(f'{p}:{h}' for p, h in parsed)} (history kept)")

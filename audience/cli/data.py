@@ -15,6 +15,7 @@ import click
 
 from audience.cli.context import Context, UserPath, pass_context
 from audience.errors import AudienceError, plural, shown
+from warehouse.export import EXPORTED
 
 if TYPE_CHECKING:
     from audience.ingest import ImportSummary
@@ -138,23 +139,6 @@ def _describe_import(obj: Context, summary: ImportSummary) -> None:
         obj.say("next: audience run --skip-collect   (analyse the history)")
 
 
-# every table the README documents (its warehouse table); not the internal ones:
-# schema_migrations, analysis_state, alerts_staged and demo_origin (the demo's mark on a
-# warehouse it created, of no use outside it)
-EXPORTED = (
-    "accounts",
-    "snapshots",
-    "daily_metrics",
-    "anomalies",
-    "account_metrics",
-    "runs",
-    "collection_log",
-    "import_replacements",
-    "imports",
-    "alerts",
-)
-
-
 def _export_refusal(output: Path, fmt: str) -> str | None:
     """Why `export` cannot write into OUTPUT (None: it can), found before anything is written."""
     if not output.exists():
@@ -195,16 +179,12 @@ def _staging_folder(output: Path) -> Path:
 
 def _export_into(obj: Context, staging: Path, output: Path, fmt: str) -> list[str]:
     """Write every table into STAGING, then move the files into OUTPUT; what was written."""
-    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+    from warehouse.export import export_table
+
     written = []
     with obj.open(read_only=True) as con:
         for table in EXPORTED:
-            target = staging / f"{table}.{fmt}"
-            # table names come from the fixed list above; the path is a string literal
-            quoted = str(target).replace("'", "''")
-            count = con.execute(
-                f"COPY (SELECT * FROM {table}) TO '{quoted}' ({options})"
-            ).fetchall()[0][0]
+            count = export_table(con, table, staging / f"{table}.{fmt}", fmt)
             written.append(f"{table} ({plural(count, 'row')})")
     if output.exists():  # an earlier export: each file replaced whole, once all are written
         for table in EXPORTED:

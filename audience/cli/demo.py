@@ -11,6 +11,7 @@ import click
 from audience.cli.context import Context, UserPath, pass_context
 from audience.cli.run import describe_run
 from audience.errors import shown
+from warehouse.example_queries import STREAMER_DAYS, fastest_growing
 
 if TYPE_CHECKING:
     from audience.demo import DemoFiles
@@ -54,15 +55,10 @@ def demo_command(obj: Context, folder: Path) -> None:
 
 def _print_findings(demo: Context) -> None:
     """Every anomaly of the demo's warehouse, suspected purchases and those under watch first."""
+    from warehouse.reads import findings_by_verdict
+
     with demo.open(read_only=True) as con:
-        rows = (
-            con.sql(
-                "SELECT day, platform, handle, kind, verdict, suspected_purchase, explanation "
-                "FROM anomalies ORDER BY suspected_purchase DESC, verdict = 'pending' DESC, day"
-            )
-            .pl()
-            .to_dicts()
-        )
+        rows = findings_by_verdict(con)
     for row in rows:
         verdict = {"suspected_purchase": "SUSPECTED PURCHASE", "pending": "UNDER WATCH"}.get(
             row["verdict"], row["verdict"].replace("_", " ")
@@ -93,8 +89,6 @@ def _print_where_to_look(files: DemoFiles, report: str, today: date) -> None:
         f"  {w} audit x:growthguru\n"
         f"  {w} audit twitch:streamer_one\n"
         f"  {w} anomalies --suspected\n"
-        f'  {w} query "SELECT platform, handle, followers, growth_rel_28 FROM daily_metrics '
-        f"WHERE day = DATE '{today}' ORDER BY growth_rel_28 DESC LIMIT 5\"\n"
-        f'  {w} query "SELECT day, followers, daily_gain, robust_z FROM daily_metrics '
-        "WHERE handle = 'streamer_one' ORDER BY day DESC LIMIT 14\""
+        f'  {w} query "{fastest_growing(today)}"\n'
+        f'  {w} query "{STREAMER_DAYS}"'
     )

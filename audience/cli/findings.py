@@ -62,25 +62,12 @@ def anomalies_command(
         from audience.platforms import get_platform
 
         get_platform(platform)
-    clauses: list[str] = []
-    params: list[object] = []
-    if since:
-        clauses.append("day >= ?")
-        params.append(since)
-    if platform:
-        clauses.append("platform = ?")
-        params.append(platform)
-    if suspected:
-        clauses.append("suspected_purchase")
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    from warehouse.reads import anomaly_listing
+
     columns = ANOMALY_COLUMNS + (ANOMALY_FIGURES if fmt != "table" else [])
     with obj.open(read_only=True) as con:
-        # the column names come from the fixed list above; the filters are parameters
-        names, rows = fetch_rows(
-            con,
-            f"SELECT {', '.join(columns)} FROM anomalies {where} ORDER BY day DESC, platform, handle",
-            params,
-        )
+        listing = anomaly_listing(con, columns, since=since, platform=platform, suspected=suspected)
+        names, rows = fetch_rows(listing)
     emit(rows, fmt, names)
     obj.say(plural(len(rows), "anomaly"))
 

@@ -35,12 +35,9 @@ def _machine_value(value: Any) -> Any:
     return value
 
 
-def fetch_rows(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
-) -> tuple[list[str], list[list[Any]]]:
+def fetch_rows(relation: duckdb.DuckDBPyRelation) -> tuple[list[str], list[list[Any]]]:
     """Column names and rows as machine values: JSON columns parsed, DECIMAL as numbers, and a
     floating-point column whose every figure is whole (a count stored as DOUBLE) as integers."""
-    relation = con.sql(sql, params=params)
     columns = list(relation.columns)
     is_json = [str(t) == "JSON" for t in relation.types]
     rows = [[_machine_value(v) for v in row] for row in relation.fetchall()]

@@ -9,25 +9,12 @@ import click
 from audience.cli.context import Context, note_if_stale, pass_context
 from audience.cli.output import emit, fetch_rows, format_option
 from audience.errors import AudienceError
+from warehouse.example_queries import EVERY_ACCOUNT
+from warehouse.lockdown import lock_down
 
 if TYPE_CHECKING:
     import duckdb
 
-# What `audience query` sets on its read-only connection before the user's SQL runs, in this
-# order: nothing spills to a temporary folder (settable only while external access is on); no
-# file, URL, extension, secret or other database can be reached (COPY, EXPORT, ATTACH, INSTALL,
-# LOAD, read_*, glob: refused); and the configuration is locked so that no SET, RESET or PRAGMA
-# of the query can undo any of it. The warehouse itself was opened before, read-only.
-QUERY_LOCKDOWN = (
-    "SET temp_directory = ''",
-    "SET enable_external_access = false",
-    "SET autoinstall_known_extensions = false",
-    "SET autoload_known_extensions = false",
-    "SET allow_community_extensions = false",
-    "SET allow_persistent_secrets = false",
-    "SET allow_extension_repositories = 'forbidden'",
-    "SET lock_configuration = true",
-)
 QUERY_KINDS = "SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, SUMMARIZE"
 
 
@@ -48,7 +35,7 @@ def _read_only_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         ) from None
     if not statements:
         raise AudienceError(
-            'query refused: no SQL statement given (e.g. audience query "SELECT * FROM accounts")'
+            f'query refused: no SQL statement given (e.g. audience query "{EVERY_ACCOUNT}")'
         )
     if len(statements) > 1:
         raise AudienceError(
@@ -78,11 +65,10 @@ def query_command(obj: Context, sql: str, fmt: str) -> None:
     import duckdb
 
     with obj.open(read_only=True) as con:
-        for setting in QUERY_LOCKDOWN:
-            con.execute(setting)
+        lock_down(con)
         _read_only_statement(con, sql)
         try:
-            columns, rows = fetch_rows(con, sql)
+            columns, rows = fetch_rows(con.sql(sql))
         except duckdb.PermissionException as exc:
             raise AudienceError(
                 "query refused: it reads the warehouse only (no files, URLs or extensions): "

@@ -20,6 +20,7 @@ from audience.cli.context import (
     pass_context,
 )
 from audience.errors import AudienceError, ExitStatus, Interrupted, is_interrupt, plural, shown
+from warehouse.example_queries import FAILED_COLLECTIONS
 
 
 def describe_checks(obj: Context, result: dict[str, Any]) -> None:
@@ -55,7 +56,7 @@ def _describe_collection(obj: Context, collection: dict[str, Any]) -> int:
     if missed:
         obj.say(
             f"  {plural(missed, 'account')} not collected tonight; why: audience query "
-            "\"SELECT * FROM collection_log WHERE outcome <> 'ok' ORDER BY observed_at DESC\""
+            f'"{FAILED_COLLECTIONS}"'
         )
     return int(missed)
 
@@ -183,17 +184,16 @@ def report_command(obj: Context, as_of: date | None, output: Path | None) -> Non
     note_if_stale(obj)
     from audience.analysis import shadow_as_of
     from reports.render import CHART_DAYS, write_report
-    from warehouse.query import fetch_one
+    from warehouse.reads import last_analysed_day
 
     not_future(obj, as_of)
     with obj.open(read_only=True) as con:
         if as_of is None:
-            row = fetch_one(con, "SELECT max(day) FROM daily_metrics")
-            if not row or row[0] is None:
+            as_of = last_analysed_day(con)
+            if as_of is None:
                 raise AudienceError(
                     "nothing analysed yet: run `audience run` (or `audience demo`) first"
                 )
-            as_of = row[0]
         shadow_as_of(con, obj.settings.detection, as_of, metric_days=CHART_DAYS)
         path = write_report(con, as_of, output or obj.settings.report.path)
     click.echo(f"report written to {shown(str(path))}")
