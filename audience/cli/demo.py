@@ -50,7 +50,7 @@ def demo_command(obj: Context, folder: Path) -> None:
     describe_run(demo, summary, f"the outbox {shown(str(files.outbox))}/")
     demo.say("4/4 what was found:")
     _print_findings(demo)
-    _print_where_to_look(files, str(summary["report"]), today)
+    _print_where_to_look(files, summary.report, today)
 
 
 def _print_findings(demo: Context) -> None:

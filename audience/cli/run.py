@@ -20,67 +20,61 @@ from audience.cli.context import (
     pass_context,
 )
 from audience.errors import AudienceError, ExitStatus, Interrupted, is_interrupt, plural, shown
+from audience.records import AlertsReport, ChecksSummary, CollectionReport, NightlySummary
 from warehouse.example_queries import FAILED_COLLECTIONS
 
 
-def describe_checks(obj: Context, result: dict[str, Any]) -> None:
+def describe_checks(obj: Context, checks: ChecksSummary) -> None:
     """One line per suite the analysis ran: how many expectations, and which were not met."""
-    for suite in ("snapshots", "growth"):
-        check = result["checks"].get(suite) or {}
-        if not check:
-            continue
-        if not check["evaluated"]:
-            obj.say(f"  {check['suite']}: nothing new to check")
+    for check in checks.suites():
+        if not check.evaluated:
+            obj.say(f"  {check.suite}: nothing new to check")
             continue
         failed = "; ".join(
-            f"{f['expectation']}({f['kwargs'].get('column', '')})"
-            + (
-                f" {f['unexpected_count']:,} unexpected"
-                if f["unexpected_count"] is not None
-                else ""
-            )
-            for f in check["failed"]
+            f"{f.expectation}({f.kwargs.get('column', '')})"
+            + (f" {f.unexpected_count:,} unexpected" if f.unexpected_count is not None else "")
+            for f in check.failed
         )
         obj.say(
-            f"  {check['suite']}: {plural(check['evaluated'], 'expectation')}, "
-            + ("all met" if check["success"] else f"not met: {failed}")
+            f"  {check.suite}: {plural(check.evaluated, 'expectation')}, "
+            + ("all met" if check.success else f"not met: {failed}")
         )
 
 
-def _describe_collection(obj: Context, collection: dict[str, Any]) -> int:
+def _describe_collection(obj: Context, collection: CollectionReport) -> int:
     """What the collection did; how many accounts have no figure tonight."""
-    click.echo(collection["description"])
-    for failure in collection["failures"]:
-        obj.say(f"  {failure['account']}: {failure['outcome']}: {failure['reason']}")
-    missed = sum(n for outcome, n in collection["outcomes"].items() if outcome != "ok")
+    click.echo(collection.description)
+    for failure in collection.failures:
+        obj.say(f"  {failure.account}: {failure.outcome}: {failure.reason}")
+    missed = sum(n for outcome, n in collection.outcomes.items() if outcome != "ok")
     if missed:
         obj.say(
             f"  {plural(missed, 'account')} not collected tonight; why: audience query "
             f'"{FAILED_COLLECTIONS}"'
         )
-    return int(missed)
+    return missed
 
 
-def _describe_alerts(obj: Context, alerts: dict[str, Any] | None, alerts_to: str) -> int:
+def _describe_alerts(obj: Context, alerts: AlertsReport | None, alerts_to: str) -> int:
     """What the alerts did; how many stay queued for the next run."""
     if alerts is None:
         obj.say("alerts: no recipients configured ([alerts] recipients in audience.toml)")
         return 0
     click.echo(
-        f"alerts: {plural(alerts['sent'], 'message')} for "
-        f"{plural(alerts['anomalies'], 'new anomaly alert')} to {alerts_to}"
+        f"alerts: {plural(alerts.sent, 'message')} for "
+        f"{plural(alerts.anomalies, 'new anomaly alert')} to {alerts_to}"
         + (
-            f"; {alerts['still_queued']:,} still queued for the next run"
-            if alerts["still_queued"]
+            f"; {alerts.still_queued:,} still queued for the next run"
+            if alerts.still_queued
             else ""
         )
     )
-    for error in alerts["errors"]:
+    for error in alerts.errors:
         obj.say(f"  {error}")
-    return int(alerts["still_queued"])
+    return alerts.still_queued
 
 
-def describe_run(obj: Context, summary: dict[str, Any], alerts_to: str) -> int:
+def describe_run(obj: Context, summary: NightlySummary, alerts_to: str) -> int:
     """Print what a nightly run did; return how many accounts were not collected plus how many
     alerts stay queued (not zero: exit status 3, partly done).
 
@@ -88,19 +82,18 @@ def describe_run(obj: Context, summary: dict[str, Any], alerts_to: str) -> int:
     `moved` and `invalid_handle` as much as the retryable ones the collection lists as failures.
     """
     failed = 0
-    collection = summary.get("collection")
-    if collection:
-        failed += _describe_collection(obj, collection)
-    result = summary["analysis"]
-    describe_checks(obj, result)
+    if summary.collection:
+        failed += _describe_collection(obj, summary.collection)
+    result = summary.analysis
+    describe_checks(obj, result.checks)
     click.echo(
-        f"analysed {plural(result['accounts'], 'account')} through {result['as_of']} "
-        f"({result['mode']}): {plural(result['anomalies'], 'anomaly')} in the recomputed days, "
-        f"{result['new_anomalies']:,} new, "
-        f"{plural(result['suspected_purchases'], 'suspected purchase')}"
+        f"analysed {plural(result.accounts, 'account')} through {result.as_of} "
+        f"({result.mode}): {plural(result.anomalies, 'anomaly')} in the recomputed days, "
+        f"{result.new_anomalies:,} new, "
+        f"{plural(result.suspected_purchases, 'suspected purchase')}"
     )
-    failed += _describe_alerts(obj, summary.get("alerts"), alerts_to)
-    click.echo(f"report: {summary['report']}")
+    failed += _describe_alerts(obj, summary.alerts, alerts_to)
+    click.echo(f"report: {summary.report}")
     return failed
 
 
