@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -30,6 +30,7 @@ import polars as pl
 
 from audience.config import DetectionSettings, Settings
 from audience.errors import AudienceError, plural
+from audience.records import AnalysisSummary, ChecksSummary, SuiteCheck
 from checks.suites import merge_failures
 from transforms.anomalies import (
     ANOMALY_SCHEMA,
@@ -134,19 +135,6 @@ METRIC_VALUES = [
 ]
 # what a flagged day carries into the anomalies (transforms.anomalies)
 EVIDENCE = [*DAY_EVIDENCE, *RULE_EVIDENCE, *[f"{rule}_margin" for rule in RULES]]
-
-
-@dataclass(frozen=True)
-class AnalysisSummary:
-    as_of: date
-    mode: str  # "full", "incremental" or "empty"
-    accounts: int
-    days_written: int
-    anomalies: int
-    new_anomalies: int
-    suspected_purchases: int
-    checks: dict[str, Any] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)  # where the run's time went
 
 
 def context_days(t: DetectionSettings) -> int:
@@ -350,7 +338,7 @@ def compute(
 class Computed(NamedTuple):
     metrics: pl.DataFrame  # the new days' metrics (empty when they went to a sink)
     anomalies: pl.DataFrame
-    checks: dict[str, Any]  # the checker's summary
+    checks: SuiteCheck | None  # the checker's summary (None: it ran no suite)
     recent: pl.DataFrame  # every account's last WINDOW_DAYS days up to as_of (the summary's input)
 
 
@@ -445,17 +433,19 @@ def metrics_frame(parts: list[Arrays], accounts: Accounts) -> pl.DataFrame:
     return named_frame(concat([kept(p) for p in parts]), accounts.names, METRIC_VALUES)
 
 
-def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    """One suite summary from the summaries of several chunks."""
+def merge_checks(summaries: list[dict[str, Any]]) -> SuiteCheck | None:
+    """One suite summary from the summaries of several chunks (None: no suite ran)."""
     summaries = [s for s in summaries if s]
     if not summaries:
-        return {}
-    return {
-        "suite": summaries[0]["suite"],
-        "success": all(s["success"] for s in summaries),
-        "evaluated": max(s["evaluated"] for s in summaries),
-        "failed": merge_failures(s["failed"] for s in summaries),
-    }
+        return None
+    return SuiteCheck.of(
+        {
+            "suite": summaries[0]["suite"],
+            "success": all(s["success"] for s in summaries),
+            "evaluated": max(s["evaluated"] for s in summaries),
+            "failed": merge_failures(s["failed"] for s in summaries),
+        }
+    )
 
 
 def _state(con: duckdb.DuckDBPyConnection) -> tuple[date, datetime] | None:
@@ -685,7 +675,7 @@ def _analyze(
         anomalies=anomalies.height,
         new_anomalies=new,
         suspected_purchases=suspected,
-        checks={"checker": checker.name, "growth": checks, "snapshots": quality},
+        checks=ChecksSummary(checker.name, checks, SuiteCheck.of(quality)),
         seconds={k: round(v, 3) for k, v in clock.seconds.items()},
     )
 
@@ -869,7 +859,7 @@ def run_analysis(
     full: bool = False,
     checker: Checker | None = None,
     lock_timeout_s: float = 10.0,
-) -> dict[str, Any]:
+) -> AnalysisSummary:
     """One recorded analysis run in one transaction; `as_of` defaults to the newest snapshot."""
     with open_warehouse(warehouse, timeout_s=lock_timeout_s) as con:
         if as_of is None:
@@ -879,8 +869,8 @@ def run_analysis(
         try:
             run_id = start_run(con, "analyze", as_of)
             summary = analyze(con, settings.detection, as_of, full=full, checker=checker)
-            result = {"run_id": run_id, **summary.__dict__}
-            finish_run(con, run_id, "ok", result)
+            result = replace(summary, run_id=run_id)
+            finish_run(con, run_id, "ok", result.as_dict())
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -26,6 +26,7 @@ import polars as pl
 
 from audience.config import ENV_PREFIX, SECRET_ENV
 from audience.errors import AudienceError
+from audience.records import NightlySummary
 from simulator.audiences import AccountSpec, Event, generate
 from simulator.sample import SAMPLE_DAYS, SAMPLE_EVENTS, SAMPLE_SEED, SAMPLE_SPECS, history_csv
 from simulator.server import Simulator, SimulatorServer
@@ -200,7 +201,7 @@ def demo_environment() -> Iterator[None]:
         os.environ.update(saved)
 
 
-def run_demo(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[str, Any]:
+def run_demo(files: DemoFiles, today: date, say: Callable[[str], None]) -> NightlySummary:
     """Start the simulator, import the history, run the nightly flow for today; its summary.
 
     Refused (AudienceError, nothing touched) when anything where it would write is not its own.
@@ -227,7 +228,7 @@ def run_demo(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[
     return summary
 
 
-def _run(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[str, Any]:
+def _run(files: DemoFiles, today: date, say: Callable[[str], None]) -> NightlySummary:
     from audience.ingest import import_history
 
     world = demo_world(today)
@@ -254,7 +255,7 @@ def _run(files: DemoFiles, today: date, say: Callable[[str], None]) -> dict[str,
         with demo_environment():
             from flows.nightly import nightly
 
-            summary: dict[str, Any] = nightly(
+            summary: NightlySummary = nightly(
                 as_of=today, warehouse=str(files.warehouse), config=str(files.config)
             )
     return summary

@@ -12,6 +12,7 @@ import httpx
 
 from audience.config import Settings
 from audience.errors import is_interrupt
+from audience.records import CollectionFailure
 from collectors.base import Fetched, Outcome
 from collectors.run import collect, redactor_for
 from warehouse.collection import record_collection
@@ -31,7 +32,9 @@ class CollectionSummary:
     accounts: int
     outcomes: dict[str, int]
     snapshots_written: int
-    failures: list[dict[str, str]] = field(default_factory=list)  # the first few, for the operator
+    failures: list[CollectionFailure] = field(
+        default_factory=list
+    )  # the first few, for the operator
 
     @property
     def failed(self) -> int:
@@ -101,11 +104,7 @@ def store(
             run_id = start_run(con, "collect", day)
             recorded = record_collection(con, run_id, day, results, redact)
             failures = [
-                {
-                    "account": f"{r.platform}:{r.handle}",
-                    "outcome": str(r.outcome),
-                    "reason": redact(r.reason),
-                }
+                CollectionFailure(f"{r.platform}:{r.handle}", str(r.outcome), redact(r.reason))
                 for r in results
                 if r.outcome in FAILED
             ]

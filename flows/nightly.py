@@ -23,6 +23,7 @@ from audience.analysis import run_analysis
 from audience.config import Settings, load_settings
 from audience.errors import WarehouseBusy, plural
 from audience.nightly import describe, fetch, store, tracked_accounts
+from audience.records import AlertsReport, AnalysisSummary, CollectionReport, NightlySummary
 from collectors.base import Fetched
 from warehouse.db import resolve_path
 
@@ -61,19 +62,16 @@ def collect_platform(platform: str, handles: list[str], config: str | None) -> l
 )
 def store_results(
     warehouse: str, config: str | None, day: date, results: list[Fetched]
-) -> dict[str, Any]:
+) -> CollectionReport:
     """Snapshots and the collection log in one transaction; retried if the warehouse is busy."""
     summary = store(Path(warehouse), _settings(config), day, results)
-    return {
-        "description": describe(summary),
-        "outcomes": summary.outcomes,
-        "failed": summary.failed,
-        "failures": summary.failures,
-    }
+    return CollectionReport(
+        describe(summary), summary.outcomes, summary.failed, tuple(summary.failures)
+    )
 
 
 @task(name="analyse", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=transient_only)
-def analyse(warehouse: str, config: str | None, as_of: date | None, full: bool) -> dict[str, Any]:
+def analyse(warehouse: str, config: str | None, as_of: date | None, full: bool) -> AnalysisSummary:
     """Compute daily metrics and anomalies for everything new; retried if the warehouse is busy."""
     from checks.suites import GXChecker
 
@@ -89,17 +87,14 @@ def analyse(warehouse: str, config: str | None, as_of: date | None, full: bool) 
 
 
 @task(name="alerts", retries=1, retry_delay_seconds=30, retry_condition_fn=transient_only)
-def send(warehouse: str, config: str | None, as_of: date) -> dict[str, Any]:
+def send(warehouse: str, config: str | None, as_of: date) -> AlertsReport:
     """Alert emails for what is new; what cannot be sent stays queued for the next run."""
     from alerts.deliver import send_alerts
 
     summary = send_alerts(Path(warehouse), _settings(config), as_of)
-    return {
-        "sent": summary.sent,
-        "anomalies": summary.anomalies,
-        "still_queued": summary.still_queued,
-        "errors": summary.errors,
-    }
+    return AlertsReport(
+        summary.sent, summary.anomalies, summary.still_queued, tuple(summary.errors)
+    )
 
 
 # platforms are collected side by side; Prefect's generic typing of runners is stricter than its use
@@ -126,76 +121,81 @@ def nightly(
     config: str | None = None,
     skip_collect: bool = False,
     full: bool = False,
-) -> dict[str, Any]:
+) -> NightlySummary:
     """Collect every tracked account, analyse what is new, send the alerts, write the report."""
     logger = get_run_logger()
     settings = _settings(config)
     target = str(resolve_path(warehouse, settings.warehouse.path))
     day = as_of or datetime.now(UTC).date()
-    summary: dict[str, Any] = {"warehouse": target, "day": day.isoformat()}
+    collection = None
     if not skip_collect:
         by_platform: dict[str, list[str]] = {}
         for platform, handle in tracked_accounts(Path(target), settings):
             by_platform.setdefault(platform, []).append(handle)
         futures = [collect_platform.submit(p, hs, config) for p, hs in sorted(by_platform.items())]
         results = [r for f in futures for r in f.result()]
-        summary["collection"] = store_results(target, config, day, results)
-        logger.info(summary["collection"]["description"])
-    summary["analysis"] = analyse(target, config, day if not skip_collect else as_of, full)
+        collection = store_results(target, config, day, results)
+        logger.info(collection.description)
+    analysis = analyse(target, config, day if not skip_collect else as_of, full)
     logger.info(
         "analysed %s accounts through %s (%s): %s new anomalies",
-        summary["analysis"]["accounts"],
-        summary["analysis"]["as_of"],
-        summary["analysis"]["mode"],
-        summary["analysis"]["new_anomalies"],
+        analysis.accounts,
+        analysis.as_of,
+        analysis.mode,
+        analysis.new_anomalies,
     )
     recipients = (
         settings.alerts.recipients
         or settings.alerts.tag_recipients
         or any(a.recipients for a in settings.accounts)
     )
-    summary["alerts"] = send(target, config, summary["analysis"]["as_of"]) if recipients else None
-    summary["report"] = report(target, config, summary["analysis"]["as_of"])
+    alerts = send(target, config, analysis.as_of) if recipients else None
+    summary = NightlySummary(
+        target,
+        day.isoformat(),
+        analysis,
+        report(target, config, analysis.as_of),
+        collection,
+        alerts,
+    )
     create_markdown_artifact(
         key="nightly-summary", markdown=_markdown(summary), description="What the nightly run did"
     )
     return summary
 
 
-def _markdown(summary: dict[str, Any]) -> str:
-    lines = [f"# Nightly run for {summary['day']}", "", f"warehouse: `{summary['warehouse']}`", ""]
-    collection = summary.get("collection")
+def _markdown(summary: NightlySummary) -> str:
+    lines = [f"# Nightly run for {summary.day}", "", f"warehouse: `{summary.warehouse}`", ""]
+    collection = summary.collection
     if collection:
         lines += ["## Collection", "", "| outcome | accounts |", "|---|---|"]
-        lines += [f"| {o} | {n} |" for o, n in sorted(collection["outcomes"].items())]
-        lines += [""] + [
-            f"* {f['account']}: {f['outcome']}: {f['reason']}" for f in collection["failures"]
-        ]
-    analysis = summary["analysis"]
+        lines += [f"| {o} | {n} |" for o, n in sorted(collection.outcomes.items())]
+        lines += [""] + [f"* {f.account}: {f.outcome}: {f.reason}" for f in collection.failures]
+    analysis = summary.analysis
     lines += [
         "",
         "## Analysis",
         "",
-        f"* through {analysis['as_of']} ({analysis['mode']}), {analysis['accounts']} accounts",
-        f"* new anomalies: {analysis['new_anomalies']}, suspected purchases in the recomputed days: "
-        f"{analysis['suspected_purchases']}",
+        f"* through {analysis.as_of} ({analysis.mode}), {analysis.accounts} accounts",
+        f"* new anomalies: {analysis.new_anomalies}, suspected purchases in the recomputed days: "
+        f"{analysis.suspected_purchases}",
     ]
-    alerts = summary.get("alerts")
+    alerts = summary.alerts
     lines += [
         "",
         "## Alerts",
         "",
         (
-            f"* {plural(alerts['sent'], 'message')}, {alerts['still_queued']} still queued"
+            f"* {plural(alerts.sent, 'message')}, {alerts.still_queued} still queued"
             if alerts
             else "* no recipients configured"
         ),
     ]
     lines += [
         "",
-        f"Report: [{summary['report']}](file://{summary['report']})",
+        f"Report: [{summary.report}](file://{summary.report})",
         "",
-        "Query the anomalies: `audience anomalies --since " + str(analysis["as_of"]) + "`",
+        "Query the anomalies: `audience anomalies --since " + str(analysis.as_of) + "`",
     ]
     return "\n".join(lines)
 

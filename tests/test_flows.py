@@ -54,8 +54,9 @@ def test_the_nightly_flow_collects_analyses_and_alerts(
         as_of=date(2024, 12, 31), warehouse=str(warehouse), config=str(config), return_state=True
     )
     summary = state.result()
-    assert summary["collection"]["outcomes"] == {"ok": 2, "not_found": 1}
-    assert summary["analysis"]["accounts"] == 2
+    assert summary.collection is not None
+    assert summary.collection.outcomes == {"ok": 2, "not_found": 1}
+    assert summary.analysis.accounts == 2
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("SELECT platform, source FROM snapshots ORDER BY 1").fetchall() == [
             ("bluesky", "api:bluesky"),
@@ -88,8 +89,8 @@ def test_the_nightly_flow_collects_analyses_and_alerts(
     assert asyncio.run(collect_runs()) == {"collect-bluesky", "collect-github", "collect-x"}
     markdown = asyncio.run(artifact())
     assert "| not_found | 1 |" in markdown
-    assert f"Report: [{summary['report']}]" in markdown
-    assert Path(summary["report"]).read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert f"Report: [{summary.report}]" in markdown
+    assert Path(summary.report).read_text(encoding="utf-8").startswith("<!doctype html>")
     assert "x:nobody_at_all: " not in markdown  # not_found is information, not a failure
 
 

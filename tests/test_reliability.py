@@ -357,7 +357,8 @@ def test_secrets_appear_nowhere_and_account_text_is_escaped(
     warehouse = tmp_path / "w.duckdb"
     import_history([SAMPLE], warehouse, SAMPLE_AS_OF)
     summary = nightly(as_of=SAMPLE_AS_OF, warehouse=str(warehouse), config=str(config))
-    outcomes = summary["collection"]["outcomes"]
+    assert summary.collection is not None
+    outcomes = summary.collection.outcomes
     assert outcomes.get("auth_failed", 0) >= 3  # the error paths ran
     # the refused SMTP login (a wrong sentinel password), then the same anomalies to an outbox
     s = load_settings(config)

@@ -1,0 +1,130 @@
+"""Rows on stdout as a table, CSV or JSON, with the values as a machine reads them."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from datetime import date
+from datetime import time as time_of_day
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from audience.errors import shown
+
+if TYPE_CHECKING:
+    import duckdb
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the rows.",
+)
+
+
+def _machine_value(value: Any) -> Any:
+    """A value as JSON, CSV and the table show it: whole decimals as integers, others as floats."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def fetch_rows(relation: duckdb.DuckDBPyRelation) -> tuple[list[str], list[list[Any]]]:
+    """Column names and rows as machine values: JSON columns parsed, DECIMAL as numbers, and a
+    floating-point column whose every figure is whole (a count stored as DOUBLE) as integers."""
+    columns = list(relation.columns)
+    is_json = [str(t) == "JSON" for t in relation.types]
+    rows = [[_machine_value(v) for v in row] for row in relation.fetchall()]
+    for i, json_column in enumerate(is_json):
+        values = [row[i] for row in rows if row[i] is not None]
+        if json_column:
+            for row in rows:
+                row[i] = None if row[i] is None else json.loads(row[i])
+        elif values and all(
+            isinstance(v, float) and (not math.isfinite(v) or (v.is_integer() and abs(v) < 2**53))
+            for v in values
+        ):  # NaN and infinities stay what they are
+            for row in rows:
+                value = row[i]
+                if isinstance(value, float) and math.isfinite(value):
+                    row[i] = int(value)
+    return columns, rows
+
+
+def json_value(value: Any) -> Any:
+    """JSON has no dates, no NaN and no bytes: ISO text, null, and hex."""
+    if isinstance(value, date | time_of_day):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # UUID, interval, ...
+
+
+def _text_value(value: Any) -> str:
+    """One CSV or table cell: NULL empty, booleans as true/false, NaN and infinities as
+    nan/inf/-inf, nested values as JSON, dates in ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(json_value(value), ensure_ascii=False)
+    return str(json_value(value))
+
+
+def emit(rows: list[list[Any]], fmt: str, columns: list[str]) -> None:
+    """Print rows (values in `columns` order) as a table, CSV or JSON on stdout."""
+    if fmt == "json":
+        records = [dict(zip(_unique(columns), map(json_value, row), strict=True)) for row in rows]
+        click.echo(json.dumps(records, indent=2))
+        return
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_text_value(v) for v in row] for row in rows)
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    from rich.console import Console
+    from rich.table import Column, Table
+    from rich.text import Text
+
+    table = Table(*[Column(header=Text(shown(c))) for c in columns], show_lines=False)
+    for row in rows:  # Text: a stored "[red]" is shown, not taken as markup; escapes made visible
+        table.add_row(*[Text(shown(_text_value(v))) for v in row])
+    # piped output keeps whole values; a terminal gets its own width
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+def _unique(columns: list[str]) -> list[str]:
+    """JSON keys for the columns: a repeated name gets a suffix (`n`, `n_2`) instead of a loss."""
+    seen: dict[str, int] = {}
+    keys = []
+    for column in columns:
+        seen[column] = seen.get(column, 0) + 1
+        keys.append(column if seen[column] == 1 else f"{column}_{seen[column]}")
+    return keys
+
+
+def in_columns(rows: list[dict[str, Any]], columns: list[str]) -> list[list[Any]]:
+    """Rows given as dicts, as lists of their values in `columns` order."""
+    return [[row.get(c) for c in columns] for row in rows]

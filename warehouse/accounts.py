@@ -1,0 +1,31 @@
+"""Tracking accounts by hand (`audience accounts add|remove`): the accounts table's flag."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+
+def track(
+    con: duckdb.DuckDBPyConnection, platform: str, handle: str, tags: Sequence[str] = ()
+) -> None:
+    """Track an account (added when new), its tags joined to those it has."""
+    con.execute(
+        """
+        INSERT INTO accounts (platform, handle, tracked, tags) VALUES (?, ?, true, ?)
+        ON CONFLICT (platform, handle) DO UPDATE SET tracked = true,
+            tags = list_distinct(list_concat(accounts.tags, excluded.tags)), updated_at = now()
+        """,
+        [platform, handle, list(tags)],
+    )
+
+
+def untrack(con: duckdb.DuckDBPyConnection, platform: str, handle: str) -> bool:
+    """Stop tracking an account, its history kept; False when the warehouse has no such account."""
+    row = con.execute(
+        "UPDATE accounts SET tracked = false, updated_at = now() WHERE platform = ? AND handle = ? "
+        "RETURNING handle",
+        [platform, handle],
+    ).fetchall()
+    return bool(row)
