@@ -295,8 +295,8 @@ def import_command(
 
 def _run_analysis(obj: Context, as_of: date | None, full: bool) -> dict[str, Any]:
     """Analyse with the Great Expectations suites, and say what they found."""
-    from audience.analysis import run_analysis
     from checks.suites import GXChecker
+    from pipeline.analyse import run_analysis
 
     obj.say("checking with Great Expectations (its import takes a few seconds)")
     result = run_analysis(
@@ -460,7 +460,7 @@ def report_command(obj: Context, as_of: date | None, output: Path | None) -> Non
     to that day only (in memory; the warehouse is not written), as a run on that day would have.
     """
     _note_if_stale(obj)
-    from audience.analysis import shadow_as_of
+    from pipeline.analyse import shadow_as_of
     from reports.render import CHART_DAYS, write_report
     from warehouse.query import fetch_one
 

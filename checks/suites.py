@@ -127,6 +127,20 @@ def merge_failures(parts: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]
     return list(failed.values())
 
 
+def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One suite summary from the summaries of several batches (empty ones: a checker without
+    a suite, e.g. transforms.judging.MarginChecker)."""
+    summaries = [s for s in summaries if s]
+    if not summaries:
+        return {}
+    return {
+        "suite": summaries[0]["suite"],
+        "success": all(s["success"] for s in summaries),
+        "evaluated": max(s["evaluated"] for s in summaries),
+        "failed": merge_failures(s["failed"] for s in summaries),
+    }
+
+
 def _named(example: Any, names: dict[int, str] | None, column: Any) -> Any:
     """An example as a person reads it: the account's name, a day as a date."""
     if isinstance(example, dict):

@@ -496,7 +496,7 @@ def finalize(
     candidates: pl.DataFrame,
     events: pl.DataFrame,
     t: DetectionSettings,
-    detected_at: datetime,
+    detected_at: datetime | None,
     as_of: date | None = None,
 ) -> pl.DataFrame:
     """Attribute the candidates (with the platform events of all accounts), judge and explain them.

@@ -242,3 +242,11 @@ def series_arrays(frame: pl.DataFrame) -> Series:
 def nullable(values: np.ndarray) -> pl.Series:
     """A float array as a Polars column, NaN (unknown) as null."""
     return pl.Series(values, nan_to_null=True)
+
+
+Arrays = dict[str, np.ndarray]  # columns of equal length
+
+
+def concat(parts: list[Arrays]) -> Arrays:
+    """Columns of several chunks, one after another."""
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]} if parts else {}
