@@ -23,8 +23,8 @@ from audience.config import DetectionSettings, Settings
 from checks.suites import merge_checks
 from transforms.compute import carry_detected_at, compute, context_days
 from transforms.judging import Checker, MarginChecker, account_verdicts
-from transforms.quality import WINDOW_DAYS, account_summary
 from transforms.series import ACCOUNT, EPOCH, Arrays, Observations
+from transforms.summary import WINDOW_DAYS, account_summary
 from warehouse.analysis_load import (
     Loaded,
     Plan,

@@ -261,7 +261,7 @@ def test_stopping_losses_is_not_abnormal_growth() -> None:
 
 
 def test_account_summary() -> None:
-    from transforms.quality import account_summary
+    from transforms.summary import account_summary
 
     snaps = organic("buyer", n=150, gain_edit={100: 2000}).with_columns(
         pl.lit(50.0).alias("following"),
@@ -297,7 +297,7 @@ def test_rolling_windows_give_polars_figures(
 ) -> None:
     # the array kernels (one sort per pair of windows, sums from power-of-two pieces) must
     # agree exactly with Polars' rolling_median / rolling_quantile / rolling_sum / rolling_max
-    from transforms.layout import rolling_max, rolling_quartiles, rolling_sum
+    from transforms.rolling import rolling_max, rolling_quartiles, rolling_sum
 
     least = data.draw(st.integers(1, window))
     series = pl.Series(values, dtype=pl.Float64)

@@ -30,9 +30,7 @@ from transforms.anomalies import (
 )
 from transforms.growth import WINDOWS
 from transforms.judging import Checker, MarginChecker, Verdicts
-from transforms.layout import first_rows, with_account_ids
-from transforms.quality import READS as SUMMARY_READS
-from transforms.quality import WINDOW_DAYS
+from transforms.rolling import first_rows, with_account_ids
 from transforms.series import (
     ACCOUNT,
     EPOCH,
@@ -51,6 +49,8 @@ from transforms.signals import (
     padding,
     score,
 )
+from transforms.summary import READS as SUMMARY_READS
+from transforms.summary import WINDOW_DAYS
 
 CHUNK_ACCOUNTS = 100  # accounts scored together: arrays of about 1 MB, a bounded memory
 THREADS = 2  # chunks scored side by side (NumPy releases the GIL)

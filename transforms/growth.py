@@ -7,7 +7,7 @@ import math
 import numpy as np
 import polars as pl
 
-from transforms.layout import change, layout
+from transforms.rolling import change, layout
 from transforms.series import nullable, series_arrays
 
 WINDOWS = (1, 7, 28, 90)
@@ -15,7 +15,7 @@ SIZE_TIERS = (0, 1_000, 10_000, 100_000, 1_000_000)  # lower bounds of the size 
 
 
 def growth_columns(followers: np.ndarray) -> dict[str, np.ndarray]:
-    """growth_abs_N / growth_rel_N and avg_daily_gain_28, on the padded layout (transforms.layout)."""
+    """growth_abs_N / growth_rel_N and avg_daily_gain_28, on the padded layout (transforms.rolling)."""
     out = {}
     with np.errstate(all="ignore"):
         for window in WINDOWS:

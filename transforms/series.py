@@ -22,7 +22,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from transforms.layout import first_rows, with_account_ids
+from transforms.rolling import first_rows, with_account_ids
 
 ACCOUNT = ("platform", "handle")
 VALUES = ("followers", "following", "posts")
@@ -40,7 +40,7 @@ class Observations:
 
     @classmethod
     def from_frame(cls, frame: pl.DataFrame) -> Observations:
-        """From a frame sorted by aid and day (transforms.layout.with_account_ids)."""
+        """From a frame sorted by aid and day (transforms.rolling.with_account_ids)."""
         values = {
             name: frame.get_column(name).cast(pl.Float64).fill_null(np.nan).to_numpy()
             if name in frame.columns

@@ -26,7 +26,7 @@ import polars as pl
 
 from audience.config import DetectionSettings
 from transforms.growth import WINDOWS, growth_columns
-from transforms.layout import (
+from transforms.rolling import (
     Layout,
     change,
     lag,
