@@ -282,30 +282,6 @@ def validate_margins(
     )
 
 
-def flag_suspicious_growth(
-    scored: pl.DataFrame, rows: pl.Expr | None = None
-) -> tuple[pl.DataFrame, CheckResult]:
-    """validate_margins on a scored frame: adds flag_<rule> columns (False on rows not selected)."""
-    chosen = rows if rows is not None else pl.lit(True)
-    selected = scored.with_columns(chosen.alias("_selected")).get_column("_selected").to_numpy()
-    chosen_rows = scored.filter(pl.Series(selected))
-    flags, result = validate_margins(
-        {
-            f"{rule}_margin": chosen_rows.get_column(f"{rule}_margin")
-            .cast(pl.Float64)
-            .fill_null(np.nan)
-            .to_numpy()
-            for rule in RULES
-        }
-    )
-    out = scored
-    for rule in RULES:
-        column = np.zeros(scored.height, dtype=bool)
-        column[np.flatnonzero(selected)] = flags[rule]
-        out = out.with_columns(pl.Series(f"flag_{rule}", column))
-    return out, result
-
-
 class GXChecker:
     """The checks the nightly run uses: GX suites on what is new."""
 

@@ -18,7 +18,7 @@ import polars as pl
 
 from audience.config import DetectionSettings
 from transforms.series import ACCOUNT
-from transforms.signals import DRIP_WINDOW, REVERT_DAYS, REVERT_SHARE, co_movement
+from transforms.signals import DRIP_WINDOW, REVERT_DAYS, REVERT_SHARE
 from transforms.verdicts import (
     PROFILE,
     PROFILE_EVIDENCE,
@@ -417,17 +417,6 @@ def _drip_evidence(row: dict[str, Any]) -> None:
     row["window_end"] = row["day"] + timedelta(days=int(row["drip_last"]))
     row["retention_7"] = row["drip_retention_7"]
     row["retention_30"] = row["drip_retention_30"]
-
-
-def build_anomalies(
-    flagged: pl.DataFrame, t: DetectionSettings, detected_at: datetime
-) -> pl.DataFrame:
-    """Turn a scored frame with flag_<rule> columns into rows of the `anomalies` table."""
-    if flagged.is_empty():
-        return pl.DataFrame(schema=ANOMALY_SCHEMA)
-    as_of = flagged.get_column("day").max()
-    assert isinstance(as_of, date)
-    return finalize(candidates(flagged, t), co_movement(flagged, t), t, detected_at, as_of)
 
 
 def candidates(flagged: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
