@@ -259,7 +259,7 @@ def run_audit(
 
     `fetch` False (an audit of a past day: the platform only knows today's size): never asked.
     """
-    from audience.analysis import shadow_as_of
+    from pipeline.analyse import shadow_as_of
     from warehouse.db import open_warehouse
 
     audit = Audit(platform, handle, as_of)

@@ -33,8 +33,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from audience.analysis import Checker, MarginChecker, analyze, compute
 from audience.config import DetectionSettings
+from pipeline.analyse import analyse
+from transforms.compute import compute
+from transforms.judging import Checker, MarginChecker
 from transforms.series import Observations
 from warehouse.db import open_warehouse
 
@@ -122,7 +124,7 @@ def child(mode: str, path: Path, checks: str) -> None:
             last = new_day
         con.execute("BEGIN TRANSACTION")
         started = time.perf_counter()
-        summary = analyze(con, t, last, full=(mode == "full"), checker=chosen)
+        summary = analyse(con, t, last, full=(mode == "full"), checker=chosen)
         elapsed = time.perf_counter() - started
         started = time.perf_counter()
         con.execute("COMMIT")

@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from audience.analysis import compute
 from audience.config import DetectionSettings
 from benchmarks.evaluate_field import SURFACED, score
 from benchmarks.evaluate_field import evaluate as evaluate_field
 from benchmarks.field_scenarios import LABEL_SCHEMA
 from simulator.audiences import AccountSpec, Event, PlatformEvent, generate
+from transforms.compute import compute
 
 START = date(2024, 1, 1)
 DAYS = 365

@@ -19,9 +19,9 @@ from datetime import timedelta
 
 import polars as pl
 
-from audience.analysis import compute
 from audience.config import DetectionSettings
 from benchmarks.field_scenarios import START, field_scenarios
+from transforms.compute import compute
 
 SURFACED = ("suspected_purchase", "unexplained")
 

@@ -127,6 +127,20 @@ def merge_failures(parts: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]
     return list(failed.values())
 
 
+def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One suite summary from the summaries of several batches (empty ones: a checker without
+    a suite, e.g. transforms.judging.MarginChecker)."""
+    summaries = [s for s in summaries if s]
+    if not summaries:
+        return {}
+    return {
+        "suite": summaries[0]["suite"],
+        "success": all(s["success"] for s in summaries),
+        "evaluated": max(s["evaluated"] for s in summaries),
+        "failed": merge_failures(s["failed"] for s in summaries),
+    }
+
+
 def _named(example: Any, names: dict[int, str] | None, column: Any) -> Any:
     """An example as a person reads it: the account's name, a day as a date."""
     if isinstance(example, dict):
@@ -266,30 +280,6 @@ def validate_margins(
     return flags, CheckResult(
         "suspicious_growth", bool(result.success), len(result.results), _failures(result)
     )
-
-
-def flag_suspicious_growth(
-    scored: pl.DataFrame, rows: pl.Expr | None = None
-) -> tuple[pl.DataFrame, CheckResult]:
-    """validate_margins on a scored frame: adds flag_<rule> columns (False on rows not selected)."""
-    chosen = rows if rows is not None else pl.lit(True)
-    selected = scored.with_columns(chosen.alias("_selected")).get_column("_selected").to_numpy()
-    chosen_rows = scored.filter(pl.Series(selected))
-    flags, result = validate_margins(
-        {
-            f"{rule}_margin": chosen_rows.get_column(f"{rule}_margin")
-            .cast(pl.Float64)
-            .fill_null(np.nan)
-            .to_numpy()
-            for rule in RULES
-        }
-    )
-    out = scored
-    for rule in RULES:
-        column = np.zeros(scored.height, dtype=bool)
-        column[np.flatnonzero(selected)] = flags[rule]
-        out = out.with_columns(pl.Series(f"flag_{rule}", column))
-    return out, result
 
 
 class GXChecker:

@@ -17,7 +17,7 @@ from drills.contents import content_digest, integrity
 from warehouse.db import open_warehouse
 
 ANALYSE = (
-    "import sys, datetime as dt; from pathlib import Path; from audience.analysis import run_analysis; "
+    "import sys, datetime as dt; from pathlib import Path; from pipeline.analyse import run_analysis; "
     "from audience.config import load_settings; "
     "run_analysis(Path(sys.argv[1]), load_settings(None, environ={}), dt.date.fromisoformat(sys.argv[2]), full=True)"
 )

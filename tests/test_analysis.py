@@ -6,8 +6,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from audience.analysis import analyze
 from audience.config import DetectionSettings
+from pipeline.analyse import analyse
 from warehouse.snapshots import upsert_snapshots
 
 T = DetectionSettings()
@@ -51,16 +51,16 @@ def test_nightly_increments_equal_a_full_rebuild(con: duckdb.DuckDBPyConnection)
     rows = history().filter((pl.col("handle") != "a5") | (pl.col("day") <= D0 + timedelta(150)))
     cut = D0 + timedelta(120)
     upsert_snapshots(con, rows.filter(pl.col("day") <= cut))
-    assert analyze(con, T, cut).mode == "full"
+    assert analyse(con, T, cut).mode == "full"
     modes = set()
     for k in range(1, 80):
         day = cut + timedelta(k)
         upsert_snapshots(con, rows.filter(pl.col("day") == day))
-        modes.add(analyze(con, T, day).mode)
+        modes.add(analyse(con, T, day).mode)
     assert modes == {"incremental"}
     incremental = tables(con)
     standing = con.sql("SELECT * FROM account_metrics ORDER BY ALL").pl()
-    assert analyze(con, T, day, full=True).mode == "full"
+    assert analyse(con, T, day, full=True).mode == "full"
     rebuilt = tables(con)
     assert incremental[0].equals(rebuilt[0])
     assert incremental[1].equals(rebuilt[1])
@@ -78,11 +78,11 @@ def test_old_history_arriving_triggers_a_full_rebuild(con: duckdb.DuckDBPyConnec
     recent = rows.filter(pl.col("day") >= D0 + timedelta(100))
     upsert_snapshots(con, recent)
     last = D0 + timedelta(199)
-    analyze(con, T, last)
+    analyse(con, T, last)
     upsert_snapshots(
         con, rows.filter(pl.col("day") < D0 + timedelta(100))
     )  # an import of older days
-    summary = analyze(con, T, last)
+    summary = analyse(con, T, last)
     assert summary.mode == "full"
     assert con.execute("SELECT min(day) FROM daily_metrics").fetchall()[0][0] == D0
 
@@ -90,9 +90,9 @@ def test_old_history_arriving_triggers_a_full_rebuild(con: duckdb.DuckDBPyConnec
 def test_nothing_new_rewrites_only_the_retention_window(con: duckdb.DuckDBPyConnection) -> None:
     upsert_snapshots(con, history())
     last = D0 + timedelta(199)
-    analyze(con, T, last)
+    analyse(con, T, last)
     first = con.execute("SELECT detected_at FROM anomalies ORDER BY day LIMIT 1").fetchall()
-    summary = analyze(con, T, last)
+    summary = analyse(con, T, last)
     assert summary.mode == "incremental"
     assert summary.days_written <= 6 * 31
     assert con.execute("SELECT detected_at FROM anomalies ORDER BY day LIMIT 1").fetchall() == first
@@ -100,14 +100,14 @@ def test_nothing_new_rewrites_only_the_retention_window(con: duckdb.DuckDBPyConn
 
 
 def test_empty_warehouse_analyses_nothing(con: duckdb.DuckDBPyConnection) -> None:
-    summary = analyze(con, T, D0)
+    summary = analyse(con, T, D0)
     assert (summary.accounts, summary.days_written, summary.anomalies) == (0, 0, 0)
 
 
 def test_chunks_of_accounts_give_the_same_result() -> None:
     from datetime import UTC, datetime
 
-    from audience.analysis import compute
+    from transforms.compute import compute
 
     rng = np.random.default_rng(3)
     frames = []
@@ -128,8 +128,11 @@ def test_chunks_of_accounts_give_the_same_result() -> None:
         )
     snapshots = pl.concat(frames)
     as_of = D0 + timedelta(days=149)
-    whole, anomalies_whole, _, recent_whole = compute(snapshots, as_of, T)
-    split, anomalies_split, _, recent_split = compute(snapshots, as_of, T, chunk_accounts=2)
+    detected = datetime.now(UTC)  # compute reads no clock: the caller says when
+    whole, anomalies_whole, _, recent_whole = compute(snapshots, as_of, T, detected_at=detected)
+    split, anomalies_split, _, recent_split = compute(
+        snapshots, as_of, T, chunk_accounts=2, detected_at=detected
+    )
     assert whole.equals(split)
     assert recent_whole.equals(recent_split)
     assert recent_whole.get_column("day").min() == as_of - timedelta(days=90)
@@ -142,10 +145,11 @@ def test_chunks_of_accounts_give_the_same_result() -> None:
         "a2"
     ]
     assert datetime.now(UTC) >= anomalies_split.get_column("detected_at").max()
+    assert set(anomalies_split.get_column("detected_at")) == {detected}
 
 
 def test_accounts_never_reach_into_each_other_with_the_longest_windows() -> None:
-    from audience.analysis import compute
+    from transforms.compute import compute
 
     t = DetectionSettings(baseline_days=365, drip_window_days=60, churn_window_days=90)
     rows = history(n=500, accounts=3)

@@ -15,10 +15,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from audience.analysis import run_analysis
 from audience.cli import SAMPLE, main
 from audience.config import load_settings
 from audience.ingest import import_history
+from pipeline.analyse import run_analysis
 from tests.support.cli import Result
 
 Cli = Callable[..., Result]

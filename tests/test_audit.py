@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from audience.analysis import run_analysis
 from audience.cli import SAMPLE
 from audience.config import load_settings
 from audience.ingest import import_history
+from pipeline.analyse import run_analysis
 from simulator.server import SimulatorServer
 from tests.support.cli import Result
 from tests.support.simulator import sim_environ

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
 
 from audience.config import DetectionSettings
-from checks.suites import check_name, flag_suspicious_growth, validate_snapshots
-from transforms.growth import add_growth
-from transforms.series import daily_series
-from transforms.signals import RULES, flags_from_margins, score_signals
+from checks.suites import GXChecker, check_name, merge_checks, validate_snapshots
+from transforms.compute import compute
+from transforms.judging import MarginChecker
+from transforms.series import EPOCH, Arrays
+from transforms.signals import RULES
 
 D0 = date(2024, 1, 1)
+AS_OF = D0 + timedelta(days=149)
+
+
+class RecordingGX(GXChecker):
+    """The GX checker of runs, keeping each batch of margins it was given and its flags."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Arrays, Arrays]] = []
+
+    def flag(self, margins: Arrays) -> tuple[Arrays, dict[str, Any]]:
+        flags, summary = super().flag(margins)
+        self.seen.append((margins, flags))
+        return flags, summary
 
 
 def scenarios() -> pl.DataFrame:
@@ -38,20 +53,20 @@ def scenarios() -> pl.DataFrame:
                 }
             )
         )
-    return score_signals(
-        add_growth(daily_series(pl.concat(frames), date(2030, 1, 1))), DetectionSettings()
-    )
+    return pl.concat(frames)
 
 
 def test_gx_flags_are_exactly_the_rules_flags() -> None:
-    scored = scenarios()
-    by_gx, result = flag_suspicious_growth(scored)
-    by_rule = flags_from_margins(scored)
+    gx = RecordingGX()
+    computed = compute(scenarios(), AS_OF, DetectionSettings(), gx)
+    [(margins, by_gx)] = gx.seen
+    by_rule, _ = MarginChecker().flag(margins)
     for rule in RULES:
-        assert by_gx.get_column(f"flag_{rule}").equals(by_rule.get_column(f"flag_{rule}")), rule
-    assert sum(by_gx.get_column(f"flag_{r}").sum() for r in RULES) > 4
-    assert not result.success
-    assert {f["kwargs"]["column"] for f in result.failed} >= {
+        assert np.array_equal(by_gx[rule], by_rule[rule]), rule
+    assert sum(int(by_gx[r].sum()) for r in RULES) > 4
+    result = merge_checks(computed.checks)
+    assert not result["success"]
+    assert {f["kwargs"]["column"] for f in result["failed"]} >= {
         "spike_margin",
         "drop_margin",
         "drip_margin",
@@ -59,9 +74,11 @@ def test_gx_flags_are_exactly_the_rules_flags() -> None:
 
 
 def test_gx_validates_only_the_new_rows() -> None:
-    scored = scenarios()
-    flagged, _ = flag_suspicious_growth(scored, pl.col("day") >= D0 + timedelta(days=75))
-    spikes = flagged.filter(pl.col("flag_spike")).get_column("day").to_list()
+    gx = RecordingGX()
+    new_after = np.full(5, (D0 + timedelta(days=74) - EPOCH).days, dtype=np.int32)
+    compute(scenarios(), AS_OF, DetectionSettings(), gx, new_after)
+    [(margins, flags)] = gx.seen
+    spikes = [EPOCH + timedelta(days=int(d)) for d in margins["day"][flags["spike"]]]
     assert spikes
     assert min(spikes) >= D0 + timedelta(days=75)  # the day-60 burst is older: not validated again
 

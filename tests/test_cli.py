@@ -386,10 +386,10 @@ def test_query_prints_whole_numbers_as_integers(cli: Cli, tmp_path: Path) -> Non
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled sample, imported and analysed (no GX: the margins are the same rules)."""
-    from audience.analysis import run_analysis
     from audience.cli import SAMPLE
     from audience.config import load_settings
     from audience.ingest import import_history
+    from pipeline.analyse import run_analysis
 
     path = tmp_path_factory.mktemp("cli") / "audience.duckdb"
     import_history([SAMPLE], path, SAMPLE_AS_OF)

@@ -1,7 +1,7 @@
 """Drips get a window, a retention and a severity like spikes; platform events are counted and
 worded the same way in the anomaly, the report and the audit (issue 12, points 8 and 9).
 
-One warehouse, analysed by the production path (audience.analysis.analyze through
+One warehouse, analysed by the production path (pipeline.analyse.analyse through
 run_analysis), read back through the CLI.
 """
 
@@ -17,9 +17,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from audience.analysis import analyze, run_analysis
 from audience.config import DetectionSettings, load_settings
 from audience.ingest import import_history
+from pipeline.analyse import analyse, run_analysis
 from tests.support.cli import Result
 from warehouse.snapshots import upsert_snapshots
 
@@ -203,12 +203,12 @@ def test_nightly_increments_follow_a_drip_to_its_30_days(
     # is the first to see the 30 days after the drip's last
     nights = [DRIP[1] - dt.timedelta(2), DRIP[1] + dt.timedelta(27), DRIP[1] + dt.timedelta(31)]
     upsert_snapshots(con, rows.filter(pl.col("day") <= nights[0]))
-    analyze(con, t, nights[0])
+    analyse(con, t, nights[0])
     for night in nights[1:]:
         upsert_snapshots(con, rows.filter(pl.col("day") <= night))
-        assert analyze(con, t, night).mode == "incremental"
+        assert analyse(con, t, night).mode == "incremental"
     nightly = con.sql("SELECT * EXCLUDE (detected_at) FROM anomalies ORDER BY ALL").pl()
-    analyze(con, t, nights[-1], full=True)
+    analyse(con, t, nights[-1], full=True)
     rebuilt = con.sql("SELECT * EXCLUDE (detected_at) FROM anomalies ORDER BY ALL").pl()
     assert nightly.equals(rebuilt)
     assert nightly.get_column("retention_30").to_list() == [pytest.approx(100 / 700, abs=0.01)]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from audience.analysis import run_analysis
 from audience.config import load_settings
+from pipeline.analyse import run_analysis
 from tests.support.cli import Result
 from tests.support.warehouse import table_digest
 

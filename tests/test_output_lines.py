@@ -7,9 +7,10 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
-from audience.analysis import MarginChecker, run_analysis
 from audience.config import load_settings
+from pipeline.analyse import run_analysis
 from tests.support.cli import Result
+from transforms.judging import MarginChecker
 
 Cli = Callable[..., Result]
 WriteCsv = Callable[..., Path]

@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from audience.analysis import run_analysis
 from audience.cli import SAMPLE
 from audience.config import load_settings
 from audience.ingest import import_history
+from pipeline.analyse import run_analysis
 from reports.render import write_report
 from tests.support.cli import Result
 

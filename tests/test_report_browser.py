@@ -13,11 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from audience.analysis import run_analysis
 from audience.audit import run_audit
 from audience.cli import SAMPLE
 from audience.config import load_settings
 from audience.ingest import import_history
+from pipeline.analyse import run_analysis
 from reports.render import write_audit, write_report
 from tests.support.browser import Page, chromium
 

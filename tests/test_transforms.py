@@ -10,10 +10,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from audience.config import DetectionSettings
-from transforms.anomalies import build_anomalies
-from transforms.growth import add_growth, milestone_expr, next_milestone
-from transforms.series import daily_series
-from transforms.signals import flags_from_margins, score_signals
+from transforms.compute import compute
+from transforms.growth import milestone_expr, next_milestone
 
 D0 = date(2024, 1, 1)
 T = DetectionSettings()
@@ -46,18 +44,22 @@ def organic(
     )
 
 
+def series(snapshots: pl.DataFrame, as_of: date, t: DetectionSettings = T) -> pl.DataFrame:
+    """The daily series and its growth as production computes them: compute's metrics."""
+    return compute(snapshots, as_of, t).metrics
+
+
 def analyse(snapshots: pl.DataFrame, t: DetectionSettings = T) -> pl.DataFrame:
-    scored = flags_from_margins(
-        score_signals(add_growth(daily_series(snapshots, date(2030, 1, 1))), t)
-    )
-    return build_anomalies(scored, t, datetime(2026, 1, 1, tzinfo=UTC))
+    """The anomalies production finds, analysed as of the last snapshot."""
+    as_of = snapshots.get_column("day").max()
+    assert isinstance(as_of, date)
+    return compute(snapshots, as_of, t, detected_at=datetime(2026, 1, 1, tzinfo=UTC)).anomalies
 
 
 def test_gap_is_spread_over_the_days_it_covers() -> None:
     snaps = pl.DataFrame(
         {"platform": "x", "handle": "a", "day": [D0, D0 + timedelta(4)], "followers": [100, 140]}
     )
-    got = daily_series(snaps, date(2030, 1, 1))
     expected = pl.DataFrame(
         {
             "aid": pl.Series([0] * 5, dtype=pl.Int32),
@@ -70,15 +72,15 @@ def test_gap_is_spread_over_the_days_it_covers() -> None:
             "daily_gain": [None, 10.0, 10.0, 10.0, 10.0],
         }
     )
-    assert_frame_equal(got, expected)
+    assert_frame_equal(series(snaps, date(2030, 1, 1)).select(expected.columns), expected)
 
 
 def test_series_stops_at_as_of_and_handles_empty_input() -> None:
     snaps = pl.DataFrame(
         {"platform": "x", "handle": "a", "day": days(10), "followers": list(range(10))}
     )
-    assert daily_series(snaps, D0 + timedelta(4)).height == 5
-    assert daily_series(snaps.head(0), D0).is_empty()
+    assert series(snaps, D0 + timedelta(4)).height == 5
+    assert series(snaps.head(0), D0).is_empty()
 
 
 def test_input_frame_is_not_mutated() -> None:
@@ -107,12 +109,13 @@ def test_gap_aware_gains_add_up_to_the_observed_change(points: list[tuple[int, i
             "followers": [f for _, f in points],
         }
     )
-    series = daily_series(snaps, date(2030, 1, 1), max_gap_days=400)  # every gap interpolated
-    assert series.height == points[-1][0] - points[0][0] + 1
-    assert series.get_column("daily_gain").sum() == pytest.approx(
+    interpolated = DetectionSettings(max_gap_days=400)  # every gap interpolated
+    daily = series(snaps, date(2030, 1, 1), interpolated)
+    assert daily.height == points[-1][0] - points[0][0] + 1
+    assert daily.get_column("daily_gain").sum() == pytest.approx(
         points[-1][1] - points[0][1], abs=1e-6
     )
-    assert series.filter(pl.col("observed")).height == len(points)
+    assert daily.filter(pl.col("observed")).height == len(points)
 
 
 def test_growth_windows() -> None:
@@ -124,7 +127,7 @@ def test_growth_windows() -> None:
             "followers": [100 + 2 * i for i in range(100)],
         }
     )
-    g = add_growth(daily_series(snaps, date(2030, 1, 1))).row(-1, named=True)
+    g = series(snaps, date(2030, 1, 1)).row(-1, named=True)
     assert (g["growth_abs_1"], g["growth_abs_7"], g["growth_abs_28"], g["growth_abs_90"]) == (
         2,
         14,
@@ -261,16 +264,15 @@ def test_stopping_losses_is_not_abnormal_growth() -> None:
 
 
 def test_account_summary() -> None:
-    from transforms.quality import account_summary
+    from transforms.summary import account_summary
 
     snaps = organic("buyer", n=150, gain_edit={100: 2000}).with_columns(
         pl.lit(50.0).alias("following"),
         (pl.int_range(pl.len()) // 2 + 10).cast(pl.Float64).alias("posts"),
     )
-    scored = flags_from_margins(score_signals(add_growth(daily_series(snaps, date(2030, 1, 1))), T))
-    anomalies = build_anomalies(scored, T, datetime(2026, 1, 1, tzinfo=UTC))
     as_of = D0 + timedelta(days=149)
-    row = account_summary(scored, anomalies, as_of).row(0, named=True)
+    computed = compute(snaps, as_of, T, detected_at=datetime(2026, 1, 1, tzinfo=UTC))
+    row = account_summary(computed.recent, computed.anomalies, as_of).row(0, named=True)
     assert row["followers"] == snaps.get_column("followers")[-1]
     assert row["follower_following_ratio"] == pytest.approx(row["followers"] / 50)
     assert row["followers_per_post_90"] == pytest.approx(row["growth_abs_90"] / 45, rel=0.05)
@@ -297,7 +299,7 @@ def test_rolling_windows_give_polars_figures(
 ) -> None:
     # the array kernels (one sort per pair of windows, sums from power-of-two pieces) must
     # agree exactly with Polars' rolling_median / rolling_quantile / rolling_sum / rolling_max
-    from transforms.layout import rolling_max, rolling_quartiles, rolling_sum
+    from transforms.rolling import rolling_max, rolling_quartiles, rolling_sum
 
     least = data.draw(st.integers(1, window))
     series = pl.Series(values, dtype=pl.Float64)

@@ -1,5 +1,5 @@
 """Verdicts as a ladder (issue #13): the real cases of the issue, rebuilt from its numbers,
-judged by the production path (audience.analysis.compute), and the alerts of a watched jump."""
+judged by the production path (transforms.compute.compute), and the alerts of a watched jump."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from alerts.deliver import send_alerts
-from audience.analysis import compute, run_analysis
 from audience.config import DetectionSettings
 from audience.ingest import import_history
+from pipeline.analyse import run_analysis
 from tests.support import cases
 from tests.support.smtp import Inbox, smtp_settings
+from transforms.compute import compute
 from transforms.verdicts import PROFILE, VERDICTS, Evidence, judge, judge_account
 
 T = DetectionSettings()

@@ -18,7 +18,7 @@ import polars as pl
 
 from audience.config import DetectionSettings
 from transforms.series import ACCOUNT
-from transforms.signals import DRIP_WINDOW, REVERT_DAYS, REVERT_SHARE, co_movement
+from transforms.signals import DRIP_WINDOW, REVERT_DAYS, REVERT_SHARE
 from transforms.verdicts import (
     PROFILE,
     PROFILE_EVIDENCE,
@@ -429,17 +429,6 @@ def _drip_evidence(row: dict[str, Any]) -> None:
     row["retention_30"] = row["drip_retention_30"]
 
 
-def build_anomalies(
-    flagged: pl.DataFrame, t: DetectionSettings, detected_at: datetime
-) -> pl.DataFrame:
-    """Turn a scored frame with flag_<rule> columns into rows of the `anomalies` table."""
-    if flagged.is_empty():
-        return pl.DataFrame(schema=ANOMALY_SCHEMA)
-    as_of = flagged.get_column("day").max()
-    assert isinstance(as_of, date)
-    return finalize(candidates(flagged, t), co_movement(flagged, t), t, detected_at, as_of)
-
-
 def candidates(flagged: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     """The flagged days that may become anomalies (one per episode); small enough to keep."""
     rules = [f"flag_{r}" for r in ("spike", "drop", "drip", "following_churn")]
@@ -506,7 +495,7 @@ def finalize(
     candidates: pl.DataFrame,
     events: pl.DataFrame,
     t: DetectionSettings,
-    detected_at: datetime,
+    detected_at: datetime | None,
     as_of: date | None = None,
 ) -> pl.DataFrame:
     """Attribute the candidates (with the platform events of all accounts), judge and explain them.

@@ -7,15 +7,14 @@ import math
 import numpy as np
 import polars as pl
 
-from transforms.layout import change, layout
-from transforms.series import nullable, series_arrays
+from transforms.rolling import change
 
 WINDOWS = (1, 7, 28, 90)
 SIZE_TIERS = (0, 1_000, 10_000, 100_000, 1_000_000)  # lower bounds of the size tiers
 
 
 def growth_columns(followers: np.ndarray) -> dict[str, np.ndarray]:
-    """growth_abs_N / growth_rel_N and avg_daily_gain_28, on the padded layout (transforms.layout)."""
+    """growth_abs_N / growth_rel_N and avg_daily_gain_28, on the padded layout (transforms.rolling)."""
     out = {}
     with np.errstate(all="ignore"):
         for window in WINDOWS:
@@ -27,16 +26,6 @@ def growth_columns(followers: np.ndarray) -> dict[str, np.ndarray]:
             out[f"growth_rel_{window}"] = relative
     out["avg_daily_gain_28"] = out["growth_abs_28"] / 28
     return out
-
-
-def add_growth(series: pl.DataFrame) -> pl.DataFrame:
-    """Add growth_abs_N / growth_rel_N for N in WINDOWS and avg_daily_gain_28 to a daily series."""
-    arrays = series_arrays(series)
-    plan = layout(arrays.starts, len(arrays), max(WINDOWS))
-    columns = growth_columns(plan.spread(arrays.values["followers"]))
-    return series.with_columns(
-        nullable(plan.take(values)).alias(name) for name, values in columns.items()
-    )
 
 
 def size_tier() -> pl.Expr:

@@ -22,7 +22,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from transforms.layout import first_rows, with_account_ids
+from transforms.rolling import first_rows
 
 ACCOUNT = ("platform", "handle")
 VALUES = ("followers", "following", "posts")
@@ -40,7 +40,7 @@ class Observations:
 
     @classmethod
     def from_frame(cls, frame: pl.DataFrame) -> Observations:
-        """From a frame sorted by aid and day (transforms.layout.with_account_ids)."""
+        """From a frame sorted by aid and day (transforms.rolling.with_account_ids)."""
         values = {
             name: frame.get_column(name).cast(pl.Float64).fill_null(np.nan).to_numpy()
             if name in frame.columns
@@ -167,36 +167,6 @@ def _interpolate_within(values: np.ndarray, account: np.ndarray) -> np.ndarray:
     return out
 
 
-def daily_series(
-    snapshots: pl.DataFrame, as_of: date, max_gap_days: int = MAX_GAP_DAYS
-) -> pl.DataFrame:
-    """Return a daily series per account up to `as_of` (inclusive), sorted by account and day.
-
-    Input columns: platform, handle, day, followers, optionally following, posts, and `aid`
-    (an integer account id; when given, the input must be sorted by aid and day). Output adds
-    aid, observed (the figure was seen that day, not interpolated), spread_days (the length
-    of the interval the day's change was spread over) and daily_gain; followers, following
-    and posts become Float64, interpolated across gaps of up to `max_gap_days` days.
-    """
-    optional = [c for c in ("following", "posts") if c in snapshots.columns]
-    ordered = with_account_ids(snapshots.filter(pl.col("day") <= as_of))
-    series = build_series(Observations.from_frame(ordered), max_gap_days)
-    names = ordered.select("aid", *ACCOUNT).unique("aid")
-    return series_frame(series, names, optional)
-
-
-def series_frame(series: Series, names: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    """The series as a frame, with each account's platform and handle from `names`."""
-    values = ["followers", *columns, "observed", "spread_days", "daily_gain"]
-    arrays = (
-        {"aid": series.aid, "day": series.day}
-        | {c: series.values[c] for c in ("followers", *columns)}
-        | {"observed": series.observed, "spread_days": series.spread_days}
-        | {"daily_gain": series.daily_gain}
-    )
-    return named_frame(arrays, names, values)
-
-
 def named_frame(
     columns: dict[str, np.ndarray], names: pl.DataFrame, values: Sequence[str]
 ) -> pl.DataFrame:
@@ -224,21 +194,14 @@ def named_frame(
     ).select("aid", *ACCOUNT, "day", *values)
 
 
-def series_arrays(frame: pl.DataFrame) -> Series:
-    """A daily series frame (daily_series) back as arrays."""
-    aid = frame.get_column("aid").cast(pl.Int32).to_numpy()
-    day = frame.get_column("day").cast(pl.Int32).to_numpy()
-    return Series(
-        aid=aid,
-        day=day,
-        values=Observations.from_frame(frame).values,
-        observed=frame.get_column("observed").to_numpy(),
-        spread_days=frame.get_column("spread_days").fill_null(0).cast(pl.Int32).to_numpy(),
-        daily_gain=frame.get_column("daily_gain").cast(pl.Float64).fill_null(np.nan).to_numpy(),
-        starts=segment_starts(aid, day, 1),  # a missing day is a long gap's: a new segment
-    )
-
-
 def nullable(values: np.ndarray) -> pl.Series:
     """A float array as a Polars column, NaN (unknown) as null."""
     return pl.Series(values, nan_to_null=True)
+
+
+Arrays = dict[str, np.ndarray]  # columns of equal length
+
+
+def concat(parts: list[Arrays]) -> Arrays:
+    """Columns of several chunks, one after another."""
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]} if parts else {}

@@ -3,7 +3,7 @@
 For each rule the margin is the smallest ratio of a statistic to its threshold, so a margin
 above 1 means every threshold of the rule was crossed that day (a flag), and the ratios say
 by how much. The checks layer turns margins into flags (Great Expectations in the nightly
-run, `flags_from_margins` elsewhere); `transforms.anomalies` adds attribution and evidence.
+run, `transforms.judging.MarginChecker` elsewhere); `transforms.anomalies` adds attribution and evidence.
 
 Rules (defaults in audience.config.DetectionSettings, rationale in docs/detection.md):
 - spike: robust z of the gap-aware daily gain against the account's own previous
@@ -26,7 +26,7 @@ import polars as pl
 
 from audience.config import DetectionSettings
 from transforms.growth import WINDOWS, growth_columns
-from transforms.layout import (
+from transforms.rolling import (
     Layout,
     change,
     lag,
@@ -35,7 +35,7 @@ from transforms.layout import (
     rolling_quartiles,
     rolling_sum,
 )
-from transforms.series import Series, nullable, series_arrays
+from transforms.series import Series
 from transforms.verdicts import poisson_tail, profile_at
 
 RULES = ("spike", "drop", "drip", "following_churn")
@@ -345,30 +345,6 @@ def drip_window(
     return out
 
 
-def score_signals(series: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
-    """Add growth, the baseline, the z score, a margin per rule and the evidence to a daily series."""
-    scored = series_arrays(series)
-    names = series.select("aid", "platform").unique("aid")
-    flags = np.zeros(int(scored.aid.max(initial=0)) + 1, dtype=bool)
-    flags[names.get_column("aid").to_numpy()] = (
-        names.get_column("platform").eq("youtube").to_numpy()
-    )
-    plan, columns = score(scored, t, flags)
-    columns |= {
-        name: plan.spread(values, fill=False if values.dtype == bool else np.nan)
-        for name, values in evidence_at(columns, plan.position, t).items()
-    }
-    for name in ("followers", "following", "posts", "daily_gain", "observed"):
-        columns.pop(name)
-    frame = series.with_columns(
-        pl.Series(name, plan.take(values))
-        if values.dtype == bool
-        else nullable(plan.take(values)).alias(name)
-        for name, values in columns.items()
-    )
-    return drip_runs(frame)
-
-
 def drip_runs(scored: pl.DataFrame) -> pl.DataFrame:
     """A drip is reported on its first day, with the largest window excess, z and margin of its
     whole run.
@@ -399,30 +375,6 @@ def drip_runs(scored: pl.DataFrame) -> pl.DataFrame:
             .alias("drip_run_margin"),
         )
         .drop("_drip_run")
-    )
-
-
-def flags_from_margins(scored: pl.DataFrame) -> pl.DataFrame:
-    """Flag every rule whose margin is above 1 (the same verdict the GX suite reaches)."""
-    return scored.with_columns(
-        (pl.col(f"{rule}_margin") > 1.0).fill_null(False).alias(f"flag_{rule}") for rule in RULES
-    )
-
-
-def co_movement_counts(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
-    """Per platform and day: accounts observed, and how many moved unusually up or down.
-
-    Counts from separate chunks of accounts add up (co_movement_events sums them).
-    """
-    z, gain = pl.col("robust_z"), pl.col("daily_gain")
-    return (
-        scored.filter(pl.col("observed") & z.is_not_null())
-        .group_by("platform", "day")
-        .agg(
-            pl.len().alias("accounts"),
-            moved_unusually(z, gain, t.platform_event_z, up=True).sum().alias("moved_up"),
-            moved_unusually(z, gain, t.platform_event_z, up=False).sum().alias("moved_down"),
-        )
     )
 
 
@@ -459,8 +411,3 @@ def co_movement_events(counts: pl.DataFrame, t: DetectionSettings) -> pl.DataFra
         enough = count >= t.platform_event_min_accounts
         out.append(pl.Series(f"event_{c[6:]}", enough & ((share >= t.platform_event_share) | rare)))
     return days.drop(f"usual_{c}" for c in moved).with_columns(out)
-
-
-def co_movement(scored: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
-    """Per platform and day: how many accounts moved unusually up or down together."""
-    return co_movement_events(co_movement_counts(scored, t), t)

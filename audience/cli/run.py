@@ -175,7 +175,7 @@ def report_command(obj: Context, as_of: date | None, output: Path | None) -> Non
     to that day only (in memory; the warehouse is not written), as a run on that day would have.
     """
     note_if_stale(obj)
-    from audience.analysis import shadow_as_of
+    from pipeline.analyse import shadow_as_of
     from reports.render import CHART_DAYS, write_report
     from warehouse.reads import last_analysed_day
 

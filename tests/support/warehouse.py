@@ -6,10 +6,11 @@ import hashlib
 import re
 from pathlib import Path
 
-from audience.analysis import MarginChecker, run_analysis
 from audience.cli import SAMPLE, main
 from audience.config import load_settings
 from drills.contents import table_rows
+from pipeline.analyse import run_analysis
+from transforms.judging import MarginChecker
 
 # the tables and columns analysts rely on (docs/DESIGN.md, "The warehouse contract")
 CONTRACT = {

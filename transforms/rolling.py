@@ -1,4 +1,4 @@
-"""The padded layout the transforms compute on: accounts one after another, with empty rows between.
+"""Rolling windows on the padded layout the transforms compute on: accounts one after another, with empty rows between.
 
 Every per-account look-back or look-ahead becomes a plain array shift: `pad` NaN rows before
 each account (and after the last) keep a shift of up to `pad` days from reaching into the

@@ -1,0 +1,1 @@
+"""The steps that join stages: load -> compute -> check -> store."""

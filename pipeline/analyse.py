@@ -1,0 +1,237 @@
+"""Analysis run: snapshots -> daily metrics -> checks -> anomalies, incrementally.
+
+The steps: load what the run needs (warehouse.analysis_load: a full rebuild, or a night's
+windows), compute (transforms.compute, its metrics written chunk by chunk as they are ready),
+check (the checker: GX in runs, checks.suites.GXChecker), store (warehouse.analysis_store).
+Either way the stored result equals a computation from scratch (tested).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from audience.config import DetectionSettings, Settings
+from audience.records import AnalysisSummary, ChecksSummary, SuiteCheck
+from checks.suites import merge_checks
+from transforms.compute import carry_detected_at, compute, context_days
+from transforms.judging import Checker, MarginChecker, account_verdicts
+from transforms.series import ACCOUNT, EPOCH, Arrays, Observations
+from transforms.summary import WINDOW_DAYS, account_summary
+from warehouse.analysis_load import (
+    Loaded,
+    Plan,
+    account_histories,
+    analysis_state,
+    anomalies_between,
+    latest_snapshot_day,
+    load_snapshots,
+    new_snapshots,
+    plan_run,
+    snapshot_watermark,
+    stored_anomalies,
+)
+from warehouse.analysis_store import (
+    MetricsWriter,
+    capped_memory,
+    delete_rewritten_metrics,
+    in_transaction,
+    insert_frame,
+    replace_account_metrics,
+    replace_anomalies,
+    shadow_analysis_tables,
+    shadow_snapshots,
+    write_state,
+)
+from warehouse.db import open_warehouse
+from warehouse.runs import finish_run, start_run
+
+# what the readers (audit, report) use of daily_metrics, in an analysis as of a past day
+AS_OF_METRICS = ("followers", "observed", "daily_gain", "baseline_median", "baseline_sigma")
+
+
+class _Clock:
+    """Seconds per step of a run."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, step: str, less: float = 0.0) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = self.seconds.get(step, 0.0) + now - self.last - less
+        self.last = now
+
+
+def _observations(loaded: Loaded) -> Observations:
+    return Observations(loaded.aid, loaded.day, loaded.values)
+
+
+def analyse(
+    con: duckdb.DuckDBPyConnection,
+    t: DetectionSettings,
+    as_of: date,
+    *,
+    full: bool = False,
+    checker: Checker | None = None,
+) -> AnalysisSummary:
+    """Bring daily_metrics and anomalies up to `as_of`; the caller owns the transaction.
+
+    DuckDB's memory is capped meanwhile: the blocks it writes go to the file, not to a cache.
+    """
+    with capped_memory(con):
+        return _analyse(con, t, as_of, full=full, checker=checker or MarginChecker())
+
+
+def _analyse(
+    con: duckdb.DuckDBPyConnection,
+    t: DetectionSettings,
+    as_of: date,
+    *,
+    full: bool,
+    checker: Checker,
+) -> AnalysisSummary:
+    clock = _Clock()
+    state = analysis_state(con)
+    plan = plan_run(con, as_of, full, context_days=context_days(t), summary_days=WINDOW_DAYS)
+    loaded = load_snapshots(con, as_of, plan)
+    watermark = snapshot_watermark(con)
+    clock.lap("load")
+    delete_rewritten_metrics(con, full=plan.write_from is None)
+    clock.lap("delete_rewritten_metrics")
+    now = datetime.now(UTC)
+    writer = MetricsWriter(con, now)
+    _, anomalies, checks, recent = compute(
+        _observations(loaded),
+        as_of,
+        t,
+        checker,
+        loaded.after,
+        names=loaded.names,
+        sink=writer.add,
+        detected_at=now,
+    )
+    writer.flush()
+    clock.seconds["write_metrics"] = writer.seconds
+    # what writing did not hide: the scoring threads go on while a chunk is written
+    clock.lap("compute", less=clock.seconds["write_metrics"])
+    del loaded
+    quality = (
+        checker.snapshots(*new_snapshots(con, as_of, state[1] if state else None), as_of)
+        if checker.validates_snapshots
+        else {}
+    )
+    clock.lap("snapshot_checks")
+    if plan.write_from is not None:
+        anomalies = anomalies.filter(pl.col("day") >= plan.write_from)
+    anomalies, new = carry_detected_at(anomalies, stored_anomalies(con, plan.write_from))
+    replace_anomalies(con, anomalies, plan.write_from)
+    _store_account_metrics(con, recent, as_of)
+    write_state(con, as_of, watermark or now, now)
+    clock.lap("anomalies_and_account_metrics")
+    suspected = int(anomalies.get_column("suspected_purchase").sum()) if anomalies.height else 0
+    return AnalysisSummary(
+        as_of=as_of,
+        mode="full" if plan.write_from is None else "incremental",
+        accounts=len(writer.accounts),
+        days_written=writer.days,
+        anomalies=anomalies.height,
+        new_anomalies=new,
+        suspected_purchases=suspected,
+        checks=ChecksSummary(
+            checker.name, SuiteCheck.of(merge_checks(checks)), SuiteCheck.of(quality)
+        ),
+        seconds={k: round(v, 3) for k, v in clock.seconds.items()},
+    )
+
+
+def _store_account_metrics(
+    con: duckdb.DuckDBPyConnection, recent: pl.DataFrame, as_of: date
+) -> None:
+    """Every account's standing from its last 91 days (computed by this run: the same figures
+    daily_metrics holds) and the anomalies of the same days; one row each."""
+    anomalies = anomalies_between(con, as_of - timedelta(days=WINDOW_DAYS + 1), as_of)
+    summary = account_summary(recent, anomalies, as_of) if recent.height else pl.DataFrame()
+    if summary.height:
+        histories = account_histories(con, as_of, summary.select(ACCOUNT))
+        summary = summary.join(account_verdicts(histories), on=list(ACCOUNT), how="left")
+    replace_account_metrics(con, summary)
+
+
+def run_analysis(
+    warehouse: Path,
+    settings: Settings,
+    as_of: date | None = None,
+    *,
+    full: bool = False,
+    checker: Checker | None = None,
+    lock_timeout_s: float = 10.0,
+) -> AnalysisSummary:
+    """One recorded analysis run in one transaction; `as_of` defaults to the newest snapshot."""
+    with open_warehouse(warehouse, timeout_s=lock_timeout_s) as con:
+        as_of = as_of or latest_snapshot_day(con) or datetime.now(UTC).date()
+        with in_transaction(con):
+            run_id = start_run(con, "analyze", as_of)
+            summary = analyse(con, settings.detection, as_of, full=full, checker=checker)
+            result = replace(summary, run_id=run_id)
+            finish_run(con, run_id, "ok", result.as_dict())
+    return result
+
+
+def shadow_as_of(
+    con: duckdb.DuckDBPyConnection,
+    t: DetectionSettings,
+    as_of: date,
+    *,
+    metric_days: int = 0,
+    accounts: Collection[tuple[str, str]] = (),
+) -> bool:
+    """Make this connection read the analysis as it stood on `as_of`, if the stored one is later.
+
+    Computed in memory from the snapshots up to `as_of` only (of every account: size tiers,
+    percentiles and platform events need them), by the code of a run (load, compute, the
+    anomalies, the account summary), into temporary tables that shadow daily_metrics,
+    anomalies, account_metrics and analysis_state, plus a temporary view that shows only the
+    snapshots up to `as_of`, for the rest of the connection's life: whoever reads them reads
+    what a run on `as_of` would have stored. Nothing is written to the warehouse (a read-only
+    connection does). The shadow daily_metrics holds only AS_OF_METRICS, of every account's
+    last `metric_days` days and of every day of `accounts`. False (nothing done) when the
+    stored analysis is not later than `as_of`.
+    """
+    state = analysis_state(con)
+    if state is None or as_of >= state[0]:
+        return False
+    database = shadow_analysis_tables(con)
+    now = datetime.now(UTC)
+    loaded = load_snapshots(con, as_of, Plan(None))
+    if len(loaded.aid):
+        wanted = pl.DataFrame(
+            list(accounts), schema={name: pl.String for name in ACCOUNT}, orient="row"
+        )
+        focus = loaded.names.join(wanted, on=list(ACCOUNT)).get_column("aid").to_numpy()
+        since = (as_of - EPOCH).days - metric_days
+        writer = MetricsWriter(con, now)
+
+        def read_later(metrics: Arrays) -> None:
+            keep = metrics["keep"] & ((metrics["day"] > since) | np.isin(metrics["aid"], focus))
+            writer.add(
+                {name: metrics[name] for name in ("aid", "day", "spread_days", *AS_OF_METRICS)}
+                | {"keep": keep}
+            )
+
+        _, anomalies, _, recent = compute(
+            _observations(loaded), as_of, t, names=loaded.names, sink=read_later, detected_at=now
+        )
+        writer.flush()
+        insert_frame(con, "anomalies", anomalies)
+        _store_account_metrics(con, recent, as_of)
+    write_state(con, as_of, now, now)
+    shadow_snapshots(con, database, as_of)
+    return True
