@@ -22,7 +22,7 @@ import duckdb
 
 from alerts.chart import sparkline
 from alerts.message import Card, build_message
-from audience.config import Settings
+from core.settings import Settings
 from warehouse.alert_log import (
     NewAnomaly,
     Pending,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from audience.config import DetectionSettings, Settings
-from audience.errors import plural
+from core.errors import plural
+from core.settings import DetectionSettings, Settings
 from reports.audit_page import VERDICT_CODES, Audit, Estimate, render_text
 from transforms.verdicts import judge_account, verdict_words
 from warehouse import audit_reads
@@ -229,7 +229,7 @@ def judge(audit: Audit, settings: Settings) -> None:
 
 def live_figures(audit: Audit, settings: Settings) -> bool:
     """Today's size from the platform (not stored); False, with the reason, if it gave none."""
-    from audience.nightly import fetch
+    from pipeline.collect import fetch
 
     (result,) = fetch([(audit.platform, audit.handle)], settings)
     if result.outcome != "ok" or result.followers is None:

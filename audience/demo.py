@@ -24,9 +24,9 @@ from typing import Any
 
 import polars as pl
 
-from audience.config import ENV_PREFIX, SECRET_ENV
-from audience.errors import AudienceError
-from audience.records import NightlySummary
+from core.errors import AudienceError
+from core.records import NightlySummary
+from core.settings import ENV_PREFIX, SECRET_ENV
 from simulator.audiences import AccountSpec, Event, generate
 from simulator.sample import SAMPLE_DAYS, SAMPLE_EVENTS, SAMPLE_SEED, SAMPLE_SPECS, history_csv
 from simulator.server import Simulator, SimulatorServer
@@ -229,7 +229,7 @@ def run_demo(files: DemoFiles, today: date, say: Callable[[str], None]) -> Night
 
 
 def _run(files: DemoFiles, today: date, say: Callable[[str], None]) -> NightlySummary:
-    from audience.ingest import import_history
+    from pipeline.import_history import import_history
 
     world = demo_world(today)
     with SimulatorServer(Simulator(world, seed=SAMPLE_SEED)) as server:
@@ -249,7 +249,7 @@ def _run(files: DemoFiles, today: date, say: Callable[[str], None]) -> NightlySu
             f"3/4 running the nightly flow for {today} against the simulator ({files.config}); "
             "Prefect starts a temporary API first (about 15 s)"
         )
-        from audience.nightly import prefect_defaults
+        from pipeline.collect import prefect_defaults
 
         prefect_defaults()
         with demo_environment():

@@ -30,10 +30,10 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from audience.config import Settings, load_settings
-from audience.nightly import store
 from collectors.run import collect
+from core.settings import Settings, load_settings
 from drills.faults import collection_counts
+from pipeline.collect import store
 from simulator.worlds import MASTODON_SERVERS, PLATFORMS, handle_for
 
 SECRETS = {

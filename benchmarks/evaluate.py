@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from audience.config import DetectionSettings
 from benchmarks.evaluate_field import SURFACED, score
 from benchmarks.evaluate_field import evaluate as evaluate_field
 from benchmarks.field_scenarios import LABEL_SCHEMA
+from core.settings import DetectionSettings
 from simulator.audiences import AccountSpec, Event, PlatformEvent, generate
 from transforms.compute import compute
 

@@ -19,8 +19,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from audience.config import DetectionSettings
 from benchmarks.field_scenarios import START, field_scenarios
+from core.settings import DetectionSettings
 from transforms.compute import compute
 
 SURFACED = ("suspected_purchase", "unexplained")

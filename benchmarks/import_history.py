@@ -24,8 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from audience.ingest import import_history
-from audience.platforms import PLATFORMS, canonical_handle
+from core.platforms import PLATFORMS, canonical_handle
+from pipeline.import_history import import_history
 from simulator.histories import write_bulk_history
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from audience.platforms import PLATFORMS
+from core.platforms import PLATFORMS
 from transforms.series import EPOCH
 from transforms.signals import RULES
 

@@ -11,7 +11,6 @@ CollectorError                 a request ended without a usable answer
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import logging
 import random
@@ -24,42 +23,11 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 
+from core.fetched import Outcome
+
 USER_AGENT = "audience-growth-tracker/0.1 (+https://github.com/audience-growth-tracker)"
 TRANSIENT_STATUS = frozenset({408, 425, 500, 502, 503, 504, 520, 521, 522, 524})
 MAX_ATTEMPTS = 50  # a backstop: a request that was refused this often is given up
-
-
-class Outcome(enum.StrEnum):
-    OK = "ok"
-    NOT_FOUND = "not_found"
-    SUSPENDED = "suspended"
-    MOVED = "moved"
-    RATE_LIMITED = "rate_limited"
-    AUTH_FAILED = "auth_failed"
-    MALFORMED = "malformed"
-    UNAVAILABLE = "unavailable"
-    INVALID_HANDLE = "invalid_handle"
-
-
-@dataclass
-class Fetched:
-    """One account's result: figures when ok, otherwise the outcome and its reason."""
-
-    platform: str
-    handle: str
-    outcome: Outcome
-    reason: str = ""
-    followers: int | None = None
-    following: int | None = None
-    posts: int | None = None
-    views: int | None = None
-    platform_id: str | None = None
-    display_name: str | None = None
-    rounding: str | None = None  # e.g. "3 significant figures" (YouTube)
-    payload: Any = None  # the platform's raw record for this account
-    http_status: int | None = None
-    attempts: int = 0
-    observed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class CollectorError(Exception):

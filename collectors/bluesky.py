@@ -10,11 +10,9 @@ import httpx
 from collectors.base import (
     AuthFailed,
     CollectorError,
-    Fetched,
     HeaderParser,
     Malformed,
     NotFound,
-    Outcome,
     RateLimited,
     epoch_reset,
     generic_status,
@@ -23,6 +21,7 @@ from collectors.base import (
     retry_after,
 )
 from collectors.platform import Collector
+from core.fetched import Fetched, Outcome
 
 _ERRORS = {
     "AccountTakedown": (Outcome.SUSPENDED, "account taken down by Bluesky"),

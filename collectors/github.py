@@ -7,16 +7,13 @@ from typing import ClassVar
 
 import httpx
 
-from audience.config import Secrets
 from collectors.base import (
     USER_AGENT,
     AuthFailed,
     CollectorError,
-    Fetched,
     HeaderParser,
     Malformed,
     NotFound,
-    Outcome,
     RateLimited,
     bearer,
     epoch_reset,
@@ -26,6 +23,8 @@ from collectors.base import (
     retry_after,
 )
 from collectors.platform import Collector
+from core.fetched import Fetched, Outcome
+from core.settings import Secrets
 
 
 class GitHubCollector(Collector):

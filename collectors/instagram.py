@@ -10,16 +10,15 @@ import httpx
 from collectors.base import (
     AuthFailed,
     CollectorError,
-    Fetched,
     Malformed,
     NotFound,
-    Outcome,
     RateLimited,
     generic_status,
     json_or_none,
     require_count,
 )
 from collectors.platform import Collector
+from core.fetched import Fetched, Outcome
 
 FIELDS = "business_discovery.username({username}){{followers_count,follows_count,media_count,name,username,id}}"
 # Graph API error codes (tolerant: the documentation of these for business discovery is thin)

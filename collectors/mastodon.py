@@ -10,11 +10,9 @@ import httpx
 from collectors.base import (
     AuthFailed,
     CollectorError,
-    Fetched,
     HeaderParser,
     Malformed,
     NotFound,
-    Outcome,
     RateLimited,
     Unavailable,
     generic_status,
@@ -23,6 +21,7 @@ from collectors.base import (
     require_count,
 )
 from collectors.platform import Collector
+from core.fetched import Fetched, Outcome
 
 
 class MastodonCollector(Collector):

@@ -8,18 +8,17 @@ from typing import Any, ClassVar
 
 import httpx
 
-from audience.config import PlatformSettings, Secrets
 from collectors.base import (
     USER_AGENT,
     CollectorError,
-    Fetched,
     HeaderParser,
-    Outcome,
     Redactor,
     Requester,
     generic_status,
     no_headers,
 )
+from core.fetched import Fetched, Outcome
+from core.settings import PlatformSettings, Secrets
 
 
 class Collector(ABC):

@@ -11,16 +11,15 @@ import httpx
 from collectors.base import (
     AuthFailed,
     CollectorError,
-    Fetched,
     HeaderParser,
     NotFound,
-    Outcome,
     as_count,
     generic_status,
     json_or_none,
     seconds_left_reset,
 )
 from collectors.platform import Collector
+from core.fetched import Fetched, Outcome
 
 TOKEN_URL = "https://www.reddit.com/api/v1/access_token"
 

@@ -7,19 +7,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from audience.config import Settings
-from audience.errors import HandleError
-from audience.platforms import canonical_handle
-from collectors.base import (
-    Clock,
-    Fetched,
-    Outcome,
-    RateGate,
-    Redactor,
-    Requester,
-    SystemClock,
-    redacted_logs,
-)
+from collectors.base import Clock, RateGate, Redactor, Requester, SystemClock, redacted_logs
 from collectors.bluesky import BlueskyCollector
 from collectors.github import GitHubCollector
 from collectors.instagram import InstagramCollector
@@ -29,6 +17,10 @@ from collectors.reddit import RedditCollector
 from collectors.twitch import TwitchCollector
 from collectors.x import XCollector
 from collectors.youtube import YouTubeCollector
+from core.errors import HandleError
+from core.fetched import Fetched, Outcome
+from core.platforms import canonical_handle
+from core.settings import Settings
 
 COLLECTORS: dict[str, type[Collector]] = {
     c.platform: c
@@ -91,7 +83,7 @@ async def _platform(
         collector = cls(requester, options, settings.secrets, redact)
         missing = collector.missing_credentials()
         if missing:
-            from audience.config import SECRET_ENV
+            from core.settings import SECRET_ENV
 
             needed = ", ".join(SECRET_ENV[m] for m in missing)
             return [

@@ -7,15 +7,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from audience.config import Secrets
 from collectors.base import (
     USER_AGENT,
     AuthFailed,
     CollectorError,
-    Fetched,
     HeaderParser,
     Malformed,
-    Outcome,
     bearer,
     epoch_reset,
     generic_status,
@@ -23,6 +20,8 @@ from collectors.base import (
     require_count,
 )
 from collectors.platform import Collector
+from core.fetched import Fetched, Outcome
+from core.settings import Secrets
 
 
 class TwitchCollector(Collector):

@@ -7,15 +7,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from audience.config import Secrets
 from collectors.base import (
     USER_AGENT,
     AuthFailed,
     CollectorError,
-    Fetched,
     HeaderParser,
     Malformed,
-    Outcome,
     RateLimited,
     bearer,
     epoch_reset,
@@ -24,6 +21,8 @@ from collectors.base import (
     require_count,
 )
 from collectors.platform import Collector
+from core.fetched import Fetched, Outcome
+from core.settings import Secrets
 
 FIELDS = "public_metrics,created_at,verified,verified_type,description,protected"
 

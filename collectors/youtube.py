@@ -10,15 +10,14 @@ import httpx
 from collectors.base import (
     AuthFailed,
     CollectorError,
-    Fetched,
     Malformed,
-    Outcome,
     RateLimited,
     generic_status,
     json_or_none,
     require_count,
 )
 from collectors.platform import Collector
+from core.fetched import Fetched, Outcome
 
 ROUNDING = "3 significant figures"  # public subscriber counts since September 2019
 

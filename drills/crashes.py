@@ -18,7 +18,7 @@ from warehouse.db import open_warehouse
 
 ANALYSE = (
     "import sys, datetime as dt; from pathlib import Path; from pipeline.analyse import run_analysis; "
-    "from audience.config import load_settings; "
+    "from core.settings import load_settings; "
     "run_analysis(Path(sys.argv[1]), load_settings(None, environ={}), dt.date.fromisoformat(sys.argv[2]), full=True)"
 )
 

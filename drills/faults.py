@@ -11,9 +11,9 @@ from pathlib import Path
 
 import duckdb
 
-from audience.config import SECRET_ENV, load_settings
-from audience.nightly import store
 from collectors.run import collect
+from core.settings import SECRET_ENV, load_settings
+from pipeline.collect import store
 from simulator.server import Simulator, SimulatorServer
 from simulator.worlds import PLATFORMS, spread
 

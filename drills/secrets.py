@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from audience.config import SECRET_ENV
+from core.settings import SECRET_ENV
 from drills.contents import table_rows
 
 

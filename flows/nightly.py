@@ -19,12 +19,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from audience.config import Settings, load_settings
-from audience.errors import WarehouseBusy, plural
-from audience.nightly import describe, fetch, store, tracked_accounts
-from audience.records import AlertsReport, AnalysisSummary, CollectionReport, NightlySummary
-from collectors.base import Fetched
+from core.errors import WarehouseBusy, plural
+from core.fetched import Fetched
+from core.records import AlertsReport, AnalysisSummary, CollectionReport, NightlySummary
+from core.settings import Settings, load_settings
 from pipeline.analyse import run_analysis
+from pipeline.collect import describe, fetch, store, tracked_accounts
 from warehouse.db import resolve_path
 
 # worth another try: the warehouse was busy, a file or socket failed; not: bad settings, bugs

@@ -18,9 +18,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from audience.config import DetectionSettings, Settings
-from audience.records import AnalysisSummary, ChecksSummary, SuiteCheck
 from checks.suites import merge_checks
+from core.records import AnalysisSummary, ChecksSummary, SuiteCheck
+from core.settings import DetectionSettings, Settings
 from transforms.compute import carry_detected_at, compute, context_days
 from transforms.judging import Checker, MarginChecker, account_verdicts
 from transforms.series import ACCOUNT, EPOCH, Arrays, Observations
@@ -42,7 +42,6 @@ from warehouse.analysis_store import (
     MetricsWriter,
     capped_memory,
     delete_rewritten_metrics,
-    in_transaction,
     insert_frame,
     replace_account_metrics,
     replace_anomalies,
@@ -50,7 +49,7 @@ from warehouse.analysis_store import (
     shadow_snapshots,
     write_state,
 )
-from warehouse.db import open_warehouse
+from warehouse.db import in_transaction, open_warehouse
 from warehouse.runs import finish_run, start_run
 
 # what the readers (audit, report) use of daily_metrics, in an analysis as of a past day

@@ -14,9 +14,9 @@ from aiosmtpd.controller import Controller
 from alerts.chart import sparkline
 from alerts.deliver import send_alerts
 from audience.cli import SAMPLE
-from audience.config import load_settings
-from audience.ingest import import_history
+from core.settings import load_settings
 from pipeline.analyse import run_analysis
+from pipeline.import_history import import_history
 from tests.support.smtp import PASSWORD, Inbox, free_port, smtp_settings
 
 AS_OF = dt.date(2024, 12, 31)

@@ -16,9 +16,9 @@ import polars as pl
 import pytest
 
 from audience.cli import SAMPLE, main
-from audience.config import load_settings
-from audience.ingest import import_history
+from core.settings import load_settings
 from pipeline.analyse import run_analysis
+from pipeline.import_history import import_history
 from tests.support.cli import Result
 
 Cli = Callable[..., Result]

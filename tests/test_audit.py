@@ -12,9 +12,9 @@ import duckdb
 import pytest
 
 from audience.cli import SAMPLE
-from audience.config import load_settings
-from audience.ingest import import_history
+from core.settings import load_settings
 from pipeline.analyse import run_analysis
+from pipeline.import_history import import_history
 from simulator.server import SimulatorServer
 from tests.support.cli import Result
 from tests.support.simulator import sim_environ

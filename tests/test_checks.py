@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from audience.config import DetectionSettings
 from checks.suites import GXChecker, check_name, merge_checks, validate_snapshots
+from core.settings import DetectionSettings
 from transforms.compute import compute
 from transforms.judging import MarginChecker
 from transforms.series import EPOCH, Arrays

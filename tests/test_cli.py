@@ -387,9 +387,9 @@ def test_query_prints_whole_numbers_as_integers(cli: Cli, tmp_path: Path) -> Non
 def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled sample, imported and analysed (no GX: the margins are the same rules)."""
     from audience.cli import SAMPLE
-    from audience.config import load_settings
-    from audience.ingest import import_history
+    from core.settings import load_settings
     from pipeline.analyse import run_analysis
+    from pipeline.import_history import import_history
 
     path = tmp_path_factory.mktemp("cli") / "audience.duckdb"
     import_history([SAMPLE], path, SAMPLE_AS_OF)
@@ -456,12 +456,12 @@ def test_run_exits_3_when_an_account_is_not_found(
 def test_an_unexpected_error_is_one_line_with_exit_1(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import audience.platforms
+    import core.platforms
 
     def broken(spec: str) -> tuple[str, str]:
         raise RuntimeError("boom\x1b[2J\nsecond line")
 
-    monkeypatch.setattr(audience.platforms, "parse_account", broken)  # a bug, injected
+    monkeypatch.setattr(core.platforms, "parse_account", broken)  # a bug, injected
     monkeypatch.delenv("AUDIENCE_DEBUG", raising=False)
     result = cli("accounts", "add", "github:octocat")
     assert (result.code, result.err) == (
@@ -477,7 +477,7 @@ def test_an_unexpected_error_is_one_line_with_exit_1(
 
 
 def test_readme_documents_the_exit_table() -> None:
-    from audience.errors import ExitStatus
+    from core.errors import ExitStatus
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for status in ExitStatus:
@@ -495,7 +495,7 @@ def _no_raw_controls(text: str) -> None:
 
 
 def test_shown_escapes_what_a_terminal_would_act_on() -> None:
-    from audience.errors import shown
+    from core.errors import shown
 
     assert shown("esc\x1b[2Juser") == "esc\\x1b[2Juser"
     assert shown("\x1b]52;c;aGk=\x07") == "\\x1b]52;c;aGk=\\x07"

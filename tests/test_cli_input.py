@@ -18,8 +18,8 @@ import click
 import pytest
 
 from audience.cli import cli as root
-from audience.ingest import import_history
-from audience.platforms import PLATFORMS
+from core.platforms import PLATFORMS
+from pipeline.import_history import import_history
 from tests.support.cli import Result
 from tests.support.warehouse import table_digest
 

@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from audience.config import Settings, load_settings
-from collectors.base import Fetched, Outcome, epoch_reset, iso_reset, seconds_left_reset
+from collectors.base import epoch_reset, iso_reset, seconds_left_reset
 from collectors.run import collect
+from core.fetched import Fetched, Outcome
+from core.settings import Settings, load_settings
 from tests.support.clock import FakeClock
 
 SECRETS = {

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from audience.config import SECRET_ENV, Settings, load_settings
-from audience.errors import ConfigError
+from core.errors import ConfigError
+from core.settings import SECRET_ENV, Settings, load_settings
 from tests.support.cli import Result
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "audience.example.toml"

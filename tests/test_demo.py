@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from audience.cli import SAMPLE
-from audience.ingest import import_history
+from pipeline.import_history import import_history
 from tests.support.cli import Result
 from warehouse.origin import create_demo_warehouse, finish_demo_warehouse
 

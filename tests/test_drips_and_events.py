@@ -17,9 +17,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from audience.config import DetectionSettings, load_settings
-from audience.ingest import import_history
+from core.settings import DetectionSettings, load_settings
 from pipeline.analyse import analyse, run_analysis
+from pipeline.import_history import import_history
 from tests.support.cli import Result
 from warehouse.snapshots import upsert_snapshots
 

@@ -107,7 +107,7 @@ def test_tasks_retry_transient_failures_only(error: str, retried: bool) -> None:
     import httpx
     from prefect.states import Failed
 
-    from audience.errors import ConfigError, WarehouseBusy
+    from core.errors import ConfigError, WarehouseBusy
     from flows.nightly import transient_only
 
     exception = {

@@ -12,11 +12,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from audience.config import load_settings
-from audience.errors import ImportRejected
-from audience.ingest import import_history
-from audience.platforms import PLATFORMS
+from core.errors import ImportRejected
+from core.platforms import PLATFORMS
+from core.settings import load_settings
 from pipeline.analyse import run_analysis
+from pipeline.import_history import import_history
 from tests.support.cli import Result
 from tests.support.warehouse import table_digest
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from audience.errors import ImportRejected
-from audience.ingest import import_history
+from core.errors import ImportRejected
+from pipeline.import_history import import_history
 from tests.support.warehouse import table_digest
 from warehouse.db import open_warehouse
 from warehouse.snapshots import upsert_snapshots
@@ -274,7 +274,7 @@ def test_bom_crlf_and_padding_are_accepted(write_csv: WriteCsv, warehouse_path: 
 def test_line_numbers_stay_exact_across_blocks(
     write_csv: WriteCsv, warehouse_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("audience.importer.BLOCK_BYTES", 64)  # many small blocks
+    monkeypatch.setattr("collectors.history_files.BLOCK_BYTES", 64)  # many small blocks
     rows = [f"github,user{i},2024-01-01,{i},,\n" for i in range(50)]
     rows[37] = "github,user37,2024-01-01,oops,,\n"
     with pytest.raises(ImportRejected) as info:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from audience.config import load_settings
+from core.settings import load_settings
 from pipeline.analyse import run_analysis
 from tests.support.cli import Result
 from tests.support.warehouse import table_digest

@@ -10,9 +10,9 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audience.errors import ImportRejected
-from audience.importer import read_history
-from audience.platforms import PLATFORMS
+from collectors.history_files import read_history
+from core.errors import ImportRejected
+from core.platforms import PLATFORMS
 
 TODAY = date(2026, 11, 22)
 HEADER = "platform,handle,date,followers,following,posts,views"

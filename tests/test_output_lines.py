@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
-from audience.config import load_settings
+from core.settings import load_settings
 from pipeline.analyse import run_analysis
 from tests.support.cli import Result
 from transforms.judging import MarginChecker

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from audience.errors import HandleError
-from audience.platforms import PLATFORMS, canonical_handle, parse_account
+from core.errors import HandleError
+from core.platforms import PLATFORMS, canonical_handle, parse_account
 
 
 @pytest.mark.parametrize(

@@ -22,16 +22,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.deliver import send_alerts
-from audience.config import SECRET_ENV, load_settings
-from audience.errors import ConfigError, HandleError
-from audience.ingest import import_history
-from audience.platforms import PLATFORMS, parse_account
-from collectors.base import Outcome
 from collectors.run import collect
+from core.errors import ConfigError, HandleError
+from core.fetched import Outcome
+from core.platforms import PLATFORMS, parse_account
+from core.settings import SECRET_ENV, load_settings
 from drills.concurrency import concurrent_imports
 from drills.crashes import crash_runs
 from drills.faults import run_faults
 from drills.secrets import find_sentinels, sentinel_secrets, warehouse_text
+from pipeline.import_history import import_history
 from simulator.histories import write_history
 from simulator.server import SimulatorServer
 from simulator.worlds import handle_for

@@ -15,9 +15,9 @@ import pytest
 
 from audience.audit import run_audit
 from audience.cli import SAMPLE
-from audience.config import load_settings
-from audience.ingest import import_history
+from core.settings import load_settings
 from pipeline.analyse import run_analysis
+from pipeline.import_history import import_history
 from reports.render import write_audit, write_report
 from tests.support.browser import Page, chromium
 

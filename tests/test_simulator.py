@@ -10,10 +10,10 @@ import duckdb
 import httpx
 import pytest
 
-from audience.config import load_settings
-from audience.nightly import store
-from collectors.base import Outcome
 from collectors.run import collect
+from core.fetched import Outcome
+from core.settings import load_settings
+from pipeline.collect import store
 from simulator.server import SimulatorServer
 from tests.support.clock import FakeClock
 from tests.support.simulator import sim_environ

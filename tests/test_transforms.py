@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from audience.config import DetectionSettings
+from core.settings import DetectionSettings
 from transforms.compute import compute
 from transforms.growth import milestone_expr, next_milestone
 

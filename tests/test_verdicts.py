@@ -13,9 +13,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from alerts.deliver import send_alerts
-from audience.config import DetectionSettings
-from audience.ingest import import_history
+from core.settings import DetectionSettings
 from pipeline.analyse import run_analysis
+from pipeline.import_history import import_history
 from tests.support import cases
 from tests.support.smtp import Inbox, smtp_settings
 from transforms.compute import compute

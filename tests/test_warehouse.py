@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from audience.errors import MigrationError, WarehouseBusy, WarehouseError
+from core.errors import MigrationError, WarehouseBusy, WarehouseError
 from tests.support.warehouse import CONTRACT
 from warehouse import migrations
 from warehouse.db import open_warehouse, resolve_path

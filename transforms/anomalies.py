@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from audience.config import DetectionSettings
+from core.settings import DetectionSettings
 from transforms.series import ACCOUNT
 from transforms.signals import DRIP_WINDOW, REVERT_DAYS, REVERT_SHARE
 from transforms.verdicts import (

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
-from audience.errors import AudienceError, plural
+from core.errors import AudienceError, plural
 from transforms.series import Arrays, concat
 from transforms.signals import RULES
 from transforms.verdicts import judge_account

@@ -5,7 +5,7 @@ above 1 means every threshold of the rule was crossed that day (a flag), and the
 by how much. The checks layer turns margins into flags (Great Expectations in the nightly
 run, `transforms.judging.MarginChecker` elsewhere); `transforms.anomalies` adds attribution and evidence.
 
-Rules (defaults in audience.config.DetectionSettings, rationale in docs/detection.md):
+Rules (defaults in core.settings.DetectionSettings, rationale in docs/detection.md):
 - spike: robust z of the gap-aware daily gain against the account's own previous
   `baseline_days` (median, IQR/1.349 as the robust sigma), with a relative-size guard, an
   absolute floor for small accounts, and a rounding guard for YouTube's 3 significant figures.
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from audience.config import DetectionSettings
+from core.settings import DetectionSettings
 from transforms.growth import WINDOWS, growth_columns
 from transforms.rolling import (
     Layout,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audience.config import DetectionSettings
+from core.settings import DetectionSettings
 
 VERDICTS = (
     "suspected_purchase",

@@ -29,3 +29,11 @@ def untrack(con: duckdb.DuckDBPyConnection, platform: str, handle: str) -> bool:
         [platform, handle],
     ).fetchall()
     return bool(row)
+
+
+def tracked(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """The accounts tracked by hand (`audience accounts add`), by platform and handle."""
+    rows = con.execute(
+        "SELECT platform, handle FROM accounts WHERE tracked ORDER BY platform, handle"
+    ).fetchall()
+    return [(str(p), str(h)) for p, h in rows]

@@ -15,25 +15,13 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from audience.errors import AudienceError
+from core.errors import AudienceError
 from warehouse.query import fetch_one
 
 WRITE_BATCH_ROWS = 500_000  # new days gathered into one INSERT
 DUCKDB_MEMORY = "256MB"  # DuckDB's buffer memory while analysing
 # the analysis' tables, shadowed by temporary ones in an analysis as of a past day
 ANALYSIS_TABLES = ("daily_metrics", "anomalies", "account_metrics", "analysis_state")
-
-
-@contextmanager
-def in_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """One transaction: committed at the end, rolled back on any error (Ctrl-C included)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from collectors.base import Fetched, Outcome
+from core.fetched import Fetched, Outcome
 from warehouse.snapshots import WriteCounts, upsert_snapshots
 
 # outcomes that say something lasting about the account; the others are passing faults

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from audience.errors import (
+from core.errors import (
     INTERRUPTED,
     MigrationError,
     WarehouseBusy,
@@ -236,3 +236,28 @@ def inspect_warehouse(path: Path, today: date, *, timeout_s: float = 10.0) -> Ch
         return check_warehouse(con, path, today)
     finally:
         con.close()
+
+
+def begin(con: duckdb.DuckDBPyConnection) -> None:
+    """Start a transaction: what follows is written whole or not at all."""
+    con.execute("BEGIN TRANSACTION")
+
+
+def commit(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("COMMIT")
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("ROLLBACK")
+
+
+@contextmanager
+def in_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed at the end, rolled back on any error (Ctrl-C included)."""
+    begin(con)
+    try:
+        yield
+        commit(con)
+    except BaseException:
+        rollback(con)
+        raise

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 import duckdb
 import polars as pl
 
-from audience.errors import plural
+from core.errors import plural
 from warehouse.query import fetch_one
 from warehouse.snapshots import FIGURES
 
@@ -111,3 +111,10 @@ def stale_since(con: duckdb.DuckDBPyConnection) -> Stale | None:
         return None
     at = row[1]
     return Stale(str(row[0]), at, int(row[2]))
+
+
+def record_import_file(
+    con: duckdb.DuckDBPyConnection, run_id: str, name: str, digest: str, rows: int
+) -> None:
+    """One imported file in the imports ledger: its name, digest and rows, for its run."""
+    con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, now())", [run_id, name, digest, rows])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from audience.errors import WarehouseDamaged, plural
+from core.errors import WarehouseDamaged, plural
 from warehouse.migrations import applied_in_order, load_migrations
 
 # what DuckDB says when a block, or the file itself, does not read back as it was written

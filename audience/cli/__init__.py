@@ -27,8 +27,7 @@ from audience.cli.demo import demo_command
 from audience.cli.findings import anomalies_command, audit_command
 from audience.cli.query import query_command
 from audience.cli.run import report_command, run_command, serve_command
-from audience.config import load_settings
-from audience.errors import (
+from core.errors import (
     INTERRUPTED,
     AudienceError,
     ExitStatus,
@@ -38,6 +37,7 @@ from audience.errors import (
     shown,
     shown_lines,
 )
+from core.settings import load_settings
 from warehouse.export import EXPORTED
 from warehouse.lockdown import QUERY_LOCKDOWN
 
@@ -126,7 +126,7 @@ def _internal_error(exc: Exception) -> int:
 
 
 def main(argv: list[str] | None = None, *, today: Callable[[], date] | None = None) -> int:
-    """Entry point: run the CLI and return a status of the exit table (audience.errors.ExitStatus).
+    """Entry point: run the CLI and return a status of the exit table (core.errors.ExitStatus).
 
     Every error is one line on stderr, escaped; a bug is `internal error: ...` with exit status 1,
     and its traceback only when AUDIENCE_DEBUG is set. `today` is the clock commands read

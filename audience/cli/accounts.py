@@ -8,7 +8,7 @@ import click
 
 from audience.cli.context import Context, note_if_stale, pass_context
 from audience.cli.output import emit, format_option, in_columns
-from audience.errors import AudienceError, shown
+from core.errors import AudienceError, shown
 
 # what `accounts list` shows of each account, in this order
 LISTED = [
@@ -73,7 +73,7 @@ def accounts_list(obj: Context, fmt: str) -> None:
 @pass_context
 def accounts_add(obj: Context, accounts: tuple[str, ...], tags: tuple[str, ...]) -> None:
     """Track PLATFORM:HANDLE accounts (e.g. github:octocat, mastodon:user@host)."""
-    from audience.platforms import parse_account
+    from core.platforms import parse_account
     from warehouse.accounts import track
 
     parsed = [parse_account(a) for a in accounts]  # validate all before changing anything
@@ -88,7 +88,7 @@ def accounts_add(obj: Context, accounts: tuple[str, ...], tags: tuple[str, ...])
 @pass_context
 def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
     """Stop tracking accounts; their history stays in the warehouse."""
-    from audience.platforms import parse_account
+    from core.platforms import parse_account
     from warehouse.accounts import untrack
 
     parsed = [parse_account(a) for a in accounts]

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from audience.config import Settings
-from audience.errors import AudienceError, shown_lines
+from core.errors import AudienceError, shown_lines
+from core.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb

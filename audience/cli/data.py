@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import click
 
 from audience.cli.context import Context, UserPath, pass_context
-from audience.errors import AudienceError, plural, shown
+from core.errors import AudienceError, plural, shown
 from warehouse.export import EXPORTED
 
 if TYPE_CHECKING:
-    from audience.ingest import ImportSummary
+    from pipeline.import_history import ImportSummary
 
 
 def _progress_bar(
@@ -78,7 +78,7 @@ def import_command(
     differ from stored ones is refused unless --replace is given. --skip-invalid loads the
     valid rows and writes the refused ones, with the reason, to a rejects file.
     """
-    from audience.ingest import import_history
+    from pipeline.import_history import import_history
 
     if rejects is not None and not skip_invalid:
         raise click.UsageError("--rejects goes with --skip-invalid")
@@ -102,7 +102,7 @@ def import_command(
 
 def _describe_import(obj: Context, summary: ImportSummary) -> None:
     """The result line on stdout, the refused rows (the first few) and what to do next."""
-    from audience.importer import SHOWN_PROBLEMS, refused_rows
+    from collectors.history_files import SHOWN_PROBLEMS, refused_rows
 
     w = summary.written
     refused = summary.rejected.select("file", "line").unique().height

@@ -10,7 +10,7 @@ import click
 
 from audience.cli.context import Context, UserPath, pass_context
 from audience.cli.run import describe_run
-from audience.errors import shown
+from core.errors import shown
 from warehouse.example_queries import STREAMER_DAYS, fastest_growing
 
 if TYPE_CHECKING:

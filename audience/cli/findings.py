@@ -18,7 +18,7 @@ from audience.cli.context import (
     pass_context,
 )
 from audience.cli.output import emit, fetch_rows, format_option, json_value
-from audience.errors import AudienceError, ExitStatus, plural
+from core.errors import AudienceError, ExitStatus, plural
 
 # what `anomalies` shows of each flagged day; --format json and csv add ANOMALY_FIGURES
 ANOMALY_COLUMNS = [
@@ -59,7 +59,7 @@ def anomalies_command(
     """
     note_if_stale(obj)
     if platform is not None:
-        from audience.platforms import get_platform
+        from core.platforms import get_platform
 
         get_platform(platform)
     from warehouse.reads import anomaly_listing
@@ -107,7 +107,7 @@ def audit_command(
     """
     note_if_stale(obj)
     from audience.audit import NO_ANSWER, render_text, run_audit
-    from audience.platforms import parse_account
+    from core.platforms import parse_account
 
     platform, handle = parse_account(account)
     day = not_future(obj, as_of) or obj.today()

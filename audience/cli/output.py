@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from audience.errors import shown
+from core.errors import shown
 
 if TYPE_CHECKING:
     import duckdb

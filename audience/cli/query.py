@@ -8,7 +8,7 @@ import click
 
 from audience.cli.context import Context, note_if_stale, pass_context
 from audience.cli.output import emit, fetch_rows, format_option
-from audience.errors import AudienceError
+from core.errors import AudienceError
 from warehouse.example_queries import EVERY_ACCOUNT
 from warehouse.lockdown import lock_down
 

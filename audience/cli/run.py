@@ -19,8 +19,8 @@ from audience.cli.context import (
     parse_day,
     pass_context,
 )
-from audience.errors import AudienceError, ExitStatus, Interrupted, is_interrupt, plural, shown
-from audience.records import AlertsReport, ChecksSummary, CollectionReport, NightlySummary
+from core.errors import AudienceError, ExitStatus, Interrupted, is_interrupt, plural, shown
+from core.records import AlertsReport, ChecksSummary, CollectionReport, NightlySummary
 from warehouse.example_queries import FAILED_COLLECTIONS
 
 
@@ -118,7 +118,7 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     collected (the others are stored and analysed; collection_log says why) or some alerts
     stay queued for the next run.
     """
-    from audience.nightly import prefect_defaults, quiet_interrupts
+    from pipeline.collect import prefect_defaults, quiet_interrupts
 
     not_future(obj, as_of)
     with obj.open():  # refuses a damaged warehouse (exit 5) before Prefect starts

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from audience.config import Settings, load_settings
+from core.settings import Settings, load_settings
 
 USER = "alerts"
 PASSWORD = "smtp-sentinel-password-0009"

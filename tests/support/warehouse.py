@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from audience.cli import SAMPLE, main
-from audience.config import load_settings
+from core.settings import load_settings
 from drills.contents import table_rows
 from pipeline.analyse import run_analysis
 from transforms.judging import MarginChecker

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from audience.errors import MigrationError, WarehouseError
+from core.errors import MigrationError, WarehouseError
 from warehouse.query import fetch_one
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
-from audience.errors import AudienceError, ImportRejected, Problem
-from audience.platforms import PLATFORMS
+from core.errors import AudienceError, ImportRejected, Problem
+from core.platforms import PLATFORMS
 
 REQUIRED = ("platform", "handle", "date", "followers")
 OPTIONAL = ("following", "posts", "views")

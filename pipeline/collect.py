@@ -10,13 +10,14 @@ from pathlib import Path
 
 import httpx
 
-from audience.config import Settings
-from audience.errors import is_interrupt
-from audience.records import CollectionFailure
-from collectors.base import Fetched, Outcome
 from collectors.run import collect, redactor_for
+from core.errors import is_interrupt
+from core.fetched import Fetched, Outcome
+from core.records import CollectionFailure
+from core.settings import Settings
+from warehouse.accounts import tracked
 from warehouse.collection import record_collection
-from warehouse.db import open_warehouse
+from warehouse.db import begin, commit, open_warehouse, rollback
 from warehouse.runs import finish_run, start_run
 
 # outcomes that leave an account without today's figure for a reason worth retrying tomorrow
@@ -77,10 +78,7 @@ def tracked_accounts(warehouse: Path, settings: Settings) -> list[tuple[str, str
     accounts = [(a.platform, a.handle) for a in settings.accounts]
     if warehouse.exists():
         with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
-            rows = con.execute(
-                "SELECT platform, handle FROM accounts WHERE tracked ORDER BY platform, handle"
-            ).fetchall()
-        accounts += [(str(p), str(h)) for p, h in rows]
+            accounts += tracked(con)
     return list(dict.fromkeys(accounts))
 
 
@@ -99,7 +97,7 @@ def store(
     """Record one collection, and its run, in one transaction."""
     redact = redactor_for(settings)
     with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
-        con.execute("BEGIN TRANSACTION")
+        begin(con)
         try:
             run_id = start_run(con, "collect", day)
             recorded = record_collection(con, run_id, day, results, redact)
@@ -129,9 +127,9 @@ def store(
                     "snapshots_written": summary.snapshots_written,
                 },
             )
-            con.execute("COMMIT")
+            commit(con)
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
     return summary
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from audience.errors import ImportRejected, Problem, WarehouseError, is_interrupt
-from audience.importer import (
+from collectors.history_files import (
     PROBLEM_SCHEMA,
     SHOWN_PROBLEMS,
     Progress,
@@ -24,8 +23,14 @@ from audience.importer import (
     rejects_targets,
     write_rejects,
 )
-from warehouse.db import open_warehouse
-from warehouse.imports import history_change_day, record_replacements, stored_changes
+from core.errors import ImportRejected, Problem, WarehouseError, is_interrupt
+from warehouse.db import begin, commit, open_warehouse, rollback
+from warehouse.imports import (
+    history_change_day,
+    record_import_file,
+    record_replacements,
+    stored_changes,
+)
 from warehouse.runs import finish_run, start_run
 from warehouse.snapshots import WriteCounts, conflicts_with_observed, upsert_snapshots
 
@@ -139,10 +144,10 @@ def import_history(
     with open_warehouse(warehouse, timeout_s=lock_timeout_s) as con:
         written_files: list[Path] = []
         try:
-            con.execute("BEGIN TRANSACTION")
+            begin(con)
             refused = _refused(con, frame, replace)
             if refused.height and not skip_invalid:
-                con.execute("ROLLBACK")
+                rollback(con)
                 raise ImportRejected(
                     [Problem(**r) for r in refused.head(SHOWN_PROBLEMS).iter_rows(named=True)],
                     refused.height,
@@ -156,9 +161,7 @@ def import_history(
             run_id = start_run(con, "import")
             written = upsert_snapshots(con, frame, staged=True)
             for name, digest, rows in history.files:
-                con.execute(
-                    "INSERT INTO imports VALUES (?, ?, ?, ?, now())", [run_id, name, digest, rows]
-                )
+                record_import_file(con, run_id, name, digest, rows)
             if changes.height:
                 with_files = _with_files(changes, frame, history.files, paths)
                 record_replacements(con, run_id, with_files, datetime.now(UTC))
@@ -193,9 +196,9 @@ def import_history(
                     "earliest_changed_day": changed_day,
                 },
             )
-            con.execute("COMMIT")
+            commit(con)
         except duckdb.Error as exc:
-            con.execute("ROLLBACK")
+            rollback(con)
             _remove(written_files)
             if is_interrupt(exc):  # Ctrl-C while DuckDB read the batch: an interruption
                 raise KeyboardInterrupt from None

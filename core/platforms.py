@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from audience.errors import HandleError
+from core.errors import HandleError
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ from pydantic_settings import (
 from pydantic_settings.sources.types import Traversable
 from pydantic_settings.sources.utils import parse_env_vars
 
-from audience.errors import ConfigError, HandleError
-from audience.platforms import PLATFORMS, canonical_handle
+from core.errors import ConfigError, HandleError
+from core.platforms import PLATFORMS, canonical_handle
 
 DEFAULT_CONFIG = Path("audience.toml")
 DEFAULT_WAREHOUSE = Path("warehouse/audience.duckdb")
