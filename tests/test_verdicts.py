@@ -19,7 +19,8 @@ from pipeline.import_history import import_history
 from tests.support import cases
 from tests.support.smtp import Inbox, smtp_settings
 from transforms.compute import compute
-from transforms.verdicts import PROFILE, VERDICTS, Evidence, judge, judge_account
+from transforms.excess_profile import PROFILE, Evidence
+from transforms.verdicts import VERDICTS, judge, judge_account
 
 T = DetectionSettings()
 

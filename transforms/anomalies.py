@@ -17,17 +17,10 @@ from typing import Any
 import polars as pl
 
 from core.settings import DetectionSettings
+from transforms.excess_profile import PROFILE, PROFILE_EVIDENCE, PROFILE_FROM, Evidence
 from transforms.series import ACCOUNT
 from transforms.signals import DRIP_WINDOW, REVERT_DAYS, REVERT_SHARE
-from transforms.verdicts import (
-    PROFILE,
-    PROFILE_EVIDENCE,
-    PROFILE_FROM,
-    Evidence,
-    Judgement,
-    judge,
-    verdict_words,
-)
+from transforms.verdicts import Judgement, judge, verdict_words
 
 ANOMALY_SCHEMA: dict[str, Any] = {
     "platform": pl.String,

@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from core.settings import DetectionSettings
+from transforms.excess_profile import profile_at
 from transforms.growth import WINDOWS, growth_columns
 from transforms.rolling import (
     Layout,
@@ -36,7 +37,7 @@ from transforms.rolling import (
     rolling_sum,
 )
 from transforms.series import Series
-from transforms.verdicts import poisson_tail, profile_at
+from transforms.verdicts import poisson_tail
 
 RULES = ("spike", "drop", "drip", "following_churn")
 REVERT_DAYS = 2
