@@ -57,7 +57,7 @@ def load(con: duckdb.DuckDBPyConnection, audit: Audit) -> None:
 def _took_part(audit: Audit, t: DetectionSettings) -> list[str]:
     """The platform events the account moved with (by the rule the event used), worded as the
     event's own anomalies word them."""
-    from transforms.anomalies import platform_event_text
+    from transforms.explanation import platform_event_text
     from transforms.signals import moved_unusually
 
     out = []

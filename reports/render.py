@@ -15,7 +15,7 @@ import polars as pl
 
 from reports.audit_page import write_audit
 from reports.pages import PAGES, Chart, chart, write_page
-from transforms.anomalies import platform_event_text
+from transforms.explanation import platform_event_text
 from transforms.verdicts import ACCOUNT_VERDICTS
 from warehouse.audit_reads import FlaggedDay
 from warehouse.report_reads import (

@@ -1,4 +1,4 @@
-"""From flagged days to anomalies: episodes, attribution, evidence and a sentence a person can check.
+"""From flagged days to anomalies: episodes, attribution, evidence, verdict, severity, record.
 
 Attribution:
 - platform_event: on that day many tracked accounts of the platform moved the same way
@@ -17,43 +17,46 @@ from typing import Any
 import polars as pl
 
 from core.settings import DetectionSettings
-from transforms.excess_profile import PROFILE, PROFILE_EVIDENCE, PROFILE_FROM, Evidence
+from transforms.excess_profile import PROFILE, PROFILE_EVIDENCE, Evidence
+from transforms.explanation import explain
 from transforms.series import ACCOUNT
-from transforms.signals import DRIP_WINDOW, REVERT_DAYS, REVERT_SHARE
-from transforms.verdicts import Judgement, judge, verdict_words
+from transforms.signals import DRIP_WINDOW
+from transforms.verdicts import judge
 
-ANOMALY_SCHEMA: dict[str, Any] = {
-    "platform": pl.String,
-    "handle": pl.String,
-    "day": pl.Date,
-    "kind": pl.String,
-    "attribution": pl.String,
-    "suspected_purchase": pl.Boolean,
-    "verdict": pl.String,
-    "confidence": pl.String,
-    "evidence": pl.List(pl.String),
-    "severity": pl.String,
-    "score": pl.Float64,
-    "margin": pl.Float64,
-    "explanation": pl.String,
-    "detected_at": pl.Datetime("us", "UTC"),
-    "followers": pl.Float64,
-    "followers_before": pl.Float64,
-    "gain": pl.Float64,
-    "baseline_median": pl.Float64,
-    "baseline_sigma": pl.Float64,
-    "excess": pl.Float64,
-    "relative_excess": pl.Float64,
-    "window_start": pl.Date,
-    "retention_7": pl.Float64,
-    "retention_30": pl.Float64,
-    "posts_recent": pl.Float64,
-    "posts_usual": pl.Float64,
-    "posts_days": pl.Int32,
-    "delivered": pl.Float64,
-    "lost": pl.Float64,
-    "thresholds": pl.String,
-}
+ANOMALY_SCHEMA = pl.Schema(
+    {
+        "platform": pl.String(),
+        "handle": pl.String(),
+        "day": pl.Date(),
+        "kind": pl.String(),
+        "attribution": pl.String(),
+        "suspected_purchase": pl.Boolean(),
+        "verdict": pl.String(),
+        "confidence": pl.String(),
+        "evidence": pl.List(pl.String),
+        "severity": pl.String(),
+        "score": pl.Float64(),
+        "margin": pl.Float64(),
+        "explanation": pl.String(),
+        "detected_at": pl.Datetime("us", "UTC"),
+        "followers": pl.Float64(),
+        "followers_before": pl.Float64(),
+        "gain": pl.Float64(),
+        "baseline_median": pl.Float64(),
+        "baseline_sigma": pl.Float64(),
+        "excess": pl.Float64(),
+        "relative_excess": pl.Float64(),
+        "window_start": pl.Date(),
+        "retention_7": pl.Float64(),
+        "retention_30": pl.Float64(),
+        "posts_recent": pl.Float64(),
+        "posts_usual": pl.Float64(),
+        "posts_days": pl.Int32(),
+        "delivered": pl.Float64(),
+        "lost": pl.Float64(),
+        "thresholds": pl.String(),
+    }
+)
 
 
 # what a flagged day carries into its anomaly, besides the rules' own statistics
@@ -222,162 +225,6 @@ def _severity() -> pl.Expr:
     return pl.when(own).then(graded).otherwise(pl.lit("low")).alias("severity")
 
 
-def _n(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:,.0f}"
-
-
-def _strong(applies: bool, rel: float | None, limit: float, strong: float, z: float) -> str:
-    """The big-account floor, named where the growth crossed it rather than the usual share."""
-    if not applies or rel is None or rel >= limit:
-        return ""
-    return f"; {strong:.1%} far out of the noise, at {z:g} robust sigmas"
-
-
-def _pct(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.1%}"
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """`1 account`, `3 accounts`."""
-    return f"{count:,} {word if count == 1 else (words or word + 's')}"
-
-
-def event_phrase(moved: int, accounts: int, platform: str, up: bool, day: date) -> str:
-    """How every text words a platform event: `3 of 4 tracked mastodon accounts fell unusually on
-    2026-10-29` (the counts by transforms.signals.moved_unusually, the rule the event uses)."""
-    tracked = plural(accounts, f"tracked {platform} account")
-    return f"{moved:,} of {tracked} {'rose' if up else 'fell'} unusually on {day}"
-
-
-def platform_event_text(row: dict[str, Any]) -> str:
-    """The event phrase of a stored platform-event anomaly (its kind, platform, day and the
-    counts its thresholds record), as its explanation words it."""
-    counts = json.loads(row["thresholds"] or "{}")
-    up = row["kind"] != "drop"
-    if "event_moved" not in counts:  # stored by a version that did not record the counts
-        return (
-            f"tracked {row['platform']} accounts {'rose' if up else 'fell'} unusually on "
-            f"{row['day']} (`audience run --skip-collect --full` counts them)"
-        )
-    return event_phrase(
-        int(counts["event_moved"]), int(counts["event_accounts"]), row["platform"], up, row["day"]
-    )
-
-
-def _retention(row: dict[str, Any], what: str, when: str) -> str:
-    """What remained of a jump (or of what a drip's window carried) 7 and 30 days after it."""
-    if row["retention_30"] is not None:
-        return (
-            f" {_pct(row['retention_7'])} of {what} remained {when} and "
-            f"{_pct(row['retention_30'])} after 30."
-        )
-    if row["retention_7"] is not None:
-        return f" {_pct(row['retention_7'])} of {what} remained {when}."
-    return " Too recent to measure how much of it stays."
-
-
-def explain(row: dict[str, Any], t: DetectionSettings) -> str:
-    """The evidence sentence: the numbers, the baseline, the comparison, the verdict's reason."""
-    who = f"{row['platform']}:{row['handle']}"
-    before = row["followers_prev"] or 0.0
-    base = (
-        f"its usual daily change over the previous {t.baseline_days} days is "
-        f"{row['baseline_median']:+,.0f} (robust spread {row['baseline_sigma']:,.0f})"
-        if row["baseline_median"] is not None
-        else "it has too little history for a baseline yet"
-    )
-    kind = row["kind"]
-    if kind in ("spike", "drop"):
-        verb = "gained" if kind == "spike" else "lost"
-        z_limit, rel_limit, abs_limit = (
-            (t.spike_z, t.spike_min_relative, t.spike_min_absolute)
-            if kind == "spike"
-            else (t.drop_z, t.drop_min_relative, t.drop_min_absolute)
-        )
-        rel = abs(row["excess"]) / before if before else None
-        gap = (
-            f" (spread evenly over a {row['spread_days']}-day collection gap)"
-            if (row["spread_days"] or 1) > 1
-            else ""
-        )
-        text = (
-            f"{who} {verb} {_n(abs(row['daily_gain']))} on {row['day']}{gap}, from {_n(before)}; "
-            f"{base}. That is {abs(row['robust_z']):.1f} robust standard deviations from normal "
-            f"(threshold {z_limit}), and the {_n(abs(row['excess']))} beyond normal is {_pct(rel)} "
-            f"of the audience (threshold {rel_limit:.0%}"
-            f"{_strong(kind == 'spike', rel, rel_limit, t.spike_strong_min_relative, t.spike_strong_z)}"
-            f", floor {abs_limit:,})."
-        )
-        if kind == "spike" and row["attribution"] != "data_artifact":
-            text += _retention(row, "the jump", "after 7 days")
-    elif kind == "drip":
-        start = row["window_start"]
-        end = row["window_end"]
-        before = row["drip_before"] or 0.0
-        rel = row["drip_excess"] / before if before else None
-        days = plural((end - start).days + 1, "day")
-        text = (
-            f"{who} gained {_n(row['drip_carried'])} more than usual over {days}, {start} to {end}, "
-            f"from {_n(before)}; {base}. Its {t.drip_window_days}-day excess reached "
-            f"{_n(row['drip_excess'])}, {row['score']:.1f} robust standard deviations (threshold "
-            f"{t.drip_z}) and {_pct(rel)} of the audience (threshold {t.drip_min_relative:.0%}"
-            f"{_strong(True, rel, t.drip_min_relative, t.drip_strong_min_relative, t.drip_strong_z)}"
-            f", floor {t.drip_min_absolute:,}), with no single day carrying more than "
-            f"{t.drip_max_day_share:.0%} of it."
-        )
-        if row["attribution"] != "data_artifact":
-            text += _retention(row, "the excess", "7 days after the window's end")
-    else:
-        text = (
-            f"{who} followed and unfollowed {_n(row['gain_stat'])} accounts in the "
-            f"{t.churn_window_days} days to {row['day']} for a net change of "
-            f"{_n(row['churn_net'])} (thresholds: {t.churn_min_gross:,} moves, "
-            f"{t.churn_min_ratio:g}x the net change, {t.churn_min_relative:.0%} of the following count): "
-            f"the follow/unfollow pattern of growth automation."
-        )
-    if row["posts_recent"] is not None and kind in ("spike", "drip"):
-        usual, days = row["posts_usual"] or 0.0, row["posts_days"]
-        if row["posts_recent"] <= 0 and usual > 0:
-            text += (
-                f" The account posted nothing in the {days} days up to it (usually {usual:.1f})."
-            )
-        else:
-            text += (
-                f" It posted {row['posts_recent']:.0f} times in the {days} days up to it "
-                f"(usually {usual:.1f})."
-            )
-    if row["attribution"] == "platform_event":
-        up = kind != "drop"
-        moved = row["moved_up"] if up else row["moved_down"]
-        phrase = event_phrase(moved, row["accounts"], row["platform"], up, row["day"])
-        text += (
-            f" {phrase[0].upper()}{phrase[1:]}, so it is attributed to a platform-wide event, "
-            "not to this account."
-        )
-    elif row["attribution"] == "data_artifact":
-        text += f" At least {REVERT_SHARE:.0%} of it was undone within {REVERT_DAYS} days: read as a collection or display glitch."
-    else:
-        text += " " + _verdict_sentence(row)
-    return text
-
-
-def _verdict_sentence(row: dict[str, Any]) -> str:
-    """What the verdict is, how sure, and the evidence it rests on."""
-    verdict = row["verdict"]
-    reasons = "; ".join(row["reasons"])
-    if verdict == "data_gap":
-        return (
-            f"Most of it lies in days interpolated across a collection gap ({row['gap_days']}): "
-            "when it came is unknown, so it is no evidence of anything. Verdict: data gap."
-        )
-    if verdict == "pending":
-        return (
-            "Verdict: under watch: too recent to judge; it is re-judged every night as "
-            "retention becomes measurable" + (f" (so far: {reasons})." if reasons else ".")
-        )
-    return f"Verdict: {verdict_words(verdict)} ({row['confidence']} confidence): {reasons}."
-
-
 def _thresholds(row: dict[str, Any], t: DetectionSettings) -> str:
     """The thresholds the anomaly's rule and its attribution used; a platform event's also the
     counts it was decided on (`event_moved` of `event_accounts`)."""
@@ -450,30 +297,12 @@ def _evidence(row: dict[str, Any], as_of: date) -> Evidence:
     )
 
 
-def _gap_days(row: dict[str, Any], start: date) -> str:
-    """The collection gaps the profile's spread days come from, as `a 9-day collection gap,
-    FIRST to LAST` (a run of spread days ends with the first figure after the gap)."""
-    gaps = int(row["profile_gaps"] or 0)
-    spread = [gaps >> i & 1 for i in range(len(PROFILE))] + [0]
-    runs, first = [], None
-    for i, bit in enumerate(spread):
-        if bit and first is None:
-            first = i
-        elif not bit and first is not None:
-            if i - 1 > first:  # the gap's days, without the figure that closed it
-                runs.append((first, i - 2))
-            first = None
-    if not runs:
-        return "no day without a figure"
-    return "; ".join(
-        f"a {b - a + 1}-day collection gap, {start + timedelta(days=PROFILE_FROM + a)} to "
-        f"{start + timedelta(days=PROFILE_FROM + b)}"
-        for a, b in runs
-    )
-
-
-def _judged(row: dict[str, Any], judgement: Judgement) -> None:
-    row |= {
+def _judged(row: dict[str, Any], as_of: date, t: DetectionSettings) -> dict[str, Any]:
+    """One attributed candidate row with its evidence and its verdict."""
+    if row["kind"] == "drip":
+        _drip_evidence(row)
+    judgement = judge(_evidence(row, as_of), t)
+    return row | {
         "verdict": judgement.verdict,
         "confidence": judgement.confidence,
         "evidence": list(judgement.evidence),
@@ -481,6 +310,67 @@ def _judged(row: dict[str, Any], judgement: Judgement) -> None:
         "delivered": judgement.delivered if row["kind"] in ("spike", "drip") else None,
         "lost": judgement.lost,
         "suspected_purchase": judgement.verdict == "suspected_purchase",
+    }
+
+
+def _graded(rows: list[dict[str, Any]]) -> list[str]:
+    """The severity of each judged row (_severity, on a frame of the columns it reads)."""
+    severity = pl.DataFrame(
+        [
+            {k: r[k] for k in ("kind", "verdict", "margin", "excess", "gain_stat")}
+            | {k: r.get(k) for k in ("drip_carried", "drip_before", "followers_prev")}
+            for r in rows
+        ],
+        infer_schema_length=None,
+    ).select(_severity())
+    graded: list[str] = severity.get_column("severity").to_list()
+    return graded
+
+
+def _record(
+    row: dict[str, Any], severity: str, t: DetectionSettings, detected_at: datetime | None
+) -> dict[str, Any]:
+    """The stored anomaly of a judged row: one entry per column of ANOMALY_SCHEMA (a table)."""
+    kind, before = row["kind"], row["followers_prev"]
+    if kind == "drip":
+        before = row["drip_before"]
+    # the figure the rule is about: the day's gain, the drip's window excess, or churn volume
+    gain = {"drip": row["drip_carried"], "following_churn": row["gain_stat"]}.get(
+        kind, row["daily_gain"]
+    )
+    excess = {"drip": row["drip_carried"], "following_churn": None}.get(kind, row["excess"])
+    growth = kind in ("spike", "drip")
+    return {
+        "platform": row["platform"],
+        "handle": row["handle"],
+        "day": row["day"],
+        "kind": kind,
+        "attribution": row["attribution"],
+        "suspected_purchase": row["suspected_purchase"],
+        "verdict": row["verdict"],
+        "confidence": row["confidence"],
+        "evidence": row["evidence"],
+        "severity": severity,
+        "score": row["score"],
+        "margin": row["margin"],
+        "explanation": explain(row, t),
+        "detected_at": detected_at,
+        "followers": row["followers"],
+        "followers_before": before,
+        "gain": gain,
+        "baseline_median": row["baseline_median"],
+        "baseline_sigma": row["baseline_sigma"],
+        "excess": excess,
+        "relative_excess": excess / before if excess is not None and before else None,
+        "window_start": row["window_start"] if kind == "drip" else row["day"],
+        "retention_7": row["retention_7"] if growth else None,
+        "retention_30": row["retention_30"] if growth else None,
+        "posts_recent": row["posts_recent"],
+        "posts_usual": row["posts_usual"],
+        "posts_days": row["posts_days"],
+        "delivered": row["delivered"],
+        "lost": row["lost"],
+        "thresholds": _thresholds(row, t),
     }
 
 
@@ -500,67 +390,10 @@ def finalize(
     as_of = as_of or candidates.get_column("day").max()  # type: ignore[assignment]
     assert isinstance(as_of, date)
     scored = candidates.join(events, on=["platform", "day"], how="left")
-    rows = []
-    for row in _attribute(_long(scored, t), t).iter_rows(named=True):
-        if row["kind"] == "drip":
-            _drip_evidence(row)
-        _judged(row, judge(_evidence(row, as_of), t))
-        anchor = row["window_start"] if row["kind"] == "drip" else row["day"]
-        row["gap_days"] = _gap_days(row, anchor)
-        rows.append(row)
-    severity = pl.DataFrame(
-        [
-            {k: r[k] for k in ("kind", "verdict", "margin", "excess", "gain_stat")}
-            | {k: r.get(k) for k in ("drip_carried", "drip_before", "followers_prev")}
-            for r in rows
-        ],
-        infer_schema_length=None,
-    ).select(_severity())
-    records = []
-    for row, graded in zip(rows, severity.get_column("severity").to_list(), strict=True):
-        row["severity"] = graded
-        kind, before = row["kind"], row["followers_prev"]
-        if kind == "drip":
-            before = row["drip_before"]
-        elif kind == "following_churn":
-            row["retention_7"] = row["retention_30"] = None
-        # the figure the rule is about: the day's gain, the drip's window excess, or churn volume
-        gain = {"drip": row["drip_carried"], "following_churn": row["gain_stat"]}.get(
-            kind, row["daily_gain"]
-        )
-        excess = {"drip": row["drip_carried"], "following_churn": None}.get(kind, row["excess"])
-        records.append(
-            {
-                "platform": row["platform"],
-                "handle": row["handle"],
-                "day": row["day"],
-                "kind": kind,
-                "attribution": row["attribution"],
-                "suspected_purchase": row["suspected_purchase"],
-                "verdict": row["verdict"],
-                "confidence": row["confidence"],
-                "evidence": row["evidence"],
-                "severity": row["severity"],
-                "score": row["score"],
-                "margin": row["margin"],
-                "explanation": explain(row, t),
-                "detected_at": detected_at,
-                "followers": row["followers"],
-                "followers_before": before,
-                "gain": gain,
-                "baseline_median": row["baseline_median"],
-                "baseline_sigma": row["baseline_sigma"],
-                "excess": excess,
-                "relative_excess": excess / before if excess is not None and before else None,
-                "window_start": row["window_start"] if kind == "drip" else row["day"],
-                "retention_7": row["retention_7"] if kind in ("spike", "drip") else None,
-                "retention_30": row["retention_30"] if kind in ("spike", "drip") else None,
-                "posts_recent": row["posts_recent"],
-                "posts_usual": row["posts_usual"],
-                "posts_days": row["posts_days"],
-                "delivered": row["delivered"],
-                "lost": row["lost"],
-                "thresholds": _thresholds(row, t),
-            }
-        )
+    attributed = _attribute(_long(scored, t), t)
+    rows = [_judged(row, as_of, t) for row in attributed.iter_rows(named=True)]
+    records = [
+        _record(row, severity, t, detected_at)
+        for row, severity in zip(rows, _graded(rows), strict=True)
+    ]
     return pl.DataFrame(records, schema=ANOMALY_SCHEMA).sort(*ACCOUNT, "day", "kind")
