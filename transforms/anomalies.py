@@ -10,7 +10,6 @@ Attribution:
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ import polars as pl
 
 from core.settings import DetectionSettings
 from transforms.excess_profile import PROFILE, PROFILE_EVIDENCE, Evidence
-from transforms.explanation import explain
+from transforms.explanation import explain, thresholds
 from transforms.series import ACCOUNT
 from transforms.signals import DRIP_WINDOW
 from transforms.verdicts import judge
@@ -225,37 +224,6 @@ def _severity() -> pl.Expr:
     return pl.when(own).then(graded).otherwise(pl.lit("low")).alias("severity")
 
 
-def _thresholds(row: dict[str, Any], t: DetectionSettings) -> str:
-    """The thresholds the anomaly's rule and its attribution used; a platform event's also the
-    counts it was decided on (`event_moved` of `event_accounts`)."""
-    kind = row["kind"]
-    names = {
-        "spike": ("spike_z", "spike_min_relative", "spike_min_absolute", "rounding_steps"),
-        "drop": ("drop_z", "drop_min_relative", "drop_min_absolute", "rounding_steps"),
-        "drip": (
-            "drip_window_days",
-            "drip_z",
-            "drip_min_relative",
-            "drip_min_absolute",
-            "drip_max_day_share",
-        ),
-        "following_churn": (
-            "churn_window_days",
-            "churn_min_gross",
-            "churn_min_ratio",
-            "churn_min_relative",
-        ),
-    }[kind]
-    if kind != "following_churn":
-        names += ("platform_event_z", "platform_event_min_accounts", "platform_event_share")
-    values: dict[str, float] = {n: getattr(t, n) for n in names}
-    values["baseline_days"] = t.baseline_days
-    if row["attribution"] == "platform_event":
-        values["event_moved"] = row["moved_down" if kind == "drop" else "moved_up"]
-        values["event_accounts"] = row["accounts"]
-    return json.dumps(values, sort_keys=True)
-
-
 def _drip_evidence(row: dict[str, Any]) -> None:
     """A drip's evidence is about its window, the days that carried the excess
     (transforms.signals.drip_window); without one (never in a scored series), the run's."""
@@ -370,7 +338,7 @@ def _record(
         "posts_days": row["posts_days"],
         "delivered": row["delivered"],
         "lost": row["lost"],
-        "thresholds": _thresholds(row, t),
+        "thresholds": thresholds(row, t),
     }
 
 

@@ -30,6 +30,7 @@ from transforms.anomalies import (
 )
 from transforms.growth import WINDOWS
 from transforms.judging import Checker, MarginChecker, Verdicts
+from transforms.platform_events import co_movement_events
 from transforms.rolling import first_rows, with_account_ids
 from transforms.series import (
     ACCOUNT,
@@ -42,7 +43,6 @@ from transforms.series import (
 )
 from transforms.signals import (
     RULES,
-    co_movement_events,
     drip_runs,
     evidence_at,
     moved_unusually,

@@ -2,7 +2,8 @@
 
 The numbers, the baseline, the comparison with the rule's thresholds, the posting around it,
 and what it is attributed to with the verdict's reasons; the phrase every text uses for a
-platform event.
+platform event, and the thresholds an anomaly records (with a platform event's counts) so a
+person can check it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,37 @@ def platform_event_text(row: dict[str, Any]) -> str:
     return event_phrase(
         int(counts["event_moved"]), int(counts["event_accounts"]), row["platform"], up, row["day"]
     )
+
+
+def thresholds(row: dict[str, Any], t: DetectionSettings) -> str:
+    """The thresholds the anomaly's rule and its attribution used; a platform event's also the
+    counts it was decided on (`event_moved` of `event_accounts`)."""
+    kind = row["kind"]
+    names = {
+        "spike": ("spike_z", "spike_min_relative", "spike_min_absolute", "rounding_steps"),
+        "drop": ("drop_z", "drop_min_relative", "drop_min_absolute", "rounding_steps"),
+        "drip": (
+            "drip_window_days",
+            "drip_z",
+            "drip_min_relative",
+            "drip_min_absolute",
+            "drip_max_day_share",
+        ),
+        "following_churn": (
+            "churn_window_days",
+            "churn_min_gross",
+            "churn_min_ratio",
+            "churn_min_relative",
+        ),
+    }[kind]
+    if kind != "following_churn":
+        names += ("platform_event_z", "platform_event_min_accounts", "platform_event_share")
+    values: dict[str, float] = {n: getattr(t, n) for n in names}
+    values["baseline_days"] = t.baseline_days
+    if row["attribution"] == "platform_event":
+        values["event_moved"] = row["moved_down" if kind == "drop" else "moved_up"]
+        values["event_accounts"] = row["accounts"]
+    return json.dumps(values, sort_keys=True)
 
 
 def _retention(row: dict[str, Any], what: str, when: str) -> str:
