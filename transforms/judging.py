@@ -8,7 +8,7 @@ margins it is given: no I/O of ours, so the computation that calls it stays pure
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -115,17 +115,28 @@ class Verdicts:
         )
 
 
-def account_verdicts(histories: Iterable[tuple[str, str, int | None, Any]]) -> pl.DataFrame:
+# one stored anomaly of an account's history: (day, kind, verdict, confidence), as a row or a
+# struct (DuckDB reads a list of structs as dicts)
+StoredAnomaly = Sequence[object] | Mapping[str, object]
+
+
+def _as_text(row: StoredAnomaly) -> tuple[str, str, str, str]:
+    day, kind, verdict, confidence = (
+        str(v) for v in (row.values() if isinstance(row, Mapping) else row)
+    )
+    return day, kind, verdict, confidence
+
+
+def account_verdicts(
+    histories: Iterable[tuple[str, str, int | None, Sequence[StoredAnomaly] | None]],
+) -> pl.DataFrame:
     """Each account's verdict from its history: (platform, handle, days with a figure, its
     anomalies as (day, kind, verdict, confidence) rows or dicts), as read by
     warehouse.analysis_load.account_histories."""
     records = []
     for platform, handle, observed, found in histories:
-        anomalies = [
-            tuple(str(v) for v in (row.values() if isinstance(row, dict) else row))
-            for row in found or []
-        ]
-        judged = judge_account(anomalies, int(observed or 0))  # type: ignore[arg-type]
+        anomalies = [_as_text(row) for row in found or []]
+        judged = judge_account(anomalies, int(observed or 0))
         suspected = sum(1 for a in anomalies if a[2] == "suspected_purchase")
         records.append(
             {
