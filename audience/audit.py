@@ -16,8 +16,9 @@ from pathlib import Path
 
 import duckdb
 
+from core.detection import DetectionSettings
 from core.errors import plural
-from core.settings import DetectionSettings, Settings
+from core.settings import Settings
 from reports.audit_page import VERDICT_CODES, Audit, Estimate, render_text
 from transforms.verdicts import judge_account, verdict_words
 from warehouse import audit_reads
