@@ -52,7 +52,7 @@ ENV_PREFIX = "AUDIENCE_"
 _SECRET_WORDS = ("password", "token", "secret", "api_key", "apikey")
 
 
-def _blank_is_none(value: Any) -> Any:
+def _blank_is_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
@@ -209,7 +209,7 @@ class Settings(_FromSources):
         return self.platforms.get(name, PlatformSettings())
 
 
-def _find_secret_keys(data: Mapping[str, Any], path: str = "") -> list[str]:
+def _find_secret_keys(data: Mapping[str, object], path: str = "") -> list[str]:
     found = []
     for key, value in data.items():
         where = f"{path}{key}"
@@ -229,7 +229,7 @@ def _secret_hint(dotted: str) -> str:
     return "one of " + ", ".join(sorted(SECRET_ENV.values()))
 
 
-def _toml_value(raw: str) -> Any:
+def _toml_value(raw: str) -> object:
     """An environment value read as a TOML value when it is one (["a"], {k = 1}), else as given."""
     try:
         return tomllib.loads(f"v = {raw}")["v"]
@@ -238,6 +238,7 @@ def _toml_value(raw: str) -> Any:
 
 
 Origin = dict[tuple[str, ...], str]  # path of a setting -> the variable that set it
+Table = dict[str, object]  # settings as read, before validation: a TOML table, nested values
 
 
 class _Environment(EnvSettingsSource):
@@ -264,14 +265,15 @@ class _Overrides(_Environment):
         _refuse_misplaced(self.origin)
         super().__init__(Settings, {name: environ[name] for name in names})
 
+    # TOML values where the base class has text: typed loosely, as the base class's callers take them
     def _load_env_vars(self) -> Mapping[str, Any]:
         return {name: _toml_value(raw or "") for name, raw in super()._load_env_vars().items()}
 
-    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: object) -> object:
         return value  # read as TOML already; what is not TOML stays text, for validation to refuse
 
-    def __call__(self) -> dict[str, Any]:
-        values = super().__call__()
+    def __call__(self) -> Table:
+        values: Table = super().__call__()
         for path in self.origin:
             if path[0] not in Settings.model_fields:  # the source reads fields only
                 values.setdefault(path[0], {})  # so that validation refuses it as an extra input
@@ -289,17 +291,15 @@ def _refuse_misplaced(origin: Origin) -> None:
             raise ConfigError(f"environment {name}: {'.'.join(path[:-1])} is not a table")
 
 
-def _merged(
-    low: dict[str, Any], high: dict[str, Any], origin: Origin, where: tuple[str, ...] = ()
-) -> dict[str, Any]:
+def _merged(low: Table, high: Table, origin: Origin, where: tuple[str, ...] = ()) -> Table:
     """`high` over `low`: tables the variables reach into are merged, a variable's value replaces."""
     out = dict(low)
     for key, value in high.items():
-        path = (*where, key)
+        path, below = (*where, key), out.get(key)
         if key not in out or path in origin or not isinstance(value, dict):
             out[key] = value
-        elif isinstance(out[key], dict):
-            out[key] = _merged(out[key], value, origin, path)
+        elif isinstance(below, dict):
+            out[key] = _merged(below, value, origin, path)
         else:
             name, full = next((n, p) for p, n in origin.items() if p[: len(path)] == path)
             raise ConfigError(f"environment {name}: {'.'.join(full[:-1])} is not a table")
@@ -309,11 +309,11 @@ def _merged(
 class _ConfigFile(TomlConfigSettingsSource):
     """pydantic-settings' TOML source, reading the file as UTF-8 text (any line ending)."""
 
-    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+    def _read_file(self, file_path: Path | Traversable) -> Table:
         return tomllib.loads(file_path.read_text(encoding="utf-8"))
 
 
-def _read_file(config_path: Path, explicit: bool) -> dict[str, Any]:
+def _read_file(config_path: Path, explicit: bool) -> Table:
     """The file's settings (none when it is absent and was not asked for); secrets refused."""
     if not config_path.exists():
         if explicit:
@@ -337,7 +337,7 @@ def _read_file(config_path: Path, explicit: bool) -> dict[str, Any]:
     return data
 
 
-def _faults(values: dict[str, Any]) -> set[tuple[str, ...]]:
+def _faults(values: Table) -> set[tuple[str, ...]]:
     """Where validating `values` alone fails."""
     try:
         Settings.model_validate(values)
@@ -346,9 +346,7 @@ def _faults(values: dict[str, Any]) -> set[tuple[str, ...]]:
     return set()
 
 
-def _validated(
-    values: dict[str, Any], origin: Origin, from_env: dict[str, Any], source: str
-) -> Settings:
+def _validated(values: Table, origin: Origin, from_env: Table, source: str) -> Settings:
     """The settings, or one ConfigError with a line per problem, each naming who set the value:
     the variable, or the variables below it when the environment's values alone fail there
     (an unknown section or platform), else `source`."""
@@ -376,7 +374,9 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     overrides = _Overrides(env)
     from_env = overrides()
     if env.get("AUDIENCE_WAREHOUSE"):  # short for AUDIENCE_WAREHOUSE__PATH, and it wins
-        from_env.setdefault("warehouse", {})["path"] = env["AUDIENCE_WAREHOUSE"]
+        warehouse = from_env.get("warehouse")  # a table: the variables below warehouse, if any
+        table = warehouse if isinstance(warehouse, dict) else {}
+        from_env["warehouse"] = {**table, "path": env["AUDIENCE_WAREHOUSE"]}
         overrides.origin[("warehouse", "path")] = "AUDIENCE_WAREHOUSE"
     values = _merged(from_file, from_env, overrides.origin)
     values["secrets"] = _Environment(Secrets, env)()
