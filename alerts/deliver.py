@@ -157,55 +157,87 @@ def send_alerts(
     """Queue what is new, then send everything queued; record each outcome."""
     summary = AlertSummary()
     with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
-        pairs = [
-            Pending(r.platform, r.handle, r.day, r.kind, who, "first", r.verdict)
-            for r in alertable(con, as_of, lookback_days, artifacts=False)
-            for who in recipients_for(r, settings)
-        ]
-        queue(con, pairs)
-        queue(con, follow_ups(con, as_of, max(lookback_days, REJUDGED_DAYS)))
-        cards: dict[tuple[object, ...], Card] = {}  # one card (and chart) per anomaly and stage
-        outgoing: dict[str, list[tuple[AlertKey, Card]]] = {}
-        for r in queued(con):
-            key: AlertKey = (r.platform, r.handle, r.day, r.kind, r.stage, r.verdict)
-            if key not in cards:
-                cards[key] = _card(con, r)
-            outgoing.setdefault(r.recipient, []).append((key, cards[key]))
+        _enqueue(con, settings, as_of, lookback_days)
+        outgoing = _outgoing(con)
         summary.recipients = len(outgoing)
-        server = None
-        try:
-            if outgoing and settings.alerts.smtp_host:
-                server = _smtp(settings, smtp_factory)
-        except (OSError, smtplib.SMTPException) as exc:
-            summary.errors.append(
-                f"SMTP {settings.alerts.smtp_host}:{settings.alerts.smtp_port}: {type(exc).__name__}: {exc}"
-            )
+        server = _connect(settings, smtp_factory, summary) if outgoing else None
         for recipient, items in outgoing.items():
-            keys = [k for k, _ in items]
-            message = build_message([c for _, c in items], settings.alerts.sender, recipient)
-            try:
-                if settings.alerts.smtp_host:
-                    if server is None:
-                        raise smtplib.SMTPServerDisconnected("no connection to the SMTP server")
-                    server.send_message(message)
-                    channel = "smtp"
-                else:
-                    channel = (
-                        f"outbox:{_outbox_write(settings.alerts.outbox, recipient, message).name}"
-                    )
-            except (OSError, smtplib.SMTPException) as exc:
-                error = f"{type(exc).__name__}: {exc}"[:300]
-                record(con, recipient, keys, sent=False, error=error)
-                if not summary.errors:
-                    summary.errors.append(f"{recipient}: {error}")
-                continue
-            record(
-                con, recipient, keys, sent=True, channel=channel, message_id=message["Message-ID"]
-            )
-            summary.sent += 1
-            summary.anomalies += len(keys)
+            _deliver(con, settings, server, recipient, items, summary)
         if server is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 server.quit()
         summary.still_queued = count_queued(con)
     return summary
+
+
+Outgoing = list[tuple[AlertKey, Card]]  # one recipient's alerts: which anomaly, and its card
+
+
+def _enqueue(
+    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, lookback_days: int
+) -> None:
+    """Queue a first alert per new anomaly and recipient, and the follow-ups of re-judged ones."""
+    pairs = [
+        Pending(r.platform, r.handle, r.day, r.kind, who, "first", r.verdict)
+        for r in alertable(con, as_of, lookback_days, artifacts=False)
+        for who in recipients_for(r, settings)
+    ]
+    queue(con, pairs)
+    queue(con, follow_ups(con, as_of, max(lookback_days, REJUDGED_DAYS)))
+
+
+def _outgoing(con: duckdb.DuckDBPyConnection) -> dict[str, Outgoing]:
+    """Everything queued, by recipient; one card (and chart) per anomaly and stage."""
+    cards: dict[AlertKey, Card] = {}
+    outgoing: dict[str, Outgoing] = {}
+    for r in queued(con):
+        key: AlertKey = (r.platform, r.handle, r.day, r.kind, r.stage, r.verdict)
+        if key not in cards:
+            cards[key] = _card(con, r)
+        outgoing.setdefault(r.recipient, []).append((key, cards[key]))
+    return outgoing
+
+
+def _connect(
+    settings: Settings, smtp_factory: SmtpFactory, summary: AlertSummary
+) -> smtplib.SMTP | None:
+    """The SMTP connection when a server is set and answers; its error goes to the summary."""
+    if not settings.alerts.smtp_host:
+        return None
+    try:
+        return _smtp(settings, smtp_factory)
+    except (OSError, smtplib.SMTPException) as exc:
+        summary.errors.append(
+            f"SMTP {settings.alerts.smtp_host}:{settings.alerts.smtp_port}: {type(exc).__name__}: {exc}"
+        )
+        return None
+
+
+def _deliver(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    server: smtplib.SMTP | None,
+    recipient: str,
+    items: Outgoing,
+    summary: AlertSummary,
+) -> None:
+    """One recipient's message, by SMTP or into the outbox; the outcome recorded either way."""
+    keys = [k for k, _ in items]
+    message = build_message([c for _, c in items], settings.alerts.sender, recipient)
+    try:
+        if settings.alerts.smtp_host:
+            if server is None:
+                raise smtplib.SMTPServerDisconnected("no connection to the SMTP server")
+            server.send_message(message)
+            channel = "smtp"
+        else:
+            channel = f"outbox:{_outbox_write(settings.alerts.outbox, recipient, message).name}"
+    except (OSError, smtplib.SMTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        record(con, recipient, keys, sent=False, error=error)
+        if not summary.errors:
+            summary.errors.append(f"{recipient}: {error}")
+        return
+    record(con, recipient, keys, sent=True, channel=channel, message_id=message["Message-ID"])
+    summary.sent += 1
+    summary.anomalies += len(keys)

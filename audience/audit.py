@@ -16,8 +16,9 @@ from pathlib import Path
 
 import duckdb
 
+from core.detection import DetectionSettings
 from core.errors import plural
-from core.settings import DetectionSettings, Settings
+from core.settings import Settings
 from reports.audit_page import VERDICT_CODES, Audit, Estimate, render_text
 from transforms.verdicts import judge_account, verdict_words
 from warehouse import audit_reads
@@ -130,30 +131,15 @@ def _detection_limits(audit: Audit, t: DetectionSettings) -> list[str]:
 def judge(audit: Audit, settings: Settings) -> None:
     """The verdict, how sure it is, and why."""
     t = settings.detection
-    needed = t.min_history_days + 1
     if audit.followers is None:
         audit.verdict, audit.confidence = "cannot say: no figure for this account", "none"
         return
-    if audit.followers is not None and audit.flagged:
+    if audit.flagged:
         audit.estimate = estimate(audit.followers, audit.flagged)
-    if (
-        audit.analysed_through is not None
-        and audit.last_day
-        and audit.analysed_through < audit.last_day
-    ):
-        audit.limits.append(
-            f"the analysis runs through {audit.analysed_through} but figures go to {audit.last_day}: "
-            "run `audience run --skip-collect` for the latest days"
-        )
-    if audit.first_day is not None and audit.span_days > 0:
-        coverage = audit.days_observed / audit.span_days
-        audit.limits.append(
-            f"nothing is known before {audit.first_day}; {audit.days_observed} of {audit.span_days} "
-            f"days since have a figure ({coverage:.0%}); a change across a gap is spread over it"
-        )
+    audit.limits += _history_limits(audit)
     audit.limits += _detection_limits(audit, t)
-    purchases = [r for r in audit.flagged if r.suspected_purchase]
     events = _took_part(audit, t)
+    needed = t.min_history_days + 1
     account = judge_account(
         [(str(r.day), r.kind, r.verdict, r.confidence) for r in audit.flagged],
         audit.days_observed,
@@ -161,47 +147,87 @@ def judge(audit: Audit, settings: Settings) -> None:
     )
     audit.account_verdict = account.code
     if account.code == "bought_audience_likely" and audit.estimate:
-        share = audit.estimate.kept / audit.followers if audit.followers else 0.0
-        audit.verdict = (
-            f"bought audience likely: {plural(len(purchases), 'jump')} with evidence of a purchase "
-            f"added about {audit.estimate.added:,.0f} followers above normal; about "
-            f"{audit.estimate.kept:,.0f} of the {audit.followers:,.0f} ({share:.0%}) look bought "
-            "and still there"
+        _bought(audit, audit.estimate, account.confidence, events)
+    elif account.code == "unusual_growth_to_review":
+        _to_review(audit, events)
+    elif audit.days_observed < needed:
+        _too_young(audit, t)
+    else:
+        _organic(audit, events)
+
+
+def _history_limits(audit: Audit) -> list[str]:
+    """What the stored history leaves out: days not yet analysed, days before and between."""
+    limits = []
+    if (
+        audit.analysed_through is not None
+        and audit.last_day
+        and audit.analysed_through < audit.last_day
+    ):
+        limits.append(
+            f"the analysis runs through {audit.analysed_through} but figures go to {audit.last_day}: "
+            "run `audience run --skip-collect` for the latest days"
         )
-        audit.confidence = account.confidence
-        audit.reasons += [_evidence_reason(r) for r in purchases]
-        if not any(r.retention_7 is not None for r in purchases):
-            audit.reasons.append(
-                "the jump is too recent to know how much of it stays: the estimate's range covers that"
-            )
-        audit.reasons += events
-        return
-    if account.code == "unusual_growth_to_review":
-        review = [r for r in audit.flagged if r.verdict in ("unexplained", "pending")]
-        audit.verdict = (
-            f"unusual growth to review: {plural(len(review), 'jump')} the data can neither explain "
-            "nor show to be bought"
+    if audit.first_day is not None and audit.span_days > 0:
+        coverage = audit.days_observed / audit.span_days
+        limits.append(
+            f"nothing is known before {audit.first_day}; {audit.days_observed} of {audit.span_days} "
+            f"days since have a figure ({coverage:.0%}); a change across a gap is spread over it"
         )
-        audit.confidence = "low"
-        audit.reasons += [_evidence_reason(r) for r in review]
-        audit.reasons += events
-        return
-    if audit.days_observed < needed:
-        first_verdict = (audit.last_day or audit.as_of) + timedelta(
-            days=needed - audit.days_observed
-        )
-        audit.verdict = (
-            f"not enough history yet: {plural(audit.days_observed, 'day')} of figures; a verdict needs at "
-            f"least {needed} (a baseline of {t.min_history_days} days to compare against)"
-        )
-        audit.confidence = "none"
+    return limits
+
+
+def _bought(audit: Audit, estimate: Estimate, confidence: str, events: list[str]) -> None:
+    """Bought audience likely: how much was added and kept, and the jumps that show it."""
+    purchases = [r for r in audit.flagged if r.suspected_purchase]
+    share = estimate.kept / audit.followers if audit.followers else 0.0
+    audit.verdict = (
+        f"bought audience likely: {plural(len(purchases), 'jump')} with evidence of a purchase "
+        f"added about {estimate.added:,.0f} followers above normal; about "
+        f"{estimate.kept:,.0f} of the {audit.followers or 0.0:,.0f} ({share:.0%}) look bought "
+        "and still there"
+    )
+    audit.confidence = confidence
+    audit.reasons += [_evidence_reason(r) for r in purchases]
+    if not any(r.retention_7 is not None for r in purchases):
         audit.reasons.append(
-            f"tracked nightly from now, the first verdict is possible on {first_verdict}"
-            if audit.tracked
-            else f"track it (`audience accounts add {audit.account}`) and the first verdict is "
-            f"possible on {max(first_verdict, audit.as_of + timedelta(days=needed - 1))}"
+            "the jump is too recent to know how much of it stays: the estimate's range covers that"
         )
-        return
+    audit.reasons += events
+
+
+def _to_review(audit: Audit, events: list[str]) -> None:
+    """Unusual growth to review: jumps neither explained nor shown to be bought."""
+    review = [r for r in audit.flagged if r.verdict in ("unexplained", "pending")]
+    audit.verdict = (
+        f"unusual growth to review: {plural(len(review), 'jump')} the data can neither explain "
+        "nor show to be bought"
+    )
+    audit.confidence = "low"
+    audit.reasons += [_evidence_reason(r) for r in review]
+    audit.reasons += events
+
+
+def _too_young(audit: Audit, t: DetectionSettings) -> None:
+    """Not enough history: how many days there are, and when a first verdict is possible."""
+    needed = t.min_history_days + 1
+    first_verdict = (audit.last_day or audit.as_of) + timedelta(days=needed - audit.days_observed)
+    audit.verdict = (
+        f"not enough history yet: {plural(audit.days_observed, 'day')} of figures; a verdict needs at "
+        f"least {needed} (a baseline of {t.min_history_days} days to compare against)"
+    )
+    audit.confidence = "none"
+    audit.reasons.append(
+        f"tracked nightly from now, the first verdict is possible on {first_verdict}"
+        if audit.tracked
+        else f"track it (`audience accounts add {audit.account}`) and the first verdict is "
+        f"possible on {max(first_verdict, audit.as_of + timedelta(days=needed - 1))}"
+    )
+
+
+def _organic(audit: Audit, events: list[str]) -> None:
+    """No sign of bought audience: how sure (by the days with a figure) and what the unusual
+    days were instead."""
     # how sure: the days with a figure, not the calendar span (one stray old figure adds no
     # evidence, and gaps longer than max_gap_days are not even interpolated)
     explained = [r for r in audit.flagged if not r.suspected_purchase]

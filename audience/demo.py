@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -151,7 +150,7 @@ def history_before(world: World, today: date) -> pl.DataFrame:
     return generated.snapshots.filter(pl.col("date") < today)
 
 
-def _toml(value: Any) -> str:
+def _toml(value: str | list[str]) -> str:
     return json.dumps(value)  # strings and lists of strings are written alike in TOML and JSON
 
 

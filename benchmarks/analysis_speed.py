@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from pipeline.analyse import analyse
 from transforms.compute import compute
 from transforms.judging import Checker, MarginChecker

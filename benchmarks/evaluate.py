@@ -29,7 +29,7 @@ import polars as pl
 from benchmarks.evaluate_field import SURFACED, score
 from benchmarks.evaluate_field import evaluate as evaluate_field
 from benchmarks.field_scenarios import LABEL_SCHEMA
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from simulator.audiences import AccountSpec, Event, PlatformEvent, generate
 from transforms.compute import compute
 

@@ -20,7 +20,7 @@ from datetime import timedelta
 import polars as pl
 
 from benchmarks.field_scenarios import START, field_scenarios
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from transforms.compute import compute
 
 SURFACED = ("suspected_purchase", "unexplained")

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import polars as pl
@@ -28,6 +28,15 @@ MARGIN_LIMIT = 1.0
 BATCH_ROWS = 500_000  # rows validated in one run of a suite: bounds GX's memory
 
 
+class Failure(TypedDict):
+    """An expectation not met, as the ledger stores it (core.records.CheckFailure reads it)."""
+
+    expectation: str
+    kwargs: dict[str, object]
+    unexpected_count: int | None
+    examples: list[str]
+
+
 @dataclass
 class CheckResult:
     """What one suite said: overall success, and per expectation what failed and how often."""
@@ -35,9 +44,9 @@ class CheckResult:
     suite: str
     success: bool
     evaluated: int
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         return {
             "suite": self.suite,
             "success": self.success,
@@ -84,9 +93,9 @@ def _run(name: str, frame: pl.DataFrame, expectations: list[Any], result_format:
     )
 
 
-def _failures(result: Any, names: dict[int, str] | None = None) -> list[dict[str, Any]]:
+def _failures(result: Any, names: dict[int, str] | None = None) -> list[Failure]:
     """What failed, with up to 5 examples (an account id shown as platform:handle)."""
-    failed = []
+    failed: list[Failure] = []
     for r in result.results:
         if r.success:
             continue
@@ -109,10 +118,10 @@ def _day_number() -> pl.Expr:
     return (pl.col("day").cast(pl.Date) - pl.lit(EPOCH)).dt.total_days().cast(pl.Int32).alias("day")
 
 
-def merge_failures(parts: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def merge_failures(parts: Iterable[list[Failure]]) -> list[Failure]:
     """The failures of several runs of one suite (batches) as one list: per expectation and
     arguments, the unexpected counts added up and the first 5 examples."""
-    failed: dict[tuple[str, str], dict[str, Any]] = {}
+    failed: dict[tuple[str, str], Failure] = {}
     for part in parts:
         for f in part:
             key = (f["expectation"], json.dumps(f["kwargs"], sort_keys=True, default=str))
@@ -123,13 +132,14 @@ def merge_failures(parts: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]
                 )
                 merged["examples"] = (merged["examples"] + f["examples"])[:5]
             else:
-                failed[key] = dict(f)
+                failed[key] = f.copy()
     return list(failed.values())
 
 
-def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, object]:
     """One suite summary from the summaries of several batches (empty ones: a checker without
-    a suite, e.g. transforms.judging.MarginChecker)."""
+    a suite, e.g. transforms.judging.MarginChecker); loosely typed as
+    transforms.judging.Checker returns them."""
     summaries = [s for s in summaries if s]
     if not summaries:
         return {}
@@ -141,7 +151,7 @@ def merge_checks(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _named(example: Any, names: dict[int, str] | None, column: Any) -> Any:
+def _named(example: object, names: dict[int, str] | None, column: object) -> object:
     """An example as a person reads it: the account's name, a day as a date."""
     if isinstance(example, dict):
         return {
@@ -288,11 +298,15 @@ class GXChecker:
     name = "great_expectations"
     validates_snapshots = True
 
-    def flag(self, margins: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def flag(
+        self, margins: dict[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], dict[str, object]]:
         flags, result = validate_margins(margins)
         return flags, result.summary()
 
-    def snapshots(self, rows: pl.DataFrame, accounts: pl.DataFrame, as_of: date) -> dict[str, Any]:
+    def snapshots(
+        self, rows: pl.DataFrame, accounts: pl.DataFrame, as_of: date
+    ) -> dict[str, object]:
         return validate_snapshot_rows(rows, accounts, as_of).summary()
 
     def check_name(self, rule: str) -> str:

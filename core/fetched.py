@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 
 class Outcome(enum.StrEnum):
@@ -35,7 +34,7 @@ class Fetched:
     platform_id: str | None = None
     display_name: str | None = None
     rounding: str | None = None  # e.g. "3 significant figures" (YouTube)
-    payload: Any = None  # the platform's raw record for this account
+    payload: object = None  # the platform's raw record for this account
     http_status: int | None = None
     attempts: int = 0
     observed_at: datetime = field(default_factory=lambda: datetime.now(UTC))

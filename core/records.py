@@ -4,6 +4,9 @@ Frozen dataclasses instead of string-keyed dicts: what the analysis found and wh
 said, what the collection and the alerts did, and the nightly run's summary. Plain data, no
 behaviour but their form as stored (`as_dict`: the JSON of the runs ledger, unchanged). This
 module imports nothing of the project's, so that every stage may use it.
+
+`CheckFailure.of` and `SuiteCheck.of` read what a checker returns: the loosely typed mapping
+of `transforms.judging.Checker` (GX's result), hence their loose parameter.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ class CheckFailure:
     """An expectation a suite found not met, how often, and a few examples."""
 
     expectation: str
-    kwargs: Mapping[str, Any]
+    kwargs: Mapping[str, object]  # the expectation's arguments, as GX gives them
     unexpected_count: int | None
     examples: tuple[str, ...] = ()
 
@@ -33,7 +36,7 @@ class CheckFailure:
             tuple(str(e) for e in failure.get("examples") or ()),
         )
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {
             "expectation": self.expectation,
             "kwargs": dict(self.kwargs),
@@ -64,7 +67,7 @@ class SuiteCheck:
             tuple(CheckFailure.of(f) for f in summary.get("failed") or ()),
         )
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {
             "suite": self.suite,
             "success": self.success,
@@ -85,7 +88,7 @@ class ChecksSummary:
         """The suites that ran, snapshots first (the order an operator reads them in)."""
         return tuple(s for s in (self.snapshots, self.growth) if s is not None)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         return {
             "checker": self.checker,
             "growth": self.growth.as_dict() if self.growth else {},
@@ -108,7 +111,7 @@ class AnalysisSummary:
     seconds: dict[str, float] = field(default_factory=dict)  # where the run's time went
     run_id: str | None = None  # the runs ledger's row, once the run is recorded
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """As the runs ledger stores it: the run's id first, then every figure."""
         stored = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "run_id"}
         stored["checks"] = self.checks.as_dict()  # in its place among the figures

@@ -39,6 +39,9 @@ from pydantic_settings import (
 from pydantic_settings.sources.types import Traversable
 from pydantic_settings.sources.utils import parse_env_vars
 
+# the `[detection]` section; re-exported (`as`) for the modules that still import it from here
+# (transforms/), until they import core.detection
+from core.detection import DetectionSettings as DetectionSettings
 from core.errors import ConfigError, HandleError
 from core.platforms import PLATFORMS, canonical_handle
 
@@ -49,7 +52,7 @@ ENV_PREFIX = "AUDIENCE_"
 _SECRET_WORDS = ("password", "token", "secret", "api_key", "apikey")
 
 
-def _blank_is_none(value: Any) -> Any:
+def _blank_is_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
@@ -134,55 +137,6 @@ class PlatformSettings(_Model):
     enabled: bool = True
 
 
-class DetectionSettings(_Model):
-    """Thresholds of the growth checks (docs/detection.md); every flag names the ones it crossed."""
-
-    baseline_days: int = Field(28, ge=7, le=365)  # window of the robust baseline
-    min_history_days: int = Field(14, ge=3)  # fewer days of baseline: no verdict yet
-    spike_z: float = Field(3.5, gt=0)  # robust z of a daily gain (Iglewicz-Hoaglin's 3.5)
-    spike_min_relative: float = Field(0.02, ge=0)  # excess must also be this share of the audience
-    # ...or, far out of the noise (this robust z), this smaller share: on a big account a
-    # purchase of a fraction of a percent is thousands of accounts in one day
-    spike_strong_z: float = Field(8.0, gt=0)
-    spike_strong_min_relative: float = Field(0.003, ge=0)
-    spike_min_absolute: int = Field(50, ge=0)  # and this many accounts (small-account floor)
-    drop_z: float = Field(3.5, gt=0)
-    drop_min_relative: float = Field(0.02, ge=0)
-    drop_min_absolute: int = Field(50, ge=0)
-    drip_window_days: int = Field(7, ge=2, le=60)  # moving window of the drip sum
-    drip_z: float = Field(4.0, gt=0)  # window excess in robust sigmas (sigma * sqrt(window))
-    drip_min_relative: float = Field(0.03, ge=0)  # window excess as a share of the audience
-    drip_strong_z: float = Field(10.0, gt=0)  # ...or, this far out of the noise, this share:
-    drip_strong_min_relative: float = Field(0.003, ge=0)
-    drip_min_absolute: int = Field(50, ge=0)  # the same small-account floor as a spike
-    drip_max_day_share: float = Field(0.5, gt=0, le=1)  # one day carrying more is a spike
-    churn_window_days: int = Field(14, ge=3)
-    churn_min_gross: int = Field(200, ge=0)  # follows + unfollows within the window
-    churn_min_ratio: float = Field(3.0, ge=1)  # gross movement / net movement of `following`
-    churn_min_relative: float = Field(0.25, ge=0)  # gross movement / following count
-    posting_burst_ratio: float = Field(2.0, ge=1)  # a trigger this many times usual: a burst
-    rounding_steps: float = Field(2.0, ge=1)  # YouTube: a jump must exceed this many rounding steps
-    platform_event_z: float = Field(2.0, gt=0)  # co-movement: accounts moving this much...
-    platform_event_min_accounts: int = Field(3, ge=2)  # ...at least this many...
-    platform_event_share: float = Field(0.3, gt=0, le=1)  # ...and this share of the platform's
-    platform_event_many: int = Field(50, ge=2)  # with this many tracked, a smaller share will do...
-    platform_event_max_chance: float = Field(1e-6, gt=0, le=1)  # ...this unlikely by chance
-    max_gap_days: int = Field(31, ge=1, le=3660)  # longer gaps between figures stay gaps
-    # verdicts (transforms/verdicts.py): what makes an anomaly a suspected purchase, organic, ...
-    pending_days: int = Field(7, ge=0, le=30)  # younger jumps wait unless the evidence decides
-    verdict_noise_sigmas: float = Field(3.0, gt=0)  # loss/tail beyond sigma*sqrt(days)*this
-    attrition_min_share: float = Field(0.08, gt=0, le=1)  # lost after the jump: a purchase signal
-    attrition_decisive_share: float = Field(0.2, gt=0, le=1)  # outweighs a trigger
-    step_max_tail_share: float = Field(0.05, ge=0, le=1)  # a step: the 3 days after carry less
-    organic_retention_7: float = Field(1.3, gt=1)  # 7 days on, at least this share of the jump
-    trigger_min_ratio: float = Field(1.25, ge=1)  # posts up to a jump vs the account's own rate...
-    trigger_min_extra_posts: float = Field(0.5, ge=0)  # ...and this many more (one upload)
-    trigger_max_chance: float = Field(0.02, gt=0, le=1)  # ...and that unlikely by chance
-    drip_flat_max_cv: float = Field(0.5, gt=0)  # a drip's days vary less: flat, as panels deliver
-    ramp_min_ratio: float = Field(1.8, gt=1)  # last third over first third: accelerating
-    gap_max_share: float = Field(0.5, gt=0, le=1)  # more of the growth in interpolated days: a gap
-
-
 class AlertSettings(_Model):
     recipients: tuple[str, ...] = ()
     tag_recipients: dict[str, tuple[str, ...]] = Field(default_factory=dict)
@@ -255,7 +209,7 @@ class Settings(_FromSources):
         return self.platforms.get(name, PlatformSettings())
 
 
-def _find_secret_keys(data: Mapping[str, Any], path: str = "") -> list[str]:
+def _find_secret_keys(data: Mapping[str, object], path: str = "") -> list[str]:
     found = []
     for key, value in data.items():
         where = f"{path}{key}"
@@ -275,7 +229,7 @@ def _secret_hint(dotted: str) -> str:
     return "one of " + ", ".join(sorted(SECRET_ENV.values()))
 
 
-def _toml_value(raw: str) -> Any:
+def _toml_value(raw: str) -> object:
     """An environment value read as a TOML value when it is one (["a"], {k = 1}), else as given."""
     try:
         return tomllib.loads(f"v = {raw}")["v"]
@@ -284,6 +238,7 @@ def _toml_value(raw: str) -> Any:
 
 
 Origin = dict[tuple[str, ...], str]  # path of a setting -> the variable that set it
+Table = dict[str, object]  # settings as read, before validation: a TOML table, nested values
 
 
 class _Environment(EnvSettingsSource):
@@ -310,14 +265,15 @@ class _Overrides(_Environment):
         _refuse_misplaced(self.origin)
         super().__init__(Settings, {name: environ[name] for name in names})
 
+    # TOML values where the base class has text: typed loosely, as the base class's callers take them
     def _load_env_vars(self) -> Mapping[str, Any]:
         return {name: _toml_value(raw or "") for name, raw in super()._load_env_vars().items()}
 
-    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: object) -> object:
         return value  # read as TOML already; what is not TOML stays text, for validation to refuse
 
-    def __call__(self) -> dict[str, Any]:
-        values = super().__call__()
+    def __call__(self) -> Table:
+        values: Table = super().__call__()
         for path in self.origin:
             if path[0] not in Settings.model_fields:  # the source reads fields only
                 values.setdefault(path[0], {})  # so that validation refuses it as an extra input
@@ -335,17 +291,15 @@ def _refuse_misplaced(origin: Origin) -> None:
             raise ConfigError(f"environment {name}: {'.'.join(path[:-1])} is not a table")
 
 
-def _merged(
-    low: dict[str, Any], high: dict[str, Any], origin: Origin, where: tuple[str, ...] = ()
-) -> dict[str, Any]:
+def _merged(low: Table, high: Table, origin: Origin, where: tuple[str, ...] = ()) -> Table:
     """`high` over `low`: tables the variables reach into are merged, a variable's value replaces."""
     out = dict(low)
     for key, value in high.items():
-        path = (*where, key)
+        path, below = (*where, key), out.get(key)
         if key not in out or path in origin or not isinstance(value, dict):
             out[key] = value
-        elif isinstance(out[key], dict):
-            out[key] = _merged(out[key], value, origin, path)
+        elif isinstance(below, dict):
+            out[key] = _merged(below, value, origin, path)
         else:
             name, full = next((n, p) for p, n in origin.items() if p[: len(path)] == path)
             raise ConfigError(f"environment {name}: {'.'.join(full[:-1])} is not a table")
@@ -355,11 +309,11 @@ def _merged(
 class _ConfigFile(TomlConfigSettingsSource):
     """pydantic-settings' TOML source, reading the file as UTF-8 text (any line ending)."""
 
-    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+    def _read_file(self, file_path: Path | Traversable) -> Table:
         return tomllib.loads(file_path.read_text(encoding="utf-8"))
 
 
-def _read_file(config_path: Path, explicit: bool) -> dict[str, Any]:
+def _read_file(config_path: Path, explicit: bool) -> Table:
     """The file's settings (none when it is absent and was not asked for); secrets refused."""
     if not config_path.exists():
         if explicit:
@@ -383,7 +337,7 @@ def _read_file(config_path: Path, explicit: bool) -> dict[str, Any]:
     return data
 
 
-def _faults(values: dict[str, Any]) -> set[tuple[str, ...]]:
+def _faults(values: Table) -> set[tuple[str, ...]]:
     """Where validating `values` alone fails."""
     try:
         Settings.model_validate(values)
@@ -392,9 +346,7 @@ def _faults(values: dict[str, Any]) -> set[tuple[str, ...]]:
     return set()
 
 
-def _validated(
-    values: dict[str, Any], origin: Origin, from_env: dict[str, Any], source: str
-) -> Settings:
+def _validated(values: Table, origin: Origin, from_env: Table, source: str) -> Settings:
     """The settings, or one ConfigError with a line per problem, each naming who set the value:
     the variable, or the variables below it when the environment's values alone fail there
     (an unknown section or platform), else `source`."""
@@ -422,7 +374,9 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     overrides = _Overrides(env)
     from_env = overrides()
     if env.get("AUDIENCE_WAREHOUSE"):  # short for AUDIENCE_WAREHOUSE__PATH, and it wins
-        from_env.setdefault("warehouse", {})["path"] = env["AUDIENCE_WAREHOUSE"]
+        warehouse = from_env.get("warehouse")  # a table: the variables below warehouse, if any
+        table = warehouse if isinstance(warehouse, dict) else {}
+        from_env["warehouse"] = {**table, "path": env["AUDIENCE_WAREHOUSE"]}
         overrides.origin[("warehouse", "path")] = "AUDIENCE_WAREHOUSE"
     values = _merged(from_file, from_env, overrides.origin)
     values["secrets"] = _Environment(Secrets, env)()

@@ -43,37 +43,55 @@ def concurrent_imports(
     result = ConcurrencyResult()
     lines = {p: data_rows(p) for p in (first, second)}
     for i in range(pairs):
-        target = workdir / f"pair-{i}.duckdb"
-        remove_warehouse(target)
-        procs = [
-            subprocess.Popen(
-                cli_command(target, "import", str(f)),
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for f in (first, second)
-        ]
-        outs = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
-        for p in procs:
-            for stream in (p.stdout, p.stderr):
-                if stream:
-                    stream.close()
-        result.pairs += 1
-        codes = [c for c, _ in outs]
-        imported = sum(lines[f] for f, (c, _) in zip((first, second), outs, strict=True) if c == 0)
-        if codes == [0, 0]:
-            result.both_ok += 1
-        elif sorted(codes) == [0, 2] and any("is busy" in e for c, e in outs if c == 2):
-            result.one_busy += 1
-        else:
-            result.unclear.append(f"exit {codes}: {[e.strip()[:200] for _, e in outs]}")
-        with duckdb.connect(str(target), read_only=True) as con:
-            stored = con.execute("SELECT count(*) FROM snapshots").fetchall()[0][0]
-        result.rows_wrong += stored != imported
-    # readers while a writer is in the middle of its transaction (held there, so that the
-    # readers meet it whatever the machine's speed)
+        _import_pair(workdir / f"pair-{i}.duckdb", (first, second), lines, env, result)
+    _read_during_write(workdir, env, readers, result)
+    return result
+
+
+def _import_pair(
+    target: Path,
+    files: tuple[Path, Path],
+    lines: dict[Path, int],
+    env: dict[str, str],
+    result: ConcurrencyResult,
+) -> None:
+    """Two imports into a new warehouse at once: both succeed, or one is told "busy"; the
+    warehouse then holds the rows of those that succeeded."""
+    remove_warehouse(target)
+    procs = [
+        subprocess.Popen(
+            cli_command(target, "import", str(f)),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for f in files
+    ]
+    outs = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
+    for p in procs:
+        for stream in (p.stdout, p.stderr):
+            if stream:
+                stream.close()
+    result.pairs += 1
+    codes = [c for c, _ in outs]
+    imported = sum(lines[f] for f, (c, _) in zip(files, outs, strict=True) if c == 0)
+    if codes == [0, 0]:
+        result.both_ok += 1
+    elif sorted(codes) == [0, 2] and any("is busy" in e for c, e in outs if c == 2):
+        result.one_busy += 1
+    else:
+        result.unclear.append(f"exit {codes}: {[e.strip()[:200] for _, e in outs]}")
+    with duckdb.connect(str(target), read_only=True) as con:
+        stored = con.execute("SELECT count(*) FROM snapshots").fetchall()[0][0]
+    result.rows_wrong += stored != imported
+
+
+def _read_during_write(
+    workdir: Path, env: dict[str, str], readers: int, result: ConcurrencyResult
+) -> None:
+    """Readers while a writer is in the middle of its transaction (held there, so that the
+    readers meet it whatever the machine's speed): each is told "busy" in one line."""
     target = workdir / "read-during-write.duckdb"
     remove_warehouse(target)
     ready, stop = workdir / "writer.ready", workdir / "writer.stop"
@@ -104,4 +122,3 @@ def concurrent_imports(
     finally:
         stop.touch()
         writer.wait(timeout=120)
-    return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from prefect import flow, get_run_logger, task
@@ -27,11 +27,15 @@ from pipeline.analyse import run_analysis
 from pipeline.collect import describe, fetch, store, tracked_accounts
 from warehouse.db import resolve_path
 
+if TYPE_CHECKING:
+    from prefect import Task
+    from prefect.client.schemas.objects import State, TaskRun
+
 # worth another try: the warehouse was busy, a file or socket failed; not: bad settings, bugs
 TRANSIENT = (WarehouseBusy, OSError, httpx.TransportError)
 
 
-def transient_only(task: Any, task_run: Any, state: Any) -> bool:
+def transient_only(task: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
     """Prefect retry condition: retry a task only when it failed for a passing reason."""
     return isinstance(state.result(raise_on_failure=False), TRANSIENT)
 

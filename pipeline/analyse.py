@@ -19,8 +19,9 @@ import numpy as np
 import polars as pl
 
 from checks.suites import merge_checks
+from core.detection import DetectionSettings
 from core.records import AnalysisSummary, ChecksSummary, SuiteCheck
-from core.settings import DetectionSettings, Settings
+from core.settings import Settings
 from transforms.compute import carry_detected_at, compute, context_days
 from transforms.judging import Checker, MarginChecker, account_verdicts
 from transforms.series import ACCOUNT, EPOCH, Arrays, Observations

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from reports.pages import PAGES, chart, write_page
 from transforms.verdicts import ACCOUNT_VERDICTS
@@ -81,7 +80,7 @@ class Audit:
             return "no_figure"
         return self.account_verdict or "not_enough_history"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """The record for `--format json`: metrics and the latest baseline as one mapping."""
         data = asdict(self)
         del data["series"], data["baseline"]

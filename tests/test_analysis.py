@@ -6,7 +6,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from pipeline.analyse import analyse
 from warehouse.snapshots import upsert_snapshots
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from checks.suites import GXChecker, check_name, merge_checks, validate_snapshots
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from transforms.compute import compute
 from transforms.judging import MarginChecker
 from transforms.series import EPOCH, Arrays

@@ -17,7 +17,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from core.settings import DetectionSettings, load_settings
+from core.detection import DetectionSettings
+from core.settings import load_settings
 from pipeline.analyse import analyse, run_analysis
 from pipeline.import_history import import_history
 from tests.support.cli import Result

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from transforms.compute import compute
 from transforms.growth import milestone_expr, next_milestone
 

@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from alerts.deliver import send_alerts
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from pipeline.analyse import run_analysis
 from pipeline.import_history import import_history
 from tests.support import cases

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from audience.cli.context import Context, note_if_stale, pass_context
-from audience.cli.output import emit, format_option, in_columns
+from audience.cli.output import Row, emit, format_option, in_columns
 from core.errors import AudienceError, shown
 
 # what `accounts list` shows of each account, in this order
@@ -28,7 +26,7 @@ def accounts_group() -> None:
     """List, add or remove tracked accounts."""
 
 
-def _not_yet_collected(obj: Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _not_yet_collected(obj: Context, rows: list[Row]) -> list[Row]:
     """The configured accounts the warehouse has no row of yet, as rows of the listing."""
     seen = {f"{r['platform']}:{r['handle']}" for r in rows}
     return [
@@ -56,7 +54,7 @@ def accounts_list(obj: Context, fmt: str) -> None:
     from warehouse.reads import account_listing
 
     configured = {a.key for a in obj.settings.accounts}
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
     if obj.warehouse.exists():
         with obj.open(read_only=True) as con:
             rows = account_listing(con)

@@ -3,12 +3,13 @@ types, `--warehouse` after the command name, day options, and the stale-analysis
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -57,7 +58,12 @@ class UserPath(click.Path):
     the system allows (a name of more than 255 bytes, a path of more than 4,095).
     """
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(
+        self,
+        value: str | os.PathLike[str],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> str | bytes | os.PathLike[str]:
         if isinstance(value, str):
             problem = ""
             if not value.strip():
@@ -78,7 +84,11 @@ class UserPath(click.Path):
         return super().convert(value, param, ctx)
 
 
-def pass_context(command: Callable[..., Any]) -> Callable[..., Any]:
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def pass_context(command: Callable[Concatenate[Context, P], R]) -> Callable[P, R]:
     """Pass the Context, and accept --warehouse after the command name as well as before it."""
 
     def set_warehouse(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:

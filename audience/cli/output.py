@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import date
 from datetime import time as time_of_day
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -25,8 +26,12 @@ format_option = click.option(
     help="How to print the rows.",
 )
 
+Row = dict[str, object]  # a row by column name, its values as a query gives them
+# a value as JSON has it
+Json = None | bool | int | float | str | list["Json"] | dict[str, "Json"]
 
-def _machine_value(value: Any) -> Any:
+
+def _machine_value(value: object) -> object:
     """A value as JSON, CSV and the table show it: whole decimals as integers, others as floats."""
     from decimal import Decimal
 
@@ -35,7 +40,7 @@ def _machine_value(value: Any) -> Any:
     return value
 
 
-def fetch_rows(relation: duckdb.DuckDBPyRelation) -> tuple[list[str], list[list[Any]]]:
+def fetch_rows(relation: duckdb.DuckDBPyRelation) -> tuple[list[str], list[list[object]]]:
     """Column names and rows as machine values: JSON columns parsed, DECIMAL as numbers, and a
     floating-point column whose every figure is whole (a count stored as DOUBLE) as integers."""
     columns = list(relation.columns)
@@ -45,7 +50,7 @@ def fetch_rows(relation: duckdb.DuckDBPyRelation) -> tuple[list[str], list[list[
         values = [row[i] for row in rows if row[i] is not None]
         if json_column:
             for row in rows:
-                row[i] = None if row[i] is None else json.loads(row[i])
+                row[i] = None if row[i] is None else json.loads(str(row[i]))
         elif values and all(
             isinstance(v, float) and (not math.isfinite(v) or (v.is_integer() and abs(v) < 2**53))
             for v in values
@@ -57,7 +62,7 @@ def fetch_rows(relation: duckdb.DuckDBPyRelation) -> tuple[list[str], list[list[
     return columns, rows
 
 
-def json_value(value: Any) -> Any:
+def json_value(value: object) -> Json:
     """JSON has no dates, no NaN and no bytes: ISO text, null, and hex."""
     if isinstance(value, date | time_of_day):
         return value.isoformat()
@@ -74,7 +79,7 @@ def json_value(value: Any) -> Any:
     return str(value)  # UUID, interval, ...
 
 
-def _text_value(value: Any) -> str:
+def _text_value(value: object) -> str:
     """One CSV or table cell: NULL empty, booleans as true/false, NaN and infinities as
     nan/inf/-inf, nested values as JSON, dates in ISO."""
     if value is None:
@@ -88,7 +93,7 @@ def _text_value(value: Any) -> str:
     return str(json_value(value))
 
 
-def emit(rows: list[list[Any]], fmt: str, columns: list[str]) -> None:
+def emit(rows: Sequence[Sequence[object]], fmt: str, columns: list[str]) -> None:
     """Print rows (values in `columns` order) as a table, CSV or JSON on stdout."""
     if fmt == "json":
         records = [dict(zip(_unique(columns), map(json_value, row), strict=True)) for row in rows]
@@ -125,6 +130,6 @@ def _unique(columns: list[str]) -> list[str]:
     return keys
 
 
-def in_columns(rows: list[dict[str, Any]], columns: list[str]) -> list[list[Any]]:
+def in_columns(rows: Sequence[Mapping[str, object]], columns: list[str]) -> list[list[object]]:
     """Rows given as dicts, as lists of their values in `columns` order."""
     return [[row.get(c) for c in columns] for row in rows]

@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,6 +22,9 @@ from audience.cli.context import (
 from core.errors import AudienceError, ExitStatus, Interrupted, is_interrupt, plural, shown
 from core.records import AlertsReport, ChecksSummary, CollectionReport, NightlySummary
 from warehouse.example_queries import FAILED_COLLECTIONS
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 def describe_checks(obj: Context, checks: ChecksSummary) -> None:
@@ -258,7 +261,7 @@ def _nightly_schedule() -> tuple[str, str]:
         raise AudienceError(f"{path}: cannot read the nightly schedule: {exc}") from None
 
 
-def _start_prefect_server(port: int) -> Any:
+def _start_prefect_server(port: int) -> subprocess.Popen[bytes]:
     """`prefect server start` on loopback, once it answers (or one clear error)."""
     import subprocess
     import time
