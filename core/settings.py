@@ -39,9 +39,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.types import Traversable
 from pydantic_settings.sources.utils import parse_env_vars
 
-# the `[detection]` section; re-exported (`as`) for the modules that still import it from here
-# (transforms/), until they import core.detection
-from core.detection import DetectionSettings as DetectionSettings
+from core.detection import DetectionSettings
 from core.errors import ConfigError, HandleError
 from core.platforms import PLATFORMS, canonical_handle
 

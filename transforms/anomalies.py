@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from transforms.excess_profile import PROFILE, PROFILE_EVIDENCE, Evidence
 from transforms.explanation import explain, thresholds
 from transforms.series import ACCOUNT

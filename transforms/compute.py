@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import polars as pl
 
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from transforms.anomalies import (
     ANOMALY_SCHEMA,
     DAY_EVIDENCE,

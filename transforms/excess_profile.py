@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 
 # the excess profile an anomaly carries: the days from PROFILE_FROM to PROFILE_TO around the
 # first day of its growth (30 days after the longest drip panels sell, 16 days)

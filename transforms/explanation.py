@@ -12,8 +12,8 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
+from core.detection import DetectionSettings
 from core.errors import plural
-from core.settings import DetectionSettings
 from transforms.excess_profile import PROFILE, PROFILE_FROM
 from transforms.signals import REVERT_DAYS, REVERT_SHARE
 from transforms.verdicts import verdict_words

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from transforms.verdicts import poisson_tail
 
 MIN_USUAL_SHARE = 0.005  # a platform's usual share of unusual moves is taken as at least this

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from transforms.excess_profile import profile_at
 from transforms.growth import WINDOWS, growth_columns
 from transforms.rolling import (

@@ -27,7 +27,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.settings import DetectionSettings
+from core.detection import DetectionSettings
 from transforms.excess_profile import SHORT_DELIVERY, Evidence, Reading
 
 VERDICTS = (
