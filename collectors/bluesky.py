@@ -10,17 +10,16 @@ import httpx
 from collectors.base import (
     AuthFailed,
     CollectorError,
-    HeaderParser,
     Malformed,
     NotFound,
     RateLimited,
-    epoch_reset,
     generic_status,
     json_or_none,
     require_count,
     retry_after,
 )
 from collectors.platform import Collector
+from collectors.rate_gate import HeaderParser, epoch_reset
 from core.fetched import Fetched, Outcome
 
 _ERRORS = {

@@ -11,18 +11,17 @@ from collectors.base import (
     USER_AGENT,
     AuthFailed,
     CollectorError,
-    HeaderParser,
     Malformed,
     NotFound,
     RateLimited,
     bearer,
-    epoch_reset,
     generic_status,
     json_or_none,
     require_count,
     retry_after,
 )
 from collectors.platform import Collector
+from collectors.rate_gate import HeaderParser, epoch_reset
 from core.fetched import Fetched, Outcome
 from core.settings import Secrets
 

@@ -10,17 +10,16 @@ import httpx
 from collectors.base import (
     AuthFailed,
     CollectorError,
-    HeaderParser,
     Malformed,
     NotFound,
     RateLimited,
     Unavailable,
     generic_status,
-    iso_reset,
     json_or_none,
     require_count,
 )
 from collectors.platform import Collector
+from collectors.rate_gate import HeaderParser, iso_reset
 from core.fetched import Fetched, Outcome
 
 

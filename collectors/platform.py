@@ -8,15 +8,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from collectors.base import (
-    USER_AGENT,
-    CollectorError,
-    HeaderParser,
-    Redactor,
-    Requester,
-    generic_status,
-    no_headers,
-)
+from collectors.base import USER_AGENT, CollectorError, generic_status
+from collectors.rate_gate import HeaderParser, no_headers
+from collectors.redaction import Redactor
+from collectors.requester import Requester
 from core.fetched import Fetched, Outcome
 from core.settings import PlatformSettings, Secrets
 

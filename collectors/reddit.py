@@ -11,14 +11,13 @@ import httpx
 from collectors.base import (
     AuthFailed,
     CollectorError,
-    HeaderParser,
     NotFound,
     as_count,
     generic_status,
     json_or_none,
-    seconds_left_reset,
 )
 from collectors.platform import Collector
+from collectors.rate_gate import HeaderParser, seconds_left_reset
 from core.fetched import Fetched, Outcome
 
 TOKEN_URL = "https://www.reddit.com/api/v1/access_token"

@@ -7,13 +7,15 @@ from collections.abc import Sequence
 
 import httpx
 
-from collectors.base import Clock, RateGate, Redactor, Requester, SystemClock, redacted_logs
 from collectors.bluesky import BlueskyCollector
 from collectors.github import GitHubCollector
 from collectors.instagram import InstagramCollector
 from collectors.mastodon import MastodonCollector
 from collectors.platform import Collector
+from collectors.rate_gate import Clock, RateGate, SystemClock
+from collectors.redaction import Redactor, redacted_logs
 from collectors.reddit import RedditCollector
+from collectors.requester import Requester
 from collectors.twitch import TwitchCollector
 from collectors.x import XCollector
 from collectors.youtube import YouTubeCollector

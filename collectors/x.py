@@ -11,16 +11,15 @@ from collectors.base import (
     USER_AGENT,
     AuthFailed,
     CollectorError,
-    HeaderParser,
     Malformed,
     RateLimited,
     bearer,
-    epoch_reset,
     generic_status,
     json_or_none,
     require_count,
 )
 from collectors.platform import Collector
+from collectors.rate_gate import HeaderParser, epoch_reset
 from core.fetched import Fetched, Outcome
 from core.settings import Secrets
 

@@ -15,14 +15,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from collectors.history_files import (
-    PROBLEM_SCHEMA,
-    SHOWN_PROBLEMS,
-    Progress,
-    read_history,
-    rejects_targets,
-    write_rejects,
-)
+from collectors.history_files import History, HistoryFile, read_history
+from collectors.history_format import PROBLEM_SCHEMA, SHOWN_PROBLEMS, Progress
+from collectors.history_rejects import rejects_targets, write_rejects
 from core.errors import ImportRejected, Problem, WarehouseError, is_interrupt
 from warehouse.db import begin, commit, open_warehouse, rollback
 from warehouse.imports import (
@@ -139,63 +134,26 @@ def import_history(
     """
     targets = rejects_targets(paths, rejects) if skip_invalid else {}
     history = read_history(paths, today, progress, skip_invalid=skip_invalid)
-    frame = history.frame
-    rejected = history.rejected
     with open_warehouse(warehouse, timeout_s=lock_timeout_s) as con:
         written_files: list[Path] = []
         try:
             begin(con)
-            refused = _refused(con, frame, replace)
-            if refused.height and not skip_invalid:
-                rollback(con)
-                raise ImportRejected(
-                    [Problem(**r) for r in refused.head(SHOWN_PROBLEMS).iter_rows(named=True)],
-                    refused.height,
-                )
-            if refused.height:
-                rejected = pl.concat([rejected, refused])
-                frame = frame.join(refused.select("file", "line"), on=["file", "line"], how="anti")
-                _refused(con, frame, replace)  # stage what is left
-            changes = stored_changes(con) if replace else pl.DataFrame()
-            changed_day = history_change_day(con)
-            run_id = start_run(con, "import")
-            written = upsert_snapshots(con, frame, staged=True)
-            for name, digest, rows in history.files:
-                record_import_file(con, run_id, name, digest, rows)
-            if changes.height:
-                with_files = _with_files(changes, frame, history.files, paths)
-                record_replacements(con, run_id, with_files, datetime.now(UTC))
-            accounts = frame.select("platform", "handle").unique().height
-            written_files = write_rejects(rejected, paths, targets) if rejected.height else []
+            frame, rejected = _admitted(con, history, replace, skip_invalid)
+            loaded = _load(con, history, frame, paths, replace)
+            if rejected.height:
+                written_files.extend(write_rejects(rejected, paths, targets))
             summary = ImportSummary(
-                run_id,
+                loaded.run_id,
                 frame.height,
-                accounts,
+                frame.select("platform", "handle").unique().height,
                 history.duplicates,
-                written,
-                changes.height,
-                changed_day is not None,
+                loaded.written,
+                loaded.replaced,
+                loaded.changed_day is not None,
                 rejected,
                 written_files,
             )
-            finish_run(
-                con,
-                run_id,
-                "ok",
-                {
-                    "files": [f[0] for f in history.files],
-                    "rows": frame.height,
-                    "accounts": accounts,
-                    "inserted": written.inserted,
-                    "updated": written.updated,
-                    "unchanged": written.unchanged,
-                    "duplicates": history.duplicates,
-                    "replaced": changes.height,
-                    "rejected": rejected.select("file", "line").unique().height,
-                    "changes_history": changed_day is not None,
-                    "earliest_changed_day": changed_day,
-                },
-            )
+            _finish(con, summary, history.files, loaded.changed_day)
             commit(con)
         except duckdb.Error as exc:
             rollback(con)
@@ -207,6 +165,86 @@ def import_history(
             _remove(written_files)
             raise
     return summary
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What loading the batch did, inside the import's transaction."""
+
+    run_id: str
+    written: WriteCounts
+    replaced: int  # figures replaced (--replace)
+    changed_day: date | None  # the earliest analysed day the batch changes
+
+
+def _admitted(
+    con: duckdb.DuckDBPyConnection, history: History, replace: bool, skip_invalid: bool
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Stage the rows that can go in; return them and every refused row's problems.
+
+    A row contradicting a collected figure, or replacing a stored one without `replace`,
+    refuses the call (rolled back), or under `skip_invalid` is left out."""
+    frame, rejected = history.frame, history.rejected
+    refused = _refused(con, frame, replace)
+    if refused.height and not skip_invalid:
+        rollback(con)
+        raise ImportRejected(
+            [Problem(**r) for r in refused.head(SHOWN_PROBLEMS).iter_rows(named=True)],
+            refused.height,
+        )
+    if refused.height:
+        rejected = pl.concat([rejected, refused])
+        frame = frame.join(refused.select("file", "line"), on=["file", "line"], how="anti")
+        _refused(con, frame, replace)  # stage what is left
+    return frame, rejected
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    history: History,
+    frame: pl.DataFrame,
+    paths: Sequence[Path],
+    replace: bool,
+) -> _Loaded:
+    """Write the staged batch: its snapshots, its files and the figures it replaces."""
+    changes = stored_changes(con) if replace else pl.DataFrame()
+    changed_day = history_change_day(con)
+    run_id = start_run(con, "import")
+    written = upsert_snapshots(con, frame, staged=True)
+    for file in history.files:
+        record_import_file(con, run_id, file.name, file.sha256, file.rows)
+    if changes.height:
+        with_files = _with_files(changes, frame, history.files, paths)
+        record_replacements(con, run_id, with_files, datetime.now(UTC))
+    return _Loaded(run_id, written, changes.height, changed_day)
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    summary: ImportSummary,
+    files: list[HistoryFile],
+    changed_day: date | None,
+) -> None:
+    """Record the run as done, with what it did."""
+    written = summary.written
+    finish_run(
+        con,
+        summary.run_id,
+        "ok",
+        {
+            "files": [f.name for f in files],
+            "rows": summary.rows,
+            "accounts": summary.accounts,
+            "inserted": written.inserted,
+            "updated": written.updated,
+            "unchanged": written.unchanged,
+            "duplicates": summary.duplicates,
+            "replaced": summary.replaced,
+            "rejected": summary.rejected.select("file", "line").unique().height,
+            "changes_history": summary.changes_history,
+            "earliest_changed_day": changed_day,
+        },
+    )
 
 
 def _refused(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, replace: bool) -> pl.DataFrame:
@@ -221,7 +259,7 @@ def _refused(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, replace: bool)
 def _with_files(
     changes: pl.DataFrame,
     frame: pl.DataFrame,
-    files: list[tuple[str, str, int]],
+    files: list[HistoryFile],
     paths: Sequence[Path],
 ) -> pl.DataFrame:
     """The replaced figures with the name and sha256 of the file each new value came from."""
@@ -229,8 +267,8 @@ def _with_files(
     by_path = pl.DataFrame(
         {
             "file": [str(p) for p in paths],
-            "file_name": [f[0] for f in files],
-            "sha256": [f[1] for f in files],
+            "file_name": [f.name for f in files],
+            "sha256": [f.sha256 for f in files],
         }
     )
     return changes.join(frame.select(*KEY, "file"), on=KEY).join(by_path, on="file", how="left")

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from collectors.base import epoch_reset, iso_reset, seconds_left_reset
+from collectors.rate_gate import epoch_reset, iso_reset, seconds_left_reset
 from collectors.run import collect
 from core.fetched import Fetched, Outcome
 from core.settings import Settings, load_settings

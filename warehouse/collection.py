@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import duckdb
 import polars as pl
@@ -24,6 +23,36 @@ _STATUS = {
 }
 
 
+# the snapshots of a collection (the columns upsert_snapshots writes) and its log rows
+_SNAPSHOT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "platform": pl.String,
+    "handle": pl.String,
+    "day": pl.Date,
+    "followers": pl.Int64,
+    "following": pl.Int64,
+    "posts": pl.Int64,
+    "views": pl.Int64,
+    "observed_at": pl.Datetime("us", "UTC"),
+    "source": pl.String,
+    "run_id": pl.String,
+    "followers_rounding": pl.String,
+    "payload": pl.String,
+}
+_LOG_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "run_id": pl.String,
+    "platform": pl.String,
+    "handle": pl.String,
+    "day": pl.Date,
+    "outcome": pl.String,
+    "reason": pl.String,
+    "http_status": pl.Int32,
+    "attempts": pl.Int32,
+    "observed_at": pl.Datetime("us", "UTC"),
+}
+
+Redact = Callable[[str], str]
+
+
 @dataclass(frozen=True)
 class Recorded:
     outcomes: dict[str, int]
@@ -35,11 +64,23 @@ def record_collection(
     run_id: str,
     day: date,
     results: Sequence[Fetched],
-    redact: Callable[[str], str] = lambda s: s,
+    redact: Redact = lambda s: s,
 ) -> Recorded:
     """Write what a collection found; the caller owns the transaction."""
+    frame = _snapshots(run_id, day, results, redact)
+    written = upsert_snapshots(con, frame) if frame.height else WriteCounts(0, 0, 0)
+    _log(con, run_id, day, results, redact)
+    _account_statuses(con, results, redact)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[str(r.outcome)] = counts.get(str(r.outcome), 0) + 1
+    return Recorded(counts, written)
+
+
+def _snapshots(run_id: str, day: date, results: Sequence[Fetched], redact: Redact) -> pl.DataFrame:
+    """A snapshot for every usable answer."""
     ok = [r for r in results if r.outcome is Outcome.OK and r.followers is not None]
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         [
             {
                 "platform": r.platform,
@@ -59,58 +100,48 @@ def record_collection(
             }
             for r in ok
         ],
-        schema={
-            "platform": pl.String,
-            "handle": pl.String,
-            "day": pl.Date,
-            "followers": pl.Int64,
-            "following": pl.Int64,
-            "posts": pl.Int64,
-            "views": pl.Int64,
-            "observed_at": pl.Datetime("us", "UTC"),
-            "source": pl.String,
-            "run_id": pl.String,
-            "followers_rounding": pl.String,
-            "payload": pl.String,
-        },
+        schema=_SNAPSHOT_SCHEMA,
     )
-    written = upsert_snapshots(con, frame) if frame.height else WriteCounts(0, 0, 0)
-    log: list[dict[str, Any]] = [
-        {
-            "run_id": run_id,
-            "platform": r.platform,
-            "handle": r.handle,
-            "day": day,
-            "outcome": str(r.outcome),
-            "reason": redact(r.reason) or None,
-            "http_status": r.http_status,
-            "attempts": r.attempts,
-            "observed_at": r.observed_at,
-        }
-        for r in results
-    ]
-    if log:
-        con.register(
-            "_log",
-            pl.DataFrame(
-                log,
-                schema={
-                    "run_id": pl.String,
-                    "platform": pl.String,
-                    "handle": pl.String,
-                    "day": pl.Date,
-                    "outcome": pl.String,
-                    "reason": pl.String,
-                    "http_status": pl.Int32,
-                    "attempts": pl.Int32,
-                    "observed_at": pl.Datetime("us", "UTC"),
-                },
-            ),
-        )
-        try:
-            con.execute("INSERT OR REPLACE INTO collection_log BY NAME SELECT * FROM _log")
-        finally:
-            con.unregister("_log")
+
+
+def _log(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    day: date,
+    results: Sequence[Fetched],
+    redact: Redact,
+) -> None:
+    """A collection_log row for every account, with its outcome and reason."""
+    if not results:
+        return
+    log = pl.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "platform": r.platform,
+                "handle": r.handle,
+                "day": day,
+                "outcome": str(r.outcome),
+                "reason": redact(r.reason) or None,
+                "http_status": r.http_status,
+                "attempts": r.attempts,
+                "observed_at": r.observed_at,
+            }
+            for r in results
+        ],
+        schema=_LOG_SCHEMA,
+    )
+    con.register("_log", log)
+    try:
+        con.execute("INSERT OR REPLACE INTO collection_log BY NAME SELECT * FROM _log")
+    finally:
+        con.unregister("_log")
+
+
+def _account_statuses(
+    con: duckdb.DuckDBPyConnection, results: Sequence[Fetched], redact: Redact
+) -> None:
+    """An outcome that says something lasting about an account becomes its status."""
     for r in results:
         status = _STATUS.get(r.outcome)
         if status is None:
@@ -127,7 +158,3 @@ def record_collection(
             """,
             [r.platform, r.handle, status, redact(r.reason) or None, r.platform_id, r.display_name],
         )
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[str(r.outcome)] = counts.get(str(r.outcome), 0) + 1
-    return Recorded(counts, written)

@@ -102,7 +102,8 @@ def import_command(
 
 def _describe_import(obj: Context, summary: ImportSummary) -> None:
     """The result line on stdout, the refused rows (the first few) and what to do next."""
-    from collectors.history_files import SHOWN_PROBLEMS, refused_rows
+    from collectors.history_format import SHOWN_PROBLEMS
+    from collectors.history_rejects import refused_rows
 
     w = summary.written
     refused = summary.rejected.select("file", "line").unique().height

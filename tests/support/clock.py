@@ -1,4 +1,4 @@
-"""Clocks for the collectors' rate-limit gates and retries (collectors.base.Clock).
+"""Clocks for the collectors' rate-limit gates and retries (collectors.rate_gate.Clock).
 
 FakeClock is virtual time: `sleep` advances it at once and records the wait, so a test asserts
 how long the collectors would have waited without waiting. Give the simulator the same clock
