@@ -75,6 +75,25 @@ def round_3_significant(value: float) -> float:
     return float(math.floor(value / step) * step)
 
 
+PURCHASE_KINDS = ("burst_purchase", "drip_purchase")
+
+
+def add_purchase(bought: np.ndarray, ev: Event) -> None:
+    """Add a purchase's followers to `bought` (per day): delivered over `ev.days` days, then
+    (1 - retention) of them leave over the 30 days after the delivery."""
+    days = len(bought)
+    span = max(ev.days, 1)
+    per_day = ev.size / span
+    for k in range(span):
+        if ev.day + k < days:
+            bought[ev.day + k] += per_day
+    lost = ev.size * (1 - ev.retention)
+    for k in range(30):
+        d = ev.day + span + k
+        if d < days:
+            bought[d] -= lost / 30
+
+
 def _simulate(
     spec: AccountSpec, days: int, seed: int, events: list[PlatformEvent]
 ) -> dict[str, np.ndarray]:
@@ -97,18 +116,8 @@ def _simulate(
             posts[burst] += rng.poisson(3 * usual + 3, len(posts[burst]))
             for k in range(0, min(5, days - ev.day)):
                 gains[ev.day + k] += rng.poisson(spec.rate * ev.size * math.exp(-k / 1.2))
-        elif ev.kind in ("burst_purchase", "drip_purchase"):
-            span = max(ev.days, 1)
-            per_day = ev.size / span
-            for k in range(span):
-                if ev.day + k < days:
-                    bought[ev.day + k] += per_day
-            # attrition: (1 - retention) of the purchase leaves over ~30 days after delivery
-            lost = ev.size * (1 - ev.retention)
-            for k in range(30):
-                d = ev.day + span + k
-                if d < days:
-                    bought[d] -= lost / 30
+        elif ev.kind in PURCHASE_KINDS:
+            add_purchase(bought, ev)
         elif ev.kind == "churn":
             for k in range(ev.days):
                 if ev.day + k < days:

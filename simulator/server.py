@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from simulator.audience_api import AUDIENCE_ROUTES, AudienceState
 from simulator.faults import Dice, Faults, Limit, Limiter, Window
 from simulator.platforms import ROUTES, Handler
 from simulator.styles import rate_headers, server_error, too_many
@@ -76,6 +77,7 @@ class Simulator:
         self._dice = Dice(seed)
         self._now: Callable[[], float] = time.time
         self._limiter = Limiter(self._now)
+        self.audiences = AudienceState(world, clock=lambda: self._now())
         self.app = Starlette(routes=self._routes())
 
     @property
@@ -107,6 +109,7 @@ class Simulator:
         self.served.clear()
         self.use_clock(time.time)
         self.world.reset()
+        self.audiences.reset()
 
     def use_clock(self, now: Callable[[], float]) -> None:
         """Count the rate windows on `now` (epoch seconds): a test's virtual clock, or the wall's."""
@@ -120,11 +123,15 @@ class Simulator:
         self.limits[platform] = Limit(limit, window_s)
 
     def _routes(self) -> list[Route]:
+        # the audience routes (simulator/audience_api.py) answer where both name a path
+        taken = {(path, method) for _, path, _, method in AUDIENCE_ROUTES}
         routes = [
             Route(path, self._wrap(platform, handler), methods=[method])
-            for platform, path, handler, method in ROUTES
+            for platform, path, handler, method in AUDIENCE_ROUTES
+            + [r for r in ROUTES if (r[1], r[3]) not in taken]
         ]
         routes += [
+            Route("/_sim/audience-limits/{platform}", self.audiences.control, methods=["POST"]),
             Route("/_sim/clock", self._clock, methods=["GET", "POST"]),
             Route("/_sim/faults/{platform}", self._set_faults, methods=["POST"]),
             Route("/_sim/limits/{platform}", self._set_limits, methods=["POST"]),

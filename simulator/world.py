@@ -100,6 +100,14 @@ class World:
     def handles(self, platform: str) -> list[str]:
         return [h for p, h in self._series if p == platform]
 
+    def spec(self, platform: str, handle: str) -> AccountSpec | None:
+        return next((s for s in self.specs if (s.platform, s.handle) == (platform, handle)), None)
+
+    def history(self, platform: str, handle: str) -> tuple[list[int], list[int | None]] | None:
+        """The account's daily followers and posts over the whole simulated span."""
+        series = self._series.get((platform, handle))
+        return None if series is None else (series[0], series[2])
+
     def figures(self, platform: str, handle: str) -> Figures | None:
         """What the platform shows today; None if the account does not exist (yet)."""
         series = self._series.get((platform, handle))
