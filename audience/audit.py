@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from core.detection import DetectionSettings
-from core.errors import plural
+from core.errors import AudienceError, Interrupted, plural
 from core.settings import Settings
 from reports.audit_page import VERDICT_CODES, Audit, Estimate, render_text
 from transforms.verdicts import judge_account, verdict_words
@@ -271,6 +271,39 @@ def live_figures(audit: Audit, settings: Settings) -> bool:
     return True
 
 
+def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
+    """A GitHub repository the warehouse has no figure of: its daily star counts rebuilt from
+    its stargazers' timestamps (`audience backfill`, stored as backfill:github) and analysed
+    on their own, so it is judged on its whole history now. False, with the reason among the
+    page's limits, when GitHub did not allow it (no token for a large repository, ...)."""
+    from pipeline.backfill import ESTIMATED, SOURCE, analysed_alone, backfill
+
+    try:
+        summary = backfill(warehouse, settings, audit.account, audit.as_of)
+    except Interrupted:
+        raise
+    except AudienceError as exc:
+        audit.limits.append(f"its history could not be rebuilt from GitHub's stargazers: {exc}")
+        return False
+    with analysed_alone(warehouse, settings, audit.platform, audit.handle, audit.as_of) as con:
+        load(con, audit)
+    estimated = (
+        f"; {plural(summary.estimated_days, 'day')} after {summary.exact_through} are estimated "
+        f"({ESTIMATED}: GitHub lists only the first 40,000 stars)"
+        if summary.capped
+        else ""
+    )
+    audit.limits.insert(
+        0,
+        f"{audit.account} was not tracked: its history was rebuilt now from the timestamps of "
+        f"its {summary.listed:,} stargazers (`audience backfill`, stored as {SOURCE}): "
+        f"{plural(summary.days, 'day')} from {summary.first_day}{estimated}; stars removed since "
+        "are not listed, so past counts are understated where stars were later removed, and "
+        "a purchase that was purged shows smaller than it was",
+    )
+    return True
+
+
 def run_audit(
     warehouse: Path,
     settings: Settings,
@@ -299,6 +332,8 @@ def run_audit(
     audit.tracked = audit.tracked or any(
         (a.platform, a.handle) == (platform, handle) for a in settings.accounts
     )
+    if not audit.days_observed and fetch and platform == "github" and "/" in handle:
+        rebuilt_history(audit, warehouse, settings)
     if audit.days_observed:
         if live:
             live_figures(audit, settings)  # refreshes the size only; the history is the stored one

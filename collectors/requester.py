@@ -75,6 +75,29 @@ class Requester:
         limit does not (it is the platform asking us to wait, and the gate waits, up to
         max_wait_s); final answers (not found, refused credentials) are never retried.
         """
+        response, body, attempts = await self.get_response(
+            url,
+            params=params,
+            headers=headers,
+            method=method,
+            data=data,
+            auth=auth,
+            gate_key=gate_key,
+        )
+        return body, response.status_code, attempts
+
+    async def get_response(
+        self,
+        url: str,
+        *,
+        params: Query | None = None,
+        headers: Mapping[str, str] | None = None,
+        method: str = "GET",
+        data: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        gate_key: str = "",
+    ) -> tuple[httpx.Response, Any, int]:
+        """As get_json, with the response itself (its headers: pagination links, limits)."""
         gate = self.gate(gate_key)
         request = Request(method, url, params, headers, data, auth)
         attempt = faults = 0
@@ -84,7 +107,7 @@ class Requester:
                 response = await self._send(gate, request)
                 self.classify(response)
                 try:
-                    return response.json(), response.status_code, attempt
+                    return response, response.json(), attempt
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                     raise Malformed(
                         f"HTTP {response.status_code} with a body that is not JSON ({type(exc).__name__})",

@@ -4,6 +4,7 @@ AudienceError                 anything the CLI turns into one clear line and exi
 ├── ConfigError               audience.toml or an environment override is invalid
 ├── HandleError               an account handle or platform name is malformed
 ├── ImportRejected            a CSV history import was refused (carries every problem found)
+├── PartlyDone                part done and kept, the rest on the next call (exit status 3)
 └── WarehouseError            the DuckDB warehouse cannot be used
     ├── WarehouseBusy         another process holds the warehouse (a run is writing)
     ├── WarehouseDamaged      the file or its contents fail the integrity checks (exit status 5)
@@ -116,6 +117,13 @@ def is_interrupt(exc: BaseException) -> bool:
     return type(exc).__module__.startswith(("duckdb", "_duckdb")) and (
         text.endswith("KeyboardInterrupt:") or ": KeyboardInterrupt" in text
     )
+
+
+class PartlyDone(AudienceError):
+    """Part of the work was done and kept, the rest can be done by running the command again
+    (a backfill whose rate limit ran out): exit status 3."""
+
+    exit_status = ExitStatus.PARTLY_DONE
 
 
 class MigrationError(WarehouseError):

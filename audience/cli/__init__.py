@@ -5,7 +5,7 @@ happen inside the commands that need them, and Prefect or Great Expectations onl
 nightly run, so quick commands start fast.
 
 One module per group of commands: `context` (what they share), `output` (rows as a table, CSV
-or JSON), `data` (import, export, check), `run` (run, report, serve), `accounts`, `findings`
+or JSON), `data` (import, export, check), `backfill`, `run` (run, report, serve), `accounts`, `findings`
 (anomalies, audit), `query`, `demo`. This module holds the group, `main` and the console
 script `entry`.
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 
 from audience.cli.accounts import accounts_group
+from audience.cli.backfill import backfill_command
 from audience.cli.context import Context, UserPath, utc_today
 from audience.cli.data import check_command, export_command, import_command
 from audience.cli.demo import demo_command
@@ -76,6 +77,7 @@ def cli(ctx: click.Context, warehouse: Path | None, config: Path | None, quiet: 
 
 for _command in (
     import_command,
+    backfill_command,
     run_command,
     report_command,
     export_command,
