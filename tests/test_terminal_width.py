@@ -9,21 +9,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from audience.cli import SAMPLE
-from core.settings import load_settings
-from pipeline.analyse import run_analysis
-from pipeline.import_history import import_history
 from tests.support.cli import SAMPLE_AS_OF, Result
+from tests.support.warehouse import analysed_sample
 
 Cli = Callable[..., Result]
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("width") / "w.duckdb"
-    import_history([SAMPLE], path, SAMPLE_AS_OF)
-    run_analysis(path, load_settings(None, environ={}), SAMPLE_AS_OF)
-    return path
+    return analysed_sample(tmp_path_factory.mktemp("width"))
 
 
 def _handles(warehouse: Path, table: str) -> set[str]:
