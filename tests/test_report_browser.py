@@ -191,3 +191,32 @@ def test_audit_page_renders_in_chromium(page: Page, warehouse: Path, tmp_path: P
     assert page.evaluate("document.querySelectorAll('svg circle').length") == 2  # flagged days
     assert page.evaluate("document.querySelectorAll('img, script').length") == 0
     _png_size(page.screenshot(ARTIFACTS / "audit.png"))
+
+
+@pytest.mark.slow
+def test_report_of_10000_accounts_opens_in_chromium(page: Page, tmp_path: Path) -> None:
+    """At 10,000 accounts: one self-contained file, the ranked top accounts charted and every
+    account in the table, readable as the small one is (the timing is benchmarks/report_speed)."""
+    from benchmarks.report_speed import build
+    from reports.render import TOP_CHARTS
+
+    last = dt.date(2025, 12, 31)
+    warehouse = build(tmp_path, 10_000, 60, last)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        report = write_report(con, last, tmp_path / "report.html")
+    seen = page.load(report.as_uri())
+    assert seen.console == []
+    assert seen.exceptions == []
+    assert seen.requests == [report.as_uri()]
+    assert page.evaluate("document.querySelectorAll('svg.chart').length") == TOP_CHARTS
+    assert page.evaluate("document.querySelectorAll('table tr').length") == 10_001
+    attention = page.evaluate(
+        "[...document.querySelectorAll('section h3 + p .pill')].map(p => p.textContent)"
+    )
+    ranks = [
+        0 if t.startswith("bought") else 1 if t.startswith("unusual") else 2 for t in attention
+    ]
+    assert ranks == sorted(ranks)
+    assert ranks[0] < 2  # some account needs attention, and it comes first
+    _charts_are_readable(page)
+    page.screenshot(ARTIFACTS / "report-10000.png", full_page=False)
