@@ -1,7 +1,8 @@
 """A small PNG chart of an account's audience around a flagged day, with no imaging library.
 
 Email clients show inline PNGs reliably (not SVG), and a few hundred pixels need no more than
-a bitmap, Bresenham lines and zlib.
+a bitmap, Bresenham lines and zlib. A flagged day is marked as on the report's charts: a
+vertical line and a dot on the audience line in its verdict's colour (core.verdict_marks).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Sequence
+
+from core.verdict_marks import rgb, verdict_mark
 
 WIDTH, HEIGHT, MARGIN = 320, 90, 6
 BACKGROUND, LINE, MARK, GRID = (255, 255, 255), (37, 99, 235), (220, 38, 38), (229, 231, 235)
@@ -60,8 +63,12 @@ def _line(
             y0 += sy
 
 
-def sparkline(values: Sequence[float | None], marked: Sequence[int] = ()) -> bytes:
-    """A line of `values` (None: unknown) with vertical red marks at the `marked` indexes."""
+def sparkline(
+    values: Sequence[float | None], marked: Sequence[int] = (), verdict: str | None = None
+) -> bytes:
+    """A line of `values` (None: unknown) with marks at the `marked` indexes, in the colour of
+    `verdict` (a code of transforms.verdicts.VERDICTS; red, a suspected purchase's, when None)."""
+    colour = MARK if verdict is None else rgb(verdict_mark(verdict).colour)
     pixels = [bytearray(BACKGROUND * WIDTH) for _ in range(HEIGHT)]
     known = [v for v in values if v is not None]
     for y in (MARGIN, HEIGHT - MARGIN - 1):
@@ -80,8 +87,8 @@ def sparkline(values: Sequence[float | None], marked: Sequence[int] = ()) -> byt
         for i in marked:
             if 0 <= i < len(values):
                 x = round(MARGIN + i * step)
-                for y in range(MARGIN, HEIGHT - MARGIN):
-                    _dot(pixels, x, y, MARK)
+                for y in range(MARGIN, HEIGHT - MARGIN, 2):  # dotted, as on the report
+                    _dot(pixels, x, y, colour)
         previous = None
         for i, v in enumerate(values):
             if v is None:
@@ -90,4 +97,12 @@ def sparkline(values: Sequence[float | None], marked: Sequence[int] = ()) -> byt
             if previous is not None:
                 _line(pixels, previous, here, LINE)
             previous = here
+        for i in marked:  # the dot on the line, over it
+            value = values[i] if 0 <= i < len(values) else None
+            if value is not None:
+                cx, cy = point(i, value)
+                for dx in range(-3, 4):
+                    for dy in range(-3, 4):
+                        if dx * dx + dy * dy <= 10:
+                            _dot(pixels, cx + dx, cy + dy, colour)
     return _png(pixels)

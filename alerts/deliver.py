@@ -78,7 +78,7 @@ def _chart(con: duckdb.DuckDBPyConnection, row: QueuedAlert) -> bytes | None:
         return None
     days = [d for d, _ in series]
     marked = [days.index(day)] if day in days else []
-    return sparkline([f for _, f in series], marked)
+    return sparkline([f for _, f in series], marked, row.verdict or "unexplained")
 
 
 def _card(con: duckdb.DuckDBPyConnection, row: QueuedAlert) -> Card:

@@ -53,6 +53,10 @@ def load(con: duckdb.DuckDBPyConnection, audit: Audit) -> None:
     audit.series = audit_reads.followers_by_day(con, *key, audit.as_of)
     audit.flagged = audit_reads.flagged_days(con, *key, audit.as_of)
     audit.platform_events = audit_reads.platform_events(con, *key, audit.as_of)
+    audit.chart_days = audit_reads.chart_rows(con, *key, audit.as_of)
+    audit.recent = audit_reads.recent_days(con, *key, audit.as_of)
+    if audit.metrics is not None:
+        audit.peer_group = audit_reads.peer_group(con, audit.platform, audit.metrics.size_tier)
 
 
 def _took_part(audit: Audit, t: DetectionSettings) -> list[str]:

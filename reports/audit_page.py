@@ -10,10 +10,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-from reports.pages import PAGES, chart, write_page
-from transforms.verdicts import ACCOUNT_VERDICTS
+from reports.charts import LEGEND, chart
+from reports.pages import PAGES, percentile_text, write_page
+from transforms.verdicts import ACCOUNT_VERDICTS, verdict_words
 from transforms.wording import clean
-from warehouse.audit_reads import AccountMetrics, Baseline, FlaggedDay, PlatformEvent
+from warehouse.audit_reads import (
+    AccountMetrics,
+    Baseline,
+    FlaggedDay,
+    PlatformEvent,
+    RecentDay,
+)
 
 # `verdict_code` in `audit --format json`: what the prose verdict says, for scripts
 VERDICT_CODES = (*ACCOUNT_VERDICTS, "no_figure")
@@ -62,6 +69,10 @@ class Audit:
     limits: list[str] = field(default_factory=list)
     series: list[tuple[date, float]] = field(default_factory=list)  # followers by day, for charts
     baseline: Baseline | None = None  # the latest robust baseline (shown within `metrics`)
+    # for the HTML page: its analysed days (the chart) and its last 30 days (the table)
+    chart_days: list[dict[str, object]] = field(default_factory=list)
+    recent: list[RecentDay] = field(default_factory=list)
+    peer_group: int = 0  # accounts of its platform and size tier (its percentile's group)
 
     @property
     def account(self) -> str:
@@ -83,7 +94,7 @@ class Audit:
     def as_dict(self) -> dict[str, object]:
         """The record for `--format json`: metrics and the latest baseline as one mapping."""
         data = asdict(self)
-        del data["series"], data["baseline"]
+        del data["series"], data["baseline"], data["chart_days"], data["recent"]
         data["metrics"] = (asdict(self.metrics) if self.metrics else {}) | (
             {f"latest_{k}": v for k, v in asdict(self.baseline).items()} if self.baseline else {}
         )
@@ -142,10 +153,10 @@ def _growth(audit: Audit, m: AccountMetrics) -> Section:
         f"{_signed(m.growth_abs_90, m.growth_rel_90)}; "
         f"average {m.avg_daily_gain_28 or 0:+,.1f} a day over 28 days",
     ]
-    if m.growth_percentile is not None:
+    if m.size_tier is not None:
         lines.append(
-            f"  28-day growth at the {m.growth_percentile:.0f}th percentile of the tracked "
-            f"{audit.platform} accounts of its size ({m.size_tier})"
+            "  28-day growth compared with the tracked accounts of its platform and size: "
+            + percentile_text(m.growth_percentile, audit.platform, m.size_tier, audit.peer_group)
         )
     if m.next_milestone is not None and m.milestone_date is not None:
         lines.append(f"  {m.next_milestone:,} expected around {m.milestone_date}")
@@ -217,15 +228,61 @@ def render_text(audit: Audit) -> str:
     return "\n".join(lines)
 
 
+# what each account verdict means, for a reader who is not a specialist
+_PLAIN = {
+    "bought_audience_likely": "Part of this audience was probably bought.",
+    "unusual_growth_to_review": (
+        "Some of this growth is unusual and the data can neither explain it nor show it was "
+        "bought: a person should look at the days below."
+    ),
+    "no_sign_of_bought_audience": "This audience looks like it grew on its own.",
+    "not_enough_history": "Too early to say: there are not enough days of figures yet.",
+}
+_SURE = {
+    "high": "High confidence: the evidence is clear.",
+    "medium": "Medium confidence: the evidence points this way but is not conclusive.",
+    "low": "Low confidence: treat this as a lead to check, not a finding.",
+    "none": "No confidence either way yet.",
+}
+
+
+def _figures(audit: Audit) -> list[tuple[str, list[str]]]:
+    """The page's figure sections (all but the verdict and the flagged days, shown apart)."""
+    shown = []
+    for heading, lines in sections(audit)[1:]:
+        if heading.startswith("Flagged days"):
+            continue
+        shown.append((heading, [line.strip().removeprefix("- ") for line in lines]))
+    return shown
+
+
 def render_audit(audit: Audit) -> str:
-    """The audit of one account as one HTML page: its sections, and its chart with flagged days."""
+    """The audit of one account as one HTML page: the verdict in plain words, the chart, the
+    evidence of each flagged day, the figures, and the last 30 days as a table."""
+    code = audit.verdict_code
+    words = ACCOUNT_VERDICTS.get(code, "cannot say")
+    detail = audit.verdict.split(": ", 1)[1] if ": " in audit.verdict else audit.verdict
     return PAGES.get_template("audit.html").render(
         title=title(audit),
-        chart_of_account=chart(audit.series, {row.day for row in audit.flagged}),
-        sections=[
-            (heading, [line.strip().removeprefix("- ") for line in lines])
-            for heading, lines in sections(audit)
-        ],
+        account=audit.account,
+        code=code,
+        verdict_words=words,
+        plain=_PLAIN.get(code, "We cannot say: there is no figure for this account."),
+        detail=detail,
+        sure=_SURE.get(audit.confidence or "none", audit.confidence),
+        confidence=audit.confidence or "none",
+        why=audit.reasons[:3],
+        more=max(len(audit.reasons) - 3, 0),
+        chart_of_account=chart(
+            audit.chart_days
+            or [{"day": d, "followers": f, "observed": True} for d, f in audit.series],
+            audit.flagged,
+            f"Audience of {audit.account} by day, with its flagged days",
+        ),
+        legend_items=LEGEND,
+        flagged=[(row, verdict_words(row.verdict)) for row in audit.flagged],
+        figures=_figures(audit),
+        recent=audit.recent,
     )
 
 

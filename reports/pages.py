@@ -1,20 +1,21 @@
-"""What the report and the audit page share: the templates, the chart's coordinates, the writing.
+"""What the report and the audit page share: the templates, the wording of a percentile, the
+writing.
 
 The pages are jinja2 templates (`reports/templates/`) with autoescape on, and everything an
 account supplies also goes through the `clean` filter (no control or direction-override
 characters, bounded). Charts are inline SVG drawn by the template `chart.html` from the
-coordinates computed here, so a page opens anywhere with no network.
+geometry of `reports/charts.py`, so a page opens anywhere with no network.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from jinja2 import PackageLoader
 
+from core.errors import plural
 from transforms.wording import html_templates
+from warehouse.report_reads import MIN_PEER_GROUP
 
 
 def _num(value: float | None, pattern: str = "{:,.0f}") -> str:
@@ -25,48 +26,22 @@ PAGES = html_templates(PackageLoader("reports", "templates"), limit=2000)
 PAGES.filters["num"] = _num
 
 
-@dataclass(frozen=True)
-class Mark:
-    x: float
-    y: float
-    day: date
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
-@dataclass(frozen=True)
-class Chart:
-    """What `chart.html` draws: a line through `points` ("x,y x,y ..."), a dot on each flagged day."""
-
-    first: date
-    last: date
-    low: float
-    high: float
-    points: str
-    marks: list[Mark]
-    width: int = 640
-    height: int = 120
-    pad: int = 8
-
-
-def chart(series: list[tuple[date, float]], flagged: set[date]) -> Chart | None:
-    """The chart's coordinates, or None when there is not enough history to draw."""
-    if len(series) < 2:
-        return None
-    width, height, pad = Chart.width, Chart.height, Chart.pad
-    values = [v for _, v in series]
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    first, last = series[0][0], series[-1][0]
-    days = max((last - first).days, 1)
-
-    def xy(d: date, v: float) -> tuple[float, float]:
-        return (
-            pad + (d - first).days / days * (width - 2 * pad),
-            height - pad - (v - low) / span * (height - 2 * pad),
-        )
-
-    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(d, v) for d, v in series))
-    marks = [Mark(*xy(d, v), day=d) for d, v in series if d in flagged]
-    return Chart(first, last, low, high, points, marks)
+def percentile_text(
+    percentile: float | None, platform: str, tier: str | None, group: int | None
+) -> str:
+    """The 28-day growth percentile with its comparison group (platform, size tier, how many),
+    or why there is none: a group under MIN_PEER_GROUP accounts says little."""
+    if tier is None or not group:
+        return "no comparison group"
+    where = f"{platform} {tier}, {plural(group, 'account')}"
+    if group < MIN_PEER_GROUP or percentile is None:
+        return f"too few to compare ({where}; needs {MIN_PEER_GROUP})"
+    return f"{ordinal(round(percentile))} percentile ({where})"
 
 
 def write_page(path: Path, text: str) -> Path:

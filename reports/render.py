@@ -1,7 +1,11 @@
-"""Rendering the report: an overview, each account's growth with its flagged days, platform events.
+"""Rendering the report: the accounts that need attention first (ranked by their verdict and the
+share of their audience involved, each with its chart), the platform events, then one compact
+table of every account; the other top accounts' charts follow it.
 
-Everything comes from the warehouse (`warehouse/report_reads.py`); the templates, the charts and
-the writing are shared with the audit page (`reports/pages.py`, `reports/audit_page.py`).
+Everything comes from the warehouse (`warehouse/report_reads.py`), read once and grouped once
+by account; only the charted accounts' days are read. The templates, the charts and the
+writing are shared with the audit page (`reports/pages.py`, `reports/charts.py`,
+`reports/audit_page.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import duckdb
 import polars as pl
 
 from reports.audit_page import write_audit
-from reports.pages import PAGES, Chart, chart, write_page
+from reports.charts import LEGEND, Chart, chart
+from reports.pages import PAGES, percentile_text, write_page
 from transforms.explanation import platform_event_text
 from transforms.verdicts import ACCOUNT_VERDICTS
 from warehouse.audit_reads import FlaggedDay
@@ -22,12 +27,14 @@ from warehouse.report_reads import (
     AccountLine,
     account_lines,
     anomalies_through,
-    followers_between_days,
+    chart_days,
 )
 
-__all__ = ["CHART_DAYS", "render", "write_audit", "write_report"]
+__all__ = ["CHART_DAYS", "TOP_CHARTS", "render", "write_audit", "write_report"]
 
 CHART_DAYS = 365
+TOP_CHARTS = 50  # the ranked top accounts drawn; every account is in the table
+ATTENTION = ("bought_audience_likely", "unusual_growth_to_review")
 _FLAGGED_COLUMNS = [f.name for f in fields(FlaggedDay)]
 
 
@@ -40,8 +47,14 @@ class AccountSection:
     confidence: str
     bought: int
     ever: int
+    share: float | None  # of its audience, what its flagged days involve
+    percentile: str
     chart: Chart | None
     flagged: list[FlaggedDay]
+
+    @property
+    def key(self) -> str:
+        return f"{self.row.platform}:{self.row.handle}"
 
 
 @dataclass(frozen=True)
@@ -54,27 +67,39 @@ class EventLine:
     handles: list[str]
 
 
-def _accounts(
-    accounts: list[AccountLine], anomalies: pl.DataFrame, series: pl.DataFrame
-) -> list[AccountSection]:
-    """Each account's row with its verdict in words, its chart and its flagged days."""
-    out = []
-    for r in accounts:
-        mine = (pl.col("platform") == r.platform) & (pl.col("handle") == r.handle)
-        own = anomalies.filter(mine)
-        points = series.filter(mine).select("day", "followers")
-        out.append(
-            AccountSection(
-                row=r,
-                verdict=ACCOUNT_VERDICTS.get(r.account_verdict or "", "not analysed"),
-                confidence=r.account_confidence or "none",
-                bought=r.suspected_purchases_90 or 0,
-                ever=r.suspected_purchases_all or 0,
-                chart=chart(list(points.iter_rows()), set(own.get_column("day"))),
-                flagged=[FlaggedDay(*row) for row in own.select(_FLAGGED_COLUMNS).iter_rows()],
-            )
-        )
-    return out
+def _flagged_by_account(anomalies: pl.DataFrame) -> dict[tuple[str, str], list[FlaggedDay]]:
+    """Every account's flagged days, the frame grouped once (not filtered once per account)."""
+    if anomalies.is_empty():
+        return {}
+    parts = anomalies.select("platform", "handle", *_FLAGGED_COLUMNS).partition_by(
+        ["platform", "handle"], as_dict=True, maintain_order=True
+    )
+    return {
+        (str(key[0]), str(key[1])): [
+            FlaggedDay(*row) for row in part.select(_FLAGGED_COLUMNS).iter_rows()
+        ]
+        for key, part in parts.items()
+    }
+
+
+def _section(
+    r: AccountLine, flagged: list[FlaggedDay], days: pl.DataFrame | None
+) -> AccountSection:
+    key = f"{r.platform}:{r.handle}"
+    drawn = None
+    if days is not None:
+        drawn = chart(days.to_dicts(), flagged, f"Audience of {key} by day, with its flagged days")
+    return AccountSection(
+        row=r,
+        verdict=ACCOUNT_VERDICTS.get(r.account_verdict or "", "not analysed"),
+        confidence=r.account_confidence or "none",
+        bought=r.suspected_purchases_90 or 0,
+        ever=r.suspected_purchases_all or 0,
+        share=r.involved / r.followers if r.followers else None,
+        percentile=percentile_text(r.growth_percentile, r.platform, r.size_tier, r.peer_group),
+        chart=drawn,
+        flagged=flagged,
+    )
 
 
 def _events(anomalies: pl.DataFrame) -> list[EventLine]:
@@ -94,10 +119,27 @@ def _events(anomalies: pl.DataFrame) -> list[EventLine]:
 def render(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     """The whole report as one HTML document."""
     anomalies = anomalies_through(con, as_of)
-    series = followers_between_days(con, as_of - timedelta(days=CHART_DAYS), as_of)
+    lines = account_lines(con, as_of)
+    top = lines[:TOP_CHARTS]
+    days = chart_days(
+        con, as_of - timedelta(days=CHART_DAYS), as_of, [(r.platform, r.handle) for r in top]
+    )
+    flagged = _flagged_by_account(anomalies)
+    charted = [
+        _section(r, flagged.get((r.platform, r.handle), []), days.get((r.platform, r.handle)))
+        for r in top
+    ]
+    table = charted + [
+        _section(r, flagged.get((r.platform, r.handle), []), None) for r in lines[TOP_CHARTS:]
+    ]
     return PAGES.get_template("report.html").render(
         as_of=as_of,
-        accounts=_accounts(account_lines(con), anomalies, series),
+        accounts=table,
+        attention=[a for a in charted if a.row.account_verdict in ATTENTION],
+        attention_total=sum(1 for r in lines if r.account_verdict in ATTENTION),
+        others=[a for a in charted if a.row.account_verdict not in ATTENTION],
+        top_charts=TOP_CHARTS,
+        legend_items=LEGEND,
         anomalies=anomalies.height,
         suspected=anomalies.filter(pl.col("suspected_purchase")).height,
         events=_events(anomalies),

@@ -144,3 +144,33 @@ def test_sparkline_is_a_valid_png() -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert png[12:16] == b"IHDR"
     assert sparkline([]).startswith(b"\x89PNG")
+
+
+def _pixels(png: bytes) -> set[tuple[int, int, int]]:
+    """Every colour of an 8-bit RGB PNG of ours (one IDAT, filter 0 on every row)."""
+    import struct
+    import zlib
+
+    width, height = struct.unpack(">II", png[16:24])
+    start = png.index(b"IDAT") + 4
+    (length,) = struct.unpack(">I", png[start - 8 : start - 4])
+    raw = zlib.decompress(png[start : start + length])
+    stride = 1 + 3 * width
+    return {
+        tuple(raw[r * stride + 1 + 3 * x : r * stride + 4 + 3 * x])  # type: ignore[misc]
+        for r in range(height)
+        for x in range(width)
+    }
+
+
+def test_sparkline_marks_a_flagged_day_in_its_verdicts_colour() -> None:
+    """The email's chart marks as the report's does: each verdict in its own colour."""
+    from core.verdict_marks import VERDICT_MARKS, rgb
+
+    values = [float(v) for v in range(30)]
+    for verdict, mark in VERDICT_MARKS.items():
+        colours = _pixels(sparkline(values, marked=[20], verdict=verdict))
+        assert rgb(mark.colour) in colours, verdict
+        others = {rgb(m.colour) for v, m in VERDICT_MARKS.items() if v != verdict}
+        assert not colours & others, verdict
+    assert rgb("#dc2626") in _pixels(sparkline(values, marked=[20]))  # no verdict given: red

@@ -11,10 +11,12 @@ import pytest
 
 from audience.cli import SAMPLE
 from core.settings import load_settings
+from core.verdict_marks import VERDICT_MARKS
 from pipeline.analyse import run_analysis
 from pipeline.import_history import import_history
 from reports.render import write_report
 from tests.support.cli import Result
+from transforms.verdicts import verdict_words
 
 
 @pytest.fixture
@@ -40,7 +42,16 @@ def test_report_is_self_contained_and_escaped(analysed: Path, tmp_path: Path) ->
     )  # nothing fetched from elsewhere
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert page.count("<svg") == 14  # one chart per account
-    assert page.count("fill='#dc2626'") >= 9  # every flagged day is marked on its chart
+    # every flagged day is marked on its chart, in its verdict's colour, with its verdict
+    marks = re.findall(
+        r"<circle class='mark' data-verdict='(\w+)' [^>]*fill='(#\w+)'[^>]*><title>([^<]+)</title>",
+        page,
+    )
+    assert len(marks) >= 9
+    assert all(colour == VERDICT_MARKS[verdict].colour for verdict, colour, _ in marks)
+    assert all(verdict_words(verdict) in title for verdict, _, title in marks)
+    assert {"suspected_purchase", "organic", "platform_event"} <= {v for v, _, _ in marks}
+    assert page.count("fill='#dc2626'") == sum(v == "suspected_purchase" for v, _, _ in marks)
     assert "suspected purchase" in page
     assert (
         "mastodon 2024-10-29: 4 of 4 tracked mastodon accounts fell unusually on 2024-10-29" in page

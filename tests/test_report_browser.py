@@ -6,6 +6,7 @@ Screenshots are kept in test-artifacts/ at the repository's root for a person to
 from __future__ import annotations
 
 import datetime as dt
+import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from pipeline.analyse import run_analysis
 from pipeline.import_history import import_history
 from reports.render import write_audit, write_report
 from tests.support.browser import Page, chromium
+from transforms.verdicts import VERDICTS, verdict_words
 
 AS_OF = dt.date(2024, 12, 31)
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -46,6 +48,43 @@ def _png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+def _charts_are_readable(page: Page) -> None:
+    """Every chart has dated axes, a title and a description; every mark carries its verdict
+    (an attribute and its own title, in words); the legend is there; nothing scrolls sideways."""
+    charts = page.evaluate(
+        """[...document.querySelectorAll('svg.chart')].map(s => ({
+            dates: [...s.querySelectorAll('.x-axis text')].map(t => t.textContent),
+            values: s.querySelectorAll('.y-axis text').length,
+            bars: s.querySelectorAll('.bars rect').length,
+            title: s.querySelector('title').textContent,
+            desc: s.querySelector('desc').textContent,
+            labelled: s.getAttribute('aria-labelledby'),
+        }))"""
+    )
+    assert charts
+    for c in charts:
+        assert c["dates"]
+        assert all(re.fullmatch(r"[A-Z][a-z]{2} \d{1,4}", d) for d in c["dates"])
+        assert c["values"] >= 4  # followers and daily gain, at least two each
+        assert c["bars"] > 0
+        assert c["title"].startswith("Audience of ")
+        assert "Followers from" in c["desc"]
+        assert len(c["labelled"].split()) == 2
+    marks = page.evaluate(
+        """[...document.querySelectorAll('svg circle')].map(c => ({
+            verdict: c.dataset.verdict, title: c.querySelector('title').textContent}))"""
+    )
+    for m in marks:
+        assert m["verdict"] in VERDICTS
+        assert verdict_words(m["verdict"]) in m["title"]
+    legend = page.evaluate(
+        "[...document.querySelectorAll('ul.legend li[data-verdict]')].map(li => [li.dataset.verdict, li.textContent])"
+    )
+    assert [v for v, _ in legend] == list(VERDICTS)
+    assert all(verdict_words(v) in t for v, t in legend)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_the_harness_sees_errors_and_network(page: Page, tmp_path: Path) -> None:
@@ -86,6 +125,23 @@ def test_report_renders_in_chromium_without_errors_or_network(
     # the hostile display name is text on the page, not markup
     assert page.evaluate("document.querySelectorAll('img, script').length") == 0
     assert page.evaluate(f"document.body.textContent.includes({HOSTILE[:30]!r})")
+    _charts_are_readable(page)
+    # the accounts that need attention come first, ranked; then the events; then the table
+    headings = page.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent)")
+    assert [h.split(" (")[0] for h in headings] == [
+        "How to read the charts",
+        "Needs attention",
+        "Platform events",
+        "Every account",
+        "Other accounts",
+    ]
+    first = page.evaluate("document.querySelector('section h3').textContent")
+    assert first.startswith(("x:growthguru", "mastodon:carol@hachyderm.io", "github:"))
+    assert page.evaluate(
+        "[...document.querySelectorAll('table tr td:nth-child(6)')].some("
+        "td => td.textContent.trim() === '1 / 0')"
+    )  # a purchase older than 90 days still counts, all-time
+    assert page.evaluate("document.body.innerText.includes('too few to compare')")
     shot = page.screenshot(ARTIFACTS / "report.png")
     width, height = _png_size(shot)
     assert width > 1_200  # the window, less a scroll bar
@@ -104,7 +160,63 @@ def test_audit_page_renders_in_chromium(page: Page, warehouse: Path, tmp_path: P
     assert seen.requests == [path.as_uri()]
     text = page.evaluate("document.body.innerText")
     assert "Verdict: bought audience likely" in text
+    # the verdict comes first, coloured, in plain words: what, how sure, why (three at most)
+    assert page.evaluate("document.querySelector('h1 + section').className") == (
+        "verdict bought_audience_likely"
+    )
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('section.verdict')).borderLeftColor")
+        == "rgb(220, 38, 38)"
+    )
+    for words in ("What we think:", "How sure:", "Why:"):
+        assert words in text
+    assert 1 <= page.evaluate("document.querySelectorAll('section.verdict li').length") <= 3
+    assert "`" not in text
+    order = [
+        text.index(h)
+        for h in (
+            "Verdict:",
+            "Audience by day",
+            "Evidence, day by day",
+            "Figures",
+            "The last 30 days",
+        )
+    ]
+    assert order == sorted(order)
+    # the last 30 days as Social Blade lists them: newest first, one row a day
+    assert page.evaluate("document.querySelectorAll('table tr').length") == 31
+    assert page.evaluate("document.querySelector('table tr td').textContent") == str(AS_OF)
+    _charts_are_readable(page)
     assert "Organic-adjusted audience" in text
     assert page.evaluate("document.querySelectorAll('svg circle').length") == 2  # flagged days
     assert page.evaluate("document.querySelectorAll('img, script').length") == 0
     _png_size(page.screenshot(ARTIFACTS / "audit.png"))
+
+
+@pytest.mark.slow
+def test_report_of_10000_accounts_opens_in_chromium(page: Page, tmp_path: Path) -> None:
+    """At 10,000 accounts: one self-contained file, the ranked top accounts charted and every
+    account in the table, readable as the small one is (the timing is benchmarks/report_speed)."""
+    from benchmarks.report_speed import build
+    from reports.render import TOP_CHARTS
+
+    last = dt.date(2025, 12, 31)
+    warehouse = build(tmp_path, 10_000, 60, last)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        report = write_report(con, last, tmp_path / "report.html")
+    seen = page.load(report.as_uri())
+    assert seen.console == []
+    assert seen.exceptions == []
+    assert seen.requests == [report.as_uri()]
+    assert page.evaluate("document.querySelectorAll('svg.chart').length") == TOP_CHARTS
+    assert page.evaluate("document.querySelectorAll('table tr').length") == 10_001
+    attention = page.evaluate(
+        "[...document.querySelectorAll('section h3 + p .pill')].map(p => p.textContent)"
+    )
+    ranks = [
+        0 if t.startswith("bought") else 1 if t.startswith("unusual") else 2 for t in attention
+    ]
+    assert ranks == sorted(ranks)
+    assert ranks[0] < 2  # some account needs attention, and it comes first
+    _charts_are_readable(page)
+    page.screenshot(ARTIFACTS / "report-10000.png", full_page=False)

@@ -11,6 +11,7 @@ import duckdb
 
 from warehouse.query import fetch_one
 from warehouse.records import AnomalyFacts
+from warehouse.report_reads import chart_days
 
 R = TypeVar("R")
 
@@ -197,3 +198,57 @@ def platform_events(
         {"platform": platform, "handle": handle, "as_of": as_of},
     ).fetchall()
     return [PlatformEvent(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class RecentDay:
+    """One calendar day of the account's last days, as Social Blade lists them (None: no figure
+    that day; a gain after a gap is the whole gap's change)."""
+
+    day: date
+    followers: float | None
+    gain: float | None
+    following: float | None
+    posts: float | None
+    views: float | None
+
+
+def recent_days(
+    con: duckdb.DuckDBPyConnection, platform: str, handle: str, as_of: date, days: int = 30
+) -> list[RecentDay]:
+    """The last `days` calendar days through the account's last figure up to `as_of`, newest
+    first, each with its figure and the change since the figure before it."""
+    rows = con.execute(
+        """
+        WITH s AS (
+            SELECT day, followers, following, posts, views,
+                   followers - lag(followers) OVER (ORDER BY day) AS gain
+            FROM snapshots WHERE platform = $platform AND handle = $handle AND day <= $as_of
+        ), span AS (SELECT max(day) AS last FROM s)
+        SELECT d.day::DATE, s.followers, s.gain, s.following, s.posts, s.views
+        FROM span, range(span.last - ($days - 1)::INTEGER, span.last + 1, INTERVAL 1 DAY) AS d(day)
+        LEFT JOIN s ON s.day = d.day::DATE
+        ORDER BY d.day DESC
+        """,
+        {"platform": platform, "handle": handle, "as_of": as_of, "days": days},
+    ).fetchall()
+    return [RecentDay(*row) for row in rows]
+
+
+def peer_group(con: duckdb.DuckDBPyConnection, platform: str, size_tier: str | None) -> int:
+    """How many of the platform's accounts share the size tier (a percentile's comparison group)."""
+    row = fetch_one(
+        con,
+        "SELECT count(*) FROM account_metrics WHERE platform = ? AND size_tier = ?",
+        [platform, size_tier],
+    )
+    return int(row[0]) if row else 0
+
+
+def chart_rows(
+    con: duckdb.DuckDBPyConnection, platform: str, handle: str, as_of: date
+) -> list[dict[str, object]]:
+    """Every analysed day of the account through `as_of`, for its chart (report_reads.chart_days)."""
+    found = chart_days(con, date(1, 1, 1), as_of, [(platform, handle)])
+    frame = found.get((platform, handle))
+    return [] if frame is None else frame.to_dicts()

@@ -96,8 +96,8 @@ def _text_value(value: object) -> str:
 def emit(rows: Sequence[Sequence[object]], fmt: str, columns: list[str]) -> None:
     """Print rows (values in `columns` order) as a table, CSV or JSON on stdout."""
     if fmt == "json":
-        records = [dict(zip(_unique(columns), map(json_value, row), strict=True)) for row in rows]
-        click.echo(json.dumps(records, indent=2))
+        as_json = [dict(zip(_unique(columns), map(json_value, row), strict=True)) for row in rows]
+        click.echo(json.dumps(as_json, indent=2))
         return
     if fmt == "csv":
         import csv
@@ -109,15 +109,69 @@ def emit(rows: Sequence[Sequence[object]], fmt: str, columns: list[str]) -> None
         writer.writerows([_text_value(v) for v in row] for row in rows)
         click.echo(buffer.getvalue(), nl=False)
         return
+    width = output_width()
+    cells = [[shown(_text_value(v)) for v in row] for row in rows]
+    if width < RECORD_VIEW_BELOW:
+        click.echo(records(cells, [shown(c) for c in columns], width), nl=False)
+        return
     from rich.console import Console
     from rich.table import Column, Table
     from rich.text import Text
 
-    table = Table(*[Column(header=Text(shown(c))) for c in columns], show_lines=False)
-    for row in rows:  # Text: a stored "[red]" is shown, not taken as markup; escapes made visible
-        table.add_row(*[Text(shown(_text_value(v))) for v in row])
-    # piped output keeps whole values; a terminal gets its own width
-    Console(width=None if sys.stdout.isatty() else 240).print(table)
+    def column(i: int, name: str) -> Column:
+        """A handle or an account is never cut or wrapped; other values wrap, never cut."""
+        if name in WHOLE:
+            longest = max([len(name), *(len(row[i]) for row in cells)])
+            return Column(header=Text(name), no_wrap=True, min_width=longest)
+        return Column(header=Text(name), overflow="fold")
+
+    table = Table(*[column(i, shown(c)) for i, c in enumerate(columns)], show_lines=False)
+    for row in cells:  # Text: a stored "[red]" is shown, not taken as markup; escapes made visible
+        table.add_row(*[Text(cell) for cell in row])
+    Console(width=width).print(table)
+
+
+RECORD_VIEW_BELOW = 100  # columns: narrower, each row is printed as a record, a field a line
+WHOLE = frozenset({"platform", "handle", "account"})  # never cut
+PIPED_WIDTH = 240  # piped output keeps whole values
+
+
+def output_width() -> int:
+    """The width to print for: COLUMNS when set, else the terminal's, else PIPED_WIDTH."""
+    import os
+    import shutil
+
+    given = os.environ.get("COLUMNS", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return PIPED_WIDTH
+
+
+def records(rows: Sequence[Sequence[str]], columns: list[str], width: int) -> str:
+    """Rows as records, one `name: value` line a field and a blank line between rows; a long
+    value wraps at spaces under its name's indent (a word, a handle, is never cut)."""
+    import textwrap
+
+    pad = max((len(c) for c in columns), default=0) + 2
+    out = []
+    for row in rows:
+        for name, value in zip(columns, row, strict=True):
+            out.append(
+                textwrap.fill(
+                    value,
+                    width=max(width, pad + 20),
+                    initial_indent=f"{name}:".ljust(pad),
+                    subsequent_indent=" " * pad,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+                if value
+                else f"{name}:"
+            )
+        out.append("")
+    return "\n".join(out) + ("\n" if out else "")
 
 
 def _unique(columns: list[str]) -> list[str]:

@@ -84,9 +84,10 @@ class Page:
     def evaluate(self, expression: str) -> Any:
         return self._page.evaluate(expression)
 
-    def screenshot(self, path: Path) -> bytes:
+    def screenshot(self, path: Path, *, full_page: bool = True) -> bytes:
+        """The whole page (or the first screen: a page of 10,000 rows is past Chromium's limit)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        return self._page.screenshot(path=path, full_page=True)
+        return self._page.screenshot(path=path, full_page=full_page)
 
 
 @contextmanager

@@ -87,3 +87,14 @@ def readme_tables() -> list[str]:
     )
     section = section.split("\n## ")[0]
     return re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE)
+
+
+def analysed_sample(folder: Path) -> Path:
+    """The bundled sample imported and analysed through its last day, in `folder`."""
+    from pipeline.import_history import import_history
+    from tests.support.cli import SAMPLE_AS_OF
+
+    path = folder / "audience.duckdb"
+    import_history([SAMPLE], path, SAMPLE_AS_OF)
+    run_analysis(path, load_settings(None, environ={}), SAMPLE_AS_OF)
+    return path
