@@ -119,12 +119,18 @@ def _detection_limits(audit: Audit, t: DetectionSettings) -> list[str]:
     sigma = audit.baseline.baseline_sigma if audit.baseline else None
     if sigma is None:
         return []
-    day = max(t.spike_z * sigma, t.spike_min_relative * followers, float(t.spike_min_absolute))
-    week = max(
-        t.drip_z * sigma * math.sqrt(t.drip_window_days),
-        t.drip_min_relative * followers,
-        float(t.drip_min_absolute),
+    # the share floor is met by the usual share, or by the smaller one far out of the noise
+    day_share = min(
+        t.spike_min_relative * followers,
+        max(t.spike_strong_min_relative * followers, t.spike_strong_z * sigma),
     )
+    day = max(t.spike_z * sigma, day_share, float(t.spike_min_absolute))
+    week_sigma = sigma * math.sqrt(t.drip_window_days)
+    week_share = min(
+        t.drip_min_relative * followers,
+        max(t.drip_strong_min_relative * followers, t.drip_strong_z * week_sigma),
+    )
+    week = max(t.drip_z * week_sigma, week_share, float(t.drip_min_absolute))
     return [
         f"at today's size a purchase shows when it adds more than about {day:,.0f} followers above "
         f"normal in a day, or {week:,.0f} over {t.drip_window_days} days; smaller or slower ones "
