@@ -1,6 +1,6 @@
 """The audience endpoints' state (follow logs, posts, rate budgets) and their routes.
 
-The server registers AUDIENCE_ROUTES beside the count routes of simulator/platforms.py; where
+The server registers AUDIENCE_ROUTES beside the count routes of simulator/platforms/; where
 both name the same path (Bluesky getProfiles, GitHub /users/{user}) the audience handler
 answers, and hands simulated accounts to the count handler.
 Control: POST /_sim/audience-limits/{platform} {"bucket": NAME, "limit": N, "window_s": S}

@@ -94,10 +94,11 @@ def add_purchase(bought: np.ndarray, ev: Event) -> None:
             bought[d] -= lost / 30
 
 
-def _simulate(
-    spec: AccountSpec, days: int, seed: int, events: list[PlatformEvent]
-) -> dict[str, np.ndarray]:
-    rng = _rng(seed, spec)
+def _organic(
+    spec: AccountSpec, days: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The organic rate per day (trend, weekly rhythm, overdispersion), the net gains drawn from
+    it, the posts per day and the day-to-day change of the following count."""
     t = np.arange(days)
     rate = spec.rate * spec.trend ** (t / max(days - 1, 1))
     rate = (
@@ -106,26 +107,68 @@ def _simulate(
     gains = rng.poisson(rate) - rng.poisson(rate * 0.15)
     posts = rng.poisson(spec.posts_per_day or 0.0, days).astype(float)
     following_delta = rng.poisson(0.3, days) - rng.poisson(0.25, days)
-    bought = np.zeros(days)
+    return rate, gains, posts, following_delta
+
+
+def _add_viral(
+    spec: AccountSpec, ev: Event, rng: np.random.Generator, gains: np.ndarray, posts: np.ndarray
+) -> None:
+    """A posting burst around `ev.day` and the extra gains that decay over the 5 days after."""
+    days = len(gains)
+    burst = slice(max(ev.day - 1, 0), ev.day + 2)  # the posts that went viral, and follow-ups
+    usual = spec.posts_per_day or 0.0
+    posts[burst] += rng.poisson(3 * usual + 3, len(posts[burst]))
+    for k in range(0, min(5, days - ev.day)):
+        gains[ev.day + k] += rng.poisson(spec.rate * ev.size * math.exp(-k / 1.2))
+
+
+def _add_churn(
+    spec: AccountSpec,
+    ev: Event,
+    rng: np.random.Generator,
+    gains: np.ndarray,
+    following_delta: np.ndarray,
+) -> None:
+    """Follow/unfollow churn: the following count swings by `ev.size` week by week, and the
+    follow-backs add a little to the gains."""
+    days = len(gains)
+    for k in range(ev.days):
+        if ev.day + k < days:
+            following_delta[ev.day + k] += ev.size if (k // 7) % 2 == 0 else -ev.size
+    gains[ev.day : ev.day + ev.days] += rng.poisson(
+        spec.rate * 0.3, len(gains[ev.day : ev.day + ev.days])
+    )
+
+
+def _apply_account_events(
+    spec: AccountSpec,
+    rng: np.random.Generator,
+    gains: np.ndarray,
+    posts: np.ndarray,
+    following_delta: np.ndarray,
+) -> np.ndarray:
+    """Apply the account's viral and churn events in place; return the bought followers per day."""
+    bought = np.zeros(len(gains))
     for ev in spec.events:
         if ev.kind == "viral":
-            burst = slice(
-                max(ev.day - 1, 0), ev.day + 2
-            )  # the posts that went viral, and follow-ups
-            usual = spec.posts_per_day or 0.0
-            posts[burst] += rng.poisson(3 * usual + 3, len(posts[burst]))
-            for k in range(0, min(5, days - ev.day)):
-                gains[ev.day + k] += rng.poisson(spec.rate * ev.size * math.exp(-k / 1.2))
+            _add_viral(spec, ev, rng, gains, posts)
         elif ev.kind in PURCHASE_KINDS:
             add_purchase(bought, ev)
         elif ev.kind == "churn":
-            for k in range(ev.days):
-                if ev.day + k < days:
-                    following_delta[ev.day + k] += ev.size if (k // 7) % 2 == 0 else -ev.size
-            gains[ev.day : ev.day + ev.days] += rng.poisson(
-                spec.rate * 0.3, len(gains[ev.day : ev.day + ev.days])
-            )
-    followers = spec.start + np.cumsum(gains) + np.cumsum(bought)
+            _add_churn(spec, ev, rng, gains, following_delta)
+    return bought
+
+
+def _apply_platform_events(
+    spec: AccountSpec,
+    events: list[PlatformEvent],
+    rng: np.random.Generator,
+    rate: np.ndarray,
+    bought: np.ndarray,
+    followers: np.ndarray,
+) -> None:
+    """Surges and purges of the account's platform, applied in place to `followers`."""
+    days = len(followers)
     for pe in events:
         if pe.platform != spec.platform or pe.day >= days:
             continue
@@ -136,9 +179,24 @@ def _simulate(
             purchased = np.cumsum(bought)[pe.day]
             loss = followers[pe.day] * pe.size * rng.uniform(0.5, 1.5) + purchased * 0.5
             followers[pe.day :] -= loss
+
+
+def _apply_glitches(spec: AccountSpec, followers: np.ndarray) -> None:
+    """One-day misreadings of the count, applied in place."""
     for ev in spec.events:
-        if ev.kind == "glitch" and ev.day < days:
+        if ev.kind == "glitch" and ev.day < len(followers):
             followers[ev.day] = followers[ev.day] * ev.size
+
+
+def _simulate(
+    spec: AccountSpec, days: int, seed: int, events: list[PlatformEvent]
+) -> dict[str, np.ndarray]:
+    rng = _rng(seed, spec)  # every draw below comes from it in a fixed order: keep that order
+    rate, gains, posts, following_delta = _organic(spec, days, rng)
+    bought = _apply_account_events(spec, rng, gains, posts, following_delta)
+    followers = spec.start + np.cumsum(gains) + np.cumsum(bought)
+    _apply_platform_events(spec, events, rng, rate, bought, followers)
+    _apply_glitches(spec, followers)
     following = None
     if spec.following is not None:
         following = np.maximum(0, spec.following + np.cumsum(following_delta)).astype(float)
@@ -149,6 +207,71 @@ def _simulate(
         else np.full(days, np.nan),
         "following": following if following is not None else np.full(days, np.nan),
     }
+
+
+_LABEL_SCHEMA = {
+    "platform": pl.String,
+    "handle": pl.String,
+    "day": pl.Date,
+    "kind": pl.String,
+    "size": pl.Float64,
+    "days": pl.Int64,
+}
+
+
+def _snapshot_frame(
+    spec: AccountSpec,
+    series: dict[str, np.ndarray],
+    day_list: list[date],
+    seed: int,
+    with_gaps: bool,
+) -> pl.DataFrame:
+    """The account's daily rows as a platform shows them (YouTube rounded), gap days dropped."""
+    days = len(day_list)
+    followers = series["followers"]
+    if spec.platform == "youtube":
+        followers = np.array([round_3_significant(v) for v in followers])
+    keep = _rng(seed + 1, spec).random(days) >= (spec.gap_rate if with_gaps else 0.0)
+    keep[0] = keep[-1] = True
+    return pl.DataFrame(
+        {
+            "platform": spec.platform,
+            "handle": spec.handle,
+            "date": day_list,
+            "followers": followers.astype(np.int64),
+            "following": series["following"],
+            "posts": series["posts"],
+        }
+    ).filter(pl.Series(keep))
+
+
+def _label(spec: AccountSpec, day: date, kind: str, size: float, days: int) -> dict[str, object]:
+    return {
+        "platform": spec.platform,
+        "handle": spec.handle,
+        "day": day,
+        "kind": kind,
+        "size": float(size),
+        "days": days,
+    }
+
+
+def _labels(
+    spec: AccountSpec, events: list[PlatformEvent], day_list: list[date]
+) -> list[dict[str, object]]:
+    """What was injected into the account: its own events, then its platform's."""
+    days = len(day_list)
+    own = [
+        _label(spec, day_list[ev.day], ev.kind, ev.size, ev.days)
+        for ev in spec.events
+        if ev.day < days
+    ]
+    platform_wide = [
+        _label(spec, day_list[pe.day], pe.kind, pe.size, 1)
+        for pe in events
+        if pe.platform == spec.platform and pe.day < days
+    ]
+    return own + platform_wide
 
 
 def generate(
@@ -165,56 +288,9 @@ def generate(
     day_list = [start + timedelta(days=i) for i in range(days)]
     for spec in specs:
         series = _simulate(spec, days, seed, events)
-        followers = series["followers"]
-        if spec.platform == "youtube":
-            followers = np.array([round_3_significant(v) for v in followers])
-        keep = _rng(seed + 1, spec).random(days) >= (spec.gap_rate if with_gaps else 0.0)
-        keep[0] = keep[-1] = True
-        frames.append(
-            pl.DataFrame(
-                {
-                    "platform": spec.platform,
-                    "handle": spec.handle,
-                    "date": day_list,
-                    "followers": followers.astype(np.int64),
-                    "following": series["following"],
-                    "posts": series["posts"],
-                }
-            ).filter(pl.Series(keep))
-        )
-        labels += [
-            {
-                "platform": spec.platform,
-                "handle": spec.handle,
-                "day": day_list[ev.day],
-                "kind": ev.kind,
-                "size": float(ev.size),
-                "days": ev.days,
-            }
-            for ev in spec.events
-            if ev.day < days
-        ]
-        labels += [
-            {
-                "platform": spec.platform,
-                "handle": spec.handle,
-                "day": day_list[pe.day],
-                "kind": pe.kind,
-                "size": float(pe.size),
-                "days": 1,
-            }
-            for pe in events
-            if pe.platform == spec.platform and pe.day < days
-        ]
+        frames.append(_snapshot_frame(spec, series, day_list, seed, with_gaps))
+        labels += _labels(spec, events, day_list)
     snapshots = pl.concat(frames).with_columns(
         pl.col("following", "posts").fill_nan(None).cast(pl.Int64)
     )
-    label_schema = {
-        "platform": pl.String,
-        "handle": pl.String,
-        "day": pl.Date,
-        "kind": pl.String,
-        "size": pl.Float64,
-        "days": pl.Int64,
-    }
-    return Generated(snapshots, pl.DataFrame(labels, schema=label_schema), specs)
+    return Generated(snapshots, pl.DataFrame(labels, schema=_LABEL_SCHEMA), specs)

@@ -34,7 +34,8 @@ from starlette.requests import Request
 
 from simulator.audiences import PURCHASE_KINDS, AccountSpec, add_purchase
 from simulator.budgets import budgeted
-from simulator.platforms import _bluesky_profile, _bluesky_resolve, github_user
+from simulator.platforms.bluesky import profile_view, resolve_actor
+from simulator.platforms.github import github_user
 from simulator.populations import (
     BATCH_LEAD_DAYS,
     BOUGHT_AGED,
@@ -390,7 +391,7 @@ def xrpc_target(sim: Simulator, request: Request) -> tuple[str, str, Figures | N
     limit = xrpc_limit(query.get("limit"), 50, 100)
     if isinstance(limit, Answer):
         return limit
-    handle = _bluesky_resolve(sim, actor)
+    handle = resolve_actor(sim, actor)
     return actor, handle, sim.state("bluesky", handle), limit
 
 
@@ -404,7 +405,7 @@ def bluesky_followers(sim: Simulator, request: Request) -> Answer:
     log = sim.audiences.log("bluesky", handle)
     if state is None or log is None or state.status in ("suspended", "deactivated"):
         return invalid(f"Actor not found: {actor}")
-    subject = _bluesky_profile(sim, handle, state)
+    subject = profile_view(sim, handle, state)
     for key in ("followersCount", "followsCount", "postsCount"):
         subject.pop(key, None)
     current = log.alive(sim.audiences.day(log))[::-1]  # newest follow first
@@ -447,10 +448,10 @@ async def bluesky_profiles(sim: Simulator, request: Request) -> Answer:
         if follower is not None:
             profiles.append(bluesky_follower_view(*follower, detailed=True))
             continue
-        handle = _bluesky_resolve(sim, actor)  # unknown and inactive actors are left out
+        handle = resolve_actor(sim, actor)  # unknown and inactive actors are left out
         state = sim.state("bluesky", handle)
         if state is not None and state.status == "active":
-            profiles.append(_bluesky_profile(sim, handle, state))
+            profiles.append(profile_view(sim, handle, state))
     return Answer(200, {"profiles": profiles}, headers)
 
 
