@@ -92,14 +92,15 @@ def test_a_purchase_sample_shows_the_bought_share_and_its_baseline_does_not(
             params=[HANDLE, START + timedelta(days=JUMP)],
         ).fetchall()
     assert len(jump) == 1
-    size, flagged, share, baseline, p = jump[0]
+    size, _flagged, share, baseline, p = jump[0]
     assert size == 100
     assert share >= 0.5  # the bought block, mostly empty and new accounts created together
     assert baseline <= 0.15  # ordinary days' followers
     assert p < 0.01
     # only the judged fields: no name, bio or avatar address
     assert not {"display_name", "handle_name", "description", "avatar", "bio"} & set(columns)
-    assert anomaly and "sample" in anomaly[0][1]
+    assert anomaly
+    assert "sample" in anomaly[0][1]
     assert anomaly[0][0] == "suspected_purchase"
     assert "look inauthentic, against" in anomaly[0][2]
     # the budget of 5 requests a minute was waited for, never exceeded (no 429 retried)
