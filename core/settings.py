@@ -42,6 +42,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 from core.detection import DetectionSettings
 from core.errors import ConfigError, HandleError
 from core.platforms import PLATFORMS, canonical_handle
+from core.samples import SampleSettings
 
 DEFAULT_CONFIG = Path("audience.toml")
 DEFAULT_WAREHOUSE = Path("warehouse/audience.duckdb")
@@ -182,6 +183,7 @@ class Settings(_FromSources):
     detection: DetectionSettings = DetectionSettings()
     alerts: AlertSettings = AlertSettings()
     report: ReportSettings = ReportSettings()
+    samples: SampleSettings = SampleSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @field_validator("platforms")

@@ -90,6 +90,14 @@ def analyse(warehouse: str, config: str | None, as_of: date | None, full: bool) 
     )
 
 
+@task(name="sample", retries=1, retry_delay_seconds=30, retry_condition_fn=transient_only)
+def sample(warehouse: str, config: str | None, as_of: date) -> str:
+    """Follower samples of the new growth anomalies (pipeline.sample), re-judged with them."""
+    from pipeline.sample import describe, sample_anomalies
+
+    return describe(sample_anomalies(Path(warehouse), _settings(config), as_of))
+
+
 @task(name="alerts", retries=1, retry_delay_seconds=30, retry_condition_fn=transient_only)
 def send(warehouse: str, config: str | None, as_of: date) -> AlertsReport:
     """Alert emails for what is new; what cannot be sent stays queued for the next run."""
@@ -148,6 +156,8 @@ def nightly(
         analysis.mode,
         analysis.new_anomalies,
     )
+    if settings.samples.enabled:
+        logger.info(sample(target, config, analysis.as_of))
     recipients = (
         settings.alerts.recipients
         or settings.alerts.tag_recipients

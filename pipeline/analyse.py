@@ -52,6 +52,7 @@ from warehouse.analysis_store import (
 )
 from warehouse.db import in_transaction, open_warehouse
 from warehouse.runs import finish_run, start_run
+from warehouse.samples import sample_evidence
 
 # what the readers (audit, report) use of daily_metrics, in an analysis as of a past day
 AS_OF_METRICS = ("followers", "observed", "daily_gain", "baseline_median", "baseline_sigma")
@@ -117,6 +118,7 @@ def _analyse(
         names=loaded.names,
         sink=writer.add,
         detected_at=now,
+        samples=sample_evidence(con),
     )
     writer.flush()
     clock.seconds["write_metrics"] = writer.seconds

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from core.detection import DetectionSettings
-from transforms.excess_profile import PROFILE, PROFILE_EVIDENCE, Evidence
+from transforms.excess_profile import PROFILE, PROFILE_EVIDENCE, Evidence, SampleEvidence
 from transforms.explanation import explain, thresholds
 from transforms.series import ACCOUNT
 from transforms.signals import DRIP_WINDOW
@@ -262,6 +262,25 @@ def _evidence(row: dict[str, Any], as_of: date) -> Evidence:
         posts_usual=row["posts_usual"],
         start_posts=row["trigger_posts"],
         start_usual=row["trigger_usual"],
+        sample=_sample(row),
+    )
+
+
+SAMPLE_FIELDS = ("what", "size", "flagged", "share_low", "share_high", "baseline_share", "p_value")
+
+
+def _sample(row: dict[str, Any]) -> SampleEvidence | None:
+    """The follower sample joined to the row (columns sample_*), if one was taken."""
+    if row.get("sample_size") is None:
+        return None
+    return SampleEvidence(
+        str(row["sample_what"]),
+        int(row["sample_size"]),
+        int(row["sample_flagged"]),
+        float(row["sample_share_low"]),
+        float(row["sample_share_high"]),
+        float(row["sample_baseline_share"]),
+        float(row["sample_p_value"]),
     )
 
 
@@ -348,10 +367,13 @@ def finalize(
     t: DetectionSettings,
     detected_at: datetime | None,
     as_of: date | None = None,
+    samples: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Attribute the candidates (with the platform events of all accounts), judge and explain them.
 
-    `as_of` (the analysed day; default the last candidate's) says how old each anomaly is.
+    `as_of` (the analysed day; default the last candidate's) says how old each anomaly is;
+    `samples` (platform, handle, day and SAMPLE_FIELDS: warehouse.samples.sample_evidence) are
+    the follower samples taken of anomalies, read as evidence of the one of the same day.
     """
     if candidates.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
@@ -359,6 +381,16 @@ def finalize(
     assert isinstance(as_of, date)
     scored = candidates.join(events, on=["platform", "day"], how="left")
     attributed = _attribute(_long(scored, t), t)
+    if samples is not None and samples.height:
+        attributed = attributed.join(
+            samples.select(
+                *ACCOUNT,
+                pl.col("day").cast(pl.Date),
+                *(pl.col(c).alias(f"sample_{c}") for c in SAMPLE_FIELDS),
+            ),
+            on=[*ACCOUNT, "day"],
+            how="left",
+        )
     rows = [_judged(row, as_of, t) for row in attributed.iter_rows(named=True)]
     records = [
         _record(row, severity, t, detected_at)

@@ -221,6 +221,7 @@ def compute(
     detected_at: datetime | None = None,
     chunk_accounts: int = CHUNK_ACCOUNTS,
     threads: int = THREADS,
+    samples: pl.DataFrame | None = None,
 ) -> Computed:
     """Pure but for the checker: snapshots -> daily metrics, anomalies, the checks' summaries.
 
@@ -231,7 +232,8 @@ def compute(
     dict of arrays per chunk; without a sink they are returned) and validated by the
     checker. Older days keep the flags of their margins, which earlier runs validated.
     Platform events are counted over all chunks before any anomaly is attributed. The
-    anomalies' detected_at is `detected_at` (null when None).
+    anomalies' detected_at is `detected_at` (null when None). `samples`: the follower samples
+    taken of anomalies (transforms.anomalies.finalize), read as their evidence.
     """
     checker = checker or MarginChecker()
     obs, accounts = _observations(snapshots, as_of, names)
@@ -263,7 +265,7 @@ def compute(
     verdicts.run()
     flagged = verdicts.apply(named_frame(concat(found), accounts.names, ["new", *EVIDENCE]))
     events = co_movement_events(_count_frame(counts, accounts, first_day, days), t)
-    anomalies = _anomalies(flagged, events, t, as_of, detected_at).with_columns(
+    anomalies = _anomalies(flagged, events, t, as_of, detected_at, samples).with_columns(
         _check_names(checker)
     )
     metrics = metrics_frame(parts, accounts) if sink is None else pl.DataFrame()
@@ -315,10 +317,11 @@ def _anomalies(
     t: DetectionSettings,
     as_of: date,
     detected_at: datetime | None,
+    samples: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     if flagged.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
-    return finalize(candidates(drip_runs(flagged), t), events, t, detected_at, as_of)
+    return finalize(candidates(drip_runs(flagged), t), events, t, detected_at, as_of, samples)
 
 
 def _check_names(checker: Checker) -> pl.Expr:

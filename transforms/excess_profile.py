@@ -42,6 +42,24 @@ TRIGGER_DAYS = 3  # a trigger's posts: the growth's first day, the day before an
 
 
 @dataclass(frozen=True)
+class SampleEvidence:
+    """A follower sample of the growth's days compared with a baseline of ordinary days
+    (pipeline.sample; transforms.profiles judges each follower)."""
+
+    what: str  # "stargazers of 2024-03-22", "followers who arrived on 2024-03-22"
+    size: int
+    flagged: int  # of them, looking inauthentic
+    share_low: float  # Wilson interval of the flagged share
+    share_high: float
+    baseline_share: float  # the share among followers of ordinary days
+    p_value: float  # one-sided: the sample's share is higher than the baseline's
+
+    @property
+    def share(self) -> float:
+        return self.flagged / self.size if self.size else 0.0
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What one anomaly brings to its verdict (figures; None or NaN where unknown)."""
 
@@ -61,6 +79,7 @@ class Evidence:
         None  # posts in the 3 days up to the growth's first day and the next
     )
     start_usual: float | None = None  # as usual over as many days
+    sample: SampleEvidence | None = None  # a follower sample of the growth's days, if taken
 
 
 def profile_at(

@@ -17,7 +17,13 @@ jump, an accelerating ramp. Without evidence either way, the anomaly is `unexpla
 to a person, never called a purchase. On platforms without an activity figure (GitHub stars,
 Reddit subscribers) there is no trigger to see, so only attrition or a step can make a
 purchase, and sustained gains alone stay `unexplained` (a fake-star campaign and a front-page
-hit have the same curve). A jump younger than `pending_days` is `pending` unless the evidence
+hit have the same curve). A follower sample of the growth's days (pipeline.sample) whose share
+that looks inauthentic is significantly above the baseline of ordinary days' followers (one-sided
+p below SAMPLE_MAX_P and at least SAMPLE_MIN_DIFFERENCE more) is decisive purchase evidence, also
+where no activity figure exists: the accounts themselves were seen. A sample like its baseline
+counts against a purchase only weakly: a purchase resting on a step or a flat drip alone drops to
+low confidence; attrition stays what it was (a purge of bought followers leaves a clean sample).
+A jump younger than `pending_days` is `pending` unless the evidence
 is already decisive; every night re-judges the anomalies of the last 30 days.
 """
 
@@ -28,7 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.detection import DetectionSettings
-from transforms.excess_profile import SHORT_DELIVERY, Evidence, Reading
+from transforms.excess_profile import SHORT_DELIVERY, Evidence, Reading, SampleEvidence
+
+SAMPLE_MAX_P = 0.01  # a sample's share above its baseline's: one-sided p below this ...
+SAMPLE_MIN_DIFFERENCE = 0.20  # ... and at least 20 points more
+SAMPLE_LIKE_BASELINE = 0.10  # within 10 points of the baseline (and not significant): alike
 
 VERDICTS = (
     "suspected_purchase",
@@ -164,8 +174,9 @@ class _Weighed:
 
     purchase: tuple[str, ...]  # codes of purchase evidence: attrition, step, flat_drip
     organic: tuple[str, ...]  # codes of organic evidence: trigger, sustained, ramp
-    strong: bool  # the attrition is decisive on its own
+    strong: bool  # the attrition (or a follower sample) is decisive on its own
     attrition: bool
+    clean_sample: bool  # a follower sample like the baseline's: weakly against a purchase
     trigger: bool
     reasons: tuple[str, ...]  # one phrase per piece of evidence, as shown to a person
     codes: tuple[str, ...]  # the machine codes the judgement records
@@ -188,7 +199,9 @@ def _weigh(e: Evidence, t: DetectionSettings, r: Reading) -> _Weighed:
     trigger = posted is not None
     sustained = r.sustained()
     activity = _has_activity(e)
+    sampled = sample_reading(e.sample)
     purchase = (
+        *(["sample"] if sampled == "sample" else []),
         *(["attrition"] if attrition else []),
         *(["step"] if step else []),
         # a flat drip whose gains go on after it is no panel's delivery (trending lasts)
@@ -199,14 +212,56 @@ def _weigh(e: Evidence, t: DetectionSettings, r: Reading) -> _Weighed:
         *(["sustained"] if sustained and activity else []),
         *(["ramp"] if ramp else []),
     )
-    reasons = [_reason(c, r, posted, lost) for c in (*purchase, *organic)]
+    reasons = [
+        sample_phrase(e.sample) if c == "sample" and e.sample else _reason(c, r, posted, lost)
+        for c in (*purchase, *organic)
+    ]
     if sustained and not activity:
         reasons.append(_reason("sustained", r, posted, lost))
+    if sampled == "sample_like_baseline" and e.sample is not None:
+        reasons.append(sample_phrase(e.sample))
     if not activity:
         reasons.append("the platform publishes no activity figure to explain it")
-    codes = (*purchase, *organic, *(["sustained"] if sustained and not activity else []))
+    codes = (
+        *purchase,
+        *organic,
+        *(["sustained"] if sustained and not activity else []),
+        *(["sample_like_baseline"] if sampled == "sample_like_baseline" else []),
+    )
     return _Weighed(
-        purchase, organic, strong, attrition, trigger, tuple(reasons), codes, r.delivered, lost
+        purchase,
+        organic,
+        strong or sampled == "sample",
+        attrition,
+        sampled == "sample_like_baseline",
+        trigger,
+        tuple(reasons),
+        codes,
+        r.delivered,
+        lost,
+    )
+
+
+def sample_reading(s: SampleEvidence | None) -> str | None:
+    """ "sample" (purchase evidence), "sample_like_baseline" (weakly against) or None (no sample,
+    or one that says neither)."""
+    if s is None or s.size == 0:
+        return None
+    difference = s.share - s.baseline_share
+    if s.p_value < SAMPLE_MAX_P and difference >= SAMPLE_MIN_DIFFERENCE:
+        return "sample"
+    if s.p_value >= SAMPLE_MAX_P and abs(difference) < SAMPLE_LIKE_BASELINE:
+        return "sample_like_baseline"
+    return None
+
+
+def sample_phrase(s: SampleEvidence) -> str:
+    """ "of 100 stargazers of 2024-03-22, 91 (84-95%) look inauthentic, against 4% of ordinary
+    days'"."""
+    low, high = round(100 * s.share_low), round(100 * s.share_high)
+    return (
+        f"of {s.size} {s.what}, {s.flagged} ({low}-{high}%) look inauthentic, against "
+        f"{s.baseline_share:.0%} of ordinary days'"
     )
 
 
@@ -219,6 +274,8 @@ def _ladder(w: _Weighed, *, young: bool) -> Judgement:
         if young and not w.strong:
             return w.verdict("pending", "low")
         confidence = "high" if w.strong and len(w.purchase) >= 2 and not w.organic else "medium"
+        if w.clean_sample and not w.attrition:
+            confidence = "low"  # the followers sampled look like ordinary days' followers
         return w.verdict("suspected_purchase", confidence)
     if w.organic and not w.attrition:
         if young and not w.trigger:

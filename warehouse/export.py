@@ -23,6 +23,8 @@ EXPORTED = (
     "import_replacements",
     "imports",
     "alerts",
+    "follower_samples",
+    "sample_summaries",
 )
 
 

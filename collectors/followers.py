@@ -1,0 +1,284 @@
+"""Follower samples: the newest followers of an account, or the stargazers of a repository's
+given days, with the profile fields the judgement needs (shared/docs/audience-apis.md, 1.1-1.3
+and 4.5).
+
+- Bluesky: `app.bsky.graph.getFollowers` (newest follow first, 100 a page, the end is a
+  missing cursor), then `app.bsky.actor.getProfiles` 25 at a time for the counts.
+- Mastodon: `/api/v1/accounts/lookup` for the id, then `/api/v1/accounts/:id/followers`
+  (newest first, 80 a page, `Link: rel="next"`); the list already carries the counts.
+- GitHub users: `/users/{u}/followers` (100 a page; the order is undocumented) and
+  `/users/{login}` for each follower's counts and creation date.
+- GitHub repositories: `/repos/{o}/{r}/stargazers` with `star+json` (oldest first, with
+  `starred_at`), from the page where the given days' stars begin, then `/users/{login}`.
+
+Every request goes through the project's Requester and the platform's RateGate (its rate-limit
+headers; a spent window is waited for up to `max_wait_s`), one at a time, and counts against
+`budget` requests: past it BudgetSpent is raised and the caller queues the rest for the next
+night. Only the fields of core.samples.SampledProfile are read; nothing is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+
+from collectors.base import CollectorError, Malformed, as_count
+from collectors.bluesky import BlueskyCollector
+from collectors.github import GitHubCollector
+from collectors.mastodon import MastodonCollector
+from collectors.platform import Collector
+from collectors.rate_gate import Clock, RateGate, SystemClock
+from collectors.requester import Requester
+from collectors.stargazers import PER_PAGE, STAR_JSON, classify, links
+from core.samples import SampledProfile
+from core.settings import Settings
+
+COLLECTORS: dict[str, type[Collector]] = {
+    "bluesky": BlueskyCollector,
+    "mastodon": MastodonCollector,
+    "github": GitHubCollector,
+}
+PAGE = {"bluesky": 100, "mastodon": 80, "github": 100}
+PROFILES_PER_CALL = 25  # getProfiles' actors maxLength
+MASTODON_MISSING = "/avatars/original/missing.png"
+
+
+class BudgetSpent(CollectorError):
+    """The requests allowed for samples this night are spent: continue on the next night."""
+
+
+def _time(raw: object) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def bluesky_profile(view: Any, position: int | None) -> SampledProfile:
+    """A profileView(Detailed): no `avatar` key is no avatar; counts only in the detailed one."""
+    if not isinstance(view, dict) or not isinstance(view.get("did"), str):
+        raise Malformed("a Bluesky follower without a did")
+    return SampledProfile(
+        view["did"],
+        position=position,
+        created_at=_time(view.get("createdAt")),
+        has_avatar=bool(view.get("avatar")),
+        posts=as_count(view.get("postsCount")),
+        followers=as_count(view.get("followersCount")),
+        following=as_count(view.get("followsCount")),
+    )
+
+
+def mastodon_profile(account: Any, position: int) -> SampledProfile:
+    """An Account: the default avatar's path ends in missing.png; created_at is midnight."""
+    if not isinstance(account, dict) or not isinstance(account.get("acct"), str):
+        raise Malformed("a Mastodon follower without an acct")
+    avatar = account.get("avatar")
+    return SampledProfile(
+        account["acct"],
+        position=position,
+        created_at=_time(account.get("created_at")),
+        has_avatar=None if not isinstance(avatar, str) else not avatar.endswith(MASTODON_MISSING),
+        posts=as_count(account.get("statuses_count")),
+        followers=as_count(account.get("followers_count")),
+        following=as_count(account.get("following_count")),
+    )
+
+
+def github_profile(user: Any, followed_at: datetime | None = None) -> SampledProfile:
+    """GET /users/{login}: repositories stand for posts; an identicon is not detectable."""
+    if not isinstance(user, dict) or not isinstance(user.get("login"), str):
+        raise Malformed("a GitHub user without a login")
+    return SampledProfile(
+        user["login"],
+        followed_at=followed_at,
+        arrival_day=followed_at.date() if followed_at is not None else None,
+        created_at=_time(user.get("created_at")),
+        posts=as_count(user.get("public_repos")),
+        followers=as_count(user.get("followers")),
+        following=as_count(user.get("following")),
+    )
+
+
+@dataclass
+class FollowerClient:
+    """Reads one platform's follower lists and profiles within a request budget."""
+
+    platform: str
+    requester: Requester
+    root: str
+    budget: int
+    spent: int = 0
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        platform: str,
+        budget: int,
+        *,
+        clock: Clock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> AsyncIterator[FollowerClient]:
+        collector = COLLECTORS[platform]
+        options = settings.platform(platform)
+        clock = clock or SystemClock()
+        classifier: Callable[[httpx.Response], None] = (
+            classify if platform == "github" else collector.classify
+        )
+        async with httpx.AsyncClient(
+            headers=collector.default_headers(settings.secrets),
+            timeout=options.timeout_s,
+            transport=transport,
+        ) as client:
+            requester = Requester(
+                client,
+                lambda: RateGate(collector.rate_headers, options.max_wait_s, clock),
+                classifier,
+                max_retries=options.max_retries,
+                backoff_s=options.backoff_s,
+                semaphore=asyncio.Semaphore(1),
+                clock=clock,
+            )
+            yield cls(platform, requester, collector.root(options), budget)
+
+    async def _get(
+        self, url: str, params: Any = None, headers: dict[str, str] | None = None, key: str = ""
+    ) -> tuple[httpx.Response, Any]:
+        if self.spent >= self.budget:
+            raise BudgetSpent(f"the {self.budget} requests allowed for samples are spent")
+        self.spent += 1
+        response, body, _ = await self.requester.get_response(
+            url, params=params, headers=headers, gate_key=key
+        )
+        return response, body
+
+    # --- newest-first lists (Bluesky, Mastodon) ---------------------------------------------
+
+    async def newest(self, handle: str, stop: int, max_pages: int) -> list[Any]:
+        """The raw list items of positions 0 .. stop-1 (fewer when the list or max_pages ends)."""
+        if self.platform == "bluesky":
+            return await self._bluesky_list(handle, stop, max_pages)
+        if self.platform == "mastodon":
+            return await self._mastodon_list(handle, stop, max_pages)
+        raise ValueError(f"{self.platform} lists no follower newest first")
+
+    async def _bluesky_list(self, handle: str, stop: int, max_pages: int) -> list[Any]:
+        url = f"{self.root}/xrpc/app.bsky.graph.getFollowers"
+        items: list[Any] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            params = {"actor": handle, "limit": str(PAGE["bluesky"])}
+            if cursor:
+                params["cursor"] = cursor
+            _, body = await self._get(url, params)
+            page = body.get("followers") if isinstance(body, dict) else None
+            if not isinstance(page, list):
+                raise Malformed("getFollowers answer has no followers list")
+            items += page
+            cursor = body.get("cursor")
+            if len(items) >= stop or not isinstance(cursor, str):
+                break
+        return items[:stop]
+
+    async def _mastodon_list(self, handle: str, stop: int, max_pages: int) -> list[Any]:
+        user, host = handle.split("@", 1)
+        root = self.root.replace("{host}", host)
+        _, account = await self._get(f"{root}/api/v1/accounts/lookup", {"acct": user}, key=host)
+        if not isinstance(account, dict) or account.get("id") is None:
+            raise Malformed("the account lookup has no id")
+        url: str | None = f"{root}/api/v1/accounts/{account['id']}/followers"
+        params: dict[str, str] | None = {"limit": str(PAGE["mastodon"])}
+        items: list[Any] = []
+        for _ in range(max_pages):
+            assert url is not None
+            response, page = await self._get(url, params, key=host)
+            if not isinstance(page, list):
+                raise Malformed("the followers answer is not a JSON array")
+            items += page
+            url = response.links.get("next", {}).get("url")
+            params = None  # the next link carries limit and max_id
+            if len(items) >= stop or not page or url is None:
+                break
+        return items[:stop]
+
+    async def profiles(self, items: list[tuple[int, Any]]) -> list[SampledProfile]:
+        """The judged fields of list items (position, item): Mastodon's from the list itself,
+        Bluesky's counts from getProfiles (25 a call)."""
+        if self.platform == "mastodon":
+            return [mastodon_profile(item, position) for position, item in items]
+        listed = [bluesky_profile(item, position) for position, item in items]
+        detailed: dict[str, Any] = {}
+        url = f"{self.root}/xrpc/app.bsky.actor.getProfiles"
+        for start in range(0, len(listed), PROFILES_PER_CALL):
+            chunk = listed[start : start + PROFILES_PER_CALL]
+            _, body = await self._get(url, [("actors", p.follower_id) for p in chunk])
+            found = body.get("profiles") if isinstance(body, dict) else None
+            if not isinstance(found, list):
+                raise Malformed("getProfiles answer has no profiles list")
+            detailed |= {str(v.get("did")): v for v in found if isinstance(v, dict)}
+        return [
+            bluesky_profile(detailed[p.follower_id], p.position) if p.follower_id in detailed else p
+            for p in listed
+        ]
+
+    # --- GitHub -------------------------------------------------------------------------------
+
+    async def user(self, login: str, followed_at: datetime | None = None) -> SampledProfile:
+        _, body = await self._get(f"{self.root}/users/{login}")
+        return github_profile(body, followed_at)
+
+    async def followers(self, handle: str, stop: int, max_pages: int) -> list[str]:
+        """Up to `stop` logins of a GitHub user's followers (in GitHub's undocumented order)."""
+        logins: list[str] = []
+        for page in range(1, max_pages + 1):
+            response, body = await self._get(
+                f"{self.root}/users/{handle}/followers",
+                {"per_page": str(PER_PAGE), "page": str(page)},
+            )
+            if not isinstance(body, list):
+                raise Malformed("the followers answer is not a JSON array")
+            logins += [u["login"] for u in body if isinstance(u, dict) and "login" in u]
+            if len(logins) >= stop or "next" not in links(response.headers.get("link")):
+                break
+        return logins[:stop]
+
+    async def stars_between(
+        self, repo: str, first_page: int, first: date, last: date, max_pages: int
+    ) -> list[tuple[str, datetime]]:
+        """(login, starred_at) of the stars given from day `first` to `last` (UTC), reading
+        from page `first_page` on (oldest first) until a star after `last`."""
+        found: list[tuple[str, datetime]] = []
+        page = max(first_page, 1)
+        for _ in range(max_pages):
+            response, body = await self._get(
+                f"{self.root}/repos/{repo}/stargazers",
+                {"per_page": str(PER_PAGE), "page": str(page)},
+                {"Accept": STAR_JSON},
+            )
+            if not isinstance(body, list):
+                raise Malformed(f"stargazers page {page} is not a JSON array")
+            past = False
+            for item in body:
+                when = _time(item.get("starred_at")) if isinstance(item, dict) else None
+                user = item.get("user") if isinstance(item, dict) else None
+                if when is None or not isinstance(user, dict) or "login" not in user:
+                    raise Malformed("a stargazer without starred_at or login")
+                day = when.date()
+                if first <= day <= last:
+                    found.append((str(user["login"]), when))
+                past = past or day > last
+            if past or "next" not in links(response.headers.get("link")):
+                break
+            page += 1
+        return found

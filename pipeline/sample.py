@@ -1,0 +1,420 @@
+"""Follower samples on unusual growth (issue 15.2): for each new growth anomaly on a platform
+that allows it (and on demand: `audience audit ACCOUNT --sample`), a sample of the followers
+the jump brought and a baseline of followers of ordinary days, judged by transforms.profiles
+and stored (warehouse.samples); then the analysis is run again so the verdicts read them.
+
+Where the followers come from (shared/docs/audience-apis.md, 0.1):
+- Bluesky, Mastodon: the follower list runs newest first, so the stored daily counts place
+  each position in time: the jump's followers are those after the count of the day before the
+  jump up to the count of its day, counted back from today's; the baseline's are further down,
+  those who arrived at least `[samples] baseline_gap_days` before the jump.
+- GitHub repositories: the stargazers of the jump's days by `starred_at`, and as many of the
+  30 ordinary days before the gap; each needs `/users/{login}` (without a token, 60 requests an
+  hour: the sample is refused with how long it would take, as `audience backfill` does).
+- GitHub users: the followers' order is undocumented; a jump's followers cannot be told from
+  the others, so no sample is taken (said so in the summary).
+
+Each platform spends at most `[samples] max_requests` a night; a sample that would spend more
+is queued (its summary says so) and taken first on the next night.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import math
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import polars as pl
+
+from collectors.base import CollectorError
+from collectors.followers import PAGE, BudgetSpent, FollowerClient
+from collectors.rate_gate import Clock
+from collectors.redaction import redacted_logs
+from collectors.run import redactor_for
+from collectors.stargazers import AUTHENTICATED_LIMIT, PER_PAGE, UNAUTHENTICATED_LIMIT
+from core.errors import AudienceError, plural
+from core.platforms import parse_account
+from core.samples import SAMPLED_PLATFORMS, SampledProfile
+from core.settings import Settings
+from pipeline.analyse import run_analysis
+from pipeline.backfill import _duration
+from transforms.profiles import Profile, compare, judge_sample
+from warehouse import samples as stored
+from warehouse.db import in_transaction, open_warehouse
+
+RECENT_DAYS = 30  # anomalies of the last 30 days are sampled (and re-judged every night)
+BASELINE_DAYS = 30  # GitHub: the baseline's stars come from the 30 days before the gap
+
+
+@dataclass
+class SampleReport:
+    taken: list[str] = field(default_factory=list)  # "platform:handle day: 91 of 100 ..."
+    queued: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [*self.taken, *self.queued, *self.refused]
+
+
+@dataclass(frozen=True)
+class Target:
+    platform: str
+    handle: str
+    day: date
+    first: date  # the growth's first day (a drip's window start)
+
+
+def _series(frame: pl.DataFrame) -> tuple[list[date], list[int]]:
+    days = frame.get_column("day").to_list()
+    counts = frame.get_column("followers").to_list()
+    running, out = 0, []
+    for c in counts:  # non-decreasing, so that a count finds its day
+        running = max(running, int(c))
+        out.append(running)
+    return days, out
+
+
+def _count_on(days: list[date], counts: list[int], day: date) -> int | None:
+    """The count of the last stored day on or before `day`."""
+    i = bisect.bisect_right(days, day) - 1
+    return counts[i] if i >= 0 else None
+
+
+def _arrival(days: list[date], counts: list[int], index: int) -> date | None:
+    """The first day whose count reached `index + 1` followers: when follower `index` (oldest
+    first) arrived, as the counts place it."""
+    i = bisect.bisect_left(counts, index + 1)
+    return days[i] if i < len(days) else None
+
+
+def _spread(items: list[Any], size: int) -> list[Any]:
+    """At most `size` of the items, evenly spread (the whole jump, not its newest minutes)."""
+    if len(items) <= size:
+        return items
+    step = len(items) / size
+    return [items[int(k * step)] for k in range(size)]
+
+
+def _profiles(judged: list[SampledProfile]) -> list[Profile]:
+    return [
+        Profile(
+            p.follower_id,
+            created_at=p.created_at,
+            followed_at=p.followed_at,
+            arrival_day=p.arrival_day,
+            position=p.position,
+            has_avatar=p.has_avatar,
+            posts=p.posts,
+            followers=p.followers,
+            following=p.following,
+        )
+        for p in judged
+    ]
+
+
+async def _listed(
+    client: FollowerClient, t: Target, frame: pl.DataFrame, settings: Settings
+) -> tuple[list[SampledProfile], list[SampledProfile]] | str:
+    """The jump's and the baseline's followers of a newest-first list, or why none."""
+    days, counts = _series(frame)
+    if not days:
+        return "no stored counts place the list's positions in time"
+    now = counts[-1]
+    before = _count_on(days, counts, t.first - timedelta(days=1))
+    at = _count_on(days, counts, t.day)
+    ordinary = _count_on(
+        days, counts, t.first - timedelta(days=1 + settings.samples.baseline_gap_days)
+    )
+    if before is None or at is None or at <= before:
+        return "the stored counts do not place the jump in the follower list"
+    size = settings.samples.size
+    jump = range(max(now - at, 0), max(now - before, 0))  # newest-first positions
+    base_start = max(now - (ordinary if ordinary is not None else before), jump.stop)
+    stop = base_start + size
+    pages = math.ceil(stop / PAGE[t.platform])
+    if pages > settings.samples.max_list_pages:
+        return (
+            f"the jump's followers lie {jump.start:,} positions down the list: reading to the "
+            f"baseline takes {pages} pages, more than [samples] max_list_pages "
+            f"({settings.samples.max_list_pages})"
+        )
+    items = await client.newest(t.handle, stop, settings.samples.max_list_pages)
+    chosen_jump = _spread([p for p in jump if p < len(items)], size)
+    chosen_base = [p for p in range(base_start, min(stop, len(items)))]
+    fetched = await client.profiles([(p, items[p]) for p in chosen_jump + chosen_base])
+
+    def placed(p: SampledProfile) -> SampledProfile:
+        assert p.position is not None
+        return replace(p, arrival_day=_arrival(days, counts, now - 1 - p.position))
+
+    located = [placed(p) for p in fetched]
+    cut = len(chosen_jump)
+    return located[:cut], located[cut:]
+
+
+async def _starred(
+    client: FollowerClient, t: Target, frame: pl.DataFrame, settings: Settings
+) -> tuple[list[SampledProfile], list[SampledProfile]] | str:
+    days, counts = _series(frame)
+    gap = settings.samples.baseline_gap_days
+    base_last = t.first - timedelta(days=1 + gap)
+    base_first = base_last - timedelta(days=BASELINE_DAYS - 1)
+    size, pages = settings.samples.size, settings.samples.max_list_pages
+
+    def page_of(day: date) -> int:
+        count = _count_on(days, counts, day) or 0
+        return max(count // PER_PAGE, 1)  # a page early: stars removed since shift them up
+
+    jump = await client.stars_between(
+        t.handle, page_of(t.first - timedelta(days=1)), t.first, t.day, pages
+    )
+    base = await client.stars_between(
+        t.handle, page_of(base_first - timedelta(days=1)), base_first, base_last, pages
+    )
+    if not jump:
+        return "GitHub lists no star of the jump's days"
+    chosen = _spread(jump, size) + _spread(base, size)
+    found = [await client.user(login, when) for login, when in chosen]
+    cut = len(_spread(jump, size))
+    return found[:cut], found[cut:]
+
+
+def _github_refusal(settings: Settings, target_count: int) -> str | None:
+    """Without a token: how long a GitHub sample would take (None: a token is set)."""
+    if settings.secrets.github_token is not None:
+        return None
+    needed = 2 * (target_count + 2)
+    hours = needed / UNAUTHENTICATED_LIMIT * 3600
+    return (
+        f"a GitHub sample needs about {needed} requests (a profile per stargazer), and without "
+        f"a token GitHub allows {UNAUTHENTICATED_LIMIT} an hour: it would take about "
+        f"{_duration(hours)}; set AUDIENCE_GITHUB_TOKEN ({AUTHENTICATED_LIMIT:,} requests an "
+        "hour) and run it again"
+    )
+
+
+def _what(t: Target) -> str:
+    span = t.day.isoformat() if t.first == t.day else f"{t.first} to {t.day}"
+    if t.platform == "github":
+        return f"stargazers of {span}"
+    return f"followers who arrived on {span}"
+
+
+def _summary(t: Target, kind: str, status: str, now: datetime, **values: Any) -> dict[str, Any]:
+    return {
+        "sample_id": stored.sample_id(t.platform, t.handle, t.day, kind),
+        "platform": t.platform,
+        "handle": t.handle,
+        "day": t.day,
+        "kind": kind,
+        "status": status,
+        "what": _what(t),
+        "sampled_at": now,
+    } | values
+
+
+def _store(warehouse: Path, settings: Settings, rows: list[tuple[str, Any]]) -> None:
+    timeout = settings.warehouse.lock_timeout_s
+    with open_warehouse(warehouse, timeout_s=timeout) as con, in_transaction(con):
+        for what, value in rows:
+            if what == "summary":
+                stored.store_summary(con, value)
+            else:
+                stored.store_sample(con, *value)
+
+
+def _judged_rows(
+    t: Target, jump: list[SampledProfile], base: list[SampledProfile], now: datetime
+) -> tuple[list[tuple[str, Any]], str]:
+    j, b = judge_sample(_profiles(jump)), judge_sample(_profiles(base))
+    c = compare(j, b)
+    rows: list[tuple[str, Any]] = []
+    for kind, profiles, judged in (("jump", jump, j), ("baseline", base, b)):
+        ident = stored.sample_id(t.platform, t.handle, t.day, kind)
+        flags = [
+            (p, x.looks_inauthentic, x.signals)
+            for p, x in zip(profiles, judged.judgements, strict=True)
+        ]
+        rows.append(("sample", (ident, (t.platform, t.handle, t.day, kind), flags, now)))
+        extra: dict[str, Any] = {}
+        if kind == "jump":
+            extra = {
+                "baseline_size": b.size,
+                "baseline_share": b.share,
+                "p_value": c.p_value,
+                "fisher_p_value": c.fisher_p_value,
+            }
+        rows.append(
+            (
+                "summary",
+                _summary(
+                    t,
+                    kind,
+                    "done",
+                    now,
+                    size=judged.size,
+                    flagged=judged.flagged,
+                    share=judged.share,
+                    share_low=judged.low,
+                    share_high=judged.high,
+                    **extra,
+                ),
+            )
+        )
+    line = (
+        f"{t.platform}:{t.handle} {t.day}: of {j.size} {_what(t)}, {j.flagged} "
+        f"({j.low:.0%}-{j.high:.0%}) look inauthentic, against {b.share:.0%} of ordinary days' ({b.size})"
+    )
+    return rows, line
+
+
+async def _sample_platform(
+    warehouse: Path,
+    settings: Settings,
+    platform: str,
+    targets: list[Target],
+    report: SampleReport,
+    *,
+    clock: Clock | None,
+    transport: httpx.AsyncBaseTransport | None,
+) -> int:
+    done = 0
+    now = datetime.now(UTC)
+    async with FollowerClient.open(
+        settings, platform, settings.samples.max_requests, clock=clock, transport=transport
+    ) as client:
+        for i, t in enumerate(targets):
+            with open_warehouse(
+                warehouse, read_only=True, timeout_s=settings.warehouse.lock_timeout_s
+            ) as con:
+                frame = stored.daily_counts(con, platform, t.handle)
+            try:
+                got = await (_starred if platform == "github" else _listed)(
+                    client, t, frame, settings
+                )
+            except BudgetSpent as exc:
+                note = f"{exc.reason}: continued on the next night"
+                _store(
+                    warehouse,
+                    settings,
+                    [
+                        ("summary", _summary(u, "jump", "queued", now, note=note))
+                        for u in targets[i:]
+                    ],
+                )
+                report.queued += [
+                    f"{u.platform}:{u.handle} {u.day}: queued ({note})" for u in targets[i:]
+                ]
+                break
+            except CollectorError as exc:
+                note = f"{platform} gave no usable answer: {exc.reason}"
+                _store(
+                    warehouse,
+                    settings,
+                    [("summary", _summary(t, "jump", "queued", now, note=note))],
+                )
+                report.queued.append(f"{platform}:{t.handle} {t.day}: queued ({note})")
+                continue
+            if isinstance(got, str):
+                _store(
+                    warehouse,
+                    settings,
+                    [("summary", _summary(t, "jump", "refused", now, note=got))],
+                )
+                report.refused.append(f"{platform}:{t.handle} {t.day}: not sampled: {got}")
+                continue
+            jump, base = got
+            if not jump or not base:
+                why = "no follower of the jump" if not jump else "no follower of ordinary days"
+                _store(
+                    warehouse,
+                    settings,
+                    [("summary", _summary(t, "jump", "refused", now, note=why))],
+                )
+                report.refused.append(f"{platform}:{t.handle} {t.day}: not sampled: {why}")
+                continue
+            rows, line = _judged_rows(t, jump, base, now)
+            _store(warehouse, settings, rows)
+            report.taken.append(line)
+            done += 1
+    return done
+
+
+def _targets(frame: pl.DataFrame) -> list[Target]:
+    out = []
+    for row in frame.iter_rows(named=True):
+        first = row["window_start"] or row["day"]
+        out.append(Target(row["platform"], row["handle"], row["day"], min(first, row["day"])))
+    return out
+
+
+def sample_anomalies(
+    warehouse: Path,
+    settings: Settings,
+    as_of: date,
+    *,
+    account: str | None = None,
+    clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    analyse_after: bool = True,
+) -> SampleReport:
+    """Sample the new growth anomalies (or ACCOUNT's largest one), store, re-judge."""
+    report = SampleReport()
+    timeout = settings.warehouse.lock_timeout_s
+    with open_warehouse(warehouse, read_only=True, timeout_s=timeout) as con:
+        if account is not None:
+            platform, handle = parse_account(account)
+            if platform not in SAMPLED_PLATFORMS:
+                raise AudienceError(
+                    f"{account}: {platform} gives no follower list to sample "
+                    f"(samples are taken on {', '.join(SAMPLED_PLATFORMS)})"
+                )
+            frame = stored.growth_anomaly(con, platform, handle)
+            if frame.height == 0:
+                raise AudienceError(f"{account}: no growth anomaly of its own to sample")
+        else:
+            frame = stored.to_sample(con, as_of - timedelta(days=RECENT_DAYS), SAMPLED_PLATFORMS)
+    targets = _targets(frame)
+    now = datetime.now(UTC)
+    users = [t for t in targets if t.platform == "github" and "/" not in t.handle]
+    for t in users:
+        why = "GitHub does not document the order of a user's followers: the jump's cannot be told from the others"
+        _store(warehouse, settings, [("summary", _summary(t, "jump", "refused", now, note=why))])
+        report.refused.append(f"github:{t.handle} {t.day}: not sampled: {why}")
+    by_platform: dict[str, list[Target]] = {}
+    for t in targets:
+        if t not in users and settings.platform(t.platform).enabled:
+            by_platform.setdefault(t.platform, []).append(t)
+    repos = by_platform.get("github", [])
+    refusal = _github_refusal(settings, settings.samples.size) if repos else None
+    if refusal is not None:
+        for t in repos:
+            _store(
+                warehouse,
+                settings,
+                [("summary", _summary(t, "jump", "refused", now, note=refusal))],
+            )
+            report.refused.append(f"github:{t.handle} {t.day}: not sampled: {refusal}")
+        by_platform.pop("github")
+    done = 0
+    with redacted_logs(redactor_for(settings)):
+        for platform, group in sorted(by_platform.items()):
+            done += asyncio.run(
+                _sample_platform(
+                    warehouse, settings, platform, group, report, clock=clock, transport=transport
+                )
+            )
+    if done and analyse_after:
+        run_analysis(warehouse, settings, as_of, lock_timeout_s=timeout)
+    return report
+
+
+def describe(report: SampleReport) -> str:
+    if not report.lines():
+        return "no new growth anomaly to sample"
+    return f"{plural(len(report.taken), 'sample')} taken: " + "; ".join(report.lines())

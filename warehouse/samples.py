@@ -1,0 +1,172 @@
+"""Follower samples (migration 0010): the sampled followers with their judgement, each sample's
+summary, the growth anomalies still to sample, and what the analysis and the audit read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from core.samples import SampledProfile
+
+SUMMARY_COLUMNS = (
+    "sample_id",
+    "platform",
+    "handle",
+    "day",
+    "kind",
+    "status",
+    "what",
+    "size",
+    "flagged",
+    "share",
+    "share_low",
+    "share_high",
+    "baseline_size",
+    "baseline_share",
+    "p_value",
+    "fisher_p_value",
+    "note",
+    "sampled_at",
+)
+
+
+def sample_id(platform: str, handle: str, day: date, kind: str) -> str:
+    return f"{platform}:{handle}:{day.isoformat()}:{kind}"
+
+
+def store_sample(
+    con: duckdb.DuckDBPyConnection,
+    ident: str,
+    account: tuple[str, str, date, str],
+    judged: Sequence[tuple[SampledProfile, bool, Sequence[str]]],
+    sampled_at: datetime,
+) -> None:
+    """Replace sample `ident`'s followers (profile, looks inauthentic, signals); the caller owns
+    the transaction."""
+    platform, handle, day, kind = account
+    con.execute("DELETE FROM follower_samples WHERE sample_id = ?", [ident])
+    con.executemany(
+        "INSERT INTO follower_samples VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::VARCHAR[], ?)",
+        [
+            [
+                ident,
+                platform,
+                handle,
+                day,
+                kind,
+                p.follower_id,
+                p.position,
+                p.arrival_day,
+                p.followed_at,
+                p.created_at,
+                p.has_avatar,
+                p.posts,
+                p.followers,
+                p.following,
+                flagged,
+                list(signals),
+                sampled_at,
+            ]
+            for p, flagged, signals in judged
+        ],
+    )
+
+
+def store_summary(con: duckdb.DuckDBPyConnection, summary: dict[str, Any]) -> None:
+    """Insert or replace one sample's summary (keys: SUMMARY_COLUMNS; missing ones null)."""
+    con.execute(
+        f"INSERT OR REPLACE INTO sample_summaries ({', '.join(SUMMARY_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in SUMMARY_COLUMNS)})",
+        [summary.get(c) for c in SUMMARY_COLUMNS],
+    )
+
+
+def to_sample(
+    con: duckdb.DuckDBPyConnection, since: date, platforms: Sequence[str]
+) -> pl.DataFrame:
+    """Growth anomalies of the account's own from `since` on, on the platforms given, with no
+    finished (or refused) jump sample yet: queued ones first, then the newest. Columns:
+    platform, handle, day, kind, window_start, followers, followers_before, queued."""
+    frame: pl.DataFrame = con.sql(
+        """
+        SELECT a.platform, a.handle, a.day, a.kind, a.window_start, a.followers,
+               a.followers_before, coalesce(s.status = 'queued', false) AS queued
+        FROM anomalies a
+        LEFT JOIN sample_summaries s
+          ON s.platform = a.platform AND s.handle = a.handle AND s.day = a.day
+         AND s.kind = 'jump'
+        WHERE a.kind IN ('spike', 'drip') AND a.attribution = 'account' AND a.day >= $since
+          AND list_contains($platforms, a.platform)
+          AND (s.status IS NULL OR s.status = 'queued')
+        ORDER BY queued DESC, a.day DESC, a.platform, a.handle
+        """,
+        params={"since": since, "platforms": list(platforms)},
+    ).pl()
+    return frame
+
+
+def growth_anomaly(con: duckdb.DuckDBPyConnection, platform: str, handle: str) -> pl.DataFrame:
+    """The account's largest growth anomaly of its own (the one `audit --sample` samples), as
+    to_sample's columns; empty when there is none."""
+    frame: pl.DataFrame = con.sql(
+        """
+        SELECT platform, handle, day, kind, window_start, followers, followers_before,
+               false AS queued
+        FROM anomalies
+        WHERE platform = ? AND handle = ? AND kind IN ('spike', 'drip')
+          AND attribution = 'account'
+        ORDER BY coalesce(excess, gain, 0) DESC, day DESC LIMIT 1
+        """,
+        params=[platform, handle],
+    ).pl()
+    return frame
+
+
+def daily_counts(con: duckdb.DuckDBPyConnection, platform: str, handle: str) -> pl.DataFrame:
+    """day, followers of the account's stored snapshots, oldest first (to place list positions
+    in time)."""
+    frame: pl.DataFrame = con.sql(
+        "SELECT day, followers FROM snapshots WHERE platform = ? AND handle = ? "
+        "AND followers IS NOT NULL ORDER BY day",
+        params=[platform, handle],
+    ).pl()
+    return frame
+
+
+def sample_evidence(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The finished jump samples compared with a baseline: what the verdicts read (platform,
+    handle, day, what, size, flagged, share, share_low, share_high, baseline_share, p_value)."""
+    frame: pl.DataFrame = con.sql(
+        """
+        SELECT platform, handle, day, what, size, flagged, share, share_low, share_high,
+               baseline_share, p_value
+        FROM sample_summaries
+        WHERE kind = 'jump' AND status = 'done' AND baseline_share IS NOT NULL
+        """
+    ).pl()
+    return frame
+
+
+def account_samples(con: duckdb.DuckDBPyConnection, platform: str, handle: str) -> pl.DataFrame:
+    """Every sample summary of one account (for its audit), newest day first."""
+    frame: pl.DataFrame = con.sql(
+        f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM sample_summaries "
+        "WHERE platform = ? AND handle = ? ORDER BY day DESC, kind DESC",
+        params=[platform, handle],
+    ).pl()
+    return frame
+
+
+def sampled_followers(con: duckdb.DuckDBPyConnection, ident: str) -> pl.DataFrame:
+    """One sample's followers with their judgement, in list order."""
+    frame: pl.DataFrame = con.sql(
+        "SELECT * EXCLUDE (sample_id) FROM follower_samples WHERE sample_id = ? "
+        "ORDER BY position NULLS LAST, followed_at, follower_id",
+        params=[ident],
+    ).pl()
+    return frame
