@@ -40,6 +40,7 @@ from pydantic_settings.sources.types import Traversable
 from pydantic_settings.sources.utils import parse_env_vars
 
 from core.detection import DetectionSettings
+from core.engagement import EngagementSettings
 from core.errors import ConfigError, HandleError
 from core.platforms import PLATFORMS, canonical_handle
 
@@ -182,6 +183,7 @@ class Settings(_FromSources):
     detection: DetectionSettings = DetectionSettings()
     alerts: AlertSettings = AlertSettings()
     report: ReportSettings = ReportSettings()
+    engagement: EngagementSettings = EngagementSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @field_validator("platforms")
