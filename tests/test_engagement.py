@@ -130,14 +130,20 @@ def test_engagement_is_stored_per_account_and_day_with_its_rate(
     assert again[0]["n"] == len(accounts)
 
 
-def test_bought_followers_show_a_lower_rate_than_their_tier(
-    sim: SimulatorServer, tmp_path: Path
-) -> None:
+def _analysed_bluesky(sim: SimulatorServer, tmp_path: Path) -> tuple[Path, date]:
+    """Today's counts and engagement of the Bluesky accounts, analysed."""
     wh, settings, day = tmp_path / "wh.duckdb", _settings(sim), _today(sim)
     bluesky = [a for a in ACCOUNTS if a[0] == "bluesky"]
     _counts(wh, settings, day, bluesky)
     collect_engagement(wh, settings, day, accounts=bluesky, now=NOW)
     run_analysis(wh, settings, day)
+    return wh, day
+
+
+def test_bought_followers_show_a_lower_rate_than_their_tier(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    wh, _ = _analysed_bluesky(sim, tmp_path)
     with open_warehouse(wh, read_only=True) as con:
         metrics = {
             r["handle"]: r
@@ -160,11 +166,7 @@ def test_bought_followers_show_a_lower_rate_than_their_tier(
 def test_the_audit_shows_the_rate_against_the_tier(
     sim: SimulatorServer, tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
-    wh, settings, day = tmp_path / "wh.duckdb", _settings(sim), _today(sim)
-    bluesky = [a for a in ACCOUNTS if a[0] == "bluesky"]
-    _counts(wh, settings, day, bluesky)
-    collect_engagement(wh, settings, day, accounts=bluesky, now=NOW)
-    run_analysis(wh, settings, day)
+    wh, day = _analysed_bluesky(sim, tmp_path)
     result = cli("--warehouse", wh, "audit", "--as-of", str(day), f"bluesky:{BOUGHT}")
     assert "below the" in result.out, result.out
     assert "other tracked bluesky accounts of its size (1k-10k)" in result.out
