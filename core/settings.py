@@ -40,6 +40,7 @@ from pydantic_settings.sources.types import Traversable
 from pydantic_settings.sources.utils import parse_env_vars
 
 from core.detection import DetectionSettings
+from core.engagement import EngagementSettings
 from core.errors import ConfigError, HandleError
 from core.platforms import PLATFORMS, canonical_handle
 from core.samples import SampleSettings
@@ -184,6 +185,7 @@ class Settings(_FromSources):
     alerts: AlertSettings = AlertSettings()
     report: ReportSettings = ReportSettings()
     samples: SampleSettings = SampleSettings()
+    engagement: EngagementSettings = EngagementSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @field_validator("platforms")

@@ -109,6 +109,14 @@ def send(warehouse: str, config: str | None, as_of: date) -> AlertsReport:
     )
 
 
+@task(name="engagement", cache_policy=NO_CACHE)
+def engagement(warehouse: str, config: str | None, day: date) -> str:
+    """Interactions on the tracked accounts' recent posts, after the counts are stored."""
+    from pipeline.engagement import collect_engagement
+
+    return collect_engagement(Path(warehouse), _settings(config), day).describe()
+
+
 # platforms are collected side by side; Prefect's generic typing of runners is stricter than its use
 RUNNER: Any = ThreadPoolTaskRunner(max_workers=8)
 
@@ -148,6 +156,8 @@ def nightly(
         results = [r for f in futures for r in f.result()]
         collection = store_results(target, config, day, results)
         logger.info(collection.description)
+        read = engagement(target, config, day, return_state=True)  # a failure fails no count
+        logger.info(read.result() if read.is_completed() else f"engagement not read: {read}")
     analysis = analyse(target, config, day if not skip_collect else as_of, full)
     logger.info(
         "analysed %s accounts through %s (%s): %s new anomalies",

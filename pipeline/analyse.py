@@ -22,6 +22,7 @@ from checks.suites import merge_checks
 from core.detection import DetectionSettings
 from core.records import AnalysisSummary, ChecksSummary, SuiteCheck
 from core.settings import Settings
+from pipeline.engagement import with_engagement
 from transforms.compute import carry_detected_at, compute, context_days
 from transforms.judging import Checker, MarginChecker, account_verdicts
 from transforms.series import ACCOUNT, EPOCH, Arrays, Observations
@@ -164,6 +165,7 @@ def _store_account_metrics(
     if summary.height:
         histories = account_histories(con, as_of, summary.select(ACCOUNT))
         summary = summary.join(account_verdicts(histories), on=list(ACCOUNT), how="left")
+        summary = with_engagement(con, summary, as_of)
     replace_account_metrics(con, summary)
 
 

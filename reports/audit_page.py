@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reports.charts import LEGEND, chart
 from reports.pages import PAGES, percentile_text, write_page
+from transforms.engagement import comparison_words
 from transforms.verdicts import ACCOUNT_VERDICTS, verdict_words
 from transforms.wording import clean
 from warehouse.audit_reads import (
@@ -206,6 +207,16 @@ def sections(audit: Audit) -> list[Section]:
     m = audit.metrics
     if m is not None and (m.growth_abs_28 is not None or m.growth_abs_7 is not None):
         out.append(_growth(audit, m))
+    engagement = m and comparison_words(
+        audit.platform,
+        m.size_tier,
+        m.engagement_rate,
+        m.engagement_tier_median,
+        m.engagement_tier_accounts,
+        m.engagement_comparison,
+    )
+    if m and engagement:
+        out.append(("Engagement", [f"  {engagement} (posts read on {m.engagement_day})"]))
     if audit.estimate:
         out.append(_organic(audit.estimate))
     out.append(_flagged(audit))

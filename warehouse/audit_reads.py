@@ -65,6 +65,12 @@ class AccountMetrics:
     followers_per_post_90: float | None
     growth_consistency: float | None
     flagged_growth_share_90: float | None
+    engagement_rate: float | None  # median interactions per post / followers (migration 0011)
+    engagement_day: date | None
+    engagement_tier_median: float | None  # of the other tracked accounts of platform and tier
+    engagement_tier_accounts: int | None
+    engagement_vs_tier: float | None
+    engagement_comparison: str | None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ EXPORTED = (
     "account_metrics",
     "runs",
     "collection_log",
+    "engagement",
     "backfill_pages",
     "import_replacements",
     "imports",
