@@ -23,6 +23,7 @@ from reports.audit_page import VERDICT_CODES, Audit, Estimate, render_text
 from transforms.verdicts import judge_account, verdict_words
 from warehouse import audit_reads
 from warehouse.audit_reads import FlaggedDay
+from warehouse.samples import account_samples
 
 __all__ = ["NO_ANSWER", "VERDICT_CODES", "Audit", "render_text", "run_audit"]
 
@@ -55,6 +56,11 @@ def load(con: duckdb.DuckDBPyConnection, audit: Audit) -> None:
     audit.platform_events = audit_reads.platform_events(con, *key, audit.as_of)
     audit.chart_days = audit_reads.chart_rows(con, *key, audit.as_of)
     audit.recent = audit_reads.recent_days(con, *key, audit.as_of)
+    audit.samples = [
+        row
+        for row in account_samples(con, *key).to_dicts()
+        if isinstance(row["day"], date) and row["day"] <= audit.as_of
+    ]
     if audit.metrics is not None:
         audit.peer_group = audit_reads.peer_group(con, audit.platform, audit.metrics.size_tier)
 
@@ -312,6 +318,51 @@ def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
         "a purchase that was purged shows smaller than it was",
     )
     return True
+
+
+def take_sample(
+    warehouse: Path, settings: Settings, platform: str, handle: str, as_of: date
+) -> list[str]:
+    """`audit --sample`: the account's largest growth anomaly sampled now (its jump's followers
+    and a baseline of ordinary days', pipeline.sample, within `[samples] max_requests`), stored
+    and re-judged. Returns what it did for the page; refuses (AudienceError, nothing stored) a
+    platform whose followers cannot be placed in time, and GitHub without a token (saying how
+    long it would take)."""
+    from core.samples import SAMPLED_PLATFORMS
+    from pipeline.sample import github_refusal, sample_anomalies
+    from warehouse.db import open_warehouse
+    from warehouse.samples import growth_anomaly
+
+    account = f"{platform}:{handle}"
+    if platform not in SAMPLED_PLATFORMS or (platform == "github" and "/" not in handle):
+        why = (
+            "GitHub does not document the order of a user's followers, so a jump's cannot be "
+            "told from the others"
+            if platform == "github"
+            else f"{platform} gives no follower list ordered in time"
+        )
+        raise AudienceError(
+            f"{account}: --sample cannot sample it: {why} (samples are taken on Bluesky, "
+            "Mastodon and GitHub repositories)"
+        )
+    if platform == "github" and (refusal := github_refusal(settings)) is not None:
+        raise AudienceError(f"{account}: --sample refused: {refusal} (nothing was stored)")
+    if not settings.platform(platform).enabled:
+        raise AudienceError(f"{account}: --sample refused: {platform} is disabled in the settings")
+    found = warehouse.exists()
+    if found:
+        with open_warehouse(
+            warehouse, read_only=True, timeout_s=settings.warehouse.lock_timeout_s
+        ) as con:
+            found = growth_anomaly(con, platform, handle).height > 0
+    if not found:
+        return [
+            "no sample taken: the stored analysis holds no growth anomaly of its own to sample "
+            "(a sample compares a jump's followers with ordinary days')"
+        ]
+    report = sample_anomalies(warehouse, settings, as_of, account=account)
+    taken = [f"sampled now from {platform} (audit --sample)"] if report.taken else []
+    return taken + report.queued + report.refused
 
 
 def run_audit(

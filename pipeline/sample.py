@@ -198,6 +198,12 @@ def _github_refusal(settings: Settings, target_count: int) -> str | None:
     )
 
 
+def github_refusal(settings: Settings) -> str | None:
+    """Without a token: how long a GitHub sample of `[samples] size` would take (None: a token
+    is set), for `audience audit --sample` to refuse with, as `audience backfill` does."""
+    return _github_refusal(settings, settings.samples.size)
+
+
 def _what(t: Target) -> str:
     span = t.day.isoformat() if t.first == t.day else f"{t.first} to {t.day}"
     if t.platform == "github":

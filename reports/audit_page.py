@@ -74,6 +74,10 @@ class Audit:
     chart_days: list[dict[str, object]] = field(default_factory=list)
     recent: list[RecentDay] = field(default_factory=list)
     peer_group: int = 0  # accounts of its platform and size tier (its percentile's group)
+    # its follower samples' summaries (sample_summaries rows: shares, never a follower's
+    # profile), newest day first; `sampled`: what `audit --sample` did now
+    samples: list[dict[str, object]] = field(default_factory=list)
+    sampled: list[str] = field(default_factory=list)
 
     @property
     def account(self) -> str:
@@ -194,6 +198,34 @@ def _flagged(audit: Audit) -> Section:
     return (f"Flagged days ({len(audit.flagged)})", lines)
 
 
+def _pct(value: object) -> str:
+    return f"{float(value):.0%}" if isinstance(value, int | float) else "?"
+
+
+def _who_arrived(audit: Audit) -> Section:
+    """Each sample's share that looks inauthentic, with its interval, against its baseline."""
+    lines = []
+    for s in audit.samples:
+        head = f"  {s['day']} ({s['kind']}, {s['what']})"
+        if s["status"] != "done":
+            lines.append(f"{head}: {s['status']}: {s['note'] or 'no reason given'}")
+            continue
+        line = (
+            f"{head}: {s['flagged']} of {s['size']} look inauthentic, {_pct(s['share'])} "
+            f"({_pct(s['share_low'])}-{_pct(s['share_high'])})"
+        )
+        if s["kind"] == "jump" and s["baseline_share"] is not None:
+            p = s["p_value"]
+            line += (
+                f", against {_pct(s['baseline_share'])} of ordinary days' "
+                f"({s['baseline_size']})"
+                + (f"; one-sided p = {float(p):.2g}" if isinstance(p, int | float) else "")
+            )
+        lines.append(line)
+    lines += [f"  - {line}" for line in audit.sampled]
+    return ("Who arrived (follower samples)", lines)
+
+
 def sections(audit: Audit) -> list[Section]:
     """The page's sections (heading, lines), for the text and the HTML page alike."""
     out: list[Section] = [
@@ -220,6 +252,8 @@ def sections(audit: Audit) -> list[Section]:
     if audit.estimate:
         out.append(_organic(audit.estimate))
     out.append(_flagged(audit))
+    if audit.samples or audit.sampled:
+        out.append(_who_arrived(audit))
     if audit.limits:
         out.append(("What this cannot see", [f"  - {limit}" for limit in audit.limits]))
     return out

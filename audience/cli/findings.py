@@ -95,18 +95,31 @@ def anomalies_command(
     type=UserPath(dir_okay=False, path_type=Path),
     help="Also write the audit as a self-contained HTML page here.",
 )
+@click.option(
+    "--sample",
+    is_flag=True,
+    help="Sample now the followers of its largest jump and of ordinary days (Bluesky, "
+    "Mastodon, GitHub repositories; stored in the warehouse).",
+)
 @pass_context
 def audit_command(
-    obj: Context, account: str, as_of: date | None, live: bool, fmt: str, html_path: Path | None
+    obj: Context,
+    account: str,
+    as_of: date | None,
+    live: bool,
+    fmt: str,
+    html_path: Path | None,
+    sample: bool,
 ) -> None:
     """Does PLATFORM:HANDLE's audience look organic? One page: size, history, growth, flagged
     days with their evidence, an organic-adjusted estimate and a verdict with its confidence.
 
     An account the warehouse has no figures of is fetched from the platform now (not stored);
-    the page then says what history is missing. Reads the warehouse only.
+    the page then says what history is missing. Reads the warehouse only, but for --sample
+    (and the backfill of an untracked GitHub repository).
     """
     note_if_stale(obj)
-    from audience.audit import NO_ANSWER, render_text, run_audit
+    from audience.audit import NO_ANSWER, render_text, run_audit, take_sample
     from core.platforms import parse_account
 
     platform, handle = parse_account(account)
@@ -116,7 +129,13 @@ def audit_command(
         raise AudienceError(
             f"--live asks the platform for today's size: it cannot be used with --as-of {day}"
         )
+    if sample and past:
+        raise AudienceError(
+            f"--sample asks the platform for today's followers: it cannot be used with --as-of {day}"
+        )
+    sampled = take_sample(obj.warehouse, obj.settings, platform, handle, day) if sample else []
     audit = run_audit(obj.warehouse, obj.settings, platform, handle, day, live=live, fetch=not past)
+    audit.sampled = sampled
     if html_path is not None:
         from reports.render import write_audit
 

@@ -1,0 +1,230 @@
+"""How much the follower sample adds to the verdicts (issue 15, "Done when"): precision and
+recall of `suspected_purchase` (and of purchases surfaced: `suspected_purchase` or
+`unexplained`) with and without the samples, over audiences the simulator serves over HTTP.
+
+The accounts: Bluesky and Mastodon, each with one labelled event 12-30 days before the last
+day (the nightly samples the anomalies of the last 30 days), among four times as many accounts
+with no event (so that the events do not make a platform-wide event): purchases of 3-40% of the
+audience delivered in a day (with 60-95% retention) or dripped over 6-10 days, and organic
+look-alikes (viral jumps of 20-80 times the usual gain, with their posting bursts). Two groups
+read the same simulated accounts: one with the activity figure (posts), and one with the posts
+removed from the stored history, standing in for platforms and GitHub-like accounts that
+publish no activity figure (GitHub repositories' stargazer profiles are not served by the
+simulator yet, so GitHub itself is not in this evaluation).
+
+Each group is imported into its own warehouse and analysed (without samples); then the
+nightly's sampling (pipeline.sample, the simulator's follower lists and profiles over
+loopback, its rate limits raised so that the run is not spent waiting) and the analysis
+again (with samples). A suspected purchase is right when it falls from a purchase's first day
+to 7 days after its last; an organic event is falsely accused when a suspected purchase falls
+from its first day to 14 days after its last.
+
+Run: ./scripts/uv.sh run --locked python -m benchmarks.samples_eval [--per-kind 10] [--seed 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from core.settings import Settings, load_settings
+from pipeline.analyse import run_analysis
+from pipeline.import_history import import_history
+from pipeline.sample import sample_anomalies
+from simulator.audiences import AccountSpec, Event
+from simulator.server import Simulator, SimulatorServer
+from simulator.world import World
+from warehouse.db import open_warehouse
+from warehouse.reads import anomaly_listing
+
+START = date(2024, 1, 1)
+DAYS = 100
+TODAY = START + timedelta(days=DAYS - 1)
+PLATFORMS = {"bluesky": "bsky.social", "mastodon": "hachyderm.io"}
+KINDS = ("burst_purchase", "drip_purchase", "viral")
+QUIET = 4  # accounts with no event, per event account: a platform-wide event needs many together
+
+
+@dataclass(frozen=True)
+class Case:
+    platform: str
+    handle: str
+    event: Event
+
+    @property
+    def purchase(self) -> bool:
+        return self.event.kind.endswith("purchase")
+
+    def window(self, after: int) -> tuple[date, date]:
+        first = START + timedelta(days=self.event.day)
+        return first, first + timedelta(days=self.event.days - 1 + after)
+
+
+def cases(per_kind: int, seed: int) -> tuple[list[AccountSpec], list[Case]]:
+    rng = np.random.default_rng(seed)
+    specs, out = [], []
+    for platform, host in PLATFORMS.items():
+        for kind in KINDS:
+            for i in range(per_kind):
+                start = int(rng.integers(1_500, 6_000))
+                rate = float(rng.uniform(3, 12))
+                day = int(rng.integers(DAYS - 30, DAYS - 12))
+                if kind == "viral":
+                    event = Event("viral", day, float(rng.uniform(20, 80)))
+                else:
+                    share = float(np.exp(rng.uniform(np.log(0.03), np.log(0.4))))
+                    days = 1 if kind == "burst_purchase" else int(rng.integers(6, 11))
+                    day = min(day, DAYS - 12 - days)
+                    event = Event(
+                        kind, day, round(share * start), days, float(rng.uniform(0.6, 0.95))
+                    )
+                name = f"{kind.split('_')[0]}{i}"
+                handle = f"{name}.bsky.social" if platform == "bluesky" else f"{name}@{host}"
+                specs.append(AccountSpec(platform, handle, start, rate, events=(event,)))
+                out.append(Case(platform, handle, event))
+        for i in range(QUIET * per_kind * len(KINDS)):
+            handle = f"quiet{i}.bsky.social" if platform == "bluesky" else f"quiet{i}@{host}"
+            specs.append(
+                AccountSpec(platform, handle, int(rng.integers(1_500, 6_000)), rng.uniform(3, 12))
+            )
+    return specs, out
+
+
+def _csv(world: World, specs: list[AccountSpec], path: Path, *, posts: bool) -> Path:
+    rows = ["platform,handle,date,followers,posts"]
+    for spec in specs:
+        history = world.history(spec.platform, spec.handle)
+        assert history is not None
+        for d, (n, p) in enumerate(zip(*history, strict=True)):
+            shown = "" if p is None or not posts else str(p)
+            rows.append(f"{spec.platform},{spec.handle},{START + timedelta(days=d)},{n},{shown}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _verdicts(warehouse: Path) -> list[tuple[str, str, date, str]]:
+    with open_warehouse(warehouse, read_only=True) as con:
+        rows = anomaly_listing(
+            con,
+            ["platform", "handle", "day", "verdict"],
+            since=None,
+            platform=None,
+            suspected=False,
+        ).fetchall()
+    return [(str(p), str(h), d, str(v)) for p, h, d, v in rows]
+
+
+def score(rows: list[tuple[str, str, date, str]], group: list[Case]) -> dict[str, float]:
+    def within(case: Case, after: int, wanted: tuple[str, ...]) -> list[date]:
+        first, last = case.window(after)
+        return [
+            d
+            for p, h, d, v in rows
+            if (p, h) == (case.platform, case.handle) and first <= d <= last and v in wanted
+        ]
+
+    purchases = [c for c in group if c.purchase]
+    organic = [c for c in group if not c.purchase]
+    accounts = {(c.platform, c.handle) for c in group}
+    suspected = [
+        (p, h, d) for p, h, d, v in rows if v == "suspected_purchase" and (p, h) in accounts
+    ]
+    right = sum(
+        any((c.platform, c.handle) == (p, h) and d in within(c, 7, ("suspected_purchase",))
+            for c in purchases)
+        for p, h, d in suspected
+    )  # fmt: skip
+    return {
+        "precision": right / len(suspected) if suspected else float("nan"),
+        "suspected": len(suspected),
+        "recall": sum(bool(within(c, 7, ("suspected_purchase",))) for c in purchases)
+        / len(purchases),
+        "surfaced": sum(
+            bool(within(c, 7, ("suspected_purchase", "unexplained"))) for c in purchases
+        )
+        / len(purchases),
+        "accused": sum(bool(within(c, 14, ("suspected_purchase",))) for c in organic),
+        "organic": len(organic),
+    }
+
+
+def _settings(url: str) -> Settings:
+    env = {
+        "AUDIENCE_PLATFORMS__BLUESKY__BASE_URL": f"{url}/bluesky",
+        "AUDIENCE_PLATFORMS__MASTODON__BASE_URL": f"{url}/mastodon/{{host}}",
+        "AUDIENCE_PLATFORMS__BLUESKY__BACKOFF_S": "0.01",
+        "AUDIENCE_PLATFORMS__MASTODON__BACKOFF_S": "0.01",
+        "AUDIENCE_SAMPLES__MAX_REQUESTS": "100000",
+    }
+    return load_settings(
+        None, environ={k: v for k, v in os.environ.items() if k != "AUDIENCE_CONFIG"} | env
+    )
+
+
+def _line(name: str, without: dict[str, float], with_: dict[str, float]) -> str:
+    def cell(s: dict[str, float]) -> str:
+        return (
+            f"precision {s['precision']:.3f} ({s['suspected']:.0f} suspected), recall "
+            f"{s['recall']:.3f}, surfaced {s['surfaced']:.3f}, organic accused "
+            f"{s['accused']:.0f} of {s['organic']:.0f}"
+        )
+
+    return f"{name}\n  without samples: {cell(without)}\n  with samples:    {cell(with_)}"
+
+
+def evaluate(per_kind: int, seed: int) -> None:
+    specs, labelled = cases(per_kind, seed)
+    world = World(specs, START, DAYS, seed=seed)
+    started = time.perf_counter()
+    with SimulatorServer(Simulator(world)) as server, tempfile.TemporaryDirectory() as tmp:
+        for platform, bucket in (
+            ("mastodon", "unauthenticated_api"),
+            ("mastodon", "unauthenticated_paging"),
+            ("bluesky", "appview"),
+        ):
+            httpx.post(
+                f"{server.url}/_sim/audience-limits/{platform}",
+                json={"bucket": bucket, "limit": 1_000_000, "window_s": 60},
+            ).raise_for_status()
+        settings = _settings(server.url)
+        print(
+            f"{len(specs)} simulated accounts on Bluesky and Mastodon, {DAYS} days (seed {seed}): "
+            f"{len(labelled)} with one event 12-30 days before the last day ({per_kind} per kind "
+            f"and platform: {', '.join(KINDS)}), {len(specs) - len(labelled)} with none"
+        )
+        for group, posts in (("with the activity figure (posts)", True),
+                             ("no activity figure (posts removed: GitHub-like)", False)):  # fmt: skip
+            wh = Path(tmp) / f"{posts}.duckdb"
+            import_history([_csv(world, specs, Path(tmp) / f"{posts}.csv", posts=posts)], wh, TODAY)
+            run_analysis(wh, settings, TODAY)
+            before = _verdicts(wh)
+            report = sample_anomalies(wh, settings, TODAY)
+            after = _verdicts(wh)
+            print(
+                f"\n== {group}: {len(report.taken)} samples taken, {len(report.queued)} queued, "
+                f"{len(report.refused)} refused"
+            )
+            for platform in (*PLATFORMS, None):
+                chosen = [c for c in labelled if platform in (None, c.platform)]
+                print(_line(platform or "all", score(before, chosen), score(after, chosen)))
+    print(f"\n{time.perf_counter() - started:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-kind", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    evaluate(args.per_kind, args.seed)
+
+
+if __name__ == "__main__":
+    main()
