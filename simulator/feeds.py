@@ -28,22 +28,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from starlette.requests import Request
 
+from simulator import list_requests
 from simulator.audiences import PURCHASE_KINDS, AccountSpec, add_purchase
 from simulator.budgets import budgeted
-from simulator.followers import (
-    MS_DAY,
-    day_ms,
-    fake_cid,
-    id_window,
-    int_param,
-    invalid,
-    iso_ms,
-    mastodon_account,
-    mastodon_limit,
-    mastodon_links,
-    stable_hash,
-    xrpc_target,
-)
+from simulator.follow_log import MS_DAY, day_ms, iso_ms, stable_hash
 from simulator.types import Answer
 from simulator.world import did_for, numeric_id
 
@@ -204,7 +192,7 @@ def bluesky_item(sim: Simulator, log: PostLog, index: int) -> dict[str, Any]:
     }
     post: dict[str, Any] = {
         "uri": uri,
-        "cid": fake_cid(did_for(uri)),
+        "cid": list_requests.fake_cid(did_for(uri)),
         "author": owner,
         "record": record,
         "bookmarkCount": int(log.bookmarks[index]),
@@ -226,7 +214,7 @@ def bluesky_item(sim: Simulator, log: PostLog, index: int) -> dict[str, Any]:
     item: dict[str, Any] = {"post": post}
     if kind == REPLY:
         parent = f"at://{did_for(f'parent:{uri}')}/app.bsky.feed.post/{_rkey(log, index + 1)}"
-        ref = {"uri": parent, "cid": fake_cid(did_for(parent))}
+        ref = {"uri": parent, "cid": list_requests.fake_cid(did_for(parent))}
         record["reply"] = {"root": ref, "parent": ref}
         missing = {"$type": "app.bsky.feed.defs#notFoundPost", "uri": parent, "notFound": True}
         item["reply"] = {"root": missing, "parent": missing}
@@ -237,18 +225,18 @@ def bluesky_item(sim: Simulator, log: PostLog, index: int) -> dict[str, Any]:
 
 @budgeted("bluesky")
 def bluesky_author_feed(sim: Simulator, request: Request) -> Answer:
-    target = xrpc_target(sim, request)
+    target = list_requests.xrpc_target(sim, request)
     if isinstance(target, Answer):
         return target
     _, handle, state, limit = target
     query = request.query_params
     if state is None:
-        return invalid("Profile not found")
+        return list_requests.invalid("Profile not found")
     if state.status == "suspended":
         return Answer(400, {"error": "AccountTakedown", "message": "Account has been suspended"})
     log = sim.audiences.posts("bluesky", handle)
     if log is None or state.status == "deactivated":
-        return invalid("Profile not found")
+        return list_requests.invalid("Profile not found")
     # knownValues are open: an unknown filter is served as the default
     kinds = FILTERS.get(query.get("filter", ""), FILTERS["posts_with_replies"])
     items = log.visible(sim.audiences.day(log))
@@ -259,13 +247,15 @@ def bluesky_author_feed(sim: Simulator, request: Request) -> Answer:
     if cursor:
         ms, sep, _ = cursor.partition("__")
         if not sep or not ms.isdigit():
-            return invalid("Malformed cursor")
+            return list_requests.invalid("Malformed cursor")
         items = items[log.sort_ms[items] < int(ms)]
     page = items[:limit]
     body: dict[str, Any] = {"feed": [bluesky_item(sim, log, int(i)) for i in page]}
     if len(items) > limit:
         last = int(page[-1])
-        body["cursor"] = f"{int(log.sort_ms[last])}__{fake_cid(did_for(log.key(last)))}"
+        body["cursor"] = (
+            f"{int(log.sort_ms[last])}__{list_requests.fake_cid(did_for(log.key(last)))}"
+        )
     return Answer(200, body)
 
 
@@ -348,7 +338,7 @@ def _truthy(raw: str | None) -> bool:
 
 @budgeted("mastodon")
 def mastodon_statuses(sim: Simulator, request: Request) -> Answer:
-    found = mastodon_account(sim, request)
+    found = list_requests.mastodon_account(sim, request)
     if isinstance(found, Answer):
         return found
     host, handle, state = found
@@ -365,10 +355,10 @@ def mastodon_statuses(sim: Simulator, request: Request) -> Answer:
         items = items[log.kind[items] != REPOST]
     if _truthy(query.get("only_media")):
         items = items[log.media[items] & (log.kind[items] != REPOST)]
-    limit = mastodon_limit(query.get("limit"), 20)
+    limit = list_requests.mastodon_limit(query.get("limit"), 20)
     ids = np.array([status_id(log, int(i)) for i in items], dtype=np.int64)
-    keep = id_window(ids, query)
-    min_id = int_param(query.get("min_id"))
+    keep = list_requests.id_window(ids, query)
+    min_id = list_requests.int_param(query.get("min_id"))
     if min_id is not None:  # the page just above min_id, still newest first
         keep &= ids > min_id
         chosen = np.flatnonzero(keep)[::-1][:limit][::-1]
@@ -376,4 +366,4 @@ def mastodon_statuses(sim: Simulator, request: Request) -> Answer:
         chosen = np.flatnonzero(keep)[:limit]
     page_ids = [int(ids[c]) for c in chosen]
     body = [mastodon_status(sim, log, int(items[c]), host) for c in chosen]
-    return Answer(200, body, mastodon_links(request, limit, page_ids, "min_id"))
+    return Answer(200, body, list_requests.mastodon_links(request, limit, page_ids, "min_id"))
