@@ -86,49 +86,12 @@ def build_posts(
 ) -> PostLog:
     rng = np.random.default_rng([seed, zlib.crc32(f"{spec.platform}:{spec.handle}".encode()), 16])
     days = len(posts)
-    counts = np.array([p or 0 for p in posts], dtype=np.int64)
-    per_day = np.diff(counts, prepend=0).clip(min=0)
-    per_day[0] = min(per_day[0], MAX_EARLIER)
-    start_ms = day_ms(start)
-    times, on_day, kinds = [], [], []
-    for day, n in enumerate(per_day):
-        reposts = int(rng.poisson(0.25 * n))
-        total = int(n) + reposts
-        if total == 0:
-            continue
-        if day == 0:
-            moments = start_ms - rng.integers(1, BEFORE_DAYS * MS_DAY, total)
-        else:
-            moments = start_ms + day * MS_DAY + rng.integers(0, MS_DAY, total)
-        kind = np.where(rng.random(total) < 0.2, REPLY, POST)
-        kind[int(n) :] = REPOST
-        times.append(moments)
-        on_day.append(np.full(total, day, dtype=np.int32))
-        kinds.append(kind.astype(np.int8))
-    if not times:
+    dated = _dated_items(rng, posts, day_ms(start))
+    if dated is None:
         empty = np.zeros(0, dtype=np.int64)
-        return PostLog(
-            spec.platform,
-            spec.handle,
-            start,
-            days,
-            empty,
-            empty,
-            empty,
-            empty.astype(bool),
-            empty,
-            empty,
-            empty,
-            empty,
-            empty,
-        )
-    sort_ms = np.concatenate(times)
-    order = np.argsort(sort_ms, kind="stable")
-    sort_ms, day_of, kind_of = (
-        sort_ms[order],
-        np.concatenate(on_day)[order],
-        np.concatenate(kinds)[order],
-    )
+        columns = [empty, empty, empty, empty.astype(bool), *[empty] * 5]
+        return PostLog(spec.platform, spec.handle, start, days, *columns)
+    sort_ms, day_of, kind_of = dated
     boost = np.ones(len(sort_ms))
     for ev in spec.events:
         if ev.kind == "viral":
@@ -151,6 +114,36 @@ def build_posts(
         shares["quotes"],
         shares["bookmarks"],
     )
+
+
+def _dated_items(
+    rng: np.random.Generator, posts: list[int | None], start_ms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(when, the simulated day, the kind) of every feed item in time order: each day's new
+    posts and about one repost for four of them (None: no item at all)."""
+    counts = np.array([p or 0 for p in posts], dtype=np.int64)
+    per_day = np.diff(counts, prepend=0).clip(min=0)
+    per_day[0] = min(per_day[0], MAX_EARLIER)
+    times, on_day, kinds = [], [], []
+    for day, n in enumerate(per_day):
+        reposts = int(rng.poisson(0.25 * n))
+        total = int(n) + reposts
+        if total == 0:
+            continue
+        if day == 0:
+            moments = start_ms - rng.integers(1, BEFORE_DAYS * MS_DAY, total)
+        else:
+            moments = start_ms + day * MS_DAY + rng.integers(0, MS_DAY, total)
+        kind = np.where(rng.random(total) < 0.2, REPLY, POST)
+        kind[int(n) :] = REPOST
+        times.append(moments)
+        on_day.append(np.full(total, day, dtype=np.int32))
+        kinds.append(kind.astype(np.int8))
+    if not times:
+        return None
+    sort_ms = np.concatenate(times)
+    order = np.argsort(sort_ms, kind="stable")
+    return sort_ms[order], np.concatenate(on_day)[order], np.concatenate(kinds)[order]
 
 
 # --- Bluesky ---------------------------------------------------------------------------------
@@ -267,15 +260,6 @@ def status_id(log: PostLog, index: int) -> int:
 
 
 def mastodon_status(sim: Simulator, log: PostLog, index: int, host: str) -> dict[str, Any]:
-    user = log.handle.split("@", 1)[0]
-    sid = str(status_id(log, index))
-    account = {
-        "id": numeric_id(f"mastodon:{log.handle}"),
-        "username": user,
-        "acct": user,
-        "display_name": sim.display_name("mastodon", log.handle),
-        "url": f"https://{host}/@{user}",
-    }
     kind = int(log.kind[index])
     counts = {
         "replies_count": int(log.replies[index]),
@@ -283,10 +267,33 @@ def mastodon_status(sim: Simulator, log: PostLog, index: int, host: str) -> dict
         "favourites_count": int(log.likes[index]),
         "quotes_count": int(log.quotes[index]),
     }
-    at = iso_ms(int(log.sort_ms[index]))
-    status: dict[str, Any] = {
+    status = _status_fields(sim, log, index, host, counts)
+    sid = status["id"]
+    if log.media[index] and kind != REPOST:
+        status["media_attachments"] = [
+            {"id": sid, "type": "image", "url": f"https://files.{host}/media/{sid}.png"}
+        ]
+    if kind == REPLY:
+        status["in_reply_to_id"] = str(int(sid) - 7_000_000)
+        status["in_reply_to_account_id"] = str(stable_hash(sid, "to") % 10**17)
+    if kind == REPOST:  # a boost: the counts are the original's, the wrapper's are zero
+        status |= {key: 0 for key in counts} | {
+            "content": "",
+            "reblog": _boosted(status, sid),
+            "url": None,
+        }
+    return status
+
+
+def _status_fields(
+    sim: Simulator, log: PostLog, index: int, host: str, counts: dict[str, int]
+) -> dict[str, Any]:
+    """A plain status of the account as Mastodon serves it (a table of its fields)."""
+    user = log.handle.split("@", 1)[0]
+    sid = str(status_id(log, index))
+    return {
         "id": sid,
-        "created_at": at,
+        "created_at": iso_ms(int(log.sort_ms[index])),
         "in_reply_to_id": None,
         "in_reply_to_account_id": None,
         "sensitive": False,
@@ -299,7 +306,13 @@ def mastodon_status(sim: Simulator, log: PostLog, index: int, host: str) -> dict
         "edited_at": None,
         "content": f"<p>post {index} of {user}</p>",
         "reblog": None,
-        "account": account,
+        "account": {
+            "id": numeric_id(f"mastodon:{log.handle}"),
+            "username": user,
+            "acct": user,
+            "display_name": sim.display_name("mastodon", log.handle),
+            "url": f"https://{host}/@{user}",
+        },
         "media_attachments": [],
         "mentions": [],
         "tags": [],
@@ -307,29 +320,23 @@ def mastodon_status(sim: Simulator, log: PostLog, index: int, host: str) -> dict
         "card": None,
         "poll": None,
     }
-    if log.media[index] and kind != REPOST:
-        status["media_attachments"] = [
-            {"id": sid, "type": "image", "url": f"https://files.{host}/media/{sid}.png"}
-        ]
-    if kind == REPLY:
-        status["in_reply_to_id"] = str(int(sid) - 7_000_000)
-        status["in_reply_to_account_id"] = str(stable_hash(sid, "to") % 10**17)
-    if kind == REPOST:  # a boost: the counts are the original's, the wrapper's are zero
-        other = f"friend{stable_hash(sid) % 900 + 100}"
-        original = status | {
-            "id": str(int(sid) - 5_000_000),
-            "account": {
-                "id": str(stable_hash(other) % 10**17),
-                "username": other,
-                "acct": f"{other}@mastodon.social",
-                "display_name": other.title(),
-                "url": f"https://mastodon.social/@{other}",
-            },
-            "url": f"https://mastodon.social/@{other}/{int(sid) - 5_000_000}",
-            "uri": f"https://mastodon.social/users/{other}/statuses/{int(sid) - 5_000_000}",
-        }
-        status |= {key: 0 for key in counts} | {"content": "", "reblog": original, "url": None}
-    return status
+
+
+def _boosted(status: dict[str, Any], sid: str) -> dict[str, Any]:
+    """The status a boost wraps: someone else's, with the counts."""
+    other = f"friend{stable_hash(sid) % 900 + 100}"
+    return status | {
+        "id": str(int(sid) - 5_000_000),
+        "account": {
+            "id": str(stable_hash(other) % 10**17),
+            "username": other,
+            "acct": f"{other}@mastodon.social",
+            "display_name": other.title(),
+            "url": f"https://mastodon.social/@{other}",
+        },
+        "url": f"https://mastodon.social/@{other}/{int(sid) - 5_000_000}",
+        "uri": f"https://mastodon.social/users/{other}/statuses/{int(sid) - 5_000_000}",
+    }
 
 
 def _truthy(raw: str | None) -> bool:
