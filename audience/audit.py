@@ -292,7 +292,8 @@ def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
     its stargazers' timestamps (`audience backfill`, stored as backfill:github) and analysed
     on their own, so it is judged on its whole history now. False, with the reason among the
     page's limits, when GitHub did not allow it (no token for a large repository, ...)."""
-    from pipeline.backfill import ESTIMATED, SOURCE, analysed_alone, backfill
+    from pipeline.backfill import analysed_alone, backfill
+    from pipeline.star_rebuild import ESTIMATED, SOURCE
 
     try:
         summary = backfill(warehouse, settings, audit.account, audit.as_of)

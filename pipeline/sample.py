@@ -42,7 +42,7 @@ from core.platforms import parse_account
 from core.samples import SAMPLED_PLATFORMS, SampledProfile
 from core.settings import Settings
 from pipeline.analyse import run_analysis
-from pipeline.backfill import _duration
+from pipeline.github_budget import duration
 from transforms.profiles import Profile, compare, judge_sample
 from warehouse import samples as stored
 from warehouse.db import in_transaction, open_warehouse
@@ -193,7 +193,7 @@ def _github_refusal(settings: Settings, target_count: int) -> str | None:
     return (
         f"a GitHub sample needs about {needed} requests (a profile per stargazer), and without "
         f"a token GitHub allows {UNAUTHENTICATED_LIMIT} an hour: it would take about "
-        f"{_duration(hours)}; set AUDIENCE_GITHUB_TOKEN ({AUTHENTICATED_LIMIT:,} requests an "
+        f"{duration(hours)}; set AUDIENCE_GITHUB_TOKEN ({AUTHENTICATED_LIMIT:,} requests an "
         "hour) and run it again"
     )
 

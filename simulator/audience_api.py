@@ -23,18 +23,16 @@ from simulator.feeds import (
     mastodon_statuses,
     organic_audience,
 )
+from simulator.follow_log import FOLLOWER_PLATFORMS, FollowLog, build_log
 from simulator.followers import (
-    FOLLOWER_PLATFORMS,
     GITHUB_PAGE_CAP,
-    FollowLog,
     bluesky_followers,
     bluesky_profiles,
-    build_log,
-    fake_cid,
     github_followers,
     github_user_or_follower,
     mastodon_followers,
 )
+from simulator.list_requests import fake_cid
 from simulator.platforms import Handler
 from simulator.world import World
 

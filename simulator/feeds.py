@@ -28,22 +28,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from starlette.requests import Request
 
+from simulator import list_requests
 from simulator.audiences import PURCHASE_KINDS, AccountSpec, add_purchase
 from simulator.budgets import budgeted
-from simulator.followers import (
-    MS_DAY,
-    day_ms,
-    fake_cid,
-    id_window,
-    int_param,
-    invalid,
-    iso_ms,
-    mastodon_account,
-    mastodon_limit,
-    mastodon_links,
-    stable_hash,
-    xrpc_target,
-)
+from simulator.follow_log import MS_DAY, day_ms, iso_ms, stable_hash
 from simulator.types import Answer
 from simulator.world import did_for, numeric_id
 
@@ -98,49 +86,12 @@ def build_posts(
 ) -> PostLog:
     rng = np.random.default_rng([seed, zlib.crc32(f"{spec.platform}:{spec.handle}".encode()), 16])
     days = len(posts)
-    counts = np.array([p or 0 for p in posts], dtype=np.int64)
-    per_day = np.diff(counts, prepend=0).clip(min=0)
-    per_day[0] = min(per_day[0], MAX_EARLIER)
-    start_ms = day_ms(start)
-    times, on_day, kinds = [], [], []
-    for day, n in enumerate(per_day):
-        reposts = int(rng.poisson(0.25 * n))
-        total = int(n) + reposts
-        if total == 0:
-            continue
-        if day == 0:
-            moments = start_ms - rng.integers(1, BEFORE_DAYS * MS_DAY, total)
-        else:
-            moments = start_ms + day * MS_DAY + rng.integers(0, MS_DAY, total)
-        kind = np.where(rng.random(total) < 0.2, REPLY, POST)
-        kind[int(n) :] = REPOST
-        times.append(moments)
-        on_day.append(np.full(total, day, dtype=np.int32))
-        kinds.append(kind.astype(np.int8))
-    if not times:
+    dated = _dated_items(rng, posts, day_ms(start))
+    if dated is None:
         empty = np.zeros(0, dtype=np.int64)
-        return PostLog(
-            spec.platform,
-            spec.handle,
-            start,
-            days,
-            empty,
-            empty,
-            empty,
-            empty.astype(bool),
-            empty,
-            empty,
-            empty,
-            empty,
-            empty,
-        )
-    sort_ms = np.concatenate(times)
-    order = np.argsort(sort_ms, kind="stable")
-    sort_ms, day_of, kind_of = (
-        sort_ms[order],
-        np.concatenate(on_day)[order],
-        np.concatenate(kinds)[order],
-    )
+        columns = [empty, empty, empty, empty.astype(bool), *[empty] * 5]
+        return PostLog(spec.platform, spec.handle, start, days, *columns)
+    sort_ms, day_of, kind_of = dated
     boost = np.ones(len(sort_ms))
     for ev in spec.events:
         if ev.kind == "viral":
@@ -163,6 +114,36 @@ def build_posts(
         shares["quotes"],
         shares["bookmarks"],
     )
+
+
+def _dated_items(
+    rng: np.random.Generator, posts: list[int | None], start_ms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(when, the simulated day, the kind) of every feed item in time order: each day's new
+    posts and about one repost for four of them (None: no item at all)."""
+    counts = np.array([p or 0 for p in posts], dtype=np.int64)
+    per_day = np.diff(counts, prepend=0).clip(min=0)
+    per_day[0] = min(per_day[0], MAX_EARLIER)
+    times, on_day, kinds = [], [], []
+    for day, n in enumerate(per_day):
+        reposts = int(rng.poisson(0.25 * n))
+        total = int(n) + reposts
+        if total == 0:
+            continue
+        if day == 0:
+            moments = start_ms - rng.integers(1, BEFORE_DAYS * MS_DAY, total)
+        else:
+            moments = start_ms + day * MS_DAY + rng.integers(0, MS_DAY, total)
+        kind = np.where(rng.random(total) < 0.2, REPLY, POST)
+        kind[int(n) :] = REPOST
+        times.append(moments)
+        on_day.append(np.full(total, day, dtype=np.int32))
+        kinds.append(kind.astype(np.int8))
+    if not times:
+        return None
+    sort_ms = np.concatenate(times)
+    order = np.argsort(sort_ms, kind="stable")
+    return sort_ms[order], np.concatenate(on_day)[order], np.concatenate(kinds)[order]
 
 
 # --- Bluesky ---------------------------------------------------------------------------------
@@ -204,7 +185,7 @@ def bluesky_item(sim: Simulator, log: PostLog, index: int) -> dict[str, Any]:
     }
     post: dict[str, Any] = {
         "uri": uri,
-        "cid": fake_cid(did_for(uri)),
+        "cid": list_requests.fake_cid(did_for(uri)),
         "author": owner,
         "record": record,
         "bookmarkCount": int(log.bookmarks[index]),
@@ -226,7 +207,7 @@ def bluesky_item(sim: Simulator, log: PostLog, index: int) -> dict[str, Any]:
     item: dict[str, Any] = {"post": post}
     if kind == REPLY:
         parent = f"at://{did_for(f'parent:{uri}')}/app.bsky.feed.post/{_rkey(log, index + 1)}"
-        ref = {"uri": parent, "cid": fake_cid(did_for(parent))}
+        ref = {"uri": parent, "cid": list_requests.fake_cid(did_for(parent))}
         record["reply"] = {"root": ref, "parent": ref}
         missing = {"$type": "app.bsky.feed.defs#notFoundPost", "uri": parent, "notFound": True}
         item["reply"] = {"root": missing, "parent": missing}
@@ -237,18 +218,18 @@ def bluesky_item(sim: Simulator, log: PostLog, index: int) -> dict[str, Any]:
 
 @budgeted("bluesky")
 def bluesky_author_feed(sim: Simulator, request: Request) -> Answer:
-    target = xrpc_target(sim, request)
+    target = list_requests.xrpc_target(sim, request)
     if isinstance(target, Answer):
         return target
     _, handle, state, limit = target
     query = request.query_params
     if state is None:
-        return invalid("Profile not found")
+        return list_requests.invalid("Profile not found")
     if state.status == "suspended":
         return Answer(400, {"error": "AccountTakedown", "message": "Account has been suspended"})
     log = sim.audiences.posts("bluesky", handle)
     if log is None or state.status == "deactivated":
-        return invalid("Profile not found")
+        return list_requests.invalid("Profile not found")
     # knownValues are open: an unknown filter is served as the default
     kinds = FILTERS.get(query.get("filter", ""), FILTERS["posts_with_replies"])
     items = log.visible(sim.audiences.day(log))
@@ -259,13 +240,15 @@ def bluesky_author_feed(sim: Simulator, request: Request) -> Answer:
     if cursor:
         ms, sep, _ = cursor.partition("__")
         if not sep or not ms.isdigit():
-            return invalid("Malformed cursor")
+            return list_requests.invalid("Malformed cursor")
         items = items[log.sort_ms[items] < int(ms)]
     page = items[:limit]
     body: dict[str, Any] = {"feed": [bluesky_item(sim, log, int(i)) for i in page]}
     if len(items) > limit:
         last = int(page[-1])
-        body["cursor"] = f"{int(log.sort_ms[last])}__{fake_cid(did_for(log.key(last)))}"
+        body["cursor"] = (
+            f"{int(log.sort_ms[last])}__{list_requests.fake_cid(did_for(log.key(last)))}"
+        )
     return Answer(200, body)
 
 
@@ -277,15 +260,6 @@ def status_id(log: PostLog, index: int) -> int:
 
 
 def mastodon_status(sim: Simulator, log: PostLog, index: int, host: str) -> dict[str, Any]:
-    user = log.handle.split("@", 1)[0]
-    sid = str(status_id(log, index))
-    account = {
-        "id": numeric_id(f"mastodon:{log.handle}"),
-        "username": user,
-        "acct": user,
-        "display_name": sim.display_name("mastodon", log.handle),
-        "url": f"https://{host}/@{user}",
-    }
     kind = int(log.kind[index])
     counts = {
         "replies_count": int(log.replies[index]),
@@ -293,10 +267,33 @@ def mastodon_status(sim: Simulator, log: PostLog, index: int, host: str) -> dict
         "favourites_count": int(log.likes[index]),
         "quotes_count": int(log.quotes[index]),
     }
-    at = iso_ms(int(log.sort_ms[index]))
-    status: dict[str, Any] = {
+    status = _status_fields(sim, log, index, host, counts)
+    sid = status["id"]
+    if log.media[index] and kind != REPOST:
+        status["media_attachments"] = [
+            {"id": sid, "type": "image", "url": f"https://files.{host}/media/{sid}.png"}
+        ]
+    if kind == REPLY:
+        status["in_reply_to_id"] = str(int(sid) - 7_000_000)
+        status["in_reply_to_account_id"] = str(stable_hash(sid, "to") % 10**17)
+    if kind == REPOST:  # a boost: the counts are the original's, the wrapper's are zero
+        status |= {key: 0 for key in counts} | {
+            "content": "",
+            "reblog": _boosted(status, sid),
+            "url": None,
+        }
+    return status
+
+
+def _status_fields(
+    sim: Simulator, log: PostLog, index: int, host: str, counts: dict[str, int]
+) -> dict[str, Any]:
+    """A plain status of the account as Mastodon serves it (a table of its fields)."""
+    user = log.handle.split("@", 1)[0]
+    sid = str(status_id(log, index))
+    return {
         "id": sid,
-        "created_at": at,
+        "created_at": iso_ms(int(log.sort_ms[index])),
         "in_reply_to_id": None,
         "in_reply_to_account_id": None,
         "sensitive": False,
@@ -309,7 +306,13 @@ def mastodon_status(sim: Simulator, log: PostLog, index: int, host: str) -> dict
         "edited_at": None,
         "content": f"<p>post {index} of {user}</p>",
         "reblog": None,
-        "account": account,
+        "account": {
+            "id": numeric_id(f"mastodon:{log.handle}"),
+            "username": user,
+            "acct": user,
+            "display_name": sim.display_name("mastodon", log.handle),
+            "url": f"https://{host}/@{user}",
+        },
         "media_attachments": [],
         "mentions": [],
         "tags": [],
@@ -317,29 +320,23 @@ def mastodon_status(sim: Simulator, log: PostLog, index: int, host: str) -> dict
         "card": None,
         "poll": None,
     }
-    if log.media[index] and kind != REPOST:
-        status["media_attachments"] = [
-            {"id": sid, "type": "image", "url": f"https://files.{host}/media/{sid}.png"}
-        ]
-    if kind == REPLY:
-        status["in_reply_to_id"] = str(int(sid) - 7_000_000)
-        status["in_reply_to_account_id"] = str(stable_hash(sid, "to") % 10**17)
-    if kind == REPOST:  # a boost: the counts are the original's, the wrapper's are zero
-        other = f"friend{stable_hash(sid) % 900 + 100}"
-        original = status | {
-            "id": str(int(sid) - 5_000_000),
-            "account": {
-                "id": str(stable_hash(other) % 10**17),
-                "username": other,
-                "acct": f"{other}@mastodon.social",
-                "display_name": other.title(),
-                "url": f"https://mastodon.social/@{other}",
-            },
-            "url": f"https://mastodon.social/@{other}/{int(sid) - 5_000_000}",
-            "uri": f"https://mastodon.social/users/{other}/statuses/{int(sid) - 5_000_000}",
-        }
-        status |= {key: 0 for key in counts} | {"content": "", "reblog": original, "url": None}
-    return status
+
+
+def _boosted(status: dict[str, Any], sid: str) -> dict[str, Any]:
+    """The status a boost wraps: someone else's, with the counts."""
+    other = f"friend{stable_hash(sid) % 900 + 100}"
+    return status | {
+        "id": str(int(sid) - 5_000_000),
+        "account": {
+            "id": str(stable_hash(other) % 10**17),
+            "username": other,
+            "acct": f"{other}@mastodon.social",
+            "display_name": other.title(),
+            "url": f"https://mastodon.social/@{other}",
+        },
+        "url": f"https://mastodon.social/@{other}/{int(sid) - 5_000_000}",
+        "uri": f"https://mastodon.social/users/{other}/statuses/{int(sid) - 5_000_000}",
+    }
 
 
 def _truthy(raw: str | None) -> bool:
@@ -348,7 +345,7 @@ def _truthy(raw: str | None) -> bool:
 
 @budgeted("mastodon")
 def mastodon_statuses(sim: Simulator, request: Request) -> Answer:
-    found = mastodon_account(sim, request)
+    found = list_requests.mastodon_account(sim, request)
     if isinstance(found, Answer):
         return found
     host, handle, state = found
@@ -365,10 +362,10 @@ def mastodon_statuses(sim: Simulator, request: Request) -> Answer:
         items = items[log.kind[items] != REPOST]
     if _truthy(query.get("only_media")):
         items = items[log.media[items] & (log.kind[items] != REPOST)]
-    limit = mastodon_limit(query.get("limit"), 20)
+    limit = list_requests.mastodon_limit(query.get("limit"), 20)
     ids = np.array([status_id(log, int(i)) for i in items], dtype=np.int64)
-    keep = id_window(ids, query)
-    min_id = int_param(query.get("min_id"))
+    keep = list_requests.id_window(ids, query)
+    min_id = list_requests.int_param(query.get("min_id"))
     if min_id is not None:  # the page just above min_id, still newest first
         keep &= ids > min_id
         chosen = np.flatnonzero(keep)[::-1][:limit][::-1]
@@ -376,4 +373,4 @@ def mastodon_statuses(sim: Simulator, request: Request) -> Answer:
         chosen = np.flatnonzero(keep)[:limit]
     page_ids = [int(ids[c]) for c in chosen]
     body = [mastodon_status(sim, log, int(items[c]), host) for c in chosen]
-    return Answer(200, body, mastodon_links(request, limit, page_ids, "min_id"))
+    return Answer(200, body, list_requests.mastodon_links(request, limit, page_ids, "min_id"))

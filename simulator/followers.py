@@ -1,14 +1,4 @@
-"""Who follows each simulated account, day by day, and the follower-list endpoints.
-
-An account's follow log agrees with its count history: on every simulated day the number of
-followers alive in the log is exactly the count the platform shows (World.figures), except on
-a display-glitch day, whose count is the glitch. A purchase's followers arrive on the
-purchase's days, in one block (lockstep, seconds apart), as the newest followers of that day;
-its attrition removes its own followers; organic gains add organic followers at random times
-of the day, organic losses remove random organic followers. Profiles come from
-simulator/populations.py (calibrated on real labelled profiles): bought accounts are mostly
-created in a few batches shortly before the delivery, mostly empty, and followed in lockstep;
-some are old and dressed, and some organic ones are new or empty (no clean separation).
+"""The follower-list endpoints, over each account's follow log (simulator/follow_log.py).
 
 Endpoints (docs/audience-apis.md §1, §5):
     /bluesky/xrpc/app.bsky.graph.getFollowers   newest first, limit 1-100 (default 50), cursor
@@ -23,323 +13,32 @@ Endpoints (docs/audience-apis.md §1, §5):
 
 from __future__ import annotations
 
-import hashlib
-import zlib
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from starlette.requests import Request
 
-from simulator.audiences import PURCHASE_KINDS, AccountSpec, add_purchase
 from simulator.budgets import budgeted
+from simulator.follow_log import MS_DAY, FollowLog, iso_ms, stable_hash
+from simulator.list_requests import (
+    fake_cid,
+    id_window,
+    int_param,
+    invalid,
+    mastodon_account,
+    mastodon_limit,
+    mastodon_links,
+    xrpc_target,
+)
 from simulator.platforms.bluesky import profile_view, resolve_actor
 from simulator.platforms.github import github_user
-from simulator.populations import (
-    BATCH_LEAD_DAYS,
-    BOUGHT_AGED,
-    Profiles,
-    draw_profiles,
-    organic_ages_days,
-)
 from simulator.types import Answer
-from simulator.world import Figures, did_for, numeric_id
 
 if TYPE_CHECKING:
     from simulator.server import Simulator
 
-MS_DAY = 86_400_000
-NEVER = 2**31 - 1
-LAUNCH = {"bluesky": date(2022, 11, 1), "mastodon": date(2016, 3, 16), "github": date(2007, 10, 20)}
-FOLLOWER_PLATFORMS = tuple(LAUNCH)
-OTHER_HOSTS = ("mastodon.social", "fosstodon.org", "hachyderm.io", "infosec.exchange")
-_WORDS = [
-    "amber",
-    "birch",
-    "cedar",
-    "delta",
-    "ember",
-    "fern",
-    "gale",
-    "harbor",
-    "iris",
-    "juniper",
-    "kelp",
-    "lumen",
-    "maple",
-    "north",
-    "olive",
-    "pine",
-    "quill",
-    "river",
-    "sage",
-    "tide",
-    "umber",
-    "vale",
-    "willow",
-    "yarrow",
-    "zephyr",
-]
-_NAMES = [
-    "Ada",
-    "Ben",
-    "Cleo",
-    "Dara",
-    "Eli",
-    "Fay",
-    "Gus",
-    "Hana",
-    "Ivo",
-    "Jun",
-    "Kai",
-    "Lena",
-    "Milo",
-    "Nia",
-    "Omar",
-    "Pia",
-    "Rui",
-    "Sol",
-]
-
-
-def day_ms(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
-
-
-def iso_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def stable_hash(*parts: object) -> int:
-    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:8], "big")
-
-
-@dataclass
-class FollowLog:
-    """Every follower an account ever had, in follow order (index 0 = the oldest follow)."""
-
-    platform: str
-    handle: str
-    start: date
-    days: int  # simulated days; past the last one, the list stays as on the last
-    followed_ms: np.ndarray  # int64, non-decreasing
-    arrived: np.ndarray  # int32: first simulated day (index) it is a follower
-    departed: np.ndarray  # int32: first day it is no longer one (NEVER: still there)
-    purchase: np.ndarray  # int16: -1 organic, else the index of the purchase among the events
-    created_ms: np.ndarray  # int64: account creation
-    profiles: Profiles
-    hosts: list[str]  # Mastodon: each follower's server
-
-    def __len__(self) -> int:
-        return len(self.followed_ms)
-
-    def alive(self, day: int) -> np.ndarray:
-        """Indices of the followers on simulated day `day`, oldest follow first."""
-        return np.flatnonzero((self.arrived <= day) & (self.departed > day))
-
-    def count(self, day: int) -> int:
-        return int(((self.arrived <= day) & (self.departed > day)).sum())
-
-    def organic_counts(self, days: int) -> np.ndarray:
-        """Organic followers alive on each day (what engagement is drawn from)."""
-        organic = self.purchase < 0
-        gained = np.bincount(self.arrived[organic], minlength=days + 1)[:days]
-        gone = self.departed[organic]
-        lost = np.bincount(gone[gone < days], minlength=days + 1)[:days]
-        return np.cumsum(gained) - np.cumsum(lost)
-
-    def key(self, index: int) -> str:
-        return f"{self.platform}:{self.handle}:{index}"
-
-    def name(self, index: int) -> str:
-        """A user name: words, digits for the profiles that have them, a tag that makes it unique."""
-        h = stable_hash(self.key(index))
-        word = _WORDS[h % len(_WORDS)] + _WORDS[(h >> 8) % len(_WORDS)]
-        digits = str((h >> 16) % 10_000) if self.profiles.digits[index] else ""
-        tag = np.base_repr((h >> 32) % 36**4, 36).lower().rjust(4, "0")
-        return f"{word}{digits}-{tag}" if self.platform == "github" else f"{word}{digits}{tag}"
-
-    def display_name(self, index: int) -> str:
-        if not (self.profiles.has_avatar[index] or self.profiles.has_bio[index]):
-            return ""
-        h = stable_hash(self.key(index), "name")
-        return f"{_NAMES[h % len(_NAMES)]} {_WORDS[(h >> 8) % len(_WORDS)].title()}"
-
-    def bio(self, index: int) -> str:
-        if not self.profiles.has_bio[index]:
-            return ""
-        h = stable_hash(self.key(index), "bio")
-        return f"{_WORDS[h % len(_WORDS)]} and {_WORDS[(h >> 8) % len(_WORDS)]}, mostly"
-
-    def bluesky_handle(self, index: int) -> str:
-        return f"{self.name(index)}.bsky.social"
-
-    def did(self, index: int) -> str:
-        return did_for(f"follower:{self.key(index)}")
-
-
-def build_log(
-    spec: AccountSpec,
-    followers: list[int],
-    start: date,
-    seed: int,
-    home_host: str = "",
-) -> FollowLog:
-    """The follow log behind one account's daily counts (see the module's docstring)."""
-    rng = np.random.default_rng([seed, zlib.crc32(f"{spec.platform}:{spec.handle}".encode()), 15])
-    days = len(followers)
-    counts = np.array(followers, dtype=np.int64)
-    for ev in spec.events:  # a display glitch is not followers leaving and coming back
-        if ev.kind == "glitch" and 0 < ev.day < days:
-            counts[ev.day] = counts[ev.day - 1]
-    purchases = [ev for ev in spec.events if ev.kind in PURCHASE_KINDS and ev.day > 0]
-    deltas = []
-    for ev in purchases:
-        bought = np.zeros(days)
-        add_purchase(bought, ev)
-        deltas.append(np.diff(np.round(np.cumsum(bought)).astype(np.int64), prepend=0))
-    start_ms = day_ms(start)
-    # day 0: the followers gathered before the simulated span, over the two years before it
-    # (or since the platform's launch)
-    initial = int(counts[0])
-    gathered = min(730 * MS_DAY, start_ms - day_ms(LAUNCH.get(spec.platform, start)))
-    followed = [np.sort(start_ms - rng.integers(1, max(gathered, 2), initial))]
-    arrived = [np.zeros(initial, dtype=np.int32)]
-    kinds = [np.full(initial, -1, dtype=np.int16)]
-    pools: list[list[int]] = [list(range(initial))] + [[] for _ in purchases]  # 0: organic
-    departed: dict[int, int] = {}
-    n = initial
-
-    def leave(pool: list[int], k: int, day: int) -> int:
-        k = min(k, len(pool))
-        for _ in range(k):
-            i = int(rng.integers(len(pool)))
-            pool[i], pool[-1] = pool[-1], pool[i]
-            departed[pool.pop()] = day
-        return k
-
-    for day in range(1, days):
-        organic = int(counts[day] - counts[day - 1])
-        times: list[np.ndarray] = []
-        labels: list[np.ndarray] = []
-        for p, delta in enumerate(deltas):
-            got = int(delta[day])
-            organic -= got
-            if got > 0:  # one block: the vendor's accounts follow seconds apart
-                span = min(got * rng.uniform(2_000, 8_000), 0.8 * MS_DAY)
-                begin = rng.uniform(0, MS_DAY - span)
-                times.append(begin + np.sort(rng.uniform(0, span, got)))
-                labels.append(np.full(got, p, dtype=np.int16))
-            elif got < 0:
-                short = -got - leave(pools[p + 1], -got, day)
-                organic -= short  # bought followers already gone: the rest leave elsewhere
-        if organic > 0:
-            times.append(rng.uniform(0, MS_DAY, organic))
-            labels.append(np.full(organic, -1, dtype=np.int16))
-        elif organic < 0:
-            short = -organic - leave(pools[0], -organic, day)
-            for pool in pools[1:]:
-                short -= leave(pool, short, day)
-        if times:
-            day_times = np.concatenate(times)
-            day_labels = np.concatenate(labels)
-            order = np.argsort(day_times, kind="stable")
-            followed.append(start_ms + day * MS_DAY + day_times[order].astype(np.int64))
-            kinds.append(day_labels[order])
-            arrived.append(np.full(len(order), day, dtype=np.int32))
-            for offset, label in enumerate(day_labels[order]):
-                pools[int(label) + 1].append(n + offset)
-            n += len(order)
-    followed_ms = np.concatenate(followed).astype(np.int64)
-    purchase = np.concatenate(kinds)
-    gone = np.full(n, NEVER, dtype=np.int32)
-    for index, day in departed.items():
-        gone[index] = day
-    profiles = _profiles(rng, purchase >= 0)
-    created = _created(rng, spec.platform, start, followed_ms, purchase, purchases)
-    hosts = _hosts(rng, home_host, purchase) if spec.platform == "mastodon" else []
-    return FollowLog(
-        spec.platform,
-        spec.handle,
-        start,
-        days,
-        followed_ms,
-        np.concatenate(arrived),
-        gone,
-        purchase,
-        created,
-        profiles,
-        hosts,
-    )
-
-
-def _profiles(rng: np.random.Generator, bought: np.ndarray) -> Profiles:
-    organic = draw_profiles(rng, "organic", int((~bought).sum()))
-    fake = draw_profiles(rng, "bought", int(bought.sum()))
-    merged = {}
-    for name in Profiles.__dataclass_fields__:
-        column = np.empty(len(bought), dtype=getattr(organic, name).dtype)
-        column[~bought] = getattr(organic, name)
-        column[bought] = getattr(fake, name)
-        merged[name] = column
-    return Profiles(**merged)
-
-
-def _created(
-    rng: np.random.Generator,
-    platform: str,
-    start: date,
-    followed_ms: np.ndarray,
-    purchase: np.ndarray,
-    purchases: list[Any],
-) -> np.ndarray:
-    """Account creation times: organic ages, bought batches shortly before their delivery."""
-    n = len(followed_ms)
-    created = followed_ms - (organic_ages_days(rng, n) * MS_DAY).astype(np.int64)
-    for p, ev in enumerate(purchases):
-        members = np.flatnonzero(purchase == p)
-        batches = int(np.clip(1 + ev.size // 400, 1, 4))
-        lead = rng.integers(BATCH_LEAD_DAYS[0], BATCH_LEAD_DAYS[1] + 1, batches)
-        batch_start = (
-            day_ms(start) + (ev.day - lead) * MS_DAY + rng.integers(0, MS_DAY // 2, batches)
-        )
-        which = rng.integers(0, batches, len(members))
-        in_batch = batch_start[which] + rng.integers(0, 6 * 3_600_000, len(members))
-        aged = rng.random(len(members)) < BOUGHT_AGED
-        created[members] = np.where(aged, created[members], in_batch)
-    floor = day_ms(LAUNCH.get(platform, date(2006, 1, 1)))
-    latest = followed_ms - 60_000  # created at least a minute before following
-    # older than the platform: some time between its launch and the follow, not all on day one
-    early = created < floor
-    created[early] = floor + (rng.random(int(early.sum())) * (latest[early] - floor)).astype(
-        np.int64
-    )
-    clipped: np.ndarray = np.clip(created, floor, np.maximum(latest, floor))
-    return clipped
-
-
-def _hosts(rng: np.random.Generator, home: str, purchase: np.ndarray) -> list[str]:
-    """Mastodon followers' servers: half on the account's home server; a purchase's from 1-2
-    servers of its own."""
-    choices = [home, *OTHER_HOSTS]
-    organic = rng.choice(len(choices), size=len(purchase), p=[0.5] + [0.5 / len(OTHER_HOSTS)] * 4)
-    vendor = rng.integers(0, 2, len(purchase))
-    return [
-        choices[int(o)] if p < 0 else f"m{vendor[i] + 2 * int(p)}.social.example"
-        for i, (o, p) in enumerate(zip(organic, purchase, strict=True))
-    ]
-
-
 # --- Bluesky ---------------------------------------------------------------------------------
-
-
-def invalid(message: str) -> Answer:
-    return Answer(400, {"error": "InvalidRequest", "message": message})
-
-
-def fake_cid(did: str) -> str:
-    return "bafyrei" + did.removeprefix("did:plc:")[:24] + "fakecid"
 
 
 def bluesky_follower_view(log: FollowLog, index: int, detailed: bool = False) -> dict[str, Any]:
@@ -368,31 +67,6 @@ def bluesky_follower_view(log: FollowLog, index: int, detailed: bool = False) ->
             "postsCount": int(p.posts[index]),
         }
     return view
-
-
-def xrpc_limit(raw: str | None, default: int, top: int) -> int | Answer:
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        return invalid("Error: limit must be an integer")
-    if not 1 <= value <= top:
-        return invalid(f"Error: limit must be >= 1 and <= {top}")
-    return value
-
-
-def xrpc_target(sim: Simulator, request: Request) -> tuple[str, str, Figures | None, int] | Answer:
-    """(actor, handle, figures, limit) of an XRPC list request, or its 400."""
-    query = request.query_params
-    actor = query.get("actor")
-    if not actor:
-        return invalid('Error: Params must have the property "actor"')
-    limit = xrpc_limit(query.get("limit"), 50, 100)
-    if isinstance(limit, Answer):
-        return limit
-    handle = resolve_actor(sim, actor)
-    return actor, handle, sim.state("bluesky", handle), limit
 
 
 @budgeted("bluesky")
@@ -515,56 +189,6 @@ def mastodon_follower(log: FollowLog, index: int, home: str) -> dict[str, Any]:
     if local:
         account["noindex"] = False
     return account
-
-
-def mastodon_account(sim: Simulator, request: Request) -> tuple[str, str, Figures] | Answer:
-    """(host, handle, figures) of the simulated account the path names on its home server,
-    or the 404."""
-    host = request.path_params["host"].lower()
-    for handle in sim.world.handles("mastodon"):
-        if (
-            handle.endswith(f"@{host}")
-            and numeric_id(f"mastodon:{handle}") == request.path_params["id"]
-        ):
-            state = sim.state("mastodon", handle)
-            if state is not None:
-                return host, handle, state
-    return Answer(404, {"error": "Record not found"})
-
-
-def id_window(ids: np.ndarray, query: Any) -> np.ndarray:
-    """Which ids max_id and since_id keep (strictly below, strictly above)."""
-    keep = np.ones(len(ids), dtype=bool)
-    max_id, since_id = int_param(query.get("max_id")), int_param(query.get("since_id"))
-    if max_id is not None:
-        keep &= ids < max_id
-    if since_id is not None:
-        keep &= ids > since_id
-    return keep
-
-
-def mastodon_limit(raw: str | None, default: int) -> int:
-    """Rails' limit_param: absent -> default; else |to_i| clamped to twice the default."""
-    if raw is None:
-        return default
-    digits = raw.strip().lstrip("+-")
-    number = int(digits) if digits.isdigit() else 0
-    return min(number, 2 * default)
-
-
-def mastodon_links(request: Request, limit: int, ids: list[int], prev_key: str) -> dict[str, str]:
-    """next when the page is full (max_id of the last), prev when not empty."""
-    base = str(request.url.replace(query=""))
-    links = []
-    if ids and len(ids) == limit:
-        links.append(f'<{base}?limit={limit}&max_id={ids[-1]}>; rel="next"')
-    if ids:
-        links.append(f'<{base}?limit={limit}&{prev_key}={ids[0]}>; rel="prev"')
-    return {"Link": ", ".join(links)} if links else {}
-
-
-def int_param(raw: str | None) -> int | None:
-    return int(raw) if raw is not None and raw.isdigit() else None
 
 
 @budgeted("mastodon")

@@ -22,7 +22,8 @@ import pytest
 from audience.cli import main
 from core.errors import PartlyDone
 from core.settings import Settings, load_settings
-from pipeline.backfill import ESTIMATED, SOURCE, backfill
+from pipeline.backfill import backfill
+from pipeline.star_rebuild import ESTIMATED, SOURCE
 from simulator.audiences import AccountSpec, Event
 from simulator.server import Simulator, SimulatorServer
 from simulator.stargazers import PAGE_CAP_BODY, surviving_counts

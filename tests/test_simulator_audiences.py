@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from simulator.audiences import AccountSpec, Event
-from simulator.followers import build_log
+from simulator.follow_log import build_log
 from simulator.server import SimulatorServer
 from simulator.world import World, numeric_id
 from tests.support.clock import FakeClock

@@ -193,6 +193,10 @@ def _lockstep(profiles: Sequence[Profile], rules: ProfileRules) -> dict[str, int
     return out
 
 
+# signal -> why it fires; "" when checked and it does not, None when the fields cannot check it
+Checks = dict[str, str | None]
+
+
 def judge_profile(
     profile: Profile,
     rules: ProfileRules | None = None,
@@ -203,58 +207,69 @@ def judge_profile(
     """One profile's signals; `cluster_size` and `in_lockstep` come from its sample (None:
     not checked)."""
     rules = rules or ProfileRules()
-    signals: list[str] = []
-    reasons: list[str] = []
-    unchecked: list[str] = []
-    follow = _follow_time(profile)
-    if profile.created_at is None or follow is None:
-        unchecked.append("new_account")
-    elif _days(follow, profile.created_at) <= rules.new_account_days:
-        signals.append("new_account")
-        age = max(_days(follow, profile.created_at), 0.0)
-        reasons.append(f"created {age:.0f} days before it followed")
-    if profile.has_avatar is None:
-        unchecked.append("no_avatar")
-    elif not profile.has_avatar:
-        signals.append("no_avatar")
-        reasons.append("no avatar")
-    if profile.posts is None:
-        unchecked.append("no_posts")
-    elif profile.posts == 0:
-        signals.append("no_posts")
-        reasons.append("no posts")
-    if profile.following is None or profile.followers is None:
-        unchecked.append("follows_far_more")
-    elif (
-        profile.following >= rules.min_following
-        and profile.following >= rules.following_ratio * max(profile.followers, 1)
-    ):
-        signals.append("follows_far_more")
-        reasons.append(
-            f"follows {profile.following:,} accounts and is followed by {profile.followers:,}"
-        )
-    if cluster_size is None:
-        unchecked.append("created_in_cluster")
-    elif cluster_size + 1 >= rules.cluster_min:
-        signals.append("created_in_cluster")
-        reasons.append(
-            f"created within {rules.cluster_days:g} days of {cluster_size} other sampled accounts"
-        )
-    if in_lockstep is None:
-        unchecked.append("lockstep_arrival")
-    elif in_lockstep:
-        signals.append("lockstep_arrival")
-        reasons.append(
-            f"followed in a block of at least {rules.lockstep_run} adjacent followers created "
-            f"within {rules.cluster_days:g} days of each other"
-        )
+    checks = _own_checks(profile, rules) | _sample_checks(rules, cluster_size, in_lockstep)
+    fired = [(signal, reason) for signal, reason in checks.items() if reason]
     return Judgement(
         profile.id,
-        len(signals) >= rules.min_signals,
-        tuple(signals),
-        tuple(reasons),
-        tuple(unchecked),
+        len(fired) >= rules.min_signals,
+        tuple(signal for signal, _ in fired),
+        tuple(reason for _, reason in fired),
+        tuple(signal for signal, reason in checks.items() if reason is None),
     )
+
+
+def _own_checks(profile: Profile, rules: ProfileRules) -> Checks:
+    """The signals the profile's own fields check, in the order of SIGNALS."""
+    checks: Checks = {}
+    follow = _follow_time(profile)
+    if profile.created_at is None or follow is None:
+        checks["new_account"] = None
+    else:
+        age = _days(follow, profile.created_at)
+        new = age <= rules.new_account_days
+        checks["new_account"] = (
+            f"created {max(age, 0.0):.0f} days before it followed" if new else ""
+        )
+    if profile.has_avatar is None:
+        checks["no_avatar"] = None
+    else:
+        checks["no_avatar"] = "" if profile.has_avatar else "no avatar"
+    if profile.posts is None:
+        checks["no_posts"] = None
+    else:
+        checks["no_posts"] = "no posts" if profile.posts == 0 else ""
+    following, followers = profile.following, profile.followers
+    if following is None or followers is None:
+        checks["follows_far_more"] = None
+    else:
+        many = following >= rules.min_following
+        far = many and following >= rules.following_ratio * max(followers, 1)
+        checks["follows_far_more"] = (
+            f"follows {following:,} accounts and is followed by {followers:,}" if far else ""
+        )
+    return checks
+
+
+def _sample_checks(
+    rules: ProfileRules, cluster_size: int | None, in_lockstep: bool | None
+) -> Checks:
+    """The signals the profile's sample checks (None: not checked), in the order of SIGNALS."""
+    checks: Checks = {"created_in_cluster": None, "lockstep_arrival": None}
+    if cluster_size is not None:
+        clustered = cluster_size + 1 >= rules.cluster_min
+        checks["created_in_cluster"] = (
+            f"created within {rules.cluster_days:g} days of {cluster_size} other sampled accounts"
+            if clustered
+            else ""
+        )
+    if in_lockstep is not None:
+        checks["lockstep_arrival"] = (
+            f"followed in a block of at least {rules.lockstep_run} adjacent followers created "
+            f"within {rules.cluster_days:g} days of each other"
+            if in_lockstep
+            else ""
+        )
+    return checks
 
 
 def judge_sample(profiles: Sequence[Profile], rules: ProfileRules | None = None) -> SampleJudgement:

@@ -1,0 +1,161 @@
+"""The first half of a backfill (pipeline.backfill): GitHub's count of the repository read, a
+read that would outlast the rate limit's window refused (pipeline.github_budget), then the
+stargazer pages left read through the project's rate gate and kept in `backfill_pages` every
+`flush_pages` pages (each flush one transaction: the cursor). `ReadState` says where it
+stands, for the messages of an interrupted or stopped one."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from collectors.base import AuthFailed, CollectorError, NotFound, RateLimited
+from collectors.rate_gate import Clock
+from collectors.stargazers import PAGE_CAP, PER_PAGE, PageCapReached, Repository, StargazerClient
+from core.errors import AudienceError, PartlyDone, plural
+from core.settings import Settings
+from pipeline.github_budget import budget_refusal
+from warehouse import backfill as stored
+from warehouse.db import in_transaction, open_warehouse
+
+Progress = Callable[[int, int], None]  # (pages read in all, pages to read in all)
+
+
+@dataclass
+class ReadState:
+    """Where a backfill stands, for the messages of an interrupted or stopped one."""
+
+    account: str
+    platform: str
+    handle: str
+    next_page: int
+    kept_pages: int  # pages kept in the warehouse
+    repo: Repository | None = None
+    pages_now: int = 0
+    capped: bool = False
+    stopped: str | None = None  # why it stopped before the last page (the rate limit)
+
+
+@dataclass(frozen=True)
+class Keeping:
+    """Where the pages read are kept, and how often."""
+
+    warehouse: Path
+    settings: Settings
+    flush_pages: int
+
+    def flush(self, state: ReadState, pending: list[tuple[int, list[datetime]]]) -> None:
+        """The pages read since the last flush, stored in one transaction."""
+        if not pending:
+            return
+        timeout = self.settings.warehouse.lock_timeout_s
+        with open_warehouse(self.warehouse, timeout_s=timeout) as con, in_transaction(con):
+            stored.store_pages(con, state.platform, state.handle, pending, datetime.now(UTC))
+        state.kept_pages += len({n for n, _ in pending})
+        pending.clear()
+
+
+async def read_pages(
+    keeping: Keeping,
+    state: ReadState,
+    *,
+    clock: Clock,
+    transport: httpx.AsyncBaseTransport | None,
+    progress: Progress | None,
+) -> None:
+    """The repository's count, then the pages from `state.next_page` on, kept as they come."""
+    settings = keeping.settings
+    async with StargazerClient.open(settings, clock=clock, transport=transport) as client:
+        repo = state.repo = await _repository(client, state.account, state.handle)
+        total = min(math.ceil(repo.stars / PER_PAGE), PAGE_CAP)
+        needed = max(total - state.next_page + 1, 0)
+        why = budget_refusal(
+            state.account, repo, needed, settings.secrets.github_token is not None, clock.now()
+        )
+        if why:
+            raise AudienceError(why)
+        await _pages(client, keeping, state, total, progress)
+
+
+async def _repository(client: StargazerClient, account: str, handle: str) -> Repository:
+    """GitHub's answer on the repository, or one clear refusal."""
+    try:
+        return await client.repository(handle)
+    except NotFound:
+        raise AudienceError(
+            f"{account}: GitHub has no such repository (HTTP 404 for /repos/{handle})"
+        ) from None
+    except AuthFailed as exc:
+        raise AudienceError(f"{account}: GitHub refused the request: {exc.reason}") from None
+    except RateLimited as exc:
+        raise AudienceError(
+            f"{account}: GitHub's rate limit is spent ({exc.reason}); nothing was stored, "
+            "try again later"
+        ) from None
+    except CollectorError as exc:
+        raise AudienceError(f"{account}: GitHub gave no usable answer: {exc.reason}") from None
+
+
+async def _pages(
+    client: StargazerClient,
+    keeping: Keeping,
+    state: ReadState,
+    total: int,
+    progress: Progress | None,
+) -> None:
+    """The pages left, to the last one, GitHub's page cap or the rate limit (said in `state`)."""
+    assert state.repo is not None
+    pending: list[tuple[int, list[datetime]]] = []
+    page = state.next_page
+    done_before = state.next_page - 1
+    while total and page <= PAGE_CAP:
+        try:
+            result = await client.page(state.handle, page)
+        except PageCapReached:
+            state.capped = True
+            break
+        except RateLimited as exc:
+            state.stopped = exc.reason
+            break
+        except CollectorError as exc:
+            keeping.flush(state, pending)
+            raise _page_refused(state, page, exc) from None
+        pending.append((page, result.starred_at))
+        state.pages_now += 1
+        total = max(total, result.last or page)
+        if progress is not None:
+            progress(min(done_before + state.pages_now, total), total)
+        if len(pending) >= keeping.flush_pages:
+            keeping.flush(state, pending)
+        if page == PAGE_CAP:  # GitHub's link header may or may not name a page past it
+            full = len(result.starred_at) == PER_PAGE
+            state.capped = result.has_next or (full and state.repo.stars > PAGE_CAP * PER_PAGE)
+            break
+        if not result.has_next:
+            break
+        page += 1
+    state.next_page = page
+    keeping.flush(state, pending)
+
+
+def _page_refused(state: ReadState, page: int, exc: CollectorError) -> AudienceError:
+    """The error of a page GitHub refused (to do again by hand) or answered unusably (the
+    command continues from it)."""
+    account = state.account
+    if isinstance(exc, AuthFailed | NotFound):
+        kept = (
+            f"; {plural(state.kept_pages, 'page')} read before are kept" if state.kept_pages else ""
+        )
+        return AudienceError(
+            f"{account}: GitHub refused stargazers page {page}: {exc.reason}{kept}"
+        )
+    return PartlyDone(
+        f"{account}: GitHub gave no usable answer for stargazers page {page}: "
+        f"{exc.reason}; {plural(state.kept_pages, 'page')} read are kept: run "
+        f"`audience backfill {account}` again to continue"
+    )
