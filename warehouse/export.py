@@ -21,11 +21,11 @@ EXPORTED = (
     "collection_log",
     "engagement",
     "backfill_pages",
+    "follower_samples",
+    "sample_summaries",
     "import_replacements",
     "imports",
     "alerts",
-    "follower_samples",
-    "sample_summaries",
 )
 
 
