@@ -6,6 +6,7 @@ the writing are shared with the audit page (`reports/pages.py`, `reports/audit_p
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from warehouse.report_reads import (
     followers_between_days,
 )
 
-__all__ = ["CHART_DAYS", "render", "write_audit", "write_report"]
+__all__ = ["CHART_DAYS", "render", "write_audit", "write_report", "write_report_if_changed"]
 
 CHART_DAYS = 365
 _FLAGGED_COLUMNS = [f.name for f in fields(FlaggedDay)]
@@ -91,19 +92,84 @@ def _events(anomalies: pl.DataFrame) -> list[EventLine]:
     ]
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything the report shows, read from the warehouse."""
+
+    as_of: date
+    accounts: list[AccountLine]
+    anomalies: pl.DataFrame
+    series: pl.DataFrame
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, as_of: date) -> _Inputs:
+        return cls(
+            as_of,
+            account_lines(con),
+            anomalies_through(con, as_of),
+            followers_between_days(con, as_of - timedelta(days=CHART_DAYS), as_of),
+        )
+
+    def render(self) -> str:
+        return PAGES.get_template("report.html").render(
+            as_of=self.as_of,
+            accounts=_accounts(self.accounts, self.anomalies, self.series),
+            anomalies=self.anomalies.height,
+            suspected=self.anomalies.filter(pl.col("suspected_purchase")).height,
+            events=_events(self.anomalies),
+        )
+
+    def digest(self) -> str:
+        """Of the inputs and of what turns them into a page (templates, this code, Polars's
+        row hashing, which is stable within one version only)."""
+        h = hashlib.sha256(f"{self.as_of} polars {pl.__version__}\n".encode())
+        for source in _SOURCES:
+            if source.is_file():
+                h.update(source.name.encode() + b"\0" + source.read_bytes())
+        h.update(repr(self.accounts).encode())
+        for frame in (self.anomalies, self.series):
+            h.update(repr(frame.schema).encode() + str(frame.height).encode())
+            if frame.height:
+                h.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+        return h.hexdigest()
+
+
+_HERE = Path(__file__).resolve().parent
+_SOURCES = [*sorted((_HERE / "templates").rglob("*")), _HERE / "render.py", _HERE / "pages.py"]
+
+
 def render(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     """The whole report as one HTML document."""
-    anomalies = anomalies_through(con, as_of)
-    series = followers_between_days(con, as_of - timedelta(days=CHART_DAYS), as_of)
-    return PAGES.get_template("report.html").render(
-        as_of=as_of,
-        accounts=_accounts(account_lines(con), anomalies, series),
-        anomalies=anomalies.height,
-        suspected=anomalies.filter(pl.col("suspected_purchase")).height,
-        events=_events(anomalies),
-    )
+    return _Inputs.read(con, as_of).render()
 
 
 def write_report(con: duckdb.DuckDBPyConnection, as_of: date, path: Path) -> Path:
     """Write the report."""
     return write_page(path, render(con, as_of))
+
+
+def digest_path(path: Path) -> Path:
+    """Beside the report: the digest of what it was written from, and of the page itself."""
+    return path.with_name(path.name + ".digest")
+
+
+def write_report_if_changed(
+    con: duckdb.DuckDBPyConnection, as_of: date, path: Path
+) -> tuple[Path, bool]:
+    """Write the report unless the page at `path` was written from the same inputs (and is
+    untouched since); True when it was kept as it is."""
+    inputs = _Inputs.read(con, as_of)
+    wanted = inputs.digest()
+    stamp = digest_path(path)
+    try:
+        written, page = stamp.read_text(encoding="utf-8").split()
+        if written == wanted and hashlib.sha256(path.read_bytes()).hexdigest() == page:
+            return path, True
+    except (OSError, ValueError):
+        pass
+    text = inputs.render()
+    write_page(path, text)
+    stamp.write_text(
+        f"{wanted} {hashlib.sha256(text.encode('utf-8')).hexdigest()}\n", encoding="utf-8"
+    )
+    return path, False

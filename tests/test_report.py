@@ -13,7 +13,7 @@ from audience.cli import SAMPLE
 from core.settings import load_settings
 from pipeline.analyse import run_analysis
 from pipeline.import_history import import_history
-from reports.render import write_report
+from reports.render import digest_path, write_report, write_report_if_changed
 from tests.support.cli import Result
 
 
@@ -58,3 +58,42 @@ def test_report_command(cli: object, analysed: Path, tmp_path: Path) -> None:
     empty: Result = run("--warehouse", str(tmp_path / "none.duckdb"), "report")  # type: ignore[operator]
     assert empty.code == 2
     assert "no warehouse at" in empty.err
+
+
+def test_report_is_reused_while_nothing_it_shows_changes(analysed: Path, tmp_path: Path) -> None:
+    day, path = dt.date(2024, 12, 31), tmp_path / "out" / "report.html"
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        assert write_report_if_changed(con, day, path) == (path, False)
+        written = path.stat().st_mtime_ns
+        assert write_report_if_changed(con, day, path) == (path, True)
+        assert path.stat().st_mtime_ns == written  # not rewritten
+        assert digest_path(path).exists()  # what it was made from, beside it
+        # another day is another report
+        assert write_report_if_changed(con, dt.date(2024, 12, 30), path)[1] is False
+        assert write_report_if_changed(con, day, path)[1] is False
+    with duckdb.connect(str(analysed)) as con:  # something it shows changes
+        con.execute("UPDATE accounts SET display_name = 'Growth Guru' WHERE handle = 'growthguru'")
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        assert write_report_if_changed(con, day, path)[1] is False
+        assert "Growth Guru" in path.read_text(encoding="utf-8")
+        assert write_report_if_changed(con, day, path)[1] is True
+        path.write_text("edited by hand", encoding="utf-8")  # the page is not what was written
+        assert write_report_if_changed(con, day, path)[1] is False
+        assert path.read_text(encoding="utf-8").startswith("<!doctype html>")
+        path.unlink()
+        assert write_report_if_changed(con, day, path)[1] is False
+        assert path.exists()
+
+
+def test_report_command_says_when_the_report_is_unchanged(
+    cli: object, analysed: Path, tmp_path: Path
+) -> None:
+    run = cli
+    args = ("--warehouse", str(analysed), "report", "--output", str(tmp_path / "r.html"))
+    first: Result = run(*args)  # type: ignore[operator]
+    assert first.out.strip() == f"report written to {tmp_path / 'r.html'}"
+    again: Result = run(*args)  # type: ignore[operator]
+    assert again.code == 0, again.err
+    assert again.out.strip() == (
+        f"report unchanged (nothing it shows has changed): {tmp_path / 'r.html'}"
+    )
