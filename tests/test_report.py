@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from audience.cli import SAMPLE
@@ -97,3 +98,23 @@ def test_report_command_says_when_the_report_is_unchanged(
     assert again.out.strip() == (
         f"report unchanged (nothing it shows has changed): {tmp_path / 'r.html'}"
     )
+
+
+def test_the_reports_digest_ignores_the_order_rows_are_read_in(analysed: Path) -> None:
+    """The reads order by day only: the same rows in another order are the same report."""
+    from reports.render import _Inputs
+
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        inputs = _Inputs.read(con, dt.date(2024, 12, 31))
+
+    def reordered(frame: pl.DataFrame) -> pl.DataFrame:  # still by day, ties otherwise
+        return frame.sample(fraction=1.0, shuffle=True, seed=1).sort("day", maintain_order=True)
+
+    shuffled = _Inputs(
+        inputs.as_of, inputs.accounts, reordered(inputs.anomalies), reordered(inputs.series)
+    )
+    assert not shuffled.series.equals(inputs.series)
+    assert shuffled.digest() == inputs.digest()
+    assert shuffled.render() == inputs.render()
+    fewer = _Inputs(inputs.as_of, inputs.accounts, inputs.anomalies.head(-1), inputs.series)
+    assert fewer.digest() != inputs.digest()
