@@ -14,7 +14,7 @@ going to a real SMTP server on loopback (aiosmtpd). Measured, each night in a fr
      imported with --replace).
 
 For each: its steps' seconds (from the run's recorded `nightly-steps` artifact, read back from
-the Prefect API), wall and CPU seconds and peak memory of the process (wait4's ru_maxrss),
+the Prefect API), wall and CPU seconds (wait4) and peak memory (VmHWM) of the process,
 and the fixed start-up: everything of the process that is not a step (interpreter, imports,
 Prefect's flow-run bookkeeping). Then the same start-up with Prefect's temporary API (no API
 kept), and, in the same run, an analyst's pandas baseline over the same rows: a groupby-rolling
@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -86,19 +87,40 @@ def _free_port() -> int:
         return port
 
 
+def _watch_peak(pid: int, peak: list[float], done: threading.Event) -> None:
+    """The process's VmHWM, read until it exits (wait4's ru_maxrss is no use here: Linux
+    carries the forking parent's high-water mark into the child across exec)."""
+    status = Path(f"/proc/{pid}/status")
+    while not done.is_set():
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak[0] = max(peak[0], int(line.split()[1]) / 1024)
+        except (OSError, ValueError):
+            return
+        done.wait(0.05)
+
+
 def child(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float, str]:
     """Run a command; its wall and CPU seconds, its peak memory (MB) and its output."""
     log = cwd / "child.log"
+    peak, done = [0.0], threading.Event()
     with log.open("w", encoding="utf-8") as out:
         started = time.perf_counter()
         process = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        watcher = threading.Thread(target=_watch_peak, args=(process.pid, peak, done))
+        watcher.start()
+        # the exit status and CPU time of this child alone; the watcher stops on its own
+        # once /proc/PID is gone, the read just before it is the last high-water mark
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+        done.set()
+        watcher.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text(encoding="utf-8")
     if process.returncode not in (0, 3):  # 3: partly done, still a night's work
         raise SystemExit(f"{' '.join(args[:6])}... failed ({process.returncode}):\n{text}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
+    return wall, usage.ru_utime + usage.ru_stime, peak[0], text
 
 
 def history(accounts: int, days: int, first: date) -> pl.DataFrame:
