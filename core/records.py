@@ -157,3 +157,5 @@ class NightlySummary:
     report: str  # the report's path
     collection: CollectionReport | None = None
     alerts: AlertsReport | None = None
+    report_reused: bool = False  # nothing the report shows had changed: the page was kept
+    seconds: dict[str, float] = field(default_factory=dict)  # per step, as the flow timed them

@@ -9,13 +9,14 @@ the process), or from the `nightly` deployment in prefect.yaml on a Prefect serv
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -122,16 +123,31 @@ RUNNER: Any = ThreadPoolTaskRunner(max_workers=8)
 
 
 @task(name="report", retries=1, retry_delay_seconds=10, retry_condition_fn=transient_only)
-def report(warehouse: str, config: str | None, as_of: date) -> str:
-    """The HTML report of the warehouse as of the analysed day."""
-    from reports.render import write_report
+def report(warehouse: str, config: str | None, as_of: date) -> tuple[str, bool]:
+    """The HTML report of the warehouse as of the analysed day; reused (True) when nothing it
+    shows has changed since it was written."""
+    from reports.render import write_report_if_changed
     from warehouse.db import open_warehouse
 
     settings = _settings(config)
     with open_warehouse(
         Path(warehouse), read_only=True, timeout_s=settings.warehouse.lock_timeout_s
     ) as con:
-        return str(write_report(con, as_of, settings.report.path).resolve())
+        path, reused = write_report_if_changed(con, as_of, settings.report.path)
+    return str(path.resolve()), reused
+
+
+class _Steps:
+    """Seconds per step of the flow, as the flow saw them (task overhead included)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self.last, 3)
+        self.last = now
 
 
 @flow(name="nightly", log_prints=True, task_runner=RUNNER)
@@ -144,9 +160,11 @@ def nightly(
 ) -> NightlySummary:
     """Collect every tracked account, analyse what is new, send the alerts, write the report."""
     logger = get_run_logger()
+    steps = _Steps()
     settings = _settings(config)
     target = str(resolve_path(warehouse, settings.warehouse.path))
     day = as_of or datetime.now(UTC).date()
+    steps.lap("settings")
     collection = None
     if not skip_collect:
         by_platform: dict[str, list[str]] = {}
@@ -154,11 +172,14 @@ def nightly(
             by_platform.setdefault(platform, []).append(handle)
         futures = [collect_platform.submit(p, hs, config) for p, hs in sorted(by_platform.items())]
         results = [r for f in futures for r in f.result()]
+        steps.lap("collect")
         collection = store_results(target, config, day, results)
+        steps.lap("store")
         logger.info(collection.description)
         read = engagement(target, config, day, return_state=True)  # a failure fails no count
         logger.info(read.result() if read.is_completed() else f"engagement not read: {read}")
     analysis = analyse(target, config, day if not skip_collect else as_of, full)
+    steps.lap("analyse")
     logger.info(
         "analysed %s accounts through %s (%s): %s new anomalies",
         analysis.accounts,
@@ -174,16 +195,28 @@ def nightly(
         or any(a.recipients for a in settings.accounts)
     )
     alerts = send(target, config, analysis.as_of) if recipients else None
+    steps.lap("alerts")
+    page, reused = report(target, config, analysis.as_of)
+    steps.lap("report")
+    if reused:
+        logger.info("report unchanged (nothing it shows has changed): %s", page)
     summary = NightlySummary(
         target,
         day.isoformat(),
         analysis,
-        report(target, config, analysis.as_of),
+        page,
         collection,
         alerts,
+        report_reused=reused,
+        seconds=steps.seconds,
     )
     create_markdown_artifact(
         key="nightly-summary", markdown=_markdown(summary), description="What the nightly run did"
+    )
+    create_table_artifact(
+        key="nightly-steps",
+        table=[{"step": k, "seconds": v} for k, v in steps.seconds.items()],
+        description="Seconds per step of the nightly run",
     )
     return summary
 
@@ -217,7 +250,10 @@ def _markdown(summary: NightlySummary) -> str:
     ]
     lines += [
         "",
-        f"Report: [{summary.report}](file://{summary.report})",
+        f"Report: [{summary.report}](file://{summary.report})"
+        + (" (unchanged: nothing it shows has changed)" if summary.report_reused else ""),
+        "",
+        "Seconds per step: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.seconds.items()),
         "",
         "Query the anomalies: `audience anomalies --since " + str(analysis.as_of) + "`",
     ]

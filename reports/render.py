@@ -10,11 +10,13 @@ writing are shared with the audit page (`reports/pages.py`, `reports/charts.py`,
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from reports.audit_page import write_audit
@@ -30,7 +32,14 @@ from warehouse.report_reads import (
     chart_days,
 )
 
-__all__ = ["CHART_DAYS", "TOP_CHARTS", "render", "write_audit", "write_report"]
+__all__ = [
+    "CHART_DAYS",
+    "TOP_CHARTS",
+    "render",
+    "write_audit",
+    "write_report",
+    "write_report_if_changed",
+]
 
 CHART_DAYS = 365
 TOP_CHARTS = 50  # the ranked top accounts drawn; every account is in the table
@@ -116,36 +125,106 @@ def _events(anomalies: pl.DataFrame) -> list[EventLine]:
     ]
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything the report shows, read from the warehouse: the accounts' lines (ranked), the
+    anomalies, and the days of the ranked top accounts' charts."""
+
+    as_of: date
+    lines: list[AccountLine]
+    anomalies: pl.DataFrame
+    days: dict[tuple[str, str], pl.DataFrame]
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, as_of: date) -> _Inputs:
+        lines = account_lines(con, as_of)
+        top = [(r.platform, r.handle) for r in lines[:TOP_CHARTS]]
+        days = chart_days(con, as_of - timedelta(days=CHART_DAYS), as_of, top)
+        return cls(as_of, lines, anomalies_through(con, as_of), days)
+
+    def render(self) -> str:
+        lines, anomalies = self.lines, self.anomalies
+        flagged = _flagged_by_account(anomalies)
+        charted = [
+            _section(
+                r, flagged.get((r.platform, r.handle), []), self.days.get((r.platform, r.handle))
+            )
+            for r in lines[:TOP_CHARTS]
+        ]
+        table = charted + [
+            _section(r, flagged.get((r.platform, r.handle), []), None) for r in lines[TOP_CHARTS:]
+        ]
+        return PAGES.get_template("report.html").render(
+            as_of=self.as_of,
+            accounts=table,
+            attention=[a for a in charted if a.row.account_verdict in ATTENTION],
+            attention_total=sum(1 for r in lines if r.account_verdict in ATTENTION),
+            others=[a for a in charted if a.row.account_verdict not in ATTENTION],
+            top_charts=TOP_CHARTS,
+            legend_items=LEGEND,
+            anomalies=anomalies.height,
+            suspected=anomalies.filter(pl.col("suspected_purchase")).height,
+            events=_events(anomalies),
+        )
+
+    def digest(self) -> str:
+        """Of the inputs and of what turns them into a page (templates, this code, Polars's
+        row hashing, which is stable within one version only)."""
+        h = hashlib.sha256(f"{self.as_of} polars {pl.__version__}\n".encode())
+        for source in _SOURCES:
+            if source.is_file():
+                h.update(source.name.encode() + b"\0" + source.read_bytes())
+        h.update(repr(self.lines).encode())
+        frames = [self.anomalies]
+        for key in sorted(self.days):
+            h.update(repr(key).encode())
+            frames.append(self.days[key])
+        for frame in frames:
+            # whatever order the rows came in (the page does not depend on it): a sum and an
+            # exclusive or of the rows' hashes
+            rows = frame.hash_rows(seed=0).to_numpy() if frame.height else np.zeros(0, np.uint64)
+            total = np.add.reduce(rows, dtype=np.uint64) if rows.size else np.uint64(0)
+            mixed = np.bitwise_xor.reduce(rows) if rows.size else np.uint64(0)
+            h.update(f"{frame.schema!r} {frame.height} {int(total)} {int(mixed)}\n".encode())
+        return h.hexdigest()
+
+
+_HERE = Path(__file__).resolve().parent
+_SOURCES = [*sorted((_HERE / "templates").rglob("*")), *sorted(_HERE.glob("*.py"))]
+
+
 def render(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     """The whole report as one HTML document."""
-    anomalies = anomalies_through(con, as_of)
-    lines = account_lines(con, as_of)
-    top = lines[:TOP_CHARTS]
-    days = chart_days(
-        con, as_of - timedelta(days=CHART_DAYS), as_of, [(r.platform, r.handle) for r in top]
-    )
-    flagged = _flagged_by_account(anomalies)
-    charted = [
-        _section(r, flagged.get((r.platform, r.handle), []), days.get((r.platform, r.handle)))
-        for r in top
-    ]
-    table = charted + [
-        _section(r, flagged.get((r.platform, r.handle), []), None) for r in lines[TOP_CHARTS:]
-    ]
-    return PAGES.get_template("report.html").render(
-        as_of=as_of,
-        accounts=table,
-        attention=[a for a in charted if a.row.account_verdict in ATTENTION],
-        attention_total=sum(1 for r in lines if r.account_verdict in ATTENTION),
-        others=[a for a in charted if a.row.account_verdict not in ATTENTION],
-        top_charts=TOP_CHARTS,
-        legend_items=LEGEND,
-        anomalies=anomalies.height,
-        suspected=anomalies.filter(pl.col("suspected_purchase")).height,
-        events=_events(anomalies),
-    )
+    return _Inputs.read(con, as_of).render()
 
 
 def write_report(con: duckdb.DuckDBPyConnection, as_of: date, path: Path) -> Path:
     """Write the report."""
     return write_page(path, render(con, as_of))
+
+
+def digest_path(path: Path) -> Path:
+    """Beside the report: the digest of what it was written from, and of the page itself."""
+    return path.with_name(path.name + ".digest")
+
+
+def write_report_if_changed(
+    con: duckdb.DuckDBPyConnection, as_of: date, path: Path
+) -> tuple[Path, bool]:
+    """Write the report unless the page at `path` was written from the same inputs (and is
+    untouched since); True when it was kept as it is."""
+    inputs = _Inputs.read(con, as_of)
+    wanted = inputs.digest()
+    stamp = digest_path(path)
+    try:
+        written, page = stamp.read_text(encoding="utf-8").split()
+        if written == wanted and hashlib.sha256(path.read_bytes()).hexdigest() == page:
+            return path, True
+    except (OSError, ValueError):
+        pass
+    text = inputs.render()
+    write_page(path, text)
+    stamp.write_text(
+        f"{wanted} {hashlib.sha256(text.encode('utf-8')).hexdigest()}\n", encoding="utf-8"
+    )
+    return path, False

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from audience.cli import SAMPLE
@@ -14,7 +15,7 @@ from core.settings import load_settings
 from core.verdict_marks import VERDICT_MARKS
 from pipeline.analyse import run_analysis
 from pipeline.import_history import import_history
-from reports.render import write_report
+from reports.render import digest_path, write_report, write_report_if_changed
 from tests.support.cli import Result
 from transforms.verdicts import verdict_words
 
@@ -69,3 +70,62 @@ def test_report_command(cli: object, analysed: Path, tmp_path: Path) -> None:
     empty: Result = run("--warehouse", str(tmp_path / "none.duckdb"), "report")  # type: ignore[operator]
     assert empty.code == 2
     assert "no warehouse at" in empty.err
+
+
+def test_report_is_reused_while_nothing_it_shows_changes(analysed: Path, tmp_path: Path) -> None:
+    day, path = dt.date(2024, 12, 31), tmp_path / "out" / "report.html"
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        assert write_report_if_changed(con, day, path) == (path, False)
+        written = path.stat().st_mtime_ns
+        assert write_report_if_changed(con, day, path) == (path, True)
+        assert path.stat().st_mtime_ns == written  # not rewritten
+        assert digest_path(path).exists()  # what it was made from, beside it
+        # another day is another report
+        assert write_report_if_changed(con, dt.date(2024, 12, 30), path)[1] is False
+        assert write_report_if_changed(con, day, path)[1] is False
+    with duckdb.connect(str(analysed)) as con:  # something it shows changes
+        con.execute("UPDATE accounts SET display_name = 'Growth Guru' WHERE handle = 'growthguru'")
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        assert write_report_if_changed(con, day, path)[1] is False
+        assert "Growth Guru" in path.read_text(encoding="utf-8")
+        assert write_report_if_changed(con, day, path)[1] is True
+        path.write_text("edited by hand", encoding="utf-8")  # the page is not what was written
+        assert write_report_if_changed(con, day, path)[1] is False
+        assert path.read_text(encoding="utf-8").startswith("<!doctype html>")
+        path.unlink()
+        assert write_report_if_changed(con, day, path)[1] is False
+        assert path.exists()
+
+
+def test_report_command_says_when_the_report_is_unchanged(
+    cli: object, analysed: Path, tmp_path: Path
+) -> None:
+    run = cli
+    args = ("--warehouse", str(analysed), "report", "--output", str(tmp_path / "r.html"))
+    first: Result = run(*args)  # type: ignore[operator]
+    assert first.out.strip() == f"report written to {tmp_path / 'r.html'}"
+    again: Result = run(*args)  # type: ignore[operator]
+    assert again.code == 0, again.err
+    assert again.out.strip() == (
+        f"report unchanged (nothing it shows has changed): {tmp_path / 'r.html'}"
+    )
+
+
+def test_the_reports_digest_ignores_the_order_rows_are_read_in(analysed: Path) -> None:
+    """The reads order by day only: the same rows in another order are the same report."""
+    from reports.render import _Inputs
+
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        inputs = _Inputs.read(con, dt.date(2024, 12, 31))
+
+    def reordered(frame: pl.DataFrame) -> pl.DataFrame:  # still by day, ties otherwise
+        return frame.sample(fraction=1.0, shuffle=True, seed=1).sort("day", maintain_order=True)
+
+    shuffled = _Inputs(
+        inputs.as_of, inputs.accounts, reordered(inputs.anomalies), reordered(inputs.series)
+    )
+    assert not shuffled.series.equals(inputs.series)
+    assert shuffled.digest() == inputs.digest()
+    assert shuffled.render() == inputs.render()
+    fewer = _Inputs(inputs.as_of, inputs.accounts, inputs.anomalies.head(-1), inputs.series)
+    assert fewer.digest() != inputs.digest()

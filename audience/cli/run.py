@@ -96,7 +96,14 @@ def describe_run(obj: Context, summary: NightlySummary, alerts_to: str) -> int:
         f"{plural(result.suspected_purchases, 'suspected purchase')}"
     )
     failed += _describe_alerts(obj, summary.alerts, alerts_to)
-    click.echo(f"report: {summary.report}")
+    click.echo(
+        f"report: {summary.report}"
+        + (
+            " (unchanged: nothing it shows has changed since it was written)"
+            if summary.report_reused
+            else ""
+        )
+    )
     return failed
 
 
@@ -111,12 +118,23 @@ def describe_run(obj: Context, summary: NightlySummary, alerts_to: str) -> int:
     "--skip-collect", is_flag=True, help="Do not fetch today's counts; analyse what is stored."
 )
 @click.option("--full", is_flag=True, help="Recompute every day instead of only what is new.")
+@click.option(
+    "--keep-api",
+    is_flag=True,
+    envvar="AUDIENCE_KEEP_PREFECT_API",
+    help="With no Prefect API set or kept, start a local one in the background and keep it "
+    "for the next runs (stop it with `prefect server stop`).",
+)
 @pass_context
-def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool) -> None:
+def run_command(
+    obj: Context, as_of: date | None, skip_collect: bool, full: bool, keep_api: bool
+) -> None:
     """The nightly job, as the Prefect flow in this process: collect, analyse, alert.
 
     Only what is new is computed (a watermark); after an import the whole history is analysed.
-    No Prefect server is needed (one is used when PREFECT_API_URL is set). Exit status: 0 when
+    No Prefect server is needed: the run is recorded in the API PREFECT_API_URL names, else in a
+    local one kept by an earlier `run --keep-api` or a running `audience serve`, else in a
+    temporary one Prefect starts in this process (about 12 s more). Exit status: 0 when
     every account answered and every alert went out; 3 when some accounts could not be
     collected (the others are stored and analysed; collection_log says why) or some alerts
     stay queued for the next run.
@@ -127,20 +145,21 @@ def run_command(obj: Context, as_of: date | None, skip_collect: bool, full: bool
     with obj.open():  # refuses a damaged warehouse (exit 5) before Prefect starts
         pass
     prefect_defaults()
+    from flows.api import choose
     from flows.nightly import nightly
 
-    obj.say(
-        "running the nightly flow (Prefect starts a temporary API in this process when none is set)"
-    )
+    api = choose(keep=keep_api)
+    obj.say(f"running the nightly flow; {api.describe()}")
     quiet_interrupts()
     try:
-        summary = nightly(
-            as_of=as_of,
-            warehouse=str(obj.warehouse),
-            config=str(obj.config) if obj.config else None,
-            skip_collect=skip_collect,
-            full=full,
-        )
+        with api.active():
+            summary = nightly(
+                as_of=as_of,
+                warehouse=str(obj.warehouse),
+                config=str(obj.config) if obj.config else None,
+                skip_collect=skip_collect,
+                full=full,
+            )
     except BaseException as exc:
         if is_interrupt(exc):  # each step is its own transaction: say which stay
             raise Interrupted(
@@ -179,7 +198,7 @@ def report_command(obj: Context, as_of: date | None, output: Path | None) -> Non
     """
     note_if_stale(obj)
     from pipeline.analyse import shadow_as_of
-    from reports.render import CHART_DAYS, write_report
+    from reports.render import CHART_DAYS, write_report_if_changed
     from warehouse.reads import last_analysed_day
 
     not_future(obj, as_of)
@@ -191,8 +210,11 @@ def report_command(obj: Context, as_of: date | None, output: Path | None) -> Non
                     "nothing analysed yet: run `audience run` (or `audience demo`) first"
                 )
         shadow_as_of(con, obj.settings.detection, as_of, metric_days=CHART_DAYS)
-        path = write_report(con, as_of, output or obj.settings.report.path)
-    click.echo(f"report written to {shown(str(path))}")
+        path, reused = write_report_if_changed(con, as_of, output or obj.settings.report.path)
+    if reused:
+        click.echo(f"report unchanged (nothing it shows has changed): {shown(str(path))}")
+    else:
+        click.echo(f"report written to {shown(str(path))}")
 
 
 @click.command("serve")
@@ -215,11 +237,20 @@ def serve_command(obj: Context, port: int) -> None:
     cron, timezone = _nightly_schedule()
     server = None
     if not os.environ.get("PREFECT_API_URL"):
-        server = _start_prefect_server(port)
-        click.echo(
-            f"no PREFECT_API_URL set: started a local Prefect server at http://127.0.0.1:{port} "
-            "(API and UI; it stops with this command)"
-        )
+        from flows.api import kept_url, record
+
+        kept = kept_url()
+        if kept:
+            os.environ["PREFECT_API_URL"] = kept
+            click.echo(f"no PREFECT_API_URL set: using the kept local Prefect API at {kept}")
+        else:
+            server = _start_prefect_server(port)
+            # `audience run` meanwhile records its runs here too (flows/api.py)
+            record(os.environ["PREFECT_API_URL"], server.pid)
+            click.echo(
+                f"no PREFECT_API_URL set: started a local Prefect server at http://127.0.0.1:{port} "
+                "(API and UI; it stops with this command)"
+            )
     try:
         from prefect.schedules import Cron
 
@@ -240,6 +271,9 @@ def serve_command(obj: Context, port: int) -> None:
         )
     finally:
         if server is not None:
+            from flows.api import forget
+
+            forget(server.pid)
             server.terminate()
             try:
                 server.wait(timeout=30)
