@@ -76,7 +76,7 @@ def test_a_kept_api_is_found_and_records_the_runs(tmp_path: Path) -> None:
         flows = httpx.post(f"{url}/flows/filter", json={}, timeout=10).json()
         assert {f["id"]: f["name"] for f in flows}[runs[0]["flow_id"]] == "nightly"
         # task runs are recorded from events by the server's recorder: give it a moment
-        wanted, names = sorted(["analyse", "report"] * 2), []
+        wanted, names = sorted(["analyse", "report", "sample"] * 2), []
         deadline = time.monotonic() + 60
         while names != wanted and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -112,7 +112,8 @@ def test_report_command_says_when_the_report_is_unchanged(
 
 
 def test_the_reports_digest_ignores_the_order_rows_are_read_in(analysed: Path) -> None:
-    """The reads order by day only: the same rows in another order are the same report."""
+    """The anomalies are read in day order only: same-day rows in another order are the same
+    report (the charted days are read in account and day order)."""
     from reports.render import _Inputs
 
     with duckdb.connect(str(analysed), read_only=True) as con:
@@ -121,11 +122,14 @@ def test_the_reports_digest_ignores_the_order_rows_are_read_in(analysed: Path) -
     def reordered(frame: pl.DataFrame) -> pl.DataFrame:  # still by day, ties otherwise
         return frame.sample(fraction=1.0, shuffle=True, seed=1).sort("day", maintain_order=True)
 
-    shuffled = _Inputs(
-        inputs.as_of, inputs.accounts, reordered(inputs.anomalies), reordered(inputs.series)
-    )
-    assert not shuffled.series.equals(inputs.series)
+    shuffled = _Inputs(inputs.as_of, inputs.lines, reordered(inputs.anomalies), inputs.days)
+    assert not shuffled.anomalies.equals(inputs.anomalies)
     assert shuffled.digest() == inputs.digest()
     assert shuffled.render() == inputs.render()
-    fewer = _Inputs(inputs.as_of, inputs.accounts, inputs.anomalies.head(-1), inputs.series)
+    fewer = _Inputs(inputs.as_of, inputs.lines, inputs.anomalies.head(-1), inputs.days)
     assert fewer.digest() != inputs.digest()
+    # a charted account's day changes: another report
+    key = next(iter(inputs.days))
+    edited = inputs.days[key].with_columns(pl.col("followers") + 1)
+    moved = _Inputs(inputs.as_of, inputs.lines, inputs.anomalies, {**inputs.days, key: edited})
+    assert moved.digest() != inputs.digest()
