@@ -52,6 +52,7 @@ from warehouse.analysis_store import (
     write_state,
 )
 from warehouse.db import in_transaction, open_warehouse
+from warehouse.engagement import interaction_evidence
 from warehouse.runs import finish_run, start_run
 from warehouse.samples import sample_evidence
 
@@ -120,6 +121,7 @@ def _analyse(
         sink=writer.add,
         detected_at=now,
         samples=sample_evidence(con),
+        engagement=interaction_evidence(con, as_of),
     )
     writer.flush()
     clock.seconds["write_metrics"] = writer.seconds

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from core.detection import DetectionSettings
+from transforms.engagement import JumpReading, jump_reading
 from transforms.excess_profile import PROFILE, PROFILE_EVIDENCE, Evidence, SampleEvidence
 from transforms.explanation import explain, thresholds
 from transforms.series import ACCOUNT
@@ -243,8 +244,9 @@ def candidates(flagged: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     return _episode_starts(flagged, t).filter(pl.any_horizontal(rules))
 
 
-def _evidence(row: dict[str, Any], as_of: date) -> Evidence:
-    """What the verdict of one anomaly row reads (its window already set for a drip)."""
+def _evidence(row: dict[str, Any], as_of: date, daily: dict[date, float] | None = None) -> Evidence:
+    """What the verdict of one anomaly row reads (its window already set for a drip);
+    `daily`: the account's median interactions per post by day, where sampled."""
     kind = row["kind"]
     drip = kind == "drip" and row["drip_first"] is not None
     last = row["window_end"] if drip else row["day"]
@@ -263,7 +265,22 @@ def _evidence(row: dict[str, Any], as_of: date) -> Evidence:
         start_posts=row["trigger_posts"],
         start_usual=row["trigger_usual"],
         sample=_sample(row),
+        engagement=_engagement(row, daily),
     )
+
+
+def _engagement(row: dict[str, Any], daily: dict[date, float] | None) -> JumpReading | None:
+    """The engagement reading of a growth row: its excess (a drip's: what its window carried)
+    against the audience before it, read on the account's daily interactions per post."""
+    if not daily or row["kind"] not in ("spike", "drip"):
+        return None
+    drip = row["kind"] == "drip"
+    amount = row["drip_carried"] if drip else row["excess"]
+    before = row["drip_before"] if drip else row["followers_prev"]
+    if amount is None or not before or before <= 0:
+        return None
+    first, last = (row["window_start"], row["window_end"]) if drip else (row["day"], row["day"])
+    return jump_reading(daily, first, last, amount / before)
 
 
 SAMPLE_FIELDS = ("what", "size", "flagged", "share_low", "share_high", "baseline_share", "p_value")
@@ -284,11 +301,17 @@ def _sample(row: dict[str, Any]) -> SampleEvidence | None:
     )
 
 
-def _judged(row: dict[str, Any], as_of: date, t: DetectionSettings) -> dict[str, Any]:
+def _judged(
+    row: dict[str, Any],
+    as_of: date,
+    t: DetectionSettings,
+    engagement: dict[tuple[str, str], dict[date, float]],
+) -> dict[str, Any]:
     """One attributed candidate row with its evidence and its verdict."""
     if row["kind"] == "drip":
         _drip_evidence(row)
-    judgement = judge(_evidence(row, as_of), t)
+    daily = engagement.get((row["platform"], row["handle"]))
+    judgement = judge(_evidence(row, as_of, daily), t)
     return row | {
         "verdict": judgement.verdict,
         "confidence": judgement.confidence,
@@ -368,12 +391,16 @@ def finalize(
     detected_at: datetime | None,
     as_of: date | None = None,
     samples: pl.DataFrame | None = None,
+    engagement: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Attribute the candidates (with the platform events of all accounts), judge and explain them.
 
     `as_of` (the analysed day; default the last candidate's) says how old each anomaly is;
     `samples` (platform, handle, day and SAMPLE_FIELDS: warehouse.samples.sample_evidence) are
-    the follower samples taken of anomalies, read as evidence of the one of the same day.
+    the follower samples taken of anomalies, read as evidence of the one of the same day;
+    `engagement` (platform, handle, day, median_interactions:
+    warehouse.engagement.interaction_evidence) the accounts' daily interactions per post, read
+    around each growth anomaly (transforms.engagement.jump_reading), up to `as_of` only.
     """
     if candidates.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
@@ -391,9 +418,28 @@ def finalize(
             on=[*ACCOUNT, "day"],
             how="left",
         )
-    rows = [_judged(row, as_of, t) for row in attributed.iter_rows(named=True)]
+    daily = _daily_interactions(engagement, attributed, as_of)
+    rows = [_judged(row, as_of, t, daily) for row in attributed.iter_rows(named=True)]
     records = [
         _record(row, severity, t, detected_at)
         for row, severity in zip(rows, _graded(rows), strict=True)
     ]
     return pl.DataFrame(records, schema=ANOMALY_SCHEMA).sort(*ACCOUNT, "day", "kind")
+
+
+def _daily_interactions(
+    engagement: pl.DataFrame | None, anomalies: pl.DataFrame, as_of: date
+) -> dict[tuple[str, str], dict[date, float]]:
+    """The median interactions per post of the anomalies' accounts, by account and day, up to
+    `as_of` (a later day's sample is not known on it)."""
+    if engagement is None or not engagement.height:
+        return {}
+    known = (
+        engagement.select(*ACCOUNT, pl.col("day").cast(pl.Date), "median_interactions")
+        .filter(pl.col("day") <= as_of, pl.col("median_interactions").is_not_null())
+        .join(anomalies.select(ACCOUNT).unique(), on=ACCOUNT, how="semi")
+    )
+    daily: dict[tuple[str, str], dict[date, float]] = {}
+    for platform, handle, day, median in known.iter_rows():
+        daily.setdefault((platform, handle), {})[day] = float(median)
+    return daily

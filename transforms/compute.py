@@ -222,6 +222,7 @@ def compute(
     chunk_accounts: int = CHUNK_ACCOUNTS,
     threads: int = THREADS,
     samples: pl.DataFrame | None = None,
+    engagement: pl.DataFrame | None = None,
 ) -> Computed:
     """Pure but for the checker: snapshots -> daily metrics, anomalies, the checks' summaries.
 
@@ -233,7 +234,8 @@ def compute(
     checker. Older days keep the flags of their margins, which earlier runs validated.
     Platform events are counted over all chunks before any anomaly is attributed. The
     anomalies' detected_at is `detected_at` (null when None). `samples`: the follower samples
-    taken of anomalies (transforms.anomalies.finalize), read as their evidence.
+    taken of anomalies, and `engagement`: the accounts' daily median interactions per post
+    (transforms.anomalies.finalize), read as their evidence.
     """
     checker = checker or MarginChecker()
     obs, accounts = _observations(snapshots, as_of, names)
@@ -265,9 +267,9 @@ def compute(
     verdicts.run()
     flagged = verdicts.apply(named_frame(concat(found), accounts.names, ["new", *EVIDENCE]))
     events = co_movement_events(_count_frame(counts, accounts, first_day, days), t)
-    anomalies = _anomalies(flagged, events, t, as_of, detected_at, samples).with_columns(
-        _check_names(checker)
-    )
+    anomalies = _anomalies(
+        flagged, events, t, as_of, detected_at, samples, engagement
+    ).with_columns(_check_names(checker))
     metrics = metrics_frame(parts, accounts) if sink is None else pl.DataFrame()
     latest = named_frame(concat(recent), accounts.names, SUMMARY_READS)
     return Computed(metrics, anomalies, verdicts.summaries, latest)
@@ -318,10 +320,12 @@ def _anomalies(
     as_of: date,
     detected_at: datetime | None,
     samples: pl.DataFrame | None = None,
+    engagement: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     if flagged.is_empty():
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
-    return finalize(candidates(drip_runs(flagged), t), events, t, detected_at, as_of, samples)
+    found = candidates(drip_runs(flagged), t)
+    return finalize(found, events, t, detected_at, as_of, samples, engagement)
 
 
 def _check_names(checker: Checker) -> pl.Expr:

@@ -10,13 +10,16 @@
   audience. Bought followers do not: the audience jumps and the interactions stay where they
   were. So growth with no engagement rise is a purchase signal, growth with rising engagement
   an organic one; too few days of samples, or a rise between the two, says nothing.
+- `jump_reading`: read_jump over an account's daily series around a growth anomaly's days (the
+  28 days before its first day and the 7 after its last), None without a sample in either.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -202,3 +205,17 @@ def read_jump(
         f"{figures} (x{ratio:.2f}; x{expected:.2f} if the {gain_share:.0%} newcomers engaged "
         f"as the audience did): {why}",
     )
+
+
+def jump_reading(
+    daily: Mapping[date, float], first: date, last: date, gain_share: float
+) -> JumpReading | None:
+    """The reading of growth from `first` to `last` (a spike: the same day) that added
+    `gain_share` of the audience, from `daily` (day: median interactions per post): the
+    JUMP_BEFORE_DAYS before `first` against the JUMP_AFTER_DAYS after `last`. None when no day
+    of either has a sample, or the growth added nothing: there is no engagement to read."""
+    before = [daily.get(first - timedelta(days=k)) for k in range(JUMP_BEFORE_DAYS, 0, -1)]
+    after = [daily.get(last + timedelta(days=k)) for k in range(1, JUMP_AFTER_DAYS + 1)]
+    if gain_share <= 0 or all(v is None for v in (*before, *after)):
+        return None
+    return read_jump(before, after, gain_share)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.detection import DetectionSettings
+from transforms.engagement import JumpReading
 
 # the excess profile an anomaly carries: the days from PROFILE_FROM to PROFILE_TO around the
 # first day of its growth (30 days after the longest drip panels sell, 16 days)
@@ -80,6 +81,9 @@ class Evidence:
     )
     start_usual: float | None = None  # as usual over as many days
     sample: SampleEvidence | None = None  # a follower sample of the growth's days, if taken
+    # the interactions per post of the 28 days before the growth against the 7 after
+    # (transforms.engagement.jump_reading), where the account's engagement is sampled
+    engagement: JumpReading | None = None
 
 
 def profile_at(

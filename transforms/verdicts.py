@@ -23,8 +23,13 @@ p below SAMPLE_MAX_P and at least SAMPLE_MIN_DIFFERENCE more) is decisive purcha
 where no activity figure exists: the accounts themselves were seen. A sample like its baseline
 counts against a purchase only weakly: a purchase resting on a step or a flat drip alone drops to
 low confidence; attrition stays what it was (a purge of bought followers leaves a clean sample).
-A jump younger than `pending_days` is `pending` unless the evidence
-is already decisive; every night re-judges the anomalies of the last 30 days.
+Engagement, where the account's posts are sampled (transforms.engagement.jump_reading): growth
+whose interactions per post did not rise with the audience (bought followers do not engage) is
+purchase evidence like a step, never decisive, so it never outweighs organic evidence; growth
+whose interactions rose with it (organic newcomers engage) is organic evidence, which never
+outweighs a decisive attrition or a decisive sample. A jump younger than `pending_days` is
+`pending` unless the evidence is already decisive; every night re-judges the anomalies of the
+last 30 days.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.detection import DetectionSettings
+from transforms.engagement import JumpReading
 from transforms.excess_profile import SHORT_DELIVERY, Evidence, Reading, SampleEvidence
 
 SAMPLE_MAX_P = 0.01  # a sample's share above its baseline's: one-sided p below this ...
@@ -172,8 +178,9 @@ def _explained_otherwise(e: Evidence, t: DetectionSettings, r: Reading) -> Judge
 class _Weighed:
     """The evidence of one growth anomaly, each way, before the ladder decides."""
 
-    purchase: tuple[str, ...]  # codes of purchase evidence: attrition, step, flat_drip
-    organic: tuple[str, ...]  # codes of organic evidence: trigger, sustained, ramp
+    # codes of purchase evidence: sample, attrition, step, flat_drip, no_engagement_rise
+    purchase: tuple[str, ...]
+    organic: tuple[str, ...]  # codes of organic evidence: trigger, sustained, ramp, engagement_rose
     strong: bool  # the attrition (or a follower sample) is decisive on its own
     attrition: bool
     clean_sample: bool  # a follower sample like the baseline's: weakly against a purchase
@@ -189,8 +196,9 @@ class _Weighed:
 
 
 def _weigh(e: Evidence, t: DetectionSettings, r: Reading) -> _Weighed:
-    """What the growth's shape and the posting around it say: purchase evidence (attrition, a
-    step, a flat drip) and organic evidence (a trigger, sustained gains, a ramp)."""
+    """What the growth's shape, the posting and the engagement around it and a follower sample
+    say: purchase evidence (a sample, attrition, a step, a flat drip, no engagement rise) and
+    organic evidence (a trigger, sustained gains, a ramp, engagement that rose)."""
     lost, attrition, strong = r.attrition()
     step = r.step()
     flat, ramp = r.drip_shape()
@@ -200,22 +208,22 @@ def _weigh(e: Evidence, t: DetectionSettings, r: Reading) -> _Weighed:
     sustained = r.sustained()
     activity = _has_activity(e)
     sampled = sample_reading(e.sample)
+    engaged = engagement_reading(e.engagement)
     purchase = (
         *(["sample"] if sampled == "sample" else []),
         *(["attrition"] if attrition else []),
         *(["step"] if step else []),
         # a flat drip whose gains go on after it is no panel's delivery (trending lasts)
         *(["flat_drip"] if flat and not sustained and not r.kept_growing() else []),
+        *(["no_engagement_rise"] if engaged == "no_engagement_rise" else []),
     )
     organic = (
         *(["trigger"] if trigger else []),
         *(["sustained"] if sustained and activity else []),
         *(["ramp"] if ramp else []),
+        *(["engagement_rose"] if engaged == "engagement_rose" else []),
     )
-    reasons = [
-        sample_phrase(e.sample) if c == "sample" and e.sample else _reason(c, r, posted, lost)
-        for c in (*purchase, *organic)
-    ]
+    reasons = [_phrase(c, e, r, posted, lost) for c in (*purchase, *organic)]
     if sustained and not activity:
         reasons.append(_reason("sustained", r, posted, lost))
     if sampled == "sample_like_baseline" and e.sample is not None:
@@ -253,6 +261,55 @@ def sample_reading(s: SampleEvidence | None) -> str | None:
     if s.p_value >= SAMPLE_MAX_P and abs(difference) < SAMPLE_LIKE_BASELINE:
         return "sample_like_baseline"
     return None
+
+
+def engagement_reading(j: JumpReading | None) -> str | None:
+    """ "no_engagement_rise" (purchase evidence), "engagement_rose" (organic evidence) or None
+    (no engagement sampled, too few days of it, or a reading that says neither)."""
+    if j is None or j.reading not in ("no_engagement_rise", "engagement_rose"):
+        return None
+    return j.reading
+
+
+def engagement_phrase(j: JumpReading, kind: str) -> str:
+    """ "interactions per post stayed at 12 after a jump that added 40% more followers, where
+    newcomers who engage would have raised them to about 17"."""
+    before, after = j.before or 0.0, j.after or 0.0
+    growth = "a jump" if kind == "spike" else "growth"
+    added = f"{growth} that added {j.expected - 1:.0%} more followers"
+    engaged = _per_post(before * j.expected)
+    if j.reading == "engagement_rose":
+        return (
+            f"interactions per post rose from {_per_post(before)} to {_per_post(after)} after "
+            f"{added} (about {engaged} if the newcomers engaged as the audience did): the "
+            "newcomers engage, as organic followers do"
+        )
+    if _per_post(after) == _per_post(before):
+        moved = f"stayed at {_per_post(after)}"
+    elif after < before:
+        moved = f"fell from {_per_post(before)} to {_per_post(after)}"
+    else:
+        moved = f"rose only from {_per_post(before)} to {_per_post(after)}"
+    return (
+        f"interactions per post {moved} after {added}, where newcomers who engage would have "
+        f"raised them to about {engaged}"
+    )
+
+
+def _per_post(value: float) -> str:
+    """A median of interactions per post: whole above 10, one decimal below."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _phrase(
+    code: str, e: Evidence, r: Reading, posted: tuple[float, float] | None, lost: float | None
+) -> str:
+    """The phrase of one piece of evidence: the sample's and engagement's from their readings."""
+    if code == "sample" and e.sample is not None:
+        return sample_phrase(e.sample)
+    if code in ("no_engagement_rise", "engagement_rose") and e.engagement is not None:
+        return engagement_phrase(e.engagement, e.kind)
+    return _reason(code, r, posted, lost)
 
 
 def sample_phrase(s: SampleEvidence) -> str:

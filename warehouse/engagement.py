@@ -81,3 +81,14 @@ def daily_interactions(
         [platform, handle, first, last],
     ).fetchall()
     return {d: float(m) for d, m in rows}
+
+
+def interaction_evidence(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
+    """platform, handle, day, median_interactions of every sampled day up to `as_of`: what the
+    verdicts read around each growth anomaly (transforms.engagement.jump_reading)."""
+    sql = (
+        "SELECT platform, handle, day, median_interactions FROM engagement "
+        "WHERE day <= ? AND median_interactions IS NOT NULL"
+    )
+    frame: pl.DataFrame = con.sql(sql, params=[as_of]).pl()
+    return frame

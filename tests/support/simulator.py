@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from pathlib import Path
+
+from pipeline.import_history import import_history
 from simulator.audiences import AccountSpec
 from simulator.sample import SAMPLE_DAYS, SAMPLE_EVENTS, SAMPLE_SEED, SAMPLE_SPECS, SAMPLE_START
 from simulator.server import Simulator, SimulatorServer
@@ -57,3 +61,19 @@ def sim_simulator() -> Simulator:
 def sim_environ(server: SimulatorServer, **extra: str) -> dict[str, str]:
     """Environment that points every collector at the simulator, with fast retries."""
     return server.environ() | SIM_SECRETS | extra
+
+
+def import_counts(world: World, platform: str, handle: str, folder: Path, today: date) -> Path:
+    """A new warehouse in `folder` with the account's simulated follower counts, imported as a
+    CSV up to `today`."""
+    history = world.history(platform, handle)
+    assert history is not None
+    lines = ["platform,handle,date,followers"] + [
+        f"{platform},{handle},{world.start + timedelta(days=d)},{n}"
+        for d, n in enumerate(history[0])
+    ]
+    csv = folder / "h.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    wh = folder / "wh.duckdb"
+    import_history([csv], wh, today)
+    return wh
