@@ -12,11 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from simulator.budgets import Budgets
 from simulator.feeds import (
+    REPOST,
     PostLog,
     bluesky_author_feed,
     build_posts,
@@ -59,6 +61,7 @@ class AudienceState:
         self._posts: dict[tuple[str, str], PostLog | None] = {}
         self._names: dict[str, dict[str, tuple[FollowLog, int]]] = {}
         self._cids: dict[tuple[str, str], dict[str, int]] = {}
+        self._videos: dict[str, tuple[PostLog, int]] | None = None
         self._lock = threading.RLock()
 
     def reset(self) -> None:
@@ -121,6 +124,18 @@ class AudienceState:
                             names[log.name(index)] = (log, index)
                 self._names[platform] = names
             return self._names[platform].get(name)
+
+    def videos(self, name: Callable[[PostLog, int], str]) -> dict[str, tuple[PostLog, int]]:
+        """Every upload of the world's YouTube channels (reposts aside), by its video id."""
+        with self._lock:
+            if self._videos is None:
+                self._videos = {}
+                for handle in self.world.handles("youtube"):
+                    log = self.posts("youtube", handle)
+                    for i in np.flatnonzero(log.kind != REPOST) if log is not None else []:
+                        assert log is not None
+                        self._videos[name(log, int(i))] = (log, int(i))
+            return self._videos
 
     def by_cid(self, log: FollowLog, cid: str) -> int | None:
         """The follower whose follow a Bluesky cursor names."""

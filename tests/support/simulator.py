@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+
 from simulator.audiences import AccountSpec
 from simulator.sample import SAMPLE_DAYS, SAMPLE_EVENTS, SAMPLE_SEED, SAMPLE_SPECS, SAMPLE_START
 from simulator.server import Simulator, SimulatorServer
@@ -57,3 +61,13 @@ def sim_simulator() -> Simulator:
 def sim_environ(server: SimulatorServer, **extra: str) -> dict[str, str]:
     """Environment that points every collector at the simulator, with fast retries."""
     return server.environ() | SIM_SECRETS | extra
+
+
+@contextmanager
+def serving(
+    specs: Sequence[AccountSpec], start: date, days: int, seed: int, **credentials: str
+) -> Iterator[SimulatorServer]:
+    """A simulator over the given accounts on loopback, expecting `credentials`."""
+    world = World(list(specs), start, days, seed=seed)
+    with SimulatorServer(Simulator(world, credentials=credentials)) as running:
+        yield running
