@@ -36,6 +36,7 @@ from simulator.followers import (
 )
 from simulator.list_requests import fake_cid
 from simulator.platforms import Handler
+from simulator.stargazers import star_log
 from simulator.world import World
 
 AUDIENCE_ROUTES: list[tuple[str, str, Handler, str]] = [  # (platform, path, handler, method)
@@ -74,9 +75,12 @@ class AudienceState:
         return min((self.world.today - log.start).days, log.days - 1)
 
     def log(self, platform: str, handle: str) -> FollowLog | None:
-        """The follow log of a simulated Bluesky, Mastodon or GitHub-user account."""
-        if platform not in FOLLOWER_PLATFORMS or (platform == "github" and "/" in handle):
+        """The follow log of a simulated Bluesky, Mastodon or GitHub account (a repository's:
+        its stargazers)."""
+        if platform not in FOLLOWER_PLATFORMS:
             return None
+        if platform == "github" and "/" in handle:
+            return star_log(self.world, handle)
         with self._lock:
             if (platform, handle) not in self._logs:
                 spec = self.world.spec(platform, handle)
