@@ -330,7 +330,8 @@ def take_sample(
     platform whose followers cannot be placed in time, and GitHub without a token (saying how
     long it would take)."""
     from core.samples import SAMPLED_PLATFORMS
-    from pipeline.sample import github_refusal, sample_anomalies
+    from pipeline.sample import sample_anomalies
+    from pipeline.star_sample import github_refusal
     from warehouse.db import open_warehouse
     from warehouse.samples import growth_anomaly
 

@@ -14,6 +14,8 @@ Where the followers come from (shared/docs/audience-apis.md, 0.1):
 - GitHub users: the followers' order is undocumented; a jump's followers cannot be told from
   the others, so no sample is taken (said so in the summary).
 
+The first path is pipeline.follower_lists, the second pipeline.star_sample.
+
 Each platform spends at most `[samples] max_requests` a night; a sample that would spend more
 is queued (its summary says so) and taken first on the next night.
 """
@@ -21,9 +23,7 @@ is queued (its summary says so) and taken first on the next night.
 from __future__ import annotations
 
 import asyncio
-import bisect
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,23 +32,22 @@ import httpx
 import polars as pl
 
 from collectors.base import CollectorError
-from collectors.followers import PAGE, BudgetSpent, FollowerClient
+from collectors.followers import BudgetSpent, FollowerClient
 from collectors.rate_gate import Clock
 from collectors.redaction import redacted_logs
 from collectors.run import redactor_for
-from collectors.stargazers import AUTHENTICATED_LIMIT, PER_PAGE, UNAUTHENTICATED_LIMIT
 from core.errors import AudienceError, plural
 from core.platforms import parse_account
 from core.samples import SAMPLED_PLATFORMS, SampledProfile
 from core.settings import Settings
 from pipeline.analyse import run_analysis
-from pipeline.github_budget import duration
+from pipeline.follower_lists import Target, listed
+from pipeline.star_sample import refusal_for, starred
 from transforms.profiles import Profile, compare, judge_sample
 from warehouse import samples as stored
 from warehouse.db import in_transaction, open_warehouse
 
 RECENT_DAYS = 30  # anomalies of the last 30 days are sampled (and re-judged every night)
-BASELINE_DAYS = 30  # GitHub: the baseline's stars come from the 30 days before the gap
 
 
 @dataclass
@@ -59,45 +58,6 @@ class SampleReport:
 
     def lines(self) -> list[str]:
         return [*self.taken, *self.queued, *self.refused]
-
-
-@dataclass(frozen=True)
-class Target:
-    platform: str
-    handle: str
-    day: date
-    first: date  # the growth's first day (a drip's window start)
-
-
-def _series(frame: pl.DataFrame) -> tuple[list[date], list[int]]:
-    days = frame.get_column("day").to_list()
-    counts = frame.get_column("followers").to_list()
-    running, out = 0, []
-    for c in counts:  # non-decreasing, so that a count finds its day
-        running = max(running, int(c))
-        out.append(running)
-    return days, out
-
-
-def _count_on(days: list[date], counts: list[int], day: date) -> int | None:
-    """The count of the last stored day on or before `day`."""
-    i = bisect.bisect_right(days, day) - 1
-    return counts[i] if i >= 0 else None
-
-
-def _arrival(days: list[date], counts: list[int], index: int) -> date | None:
-    """The first day whose count reached `index + 1` followers: when follower `index` (oldest
-    first) arrived, as the counts place it."""
-    i = bisect.bisect_left(counts, index + 1)
-    return days[i] if i < len(days) else None
-
-
-def _spread(items: list[Any], size: int) -> list[Any]:
-    """At most `size` of the items, evenly spread (the whole jump, not its newest minutes)."""
-    if len(items) <= size:
-        return items
-    step = len(items) / size
-    return [items[int(k * step)] for k in range(size)]
 
 
 def _profiles(judged: list[SampledProfile]) -> list[Profile]:
@@ -115,93 +75,6 @@ def _profiles(judged: list[SampledProfile]) -> list[Profile]:
         )
         for p in judged
     ]
-
-
-async def _listed(
-    client: FollowerClient, t: Target, frame: pl.DataFrame, settings: Settings
-) -> tuple[list[SampledProfile], list[SampledProfile]] | str:
-    """The jump's and the baseline's followers of a newest-first list, or why none."""
-    days, counts = _series(frame)
-    if not days:
-        return "no stored counts place the list's positions in time"
-    now = counts[-1]
-    before = _count_on(days, counts, t.first - timedelta(days=1))
-    at = _count_on(days, counts, t.day)
-    ordinary = _count_on(
-        days, counts, t.first - timedelta(days=1 + settings.samples.baseline_gap_days)
-    )
-    if before is None or at is None or at <= before:
-        return "the stored counts do not place the jump in the follower list"
-    size = settings.samples.size
-    jump = range(max(now - at, 0), max(now - before, 0))  # newest-first positions
-    base_start = max(now - (ordinary if ordinary is not None else before), jump.stop)
-    stop = base_start + size
-    pages = math.ceil(stop / PAGE[t.platform])
-    if pages > settings.samples.max_list_pages:
-        return (
-            f"the jump's followers lie {jump.start:,} positions down the list: reading to the "
-            f"baseline takes {pages} pages, more than [samples] max_list_pages "
-            f"({settings.samples.max_list_pages})"
-        )
-    items = await client.newest(t.handle, stop, settings.samples.max_list_pages)
-    chosen_jump = _spread([p for p in jump if p < len(items)], size)
-    chosen_base = [p for p in range(base_start, min(stop, len(items)))]
-    fetched = await client.profiles([(p, items[p]) for p in chosen_jump + chosen_base])
-
-    def placed(p: SampledProfile) -> SampledProfile:
-        assert p.position is not None
-        return replace(p, arrival_day=_arrival(days, counts, now - 1 - p.position))
-
-    located = [placed(p) for p in fetched]
-    cut = len(chosen_jump)
-    return located[:cut], located[cut:]
-
-
-async def _starred(
-    client: FollowerClient, t: Target, frame: pl.DataFrame, settings: Settings
-) -> tuple[list[SampledProfile], list[SampledProfile]] | str:
-    days, counts = _series(frame)
-    gap = settings.samples.baseline_gap_days
-    base_last = t.first - timedelta(days=1 + gap)
-    base_first = base_last - timedelta(days=BASELINE_DAYS - 1)
-    size, pages = settings.samples.size, settings.samples.max_list_pages
-
-    def page_of(day: date) -> int:
-        count = _count_on(days, counts, day) or 0
-        return max(count // PER_PAGE, 1)  # a page early: stars removed since shift them up
-
-    jump = await client.stars_between(
-        t.handle, page_of(t.first - timedelta(days=1)), t.first, t.day, pages
-    )
-    base = await client.stars_between(
-        t.handle, page_of(base_first - timedelta(days=1)), base_first, base_last, pages
-    )
-    if not jump:
-        return "GitHub lists no star of the jump's days"
-    chosen = _spread(jump, size) + _spread(base, size)
-    found = [await client.user(login, when) for login, when in chosen]
-    cut = len(_spread(jump, size))
-    return found[:cut], found[cut:]
-
-
-def _github_refusal(settings: Settings, target_count: int) -> str | None:
-    """Without a token: how long a GitHub sample would take (None: a token is set)."""
-    if settings.secrets.github_token is not None:
-        return None
-    needed = 2 * (target_count + 2)
-    hours = needed / UNAUTHENTICATED_LIMIT * 3600
-    return (
-        f"a GitHub sample needs about {needed} requests (a profile per stargazer), and without "
-        f"a token GitHub allows {UNAUTHENTICATED_LIMIT} an hour: it would take about "
-        f"{duration(hours)}; set AUDIENCE_GITHUB_TOKEN ({AUTHENTICATED_LIMIT:,} requests an "
-        "hour) and run it again"
-    )
-
-
-def github_refusal(settings: Settings) -> str | None:
-    """Without a token: how long a GitHub sample of `[samples] size` would take (None: a token
-    is set), for `audience audit --sample` to refuse with, as `audience backfill` does."""
-    return _github_refusal(settings, settings.samples.size)
 
 
 def _what(t: Target) -> str:
@@ -279,6 +152,31 @@ def _judged_rows(
     return rows, line
 
 
+def _refuse(
+    warehouse: Path, settings: Settings, t: Target, why: str, report: SampleReport, now: datetime
+) -> None:
+    """The target is not sampled, and why (stored and reported)."""
+    _store(warehouse, settings, [("summary", _summary(t, "jump", "refused", now, note=why))])
+    report.refused.append(f"{t.platform}:{t.handle} {t.day}: not sampled: {why}")
+
+
+def _queue(
+    warehouse: Path,
+    settings: Settings,
+    targets: list[Target],
+    note: str,
+    report: SampleReport,
+    now: datetime,
+) -> None:
+    """The targets are taken on the next night, and why (stored and reported)."""
+    _store(
+        warehouse,
+        settings,
+        [("summary", _summary(u, "jump", "queued", now, note=note)) for u in targets],
+    )
+    report.queued += [f"{u.platform}:{u.handle} {u.day}: queued ({note})" for u in targets]
+
+
 async def _sample_platform(
     warehouse: Path,
     settings: Settings,
@@ -300,49 +198,24 @@ async def _sample_platform(
             ) as con:
                 frame = stored.daily_counts(con, platform, t.handle)
             try:
-                got = await (_starred if platform == "github" else _listed)(
+                got = await (starred if platform == "github" else listed)(
                     client, t, frame, settings
                 )
             except BudgetSpent as exc:
                 note = f"{exc.reason}: continued on the next night"
-                _store(
-                    warehouse,
-                    settings,
-                    [
-                        ("summary", _summary(u, "jump", "queued", now, note=note))
-                        for u in targets[i:]
-                    ],
-                )
-                report.queued += [
-                    f"{u.platform}:{u.handle} {u.day}: queued ({note})" for u in targets[i:]
-                ]
+                _queue(warehouse, settings, targets[i:], note, report, now)
                 break
             except CollectorError as exc:
                 note = f"{platform} gave no usable answer: {exc.reason}"
-                _store(
-                    warehouse,
-                    settings,
-                    [("summary", _summary(t, "jump", "queued", now, note=note))],
-                )
-                report.queued.append(f"{platform}:{t.handle} {t.day}: queued ({note})")
+                _queue(warehouse, settings, [t], note, report, now)
                 continue
             if isinstance(got, str):
-                _store(
-                    warehouse,
-                    settings,
-                    [("summary", _summary(t, "jump", "refused", now, note=got))],
-                )
-                report.refused.append(f"{platform}:{t.handle} {t.day}: not sampled: {got}")
+                _refuse(warehouse, settings, t, got, report, now)
                 continue
             jump, base = got
             if not jump or not base:
                 why = "no follower of the jump" if not jump else "no follower of ordinary days"
-                _store(
-                    warehouse,
-                    settings,
-                    [("summary", _summary(t, "jump", "refused", now, note=why))],
-                )
-                report.refused.append(f"{platform}:{t.handle} {t.day}: not sampled: {why}")
+                _refuse(warehouse, settings, t, why, report, now)
                 continue
             rows, line = _judged_rows(t, jump, base, now)
             _store(warehouse, settings, rows)
@@ -388,24 +261,18 @@ def sample_anomalies(
     targets = _targets(frame)
     now = datetime.now(UTC)
     users = [t for t in targets if t.platform == "github" and "/" not in t.handle]
+    why = "GitHub does not document the order of a user's followers: the jump's cannot be told from the others"
     for t in users:
-        why = "GitHub does not document the order of a user's followers: the jump's cannot be told from the others"
-        _store(warehouse, settings, [("summary", _summary(t, "jump", "refused", now, note=why))])
-        report.refused.append(f"github:{t.handle} {t.day}: not sampled: {why}")
+        _refuse(warehouse, settings, t, why, report, now)
     by_platform: dict[str, list[Target]] = {}
     for t in targets:
         if t not in users and settings.platform(t.platform).enabled:
             by_platform.setdefault(t.platform, []).append(t)
     repos = by_platform.get("github", [])
-    refusal = _github_refusal(settings, settings.samples.size) if repos else None
+    refusal = refusal_for(settings, settings.samples.size) if repos else None
     if refusal is not None:
         for t in repos:
-            _store(
-                warehouse,
-                settings,
-                [("summary", _summary(t, "jump", "refused", now, note=refusal))],
-            )
-            report.refused.append(f"github:{t.handle} {t.day}: not sampled: {refusal}")
+            _refuse(warehouse, settings, t, refusal, report, now)
         by_platform.pop("github")
     done = 0
     with redacted_logs(redactor_for(settings)):

@@ -12,11 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from simulator.budgets import Budgets
 from simulator.feeds import (
+    REPOST,
     PostLog,
     bluesky_author_feed,
     build_posts,
@@ -34,6 +36,7 @@ from simulator.followers import (
 )
 from simulator.list_requests import fake_cid
 from simulator.platforms import Handler
+from simulator.stargazers import star_log
 from simulator.world import World
 
 AUDIENCE_ROUTES: list[tuple[str, str, Handler, str]] = [  # (platform, path, handler, method)
@@ -59,6 +62,7 @@ class AudienceState:
         self._posts: dict[tuple[str, str], PostLog | None] = {}
         self._names: dict[str, dict[str, tuple[FollowLog, int]]] = {}
         self._cids: dict[tuple[str, str], dict[str, int]] = {}
+        self._videos: dict[str, tuple[PostLog, int]] | None = None
         self._lock = threading.RLock()
 
     def reset(self) -> None:
@@ -71,9 +75,12 @@ class AudienceState:
         return min((self.world.today - log.start).days, log.days - 1)
 
     def log(self, platform: str, handle: str) -> FollowLog | None:
-        """The follow log of a simulated Bluesky, Mastodon or GitHub-user account."""
-        if platform not in FOLLOWER_PLATFORMS or (platform == "github" and "/" in handle):
+        """The follow log of a simulated Bluesky, Mastodon or GitHub account (a repository's:
+        its stargazers)."""
+        if platform not in FOLLOWER_PLATFORMS:
             return None
+        if platform == "github" and "/" in handle:
+            return star_log(self.world, handle)
         with self._lock:
             if (platform, handle) not in self._logs:
                 spec = self.world.spec(platform, handle)
@@ -121,6 +128,18 @@ class AudienceState:
                             names[log.name(index)] = (log, index)
                 self._names[platform] = names
             return self._names[platform].get(name)
+
+    def videos(self, name: Callable[[PostLog, int], str]) -> dict[str, tuple[PostLog, int]]:
+        """Every upload of the world's YouTube channels (reposts aside), by its video id."""
+        with self._lock:
+            if self._videos is None:
+                self._videos = {}
+                for handle in self.world.handles("youtube"):
+                    log = self.posts("youtube", handle)
+                    for i in np.flatnonzero(log.kind != REPOST) if log is not None else []:
+                        assert log is not None
+                        self._videos[name(log, int(i))] = (log, int(i))
+            return self._videos
 
     def by_cid(self, log: FollowLog, cid: str) -> int | None:
         """The follower whose follow a Bluesky cursor names."""

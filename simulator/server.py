@@ -4,6 +4,8 @@ Paths are the real ones under a per-platform prefix, so a collector's base_url p
     /mastodon/{host}/api/v1/accounts/lookup      /bluesky/xrpc/app.bsky.actor.getProfile(s)
     /github/users/{user}, /github/repos/{o}/{r}  /youtube/youtube/v3/channels
     /github/repos/{o}/{r}/stargazers (simulator.stargazers)
+    /github/repos/{o}/{r}/releases, /youtube/youtube/v3/playlistItems, /youtube/youtube/v3/videos
+        (simulator.uploads)
     /x/2/users/by                                /twitch/helix/users, /twitch/helix/channels/followers
     /reddit/api/v1/access_token, /reddit/r/{s}/about, /reddit/user/{u}/about
     /instagram/{ig-user-id}?fields=business_discovery.username(...)
@@ -35,6 +37,7 @@ from simulator.platforms import ROUTES, Handler
 from simulator.stargazers import ROUTES as STARGAZER_ROUTES
 from simulator.styles import rate_headers, server_error, too_many
 from simulator.types import Answer
+from simulator.uploads import ROUTES as UPLOAD_ROUTES
 from simulator.world import Figures, World
 
 
@@ -130,7 +133,7 @@ class Simulator:
         routes = [
             Route(path, self._wrap(platform, handler), methods=[method])
             for platform, path, handler, method in AUDIENCE_ROUTES
-            + [r for r in [*ROUTES, *STARGAZER_ROUTES] if (r[1], r[3]) not in taken]
+            + [r for r in [*ROUTES, *STARGAZER_ROUTES, *UPLOAD_ROUTES] if (r[1], r[3]) not in taken]
         ]
         routes += [
             Route("/_sim/audience-limits/{platform}", self.audiences.control, methods=["POST"]),

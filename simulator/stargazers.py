@@ -10,24 +10,30 @@ unknown repository 404; a token other than the simulator's (when it expects one)
 platform's rate limit and its `x-ratelimit-*` headers apply as to every GitHub request
 (`POST /_sim/limits/github`).
 
-The stars are those the repository's simulated count implies on the simulated day:
-its count on the first simulated day is spread at random over the PRE_DAYS before it; each
-later day the count rose brings that many stars, `starred_at` spread evenly over that (UTC)
-day; each day it fell takes the newest stars still there away (a purge removes the latest
-arrivals first), and removed stars are gone from the list, as on GitHub. So rebuilding the
-daily counts from `starred_at` gives `surviving_counts` exactly: the simulated count on
-every day for a repository that never lost stars, less where it did.
+The stars are the repository's follow log (simulator/follow_log.py, as for an account's
+followers), so they agree with its simulated count on every day: the first simulated day's
+stars were given over the two years before it; each later day the count rose brings that many
+stars at random times of that (UTC) day, organic stargazers drawn from the organic population
+and a purchase's from the bought one (batch-created shortly before the delivery, mostly empty,
+starring in lockstep, as the newest stars of its days); a purchase's attrition removes its own
+stars, organic losses random organic ones, and removed stars are gone from the list, as on
+GitHub. `starred_at` is the follow time. Each stargazer's profile is served at
+`/users/{login}` (simulator/followers.py). Rebuilding the daily counts from `starred_at` gives
+`surviving_counts` exactly: the simulated count on every day for a repository that never lost
+stars, less where it did.
 """
 
 from __future__ import annotations
 
-import zlib
+import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from starlette.requests import Request
 
+from simulator.follow_log import FollowLog, build_log
+from simulator.followers import github_simple_user
 from simulator.types import Answer
 from simulator.world import World, numeric_id
 
@@ -36,7 +42,6 @@ if TYPE_CHECKING:
     from simulator.server import Simulator
 
 PAGE_CAP = 400  # GitHub answers 422 past page 400 (40,000 stars at per_page=100)
-PRE_DAYS = 365  # the first simulated day's stars arrived over this many days before it
 DAY_S = 86_400
 
 PAGE_CAP_BODY = {
@@ -57,42 +62,37 @@ _NOT_FOUND = {
     "status": "404",
 }
 
-_cache: dict[tuple[int, str, int], tuple[np.ndarray, np.ndarray]] = {}
+_logs: dict[tuple[int, str], tuple[World, FollowLog | None]] = {}
+_lock = threading.Lock()
 
 
-def _epoch(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+def star_log(world: World, handle: str) -> FollowLog | None:
+    """The repository's stargazers as a follow log (simulator/follow_log.py): drawn from the
+    organic and bought populations, a purchase's arriving on its days, batch-created."""
+    key = (id(world), handle)
+    with _lock:
+        cached = _logs.get(key)
+        if cached is None or cached[0] is not world:
+            spec = world.spec("github", handle)
+            history = world.history("github", handle)
+            log = None
+            if spec is not None and history is not None and "/" in handle:
+                log = build_log(spec, history[0], world.start, world.seed)
+            if len(_logs) > 64:
+                _logs.clear()
+            cached = _logs[key] = (world, log)
+        return cached[1]
 
 
 def stars(world: World, handle: str, day: date) -> tuple[np.ndarray, np.ndarray]:
     """The stars of `handle` still there on `day`, oldest first: (starred_at as epoch seconds,
-    arrival serial numbers, which name the stargazers). Empty before the simulated window."""
-    series = world._series.get(("github", handle))  # the simulator's own world
+    the stargazers' indices in the repository's follow log). Empty before the simulated window."""
+    log = star_log(world, handle)
     index = (day - world.start).days
-    if series is None or index < 0:
+    if log is None or index < 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    index = min(index, len(series[0]) - 1)
-    key = (id(world), handle, index)
-    if key not in _cache:
-        counts = [int(c) for c in series[0][: index + 1]]
-        rng = np.random.default_rng(zlib.crc32(f"stargazers:{handle}".encode()))
-        start = _epoch(world.start)
-        times = list(np.sort(rng.integers(start - PRE_DAYS * DAY_S, start, counts[0])))
-        serials = list(range(counts[0]))
-        arrived = counts[0]
-        for d in range(1, len(counts)):
-            delta = counts[d] - counts[d - 1]
-            if delta > 0:
-                base = start + d * DAY_S
-                times += [base + (k * DAY_S + DAY_S // 2) // delta for k in range(delta)]
-                serials += range(arrived, arrived + delta)
-                arrived += delta
-            elif delta < 0:  # the newest stars go first
-                del times[delta:], serials[delta:]
-        if len(_cache) > 64:
-            _cache.clear()
-        _cache[key] = (np.asarray(times, np.int64), np.asarray(serials, np.int64))
-    return _cache[key]
+    alive = log.alive(min(index, log.days - 1))
+    return log.followed_ms[alive] // 1000, alive
 
 
 def surviving_counts(world: World, handle: str, day: date) -> dict[date, int]:
@@ -106,33 +106,6 @@ def surviving_counts(world: World, handle: str, day: date) -> dict[date, int]:
     per_day = np.bincount(days - first, minlength=last - first + 1)
     total = np.cumsum(per_day)
     return {date(1970, 1, 1) + timedelta(days=first + i): int(n) for i, n in enumerate(total)}
-
-
-def _simple_user(serial: int, handle: str) -> dict[str, Any]:
-    login = f"stargazer-{zlib.crc32(handle.encode()) % 10_000}-{serial}"
-    uid = int(numeric_id(f"github-user:{login}")) % 300_000_000
-    api = f"https://api.github.com/users/{login}"
-    return {
-        "login": login,
-        "id": uid,
-        "node_id": f"U_sim{uid}",
-        "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4",
-        "gravatar_id": "",
-        "url": api,
-        "html_url": f"https://github.com/{login}",
-        "followers_url": f"{api}/followers",
-        "following_url": f"{api}/following{{/other_user}}",
-        "gists_url": f"{api}/gists{{/gist_id}}",
-        "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
-        "subscriptions_url": f"{api}/subscriptions",
-        "organizations_url": f"{api}/orgs",
-        "repos_url": f"{api}/repos",
-        "events_url": f"{api}/events{{/privacy}}",
-        "received_events_url": f"{api}/received_events",
-        "type": "User",
-        "user_view_type": "public",
-        "site_admin": False,
-    }
 
 
 def _number(raw: str | None, default: int) -> int:
@@ -170,13 +143,15 @@ async def _answer(sim: Simulator, request: Request, handle: str) -> Answer:
     if page > PAGE_CAP:
         return Answer(422, PAGE_CAP_BODY)
     times, serials = stars(sim.world, handle, sim.today)
+    log = star_log(sim.world, handle)
     pages = max(-(-len(times) // per_page), 1)
     last = min(pages, PAGE_CAP)
     chunk = slice((page - 1) * per_page, page * per_page)
     timed = "star+json" in request.headers.get("accept", "")
     items: list[dict[str, Any]] = []
     for when, serial in zip(times[chunk].tolist(), serials[chunk].tolist(), strict=True):
-        user = _simple_user(serial, handle)
+        assert log is not None
+        user = github_simple_user(log, serial)
         stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         items.append({"starred_at": stamp, "user": user} if timed else user)
     repo_id = numeric_id(f"github:{handle}")

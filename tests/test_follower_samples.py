@@ -14,13 +14,12 @@ import httpx
 import pytest
 
 from core.settings import Settings, load_settings
-from pipeline.analyse import run_analysis
 from pipeline.sample import sample_anomalies
 from simulator.audiences import AccountSpec, Event
 from simulator.server import Simulator, SimulatorServer
 from simulator.world import World
 from tests.support.clock import FakeClock
-from tests.support.simulator import import_counts
+from tests.support.simulator import analysed_history
 
 START = date(2024, 1, 1)
 DAYS = 100
@@ -55,9 +54,7 @@ def _settings(server: SimulatorServer) -> Settings:
 
 
 def _warehouse(server: SimulatorServer, tmp_path: Path, settings: Settings) -> Path:
-    wh = import_counts(server.simulator.world, "bluesky", HANDLE, tmp_path, TODAY)
-    run_analysis(wh, settings, TODAY)
-    return wh
+    return analysed_history(server.simulator.world, [("bluesky", HANDLE)], tmp_path, settings)
 
 
 def test_a_purchase_sample_shows_the_bought_share_and_its_baseline_does_not(

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 _FILTERS = ("id", "forHandle", "forUsername")
 
 
-def _youtube_item(sim: Simulator, handle: str, state: Figures) -> dict[str, Any]:
+def _youtube_item(sim: Simulator, handle: str, state: Figures, parts: list[str]) -> dict[str, Any]:
     channel = handle if handle.startswith("UC") else channel_id_for(handle)
     custom = handle if handle.startswith("@") else "@" + channel[2:10].lower()
     stats: dict[str, Any] = {
@@ -32,7 +32,7 @@ def _youtube_item(sim: Simulator, handle: str, state: Figures) -> dict[str, Any]
             "hiddenSubscriberCount": True,
             "videoCount": stats["videoCount"],
         }
-    return {
+    item: dict[str, Any] = {
         "kind": "youtube#channel",
         "etag": "nG5w1UoQWmR3nJpKk3pQW2d4yYo",
         "id": channel,
@@ -45,9 +45,12 @@ def _youtube_item(sim: Simulator, handle: str, state: Figures) -> dict[str, Any]
         },
         "statistics": stats,
     }
+    if "contentDetails" in parts:  # the uploads playlist: the channel id with UC -> UU
+        item["contentDetails"] = {"relatedPlaylists": {"likes": "", "uploads": "UU" + channel[2:]}}
+    return item
 
 
-def _invalid_key() -> Answer:
+def invalid_key() -> Answer:
     message = "API key not valid. Please pass a valid API key."
     return Answer(
         400,
@@ -101,12 +104,12 @@ def _wanted(sim: Simulator, query: QueryParams) -> list[str] | Answer:
     return [h for h in sim.world.handles("youtube") if h.lower() == name]
 
 
-def _channel_list(sim: Simulator, wanted: list[str]) -> dict[str, Any]:
+def _channel_list(sim: Simulator, wanted: list[str], parts: list[str]) -> dict[str, Any]:
     items = []
     for handle in wanted:
         state = sim.state("youtube", handle)
         if state is not None and state.status != "suspended":  # terminated channels vanish
-            items.append(_youtube_item(sim, handle, state))
+            items.append(_youtube_item(sim, handle, state, parts))
     body: dict[str, Any] = {
         "kind": "youtube#channelListResponse",
         "etag": "RuuXzTIr0OoDqI4S0RU6n4FqKEM",
@@ -121,10 +124,11 @@ async def youtube_channels(sim: Simulator, request: Request) -> Answer:
     query = request.query_params
     key = query.get("key")
     if not key or (sim.credentials.get("youtube_api_key") not in (None, key)):
-        return _invalid_key()
+        return invalid_key()
     if len([f for f in _FILTERS if query.get(f)]) != 1:
         return _incompatible_filters()
     wanted = _wanted(sim, query)
     if isinstance(wanted, Answer):
         return wanted
-    return Answer(200, _channel_list(sim, wanted))
+    parts = query.get("part", "").split(",")
+    return Answer(200, _channel_list(sim, wanted, parts))
