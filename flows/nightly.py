@@ -165,19 +165,7 @@ def nightly(
     target = str(resolve_path(warehouse, settings.warehouse.path))
     day = as_of or datetime.now(UTC).date()
     steps.lap("settings")
-    collection = None
-    if not skip_collect:
-        by_platform: dict[str, list[str]] = {}
-        for platform, handle in tracked_accounts(Path(target), settings):
-            by_platform.setdefault(platform, []).append(handle)
-        futures = [collect_platform.submit(p, hs, config) for p, hs in sorted(by_platform.items())]
-        results = [r for f in futures for r in f.result()]
-        steps.lap("collect")
-        collection = store_results(target, config, day, results)
-        steps.lap("store")
-        logger.info(collection.description)
-        read = engagement(target, config, day, return_state=True)  # a failure fails no count
-        logger.info(read.result() if read.is_completed() else f"engagement not read: {read}")
+    collection = None if skip_collect else _collect(target, config, settings, day, steps)
     analysis = analyse(target, config, day if not skip_collect else as_of, full)
     steps.lap("analyse")
     logger.info(
@@ -219,6 +207,26 @@ def nightly(
         description="Seconds per step of the nightly run",
     )
     return summary
+
+
+def _collect(
+    target: str, config: str | None, settings: Settings, day: date, steps: _Steps
+) -> CollectionReport:
+    """Every tracked account's figures, one task per platform, stored; then their engagement
+    (a failure there fails no count)."""
+    logger = get_run_logger()
+    by_platform: dict[str, list[str]] = {}
+    for platform, handle in tracked_accounts(Path(target), settings):
+        by_platform.setdefault(platform, []).append(handle)
+    futures = [collect_platform.submit(p, hs, config) for p, hs in sorted(by_platform.items())]
+    results = [r for f in futures for r in f.result()]
+    steps.lap("collect")
+    collection = store_results(target, config, day, results)
+    steps.lap("store")
+    logger.info(collection.description)
+    read = engagement(target, config, day, return_state=True)
+    logger.info(read.result() if read.is_completed() else f"engagement not read: {read}")
+    return collection
 
 
 def _markdown(summary: NightlySummary) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 import polars as pl
 
 from core.detection import DetectionSettings
-from transforms.engagement import JumpReading, jump_reading
-from transforms.excess_profile import PROFILE, PROFILE_EVIDENCE, Evidence, SampleEvidence
+from transforms.anomaly_evidence import SAMPLE_FIELDS, daily_interactions, evidence
+from transforms.excess_profile import PROFILE_EVIDENCE
 from transforms.explanation import explain, thresholds
 from transforms.series import ACCOUNT
 from transforms.signals import DRIP_WINDOW
@@ -244,63 +244,6 @@ def candidates(flagged: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     return _episode_starts(flagged, t).filter(pl.any_horizontal(rules))
 
 
-def _evidence(row: dict[str, Any], as_of: date, daily: dict[date, float] | None = None) -> Evidence:
-    """What the verdict of one anomaly row reads (its window already set for a drip);
-    `daily`: the account's median interactions per post by day, where sampled."""
-    kind = row["kind"]
-    drip = kind == "drip" and row["drip_first"] is not None
-    last = row["window_end"] if drip else row["day"]
-    gaps = int(row["profile_gaps"] or 0)
-    return Evidence(
-        kind=kind,
-        attribution=row["attribution"],
-        age_days=(as_of - last).days,
-        sigma=row["profile_sigma"] if row["profile_sigma"] is not None else float("nan"),
-        baseline=row["profile_median"] if row["profile_median"] is not None else float("nan"),
-        profile=[float("nan") if row[n] is None else float(row[n]) for n in PROFILE],
-        interpolated=[bool(gaps >> i & 1) for i in range(len(PROFILE))],
-        length=(row["window_end"] - row["window_start"]).days + 1 if drip else 1,
-        posts_recent=row["posts_recent"],
-        posts_usual=row["posts_usual"],
-        start_posts=row["trigger_posts"],
-        start_usual=row["trigger_usual"],
-        sample=_sample(row),
-        engagement=_engagement(row, daily),
-    )
-
-
-def _engagement(row: dict[str, Any], daily: dict[date, float] | None) -> JumpReading | None:
-    """The engagement reading of a growth row: its excess (a drip's: what its window carried)
-    against the audience before it, read on the account's daily interactions per post."""
-    if not daily or row["kind"] not in ("spike", "drip"):
-        return None
-    drip = row["kind"] == "drip"
-    amount = row["drip_carried"] if drip else row["excess"]
-    before = row["drip_before"] if drip else row["followers_prev"]
-    if amount is None or not before or before <= 0:
-        return None
-    first, last = (row["window_start"], row["window_end"]) if drip else (row["day"], row["day"])
-    return jump_reading(daily, first, last, amount / before)
-
-
-SAMPLE_FIELDS = ("what", "size", "flagged", "share_low", "share_high", "baseline_share", "p_value")
-
-
-def _sample(row: dict[str, Any]) -> SampleEvidence | None:
-    """The follower sample joined to the row (columns sample_*), if one was taken."""
-    if row.get("sample_size") is None:
-        return None
-    return SampleEvidence(
-        str(row["sample_what"]),
-        int(row["sample_size"]),
-        int(row["sample_flagged"]),
-        float(row["sample_share_low"]),
-        float(row["sample_share_high"]),
-        float(row["sample_baseline_share"]),
-        float(row["sample_p_value"]),
-    )
-
-
 def _judged(
     row: dict[str, Any],
     as_of: date,
@@ -311,7 +254,7 @@ def _judged(
     if row["kind"] == "drip":
         _drip_evidence(row)
     daily = engagement.get((row["platform"], row["handle"]))
-    judgement = judge(_evidence(row, as_of, daily), t)
+    judgement = judge(evidence(row, as_of, daily), t)
     return row | {
         "verdict": judgement.verdict,
         "confidence": judgement.confidence,
@@ -418,28 +361,10 @@ def finalize(
             on=[*ACCOUNT, "day"],
             how="left",
         )
-    daily = _daily_interactions(engagement, attributed, as_of)
+    daily = daily_interactions(engagement, attributed, as_of)
     rows = [_judged(row, as_of, t, daily) for row in attributed.iter_rows(named=True)]
     records = [
         _record(row, severity, t, detected_at)
         for row, severity in zip(rows, _graded(rows), strict=True)
     ]
     return pl.DataFrame(records, schema=ANOMALY_SCHEMA).sort(*ACCOUNT, "day", "kind")
-
-
-def _daily_interactions(
-    engagement: pl.DataFrame | None, anomalies: pl.DataFrame, as_of: date
-) -> dict[tuple[str, str], dict[date, float]]:
-    """The median interactions per post of the anomalies' accounts, by account and day, up to
-    `as_of` (a later day's sample is not known on it)."""
-    if engagement is None or not engagement.height:
-        return {}
-    known = (
-        engagement.select(*ACCOUNT, pl.col("day").cast(pl.Date), "median_interactions")
-        .filter(pl.col("day") <= as_of, pl.col("median_interactions").is_not_null())
-        .join(anomalies.select(ACCOUNT).unique(), on=ACCOUNT, how="semi")
-    )
-    daily: dict[tuple[str, str], dict[date, float]] = {}
-    for platform, handle, day, median in known.iter_rows():
-        daily.setdefault((platform, handle), {})[day] = float(median)
-    return daily

@@ -19,7 +19,7 @@ Reddit subscribers) there is no trigger to see, so only attrition or a step can 
 purchase, and sustained gains alone stay `unexplained` (a fake-star campaign and a front-page
 hit have the same curve). A follower sample of the growth's days (pipeline.sample) whose share
 that looks inauthentic is significantly above the baseline of ordinary days' followers (one-sided
-p below SAMPLE_MAX_P and at least SAMPLE_MIN_DIFFERENCE more) is decisive purchase evidence, also
+p below transforms.audience_evidence.SAMPLE_MAX_P and 20 points more) is decisive purchase evidence, also
 where no activity figure exists: the accounts themselves were seen. A sample like its baseline
 counts against a purchase only weakly: a purchase resting on a step or a flat drip alone drops to
 low confidence; attrition stays what it was (a purge of bought followers leaves a clean sample).
@@ -39,12 +39,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.detection import DetectionSettings
-from transforms.engagement import JumpReading
-from transforms.excess_profile import SHORT_DELIVERY, Evidence, Reading, SampleEvidence
-
-SAMPLE_MAX_P = 0.01  # a sample's share above its baseline's: one-sided p below this ...
-SAMPLE_MIN_DIFFERENCE = 0.20  # ... and at least 20 points more
-SAMPLE_LIKE_BASELINE = 0.10  # within 10 points of the baseline (and not significant): alike
+from transforms.audience_evidence import (
+    engagement_phrase,
+    engagement_reading,
+    sample_phrase,
+    sample_reading,
+)
+from transforms.excess_profile import SHORT_DELIVERY, Evidence, Reading
 
 VERDICTS = (
     "suspected_purchase",
@@ -250,57 +251,6 @@ def _weigh(e: Evidence, t: DetectionSettings, r: Reading) -> _Weighed:
     )
 
 
-def sample_reading(s: SampleEvidence | None) -> str | None:
-    """ "sample" (purchase evidence), "sample_like_baseline" (weakly against) or None (no sample,
-    or one that says neither)."""
-    if s is None or s.size == 0:
-        return None
-    difference = s.share - s.baseline_share
-    if s.p_value < SAMPLE_MAX_P and difference >= SAMPLE_MIN_DIFFERENCE:
-        return "sample"
-    if s.p_value >= SAMPLE_MAX_P and abs(difference) < SAMPLE_LIKE_BASELINE:
-        return "sample_like_baseline"
-    return None
-
-
-def engagement_reading(j: JumpReading | None) -> str | None:
-    """ "no_engagement_rise" (purchase evidence), "engagement_rose" (organic evidence) or None
-    (no engagement sampled, too few days of it, or a reading that says neither)."""
-    if j is None or j.reading not in ("no_engagement_rise", "engagement_rose"):
-        return None
-    return j.reading
-
-
-def engagement_phrase(j: JumpReading, kind: str) -> str:
-    """ "interactions per post stayed at 12 after a jump that added 40% more followers, where
-    newcomers who engage would have raised them to about 17"."""
-    before, after = j.before or 0.0, j.after or 0.0
-    growth = "a jump" if kind == "spike" else "growth"
-    added = f"{growth} that added {j.expected - 1:.0%} more followers"
-    engaged = _per_post(before * j.expected)
-    if j.reading == "engagement_rose":
-        return (
-            f"interactions per post rose from {_per_post(before)} to {_per_post(after)} after "
-            f"{added} (about {engaged} if the newcomers engaged as the audience did): the "
-            "newcomers engage, as organic followers do"
-        )
-    if _per_post(after) == _per_post(before):
-        moved = f"stayed at {_per_post(after)}"
-    elif after < before:
-        moved = f"fell from {_per_post(before)} to {_per_post(after)}"
-    else:
-        moved = f"rose only from {_per_post(before)} to {_per_post(after)}"
-    return (
-        f"interactions per post {moved} after {added}, where newcomers who engage would have "
-        f"raised them to about {engaged}"
-    )
-
-
-def _per_post(value: float) -> str:
-    """A median of interactions per post: whole above 10, one decimal below."""
-    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
-
-
 def _phrase(
     code: str, e: Evidence, r: Reading, posted: tuple[float, float] | None, lost: float | None
 ) -> str:
@@ -310,16 +260,6 @@ def _phrase(
     if code in ("no_engagement_rise", "engagement_rose") and e.engagement is not None:
         return engagement_phrase(e.engagement, e.kind)
     return _reason(code, r, posted, lost)
-
-
-def sample_phrase(s: SampleEvidence) -> str:
-    """ "of 100 stargazers of 2024-03-22, 91 (84-95%) look inauthentic, against 4% of ordinary
-    days'"."""
-    low, high = round(100 * s.share_low), round(100 * s.share_high)
-    return (
-        f"of {s.size} {s.what}, {s.flagged} ({low}-{high}%) look inauthentic, against "
-        f"{s.baseline_share:.0%} of ordinary days'"
-    )
 
 
 def _ladder(w: _Weighed, *, young: bool) -> Judgement:
