@@ -88,6 +88,7 @@ def analyse(warehouse: str, config: str | None, as_of: date | None, full: bool) 
         full=full,
         checker=GXChecker(),
         lock_timeout_s=settings.warehouse.lock_timeout_s,
+        through_newest=True,
     )
 
 

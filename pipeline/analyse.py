@@ -179,10 +179,19 @@ def run_analysis(
     full: bool = False,
     checker: Checker | None = None,
     lock_timeout_s: float = 10.0,
+    through_newest: bool = False,
 ) -> AnalysisSummary:
-    """One recorded analysis run in one transaction; `as_of` defaults to the newest snapshot."""
+    """One recorded analysis run in one transaction; `as_of` defaults to the newest snapshot.
+
+    `through_newest` (the nightly run): never analyse through an earlier day than the newest
+    figure stored, whatever `as_of` says. A night collected late (`run --as-of` a missed day)
+    adds its figures; it must not cut the analysis of the days after it, or an audit would
+    answer from an older analysis than the data holds."""
     with open_warehouse(warehouse, timeout_s=lock_timeout_s) as con:
-        as_of = as_of or latest_snapshot_day(con) or datetime.now(UTC).date()
+        newest = latest_snapshot_day(con)
+        as_of = as_of or newest or datetime.now(UTC).date()
+        if through_newest and newest is not None and newest > as_of:
+            as_of = newest
         with in_transaction(con):
             run_id = start_run(con, "analyze", as_of)
             summary = analyse(con, settings.detection, as_of, full=full, checker=checker)

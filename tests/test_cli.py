@@ -451,6 +451,22 @@ def test_run_exits_3_when_an_account_is_not_found(
     assert "2 ok, 1 not_found" in result.out
     assert result.code == 3, result.err
     assert "1 account not collected tonight" in result.err
+    # a run for an earlier day never cuts the analysis of the days after it
+    (warehouse,) = tmp_path.glob("**/*.duckdb")
+
+    def analysed() -> list[tuple[object, ...]]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute(
+                "SELECT (SELECT count(*) FROM daily_metrics), (SELECT max(day) FROM daily_metrics),"
+                " (SELECT analysed_through FROM analysis_state)"
+            ).fetchall()
+
+    before = analysed()
+    assert before[0][0] > 0
+    again = cli("run", "--skip-collect", "--as-of", "1900-01-01")
+    assert again.code == 0, again.err
+    assert f"through {SAMPLE_AS_OF}" in again.out
+    assert analysed() == before
 
 
 def test_an_unexpected_error_is_one_line_with_exit_1(
