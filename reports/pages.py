@@ -9,11 +9,12 @@ geometry of `reports/charts.py`, so a page opens anywhere with no network.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from jinja2 import PackageLoader
 
-from core.errors import plural
+from core.errors import AudienceError, plural, shown
 from transforms.wording import html_templates
 from warehouse.report_reads import MIN_PEER_GROUP
 
@@ -44,10 +45,35 @@ def percentile_text(
     return f"{ordinal(round(percentile))} percentile ({where})"
 
 
-def write_page(path: Path, text: str) -> Path:
-    """Write atomically (a reader never sees half of it)."""
+MARK = "Made by the audience growth tracker"  # the footer of every page this tool writes
+
+
+def ours(path: Path) -> bool:
+    """Whether the file at `path` is a page this tool wrote (its footer says so)."""
+    try:
+        with path.open("rb") as page:
+            head = page.read(64).lstrip().lower()
+            page.seek(0, 2)
+            page.seek(max(page.tell() - 4096, 0))
+            tail = page.read()
+    except OSError:
+        return False
+    return head.startswith(b"<!doctype html") and MARK.encode() in tail
+
+
+def write_page(path: Path, text: str, *, written_before: bool = False) -> Path:
+    """Write atomically (a reader never sees half of it), and never over a file this tool did
+    not write: a settings file or a note given by mistake is refused (exit 2), not replaced.
+    `written_before`: the caller knows it wrote this path (the report's digest beside it)."""
+    if path.exists() and (not path.is_file() or not (written_before or ours(path))):
+        raise AudienceError(
+            f"{shown(str(path))} exists and is not a page this tool wrote: not replaced "
+            "(choose another path, or remove it first)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as temporary:
+        temporary.write(text)
+    Path(temporary.name).replace(path)
     return path

@@ -223,7 +223,7 @@ def write_report_if_changed(
     except (OSError, ValueError):
         pass
     text = inputs.render()
-    write_page(path, text)
+    write_page(path, text, written_before=stamp.is_file())
     stamp.write_text(
         f"{wanted} {hashlib.sha256(text.encode('utf-8')).hexdigest()}\n", encoding="utf-8"
     )

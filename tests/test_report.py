@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -133,3 +134,34 @@ def test_the_reports_digest_ignores_the_order_rows_are_read_in(analysed: Path) -
     edited = inputs.days[key].with_columns(pl.col("followers") + 1)
     moved = _Inputs(inputs.as_of, inputs.lines, inputs.anomalies, {**inputs.days, key: edited})
     assert moved.digest() != inputs.digest()
+
+
+def test_pages_never_replace_a_file_this_tool_did_not_write(
+    cli: Callable[..., Result], analysed: Path, tmp_path: Path
+) -> None:
+    """`audit --html` or `report --output` given a settings file or a note by mistake refuse
+    (exit 2) and leave it as it was; a page of ours is replaced as before."""
+    settings = tmp_path / "audience.toml"
+    settings.write_text('[report]\npath = "r.html"\n', encoding="utf-8")
+    note = tmp_path / "notes.txt"
+    note.write_text("my notes\n", encoding="utf-8")
+    warehouse = ("--warehouse", str(analysed))
+    for args, target in (
+        (("audit", "x:growthguru", "--as-of", "2024-12-31", "--html", str(settings)), settings),
+        (("report", "--as-of", "2024-12-31", "--output", str(note)), note),
+    ):
+        before = target.read_bytes()
+        result = cli(*warehouse, *args)
+        assert result.code == 2, result.err
+        assert "is not a page this tool wrote" in result.err
+        assert len(result.err.strip().splitlines()) == 1
+        assert target.read_bytes() == before
+    page = tmp_path / "page.html"
+    for _ in range(2):  # written, then replaced: it is ours
+        assert (
+            cli(
+                *warehouse, "audit", "x:growthguru", "--as-of", "2024-12-31", "--html", str(page)
+            ).code
+            == 0
+        )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
