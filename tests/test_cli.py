@@ -141,8 +141,13 @@ def test_accounts_add_list_remove(cli: Cli) -> None:
     assert "github,octocat,cli,active,,,,dev" in listed
     assert cli("accounts", "remove", "github:octocat").code == 0
     assert "github,octocat,no,active,,,,dev" in cli("accounts", "list", "--format", "csv").out
-    missing = cli("accounts", "remove", "x:nobody")
+    (warehouse,) = Path.cwd().glob("**/*.duckdb")
+    before = warehouse.read_bytes()
+    missing = cli("accounts", "remove", "mastodon:gargron@mastodon.social", "x:nobody")
     assert (missing.code, missing.err.strip()) == (2, "error: x:nobody is not in the warehouse")
+    # refused whole: the file's bytes as they were, the known account of the list still tracked
+    assert warehouse.read_bytes() == before
+    assert "mastodon,gargron@mastodon.social,cli," in cli("accounts", "list", "--format", "csv").out
 
 
 def test_run_analyses_imported_history(cli: Cli, tmp_path: Path, prefect_api: None) -> None:

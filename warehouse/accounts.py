@@ -31,6 +31,14 @@ def untrack(con: duckdb.DuckDBPyConnection, platform: str, handle: str) -> bool:
     return bool(row)
 
 
+def known(con: duckdb.DuckDBPyConnection, platform: str, handle: str) -> bool:
+    """Whether the warehouse has the account (tracked or not)."""
+    row = con.execute(
+        "SELECT 1 FROM accounts WHERE platform = ? AND handle = ?", [platform, handle]
+    ).fetchall()
+    return bool(row)
+
+
 def tracked(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """The accounts tracked by hand (`audience accounts add`), by platform and handle."""
     rows = con.execute(

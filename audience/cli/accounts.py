@@ -87,7 +87,8 @@ def accounts_add(obj: Context, accounts: tuple[str, ...], tags: tuple[str, ...])
 def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
     """Stop tracking accounts; their history stays in the warehouse."""
     from core.platforms import parse_account
-    from warehouse.accounts import untrack
+    from warehouse.accounts import known, untrack
+    from warehouse.db import in_transaction
 
     parsed = [parse_account(a) for a in accounts]
     configured = {a.key for a in obj.settings.accounts}
@@ -96,8 +97,13 @@ def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
             raise AudienceError(
                 f"{platform}:{handle} is listed in the configuration file; remove it there"
             )
-    with obj.open() as con:
+    # every account checked before anything is written: a refusal changes nothing, not even
+    # the file's bytes (a read-only look), and a list is untracked whole or not at all
+    with obj.open(read_only=True) as con:
         for platform, handle in parsed:
-            if not untrack(con, platform, handle):
+            if not known(con, platform, handle):
                 raise AudienceError(f"{platform}:{handle} is not in the warehouse")
+    with obj.open() as con, in_transaction(con):
+        for platform, handle in parsed:
+            untrack(con, platform, handle)
     click.echo(f"stopped tracking {', '.join(f'{p}:{h}' for p, h in parsed)} (history kept)")
