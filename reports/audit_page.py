@@ -301,6 +301,24 @@ def _figures(audit: Audit) -> list[tuple[str, list[str]]]:
     return shown
 
 
+def _plain_reasons(reasons: list[str]) -> list[str]:
+    """The page's "why": each piece of evidence its own bullet, without the detector's
+    "Verdict: ... (high confidence):" that the box above already says ("2,987 of the 5,005
+    gained (60%) were lost in the 30 days after, beyond its usual net gain (spike on
+    2026-08-10)")."""
+    plain: list[str] = []
+    for reason in reasons:
+        head, marker, rest = reason.partition(": Verdict: ")
+        if not marker:
+            plain.append(reason)
+            continue
+        phrases = rest.split("): ", 1)[-1].rstrip(".")
+        for phrase in phrases.split("; "):
+            if phrase:
+                plain.append(f"{phrase[0].upper()}{phrase[1:]} ({head})")
+    return plain
+
+
 def render_audit(audit: Audit) -> str:
     """The audit of one account as one HTML page: the verdict in plain words, the chart, the
     evidence of each flagged day, the figures, and the last 30 days as a table."""
@@ -316,8 +334,8 @@ def render_audit(audit: Audit) -> str:
         detail=detail,
         sure=_SURE.get(audit.confidence or "none", audit.confidence),
         confidence=audit.confidence or "none",
-        why=audit.reasons[:3],
-        more=max(len(audit.reasons) - 3, 0),
+        why=_plain_reasons(audit.reasons)[:3],
+        more=max(len(_plain_reasons(audit.reasons)) - 3, 0),
         chart_of_account=chart(
             audit.chart_days
             or [{"day": d, "followers": f, "observed": True} for d, f in audit.series],

@@ -165,3 +165,17 @@ def test_pages_never_replace_a_file_this_tool_did_not_write(
             == 0
         )
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_the_audit_pages_why_is_one_bullet_per_piece_of_evidence(
+    cli: Callable[..., Result], analysed: Path, tmp_path: Path
+) -> None:
+    page = tmp_path / "guru.html"
+    args = ("audit", "x:growthguru", "--as-of", "2024-12-31", "--html", str(page))
+    assert cli("--warehouse", str(analysed), *args).code == 0
+    html = page.read_text(encoding="utf-8")
+    why = html[html.index("<b>Why:</b>") : html.index("</ul>", html.index("<b>Why:</b>"))]
+    bullets = re.findall(r"<li>(.*?)</li>", why, flags=re.S)
+    assert 2 <= len(bullets) <= 3
+    assert all("Verdict:" not in b for b in bullets)  # the box above says it already
+    assert any("were lost in the" in b and "(spike on 2024-09-09)" in b for b in bullets)
