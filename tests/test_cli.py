@@ -415,6 +415,38 @@ def test_anomalies_json_and_csv_carry_machine_values(cli: Cli, analysed: Path) -
     assert one.err.strip().splitlines()[-1] == "1 anomaly"  # not "1 anomalies"
 
 
+def test_anomalies_show_each_verdict_and_confidence(cli: Cli, analysed: Path) -> None:
+    import csv
+    import io
+
+    import duckdb
+
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        stored = {
+            (str(day), platform, handle, kind): (verdict, confidence)
+            for day, platform, handle, kind, verdict, confidence in con.execute(
+                "SELECT day, platform, handle, kind, verdict, confidence FROM anomalies"
+            ).fetchall()
+        }
+    assert stored
+    rows = json.loads(cli("--warehouse", str(analysed), "anomalies", "--format", "json").out)
+    shown = {
+        (r["day"], r["platform"], r["handle"], r["kind"]): (r["verdict"], r["confidence"])
+        for r in rows
+    }
+    assert shown == stored
+    csv_out = cli("--warehouse", str(analysed), "anomalies", "--format", "csv").out
+    records = list(csv.DictReader(io.StringIO(csv_out)))
+    assert {
+        (r["day"], r["platform"], r["handle"], r["kind"]): (r["verdict"], r["confidence"] or None)
+        for r in records
+    } == stored
+    table = cli("--warehouse", str(analysed), "anomalies").out
+    header = table.splitlines()[1]
+    assert "verdict" in header, header
+    assert "confidence" in header, header
+
+
 def test_audit_json_has_a_verdict_code_and_no_answer_exits_4(cli: Cli, analysed: Path) -> None:
     def audit(account: str) -> tuple[int, str]:
         result = cli(
