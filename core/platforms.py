@@ -12,10 +12,11 @@ the platform can have had an audience; the import refuses figures dated before i
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from core.errors import HandleError
+from core.errors import AudienceError, HandleError, shown
 
 
 @dataclass(frozen=True)
@@ -161,3 +162,27 @@ def parse_account(spec: str) -> tuple[str, str]:
         raise HandleError(f"expected PLATFORM:HANDLE (e.g. github:octocat), got {spec!r}")
     platform = platform.strip().lower()
     return platform, canonical_handle(platform, handle)
+
+
+TAG_MAX = 64  # characters
+# control (C0, DEL, C1), format (direction overrides, zero widths), surrogate, private-use and
+# unassigned characters, and the line and paragraph separators: nothing a tag may hold
+_UNSEEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def check_tag(tag: str) -> str:
+    """`tag` if it may be stored: 1 to TAG_MAX characters, not only spaces, and no control or
+    format character; else AudienceError naming it, escaped."""
+    named = shown(tag if len(tag) <= TAG_MAX else tag[:TAG_MAX] + "...")
+    if not tag.strip():
+        why = "is empty"
+    elif len(tag) > TAG_MAX:
+        why = f"is {len(tag):,} characters long"
+    elif any(unicodedata.category(c) in _UNSEEN for c in tag):
+        why = "holds a control or format character"
+    else:
+        return tag
+    raise AudienceError(
+        f"tag '{named}' {why}: a tag is 1 to {TAG_MAX} characters, not all spaces, with no "
+        "control or format character (nothing was stored)"
+    )
