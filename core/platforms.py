@@ -155,6 +155,14 @@ def canonical_handle(platform: str, handle: str) -> str:
     return text
 
 
+def audience_word(platform: str, handle: str) -> str:
+    """The platform's word for an account's audience: "stars" for a GitHub repository
+    (owner/repo), "subscribers" on YouTube and Reddit, "followers" elsewhere."""
+    if platform == "github":
+        return "stars" if "/" in handle else "followers"
+    return get_platform(platform).audience
+
+
 def parse_account(spec: str) -> tuple[str, str]:
     """Split 'PLATFORM:HANDLE' and canonicalise the handle."""
     platform, sep, handle = spec.partition(":")

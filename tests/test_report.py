@@ -181,3 +181,25 @@ def test_every_axis_label_says_its_tick_exactly(low: int, high: int, expected: l
         values = [_value_of(label) for label in labels]
         gaps = {round(b - a, 6) for a, b in itertools.pairwise(values)}
         assert len(gaps) <= 1, labels
+
+
+def test_each_account_line_counts_its_audience_in_the_platforms_word(
+    analysed: Path, tmp_path: Path
+) -> None:
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        page = write_report(con, dt.date(2024, 12, 31), tmp_path / "report.html").read_text()
+    words = {
+        key: word
+        for key, word in re.findall(
+            r"<h3>([^ <]+) .*?class='pill[^>]*>[^<]*</span>\s*[\d,]+ (\w+); flagged growth",
+            page,
+            flags=re.S,
+        )
+    }
+    assert len(words) == 14, words  # every account's card
+    assert words["github:octo-org/widget"] == "stars"  # a repository's audience
+    assert words["github:janedoe"] == "followers"  # a user's
+    assert words["youtube:@cookingwithsam"] == "subscribers"
+    assert words["reddit:r/dataengineering"] == "subscribers"
+    assert words["mastodon:carol@hachyderm.io"] == "followers"
+    assert words["x:growthguru"] == "followers"
