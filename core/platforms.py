@@ -12,10 +12,11 @@ the platform can have had an audience; the import refuses figures dated before i
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from core.errors import HandleError
+from core.errors import AudienceError, HandleError, shown
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,14 @@ def canonical_handle(platform: str, handle: str) -> str:
     return text
 
 
+def audience_word(platform: str, handle: str) -> str:
+    """The platform's word for an account's audience: "stars" for a GitHub repository
+    (owner/repo), "subscribers" on YouTube and Reddit, "followers" elsewhere."""
+    if platform == "github":
+        return "stars" if "/" in handle else "followers"
+    return get_platform(platform).audience
+
+
 def parse_account(spec: str) -> tuple[str, str]:
     """Split 'PLATFORM:HANDLE' and canonicalise the handle."""
     platform, sep, handle = spec.partition(":")
@@ -161,3 +170,27 @@ def parse_account(spec: str) -> tuple[str, str]:
         raise HandleError(f"expected PLATFORM:HANDLE (e.g. github:octocat), got {spec!r}")
     platform = platform.strip().lower()
     return platform, canonical_handle(platform, handle)
+
+
+TAG_MAX = 64  # characters
+# control (C0, DEL, C1), format (direction overrides, zero widths), surrogate, private-use and
+# unassigned characters, and the line and paragraph separators: nothing a tag may hold
+_UNSEEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def check_tag(tag: str) -> str:
+    """`tag` if it may be stored: 1 to TAG_MAX characters, not only spaces, and no control or
+    format character; else AudienceError naming it, escaped."""
+    named = shown(tag if len(tag) <= TAG_MAX else tag[:TAG_MAX] + "...")
+    if not tag.strip():
+        why = "is empty"
+    elif len(tag) > TAG_MAX:
+        why = f"is {len(tag):,} characters long"
+    elif any(unicodedata.category(c) in _UNSEEN for c in tag):
+        why = "holds a control or format character"
+    else:
+        return tag
+    raise AudienceError(
+        f"tag '{named}' {why}: a tag is 1 to {TAG_MAX} characters, not all spaces, with no "
+        "control or format character (nothing was stored)"
+    )

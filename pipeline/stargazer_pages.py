@@ -71,7 +71,7 @@ async def read_pages(
     """The repository's count, then the pages from `state.next_page` on, kept as they come."""
     settings = keeping.settings
     async with StargazerClient.open(settings, clock=clock, transport=transport) as client:
-        repo = state.repo = await _repository(client, state.account, state.handle)
+        repo = state.repo = await _repository(client, state)
         total = min(math.ceil(repo.stars / PER_PAGE), PAGE_CAP)
         needed = max(total - state.next_page + 1, 0)
         why = budget_refusal(
@@ -82,8 +82,12 @@ async def read_pages(
         await _pages(client, keeping, state, total, progress)
 
 
-async def _repository(client: StargazerClient, account: str, handle: str) -> Repository:
-    """GitHub's answer on the repository, or one clear refusal."""
+async def _repository(client: StargazerClient, state: ReadState) -> Repository:
+    """GitHub's answer on the repository, or one clear error: a refusal (exit 2) for a
+    repository GitHub does not have or a token it refuses; "partly done" (exit 3: run it again
+    later) when GitHub cannot be reached, answers unusably after the retries or its rate limit
+    is spent, as when that happens to a page."""
+    account, handle = state.account, state.handle
     try:
         return await client.repository(handle)
     except NotFound:
@@ -92,13 +96,21 @@ async def _repository(client: StargazerClient, account: str, handle: str) -> Rep
         ) from None
     except AuthFailed as exc:
         raise AudienceError(f"{account}: GitHub refused the request: {exc.reason}") from None
-    except RateLimited as exc:
-        raise AudienceError(
-            f"{account}: GitHub's rate limit is spent ({exc.reason}); nothing was stored, "
-            "try again later"
-        ) from None
     except CollectorError as exc:
-        raise AudienceError(f"{account}: GitHub gave no usable answer: {exc.reason}") from None
+        why = (
+            f"GitHub's rate limit is spent ({exc.reason})"
+            if isinstance(exc, RateLimited)
+            else f"GitHub gave no usable answer: {exc.reason}"
+        )
+        kept = (
+            f"the {plural(state.kept_pages, 'stargazer page')} read before are kept in "
+            "backfill_pages"
+            if state.kept_pages
+            else "nothing was stored"
+        )
+        raise PartlyDone(
+            f"{account}: {why}; {kept}: run `audience backfill {account}` again later"
+        ) from None
 
 
 async def _pages(

@@ -3,6 +3,7 @@ a day or a value there, and the ticks and labels along them."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -55,14 +56,45 @@ def value_axis(
     return ValueAxis(low, (high - low) or 1.0, top, bottom), ticks
 
 
+_UNITS = ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+LABEL_CHAR = 7.0  # px: a generous width of a character of the axes' 11px system-ui labels
+
+
 def compact(value: float) -> str:
     """12,345 as "12.3k", 2,500,000 as "2.5M"."""
     size = abs(value)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+    for limit, suffix in _UNITS:
         if size >= limit:
             text = f"{value / limit:.1f}".removesuffix(".0")
             return text + suffix
     return f"{value:,.0f}"
+
+
+def tick_labels(ticks: list[float], signed: bool = False) -> list[str]:
+    """Each tick's value, compact ("1.25M", "1.5k", "800") but exact: as many decimals as it
+    needs at the ticks' step (1.25M is never "1.2M"), none when it is whole; "+" before a
+    positive value when `signed`."""
+    steps = [b - a for a, b in itertools.pairwise(ticks)]
+    step = min(steps) if steps else abs(ticks[0]) if ticks else 0.0
+    tolerance = (step or 1.0) * 1e-6  # the ticks are sums of floats
+    labels = []
+    for value in ticks:
+        limit, suffix = next(((lim, suf) for lim, suf in _UNITS if abs(value) >= lim), (1.0, ""))
+        scaled = value / limit
+        places = next(
+            (d for d in range(10) if abs(round(scaled, d) * limit - value) <= tolerance), 9
+        )
+        text = f"{round(scaled, places):,.{places}f}"
+        if text.strip("-0.,") == "":
+            text = "0"  # never "-0"
+        labels.append(("+" if signed and value > 0 else "") + text + suffix)
+    return labels
+
+
+def label_centre(at: float, label: str) -> float:
+    """Where a label centred on `at` goes so that it stays whole inside the chart's width."""
+    half = len(label) * LABEL_CHAR / 2
+    return min(max(at, half + 1), WIDTH - half - 1)
 
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:

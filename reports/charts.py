@@ -33,6 +33,8 @@ from reports.chart_axes import (
     date_label,
     date_ticks,
     day_axis,
+    label_centre,
+    tick_labels,
     value_axis,
 )
 from transforms.verdicts import verdict_words
@@ -61,6 +63,7 @@ class FlagLike(Protocol):
 class Tick:
     at: float  # x or y in the SVG
     label: str
+    text_at: float = 0.0  # on the date axis, the label's centre (kept inside the chart's width)
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,11 @@ def chart(
     panel = _gains_panel(rows, gains, axis)
     markers, shades = _marks(flagged, {r["day"]: r for r in rows}, axis, line, last)
     short = (last - first).days <= 45
-    x_ticks = [Tick(axis.x(d), date_label(d, short)) for d in date_ticks(first, last)]
+    x_ticks = [
+        Tick(axis.x(d), label, label_centre(axis.x(d), label))
+        for d in date_ticks(first, last)
+        for label in [date_label(d, short)]
+    ]
     flagged_words = ", ".join(m.title for m in markers) or "no flagged days"
     description = (
         f"Followers from {compact(values[0])} on {first} to {compact(values[-1])} on {last}, "
@@ -180,7 +187,7 @@ def chart(
         band=panel.band,
         zero=panel.zero,
         x_ticks=x_ticks,
-        y_ticks=[Tick(line.y(v), compact(v)) for v in y_values],
+        y_ticks=[Tick(line.y(v), t) for v, t in zip(y_values, tick_labels(y_values), strict=True)],
         gain_ticks=panel.ticks,
         markers=markers,
         shades=shades,
@@ -278,7 +285,8 @@ def _gains_panel(
         upper = [f"{axis.x(d):.1f},{scale.y(m + s):.1f}" for d, m, s in band_rows]  # type: ignore[arg-type]
         lower = [f"{axis.x(d):.1f},{scale.y(m - s):.1f}" for d, m, s in reversed(band_rows)]  # type: ignore[arg-type]
         band = " ".join(upper + lower)
-    ticks = [Tick(scale.y(v), f"{'+' if v > 0 else ''}{compact(v)}") for v in g_ticks]
+    labels = tick_labels(g_ticks, signed=True)
+    ticks = [Tick(scale.y(v), t) for v, t in zip(g_ticks, labels, strict=True)]
     return _GainsPanel(bars, band, zero, ticks)
 
 

@@ -19,6 +19,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from core.platforms import audience_word
 from reports.audit_page import write_audit
 from reports.charts import LEGEND, Chart, chart
 from reports.pages import PAGES, percentile_text, write_page
@@ -64,6 +65,11 @@ class AccountSection:
     @property
     def key(self) -> str:
         return f"{self.row.platform}:{self.row.handle}"
+
+    @property
+    def audience(self) -> str:
+        """The platform's word for its audience: stars, subscribers, followers."""
+        return audience_word(self.row.platform, self.row.handle)
 
 
 @dataclass(frozen=True)

@@ -416,6 +416,46 @@ def test_bad_accounts_get_one_line(
     assert "Traceback" not in result.out + result.err
 
 
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens once it is closed
+
+
+@pytest.mark.parametrize("failure", ["unreachable", "failing"])
+def test_an_unreachable_or_failing_github_is_partly_done_exit_3(
+    server: SimulatorServer,
+    sim: Simulator,
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+) -> None:
+    """Not bad input (2): GitHub down or answering 5xx after the retries is "partly done" (3),
+    as a spent rate limit is: run it again later; nothing half-written."""
+    for name, value in settings_env(server).items():
+        monkeypatch.setenv(name, value)
+    if failure == "unreachable":  # the simulator stopped: nothing listens on its address
+        url = f"http://127.0.0.1:{_closed_port()}/github"
+        monkeypatch.setenv("AUDIENCE_PLATFORMS__GITHUB__BASE_URL", url)
+        reason = "connection failed"
+    else:
+        sim.set_faults("github", error_rate=1.0)
+        reason = "HTTP 5"
+    warehouse = tmp_path / "wh.duckdb"
+    result = cli("--warehouse", warehouse, "backfill", f"github:{STEADY}")
+    assert result.code == 3, result.err
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith(f"error: github:{STEADY}: GitHub gave no usable answer: "), line
+    assert reason in line
+    assert "(gave up after" in line
+    assert line.endswith(f"nothing was stored: run `audience backfill github:{STEADY}` again later")
+    assert not stored(warehouse, STEADY)
+    assert "Traceback" not in result.out + result.err
+
+
 def test_a_wrong_token_is_one_line_and_never_shown_or_stored(
     server: SimulatorServer,
     tmp_path: Path,

@@ -129,6 +129,41 @@ def test_query_is_read_only(cli: Cli, tmp_path: Path) -> None:
     assert cli("query", "SELECT count(*) AS n FROM snapshots", "--format", "csv").out == "n\n2\n"
 
 
+@pytest.mark.parametrize(
+    ("tag", "named"),
+    [
+        ("\x1b[31m", "tag '\\x1b[31m' holds a control or format character"),
+        ("team\u202eevil", "tag 'team\\u202eevil' holds a control or format character"),
+        ("a\u200bb", "tag 'a\\u200bb' holds a control or format character"),
+        ("line\nbreak", "tag 'line\\nbreak' holds a control or format character"),
+        ("", "tag '' is empty"),
+        ("   ", "tag '   ' is empty"),
+        ("x" * 5000, f"tag '{'x' * 64}...' is 5,000 characters long"),
+        ("y" * 65, f"tag '{'y' * 64}...' is 65 characters long"),
+    ],
+)
+def test_accounts_add_refuses_a_tag_it_could_not_show(
+    cli: Cli, tmp_path: Path, tag: str, named: str
+) -> None:
+    assert cli("accounts", "add", "github:octocat", "--tag", "dev").code == 0
+    before = table_digest(tmp_path / "warehouse" / "audience.duckdb")
+    result = cli("accounts", "add", "github:torvalds", "--tag", "ok", "--tag", tag)
+    assert result.code == 2, result.err
+    assert result.err.count("\n") == 1, result.err  # one line
+    assert result.err.startswith(f"error: {named}: a tag is 1 to 64 characters"), result.err
+    assert result.err.rstrip().endswith("(nothing was stored)")
+    _no_raw_controls(result.err)
+    assert table_digest(tmp_path / "warehouse" / "audience.duckdb") == before
+
+
+def test_accounts_add_keeps_a_tag_of_64_printable_characters(cli: Cli) -> None:
+    tags = ("z" * 64, "équipe 2", "🚀 launch")
+    args = [arg for tag in tags for arg in ("--tag", tag)]
+    assert cli("accounts", "add", "github:octocat", *args).code == 0
+    listed = json.loads(cli("accounts", "list", "--format", "json").out)
+    assert listed[0]["tags"] == ",".join(tags)
+
+
 def test_accounts_add_list_remove(cli: Cli) -> None:
     assert (
         cli(
@@ -418,6 +453,36 @@ def test_anomalies_json_and_csv_carry_machine_values(cli: Cli, analysed: Path) -
     assert flags == {"true", "false"}
     one = cli("--warehouse", str(analysed), "anomalies", "--platform", "github")
     assert one.err.strip().splitlines()[-1] == "1 anomaly"  # not "1 anomalies"
+
+
+def test_anomalies_show_each_verdict_and_confidence(cli: Cli, analysed: Path) -> None:
+    import csv
+    import io
+
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        stored = {
+            (str(day), platform, handle, kind): (verdict, confidence)
+            for day, platform, handle, kind, verdict, confidence in con.execute(
+                "SELECT day, platform, handle, kind, verdict, confidence FROM anomalies"
+            ).fetchall()
+        }
+    assert stored
+    rows = json.loads(cli("--warehouse", str(analysed), "anomalies", "--format", "json").out)
+    shown = {
+        (r["day"], r["platform"], r["handle"], r["kind"]): (r["verdict"], r["confidence"])
+        for r in rows
+    }
+    assert shown == stored
+    csv_out = cli("--warehouse", str(analysed), "anomalies", "--format", "csv").out
+    records = list(csv.DictReader(io.StringIO(csv_out)))
+    assert {
+        (r["day"], r["platform"], r["handle"], r["kind"]): (r["verdict"], r["confidence"] or None)
+        for r in records
+    } == stored
+    table = cli("--warehouse", str(analysed), "anomalies").out
+    header = table.splitlines()[1]
+    assert "verdict" in header, header
+    assert "confidence" in header, header
 
 
 def test_audit_json_has_a_verdict_code_and_no_answer_exits_4(cli: Cli, analysed: Path) -> None:

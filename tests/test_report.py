@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -179,3 +180,72 @@ def test_the_audit_pages_why_is_one_bullet_per_piece_of_evidence(
     assert 2 <= len(bullets) <= 3
     assert all("Verdict:" not in b for b in bullets)  # the box above says it already
     assert any("were lost in the" in b and "(spike on 2024-09-09)" in b for b in bullets)
+
+
+def _value_of(label: str) -> float:
+    """What an axis label says: "1.25M" is 1,250,000, "+1.5k" 1,500."""
+    units = {"B": 1e9, "M": 1e6, "k": 1e3}
+    scale = units.get(label[-1], 1.0)
+    return float(label.rstrip("BMk").replace(",", "")) * scale
+
+
+def _days(start: dt.date, followers: list[float]) -> list[dict[str, object]]:
+    return [
+        {
+            "day": start + dt.timedelta(days=i),
+            "followers": f,
+            "observed": True,
+            "daily_gain": f - followers[i - 1] if i else None,
+            "spread_days": 1,
+            "baseline_median": None,
+            "baseline_sigma": None,
+        }
+        for i, f in enumerate(followers)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (1_200_000, 1_400_000, ["1.2M", "1.25M", "1.3M", "1.35M", "1.4M"]),
+        (1_000, 2_000, ["1k", "1.25k", "1.5k", "1.75k", "2k"]),
+        (0, 60_000, ["0", "20k", "40k", "60k"]),
+    ],
+)
+def test_every_axis_label_says_its_tick_exactly(low: int, high: int, expected: list[str]) -> None:
+    from reports.charts import chart
+
+    steps = 60
+    followers = [low + (high - low) * i / (steps - 1) for i in range(steps)]
+    drawn = chart(_days(dt.date(2026, 10, 1), followers), [], "Audience of x:someone")
+    assert drawn is not None
+    assert [t.label for t in drawn.y_ticks] == expected
+    for ticks in (drawn.y_ticks, drawn.gain_ticks):
+        labels = [t.label for t in ticks]
+        assert len(set(labels)) == len(labels), labels  # evenly spaced ticks, distinct labels
+        # each label is its tick's value: the ticks are evenly spaced, so must the labels be
+        values = [_value_of(label) for label in labels]
+        gaps = {round(b - a, 6) for a, b in itertools.pairwise(values)}
+        assert len(gaps) <= 1, labels
+
+
+def test_each_account_line_counts_its_audience_in_the_platforms_word(
+    analysed: Path, tmp_path: Path
+) -> None:
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        page = write_report(con, dt.date(2024, 12, 31), tmp_path / "report.html").read_text()
+    words = {
+        key: word
+        for key, word in re.findall(
+            r"<h3>([^ <]+) .*?class='pill[^>]*>[^<]*</span>\s*[\d,]+ (\w+); flagged growth",
+            page,
+            flags=re.S,
+        )
+    }
+    assert len(words) == 14, words  # every account's card
+    assert words["github:octo-org/widget"] == "stars"  # a repository's audience
+    assert words["github:janedoe"] == "followers"  # a user's
+    assert words["youtube:@cookingwithsam"] == "subscribers"
+    assert words["reddit:r/dataengineering"] == "subscribers"
+    assert words["mastodon:carol@hachyderm.io"] == "followers"
+    assert words["x:growthguru"] == "followers"

@@ -220,3 +220,44 @@ def test_report_of_10000_accounts_opens_in_chromium(page: Page, tmp_path: Path) 
     assert ranks[0] < 2  # some account needs attention, and it comes first
     _charts_are_readable(page)
     page.screenshot(ARTIFACTS / "report-10000.png", full_page=False)
+
+
+def test_every_axis_label_stays_inside_the_chart(page: Page, tmp_path: Path) -> None:
+    """A chart ending just after a month starts ("Dec 2026" at the right edge): every label of
+    both axes is drawn whole inside the SVG's width, as Chromium lays it out."""
+    from reports.charts import chart
+    from reports.pages import PAGES
+
+    first = dt.date(2026, 5, 1)
+    days = [
+        {
+            "day": first + dt.timedelta(days=i),
+            "followers": 1_200_000 + 1_000 * i,
+            "observed": True,
+            "daily_gain": 1_000 if i else None,
+            "spread_days": 1,
+            "baseline_median": None,
+            "baseline_sigma": None,
+        }
+        for i in range((dt.date(2026, 12, 2) - first).days + 1)
+    ]
+    drawn = chart(days, [], "Audience of github:octo-org/widget")
+    assert drawn is not None
+    assert drawn.x_ticks[-1].label == "Dec 2026"
+    html = PAGES.from_string(
+        "<!doctype html><title>chart</title>{% from 'chart.html' import chart %}{{ chart(c) }}"
+    ).render(c=drawn)
+    path = tmp_path / "chart.html"
+    path.write_text(html)
+    seen = page.load(path.as_uri())
+    assert seen.console_errors == []
+    boxes = page.evaluate(
+        """(() => { const s = document.querySelector('svg.chart');
+            const w = s.viewBox.baseVal.width;
+            return [...s.querySelectorAll('.axis text')].map(t => {
+                const b = t.getBBox(); return [t.textContent, b.x, b.x + b.width, w]; }); })()"""
+    )
+    assert any(label == "Dec 2026" for label, *_ in boxes)
+    for label, left, right, width in boxes:
+        assert left >= 0, (label, left)
+        assert right <= width, (label, right, width)

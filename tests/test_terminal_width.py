@@ -49,6 +49,8 @@ def test_anomalies_under_100_columns_are_records_that_fit(
         )
         assert fields["handle"].strip() in handles  # whole, on one line
         assert fields["explanation"].strip()
+        assert fields["verdict"].strip()  # the judgement and how sure, as stored
+        assert "confidence" in fields
     assert len(lines) < 25 * count  # a record a few lines long, not a word a line
 
 

@@ -71,10 +71,11 @@ def accounts_list(obj: Context, fmt: str) -> None:
 @pass_context
 def accounts_add(obj: Context, accounts: tuple[str, ...], tags: tuple[str, ...]) -> None:
     """Track PLATFORM:HANDLE accounts (e.g. github:octocat, mastodon:user@host)."""
-    from core.platforms import parse_account
+    from core.platforms import check_tag, parse_account
     from warehouse.accounts import track
 
     parsed = [parse_account(a) for a in accounts]  # validate all before changing anything
+    tags = tuple(check_tag(tag) for tag in tags)
     with obj.open() as con:
         for platform, handle in parsed:
             track(con, platform, handle, tags)

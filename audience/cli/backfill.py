@@ -53,8 +53,9 @@ def backfill_command(obj: Context, account: str) -> None:
     stars a request within GitHub's rate limit (60 requests an hour without
     AUDIENCE_GITHUB_TOKEN, 5,000 with it: without one, a repository that needs more is
     refused with how long it would take). Resumable: the pages read are kept in
-    backfill_pages until the rebuild is written; after Ctrl-C (exit 130) or a spent rate
-    limit (exit 3) the same command continues where it stopped.
+    backfill_pages until the rebuild is written; after Ctrl-C (exit 130), a spent rate
+    limit or GitHub unreachable or failing after the retries (exit 3) the same command
+    continues where it stopped.
     """
     from pipeline.backfill import backfill
 

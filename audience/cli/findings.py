@@ -28,6 +28,8 @@ ANOMALY_COLUMNS = [
     "kind",
     "attribution",
     "suspected_purchase",
+    "verdict",
+    "confidence",
     "severity",
     "explanation",
 ]
@@ -52,7 +54,7 @@ ANOMALY_FIGURES = [
 def anomalies_command(
     obj: Context, since: date | None, platform: str | None, suspected: bool, fmt: str
 ) -> None:
-    """Flagged days with their evidence, newest first.
+    """Flagged days with their verdict, confidence and evidence, newest first.
 
     --format json and csv add the figures: score, margin, gain, baseline, retention, the
     thresholds crossed (a JSON object) and when it was detected.
