@@ -34,9 +34,9 @@ from collectors.bluesky import BlueskyCollector
 from collectors.github import GitHubCollector
 from collectors.mastodon import MastodonCollector
 from collectors.platform import Collector
-from collectors.rate_gate import Clock, RateGate, SystemClock
+from collectors.rate_gate import Clock, SystemClock
 from collectors.redaction import Redactor, redacted_logs
-from collectors.requester import Requester
+from collectors.requester import Requester, open_requester
 from collectors.run import redactor_for
 from collectors.x import XCollector
 from collectors.youtube import YouTubeCollector
@@ -305,20 +305,15 @@ async def _platform(
 ) -> list[EngagementSample]:
     cls = READERS[platform]
     options = settings.platform(platform)
-    async with httpx.AsyncClient(
-        headers=cls.default_headers(settings.secrets),
-        timeout=options.timeout_s,
+    async with open_requester(
+        options,
+        cls.default_headers(settings.secrets),
+        cls.rate_headers,
+        cls.classify,
+        concurrency=options.max_concurrency,
+        clock=clock,
         transport=transport,
-    ) as client:
-        requester = Requester(
-            client,
-            lambda: RateGate(cls.rate_headers, options.max_wait_s, clock),
-            cls.classify,
-            max_retries=options.max_retries,
-            backoff_s=options.backoff_s,
-            semaphore=asyncio.Semaphore(options.max_concurrency),
-            clock=clock,
-        )
+    ) as requester:
         reader = _Reader(platform, requester, settings, day, settings.engagement.posts)
         read: Callable[[str], Awaitable[EngagementSample]] = getattr(reader, platform)
 

@@ -19,7 +19,6 @@ night. Only the fields of core.samples.SampledProfile are read; nothing is writt
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,8 +32,8 @@ from collectors.bluesky import BlueskyCollector
 from collectors.github import GitHubCollector
 from collectors.mastodon import MastodonCollector
 from collectors.platform import Collector
-from collectors.rate_gate import Clock, RateGate, SystemClock
-from collectors.requester import Requester
+from collectors.rate_gate import Clock, SystemClock
+from collectors.requester import Requester, open_requester
 from collectors.stargazers import PER_PAGE, STAR_JSON, classify, links
 from core.samples import SampledProfile
 from core.settings import Settings
@@ -136,20 +135,15 @@ class FollowerClient:
         classifier: Callable[[httpx.Response], None] = (
             classify if platform == "github" else collector.classify
         )
-        async with httpx.AsyncClient(
-            headers=collector.default_headers(settings.secrets),
-            timeout=options.timeout_s,
+        async with open_requester(
+            options,
+            collector.default_headers(settings.secrets),
+            collector.rate_headers,
+            classifier,
+            concurrency=1,
+            clock=clock,
             transport=transport,
-        ) as client:
-            requester = Requester(
-                client,
-                lambda: RateGate(collector.rate_headers, options.max_wait_s, clock),
-                classifier,
-                max_retries=options.max_retries,
-                backoff_s=options.backoff_s,
-                semaphore=asyncio.Semaphore(1),
-                clock=clock,
-            )
+        ) as requester:
             yield cls(platform, requester, collector.root(options), budget)
 
     async def _get(

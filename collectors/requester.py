@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from collectors.base import CollectorError, Malformed, RateLimited, Unavailable
-from collectors.rate_gate import Clock, RateGate, SystemClock
+from collectors.rate_gate import Clock, HeaderParser, RateGate, SystemClock
+from core.settings import PlatformSettings
 
 MAX_ATTEMPTS = 50  # a backstop: a request that was refused this often is given up
 
@@ -158,3 +160,42 @@ class Requester:
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter (AWS architecture blog's recommendation)."""
         return random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1)))
+
+
+@asynccontextmanager
+async def open_requester(
+    options: PlatformSettings,
+    headers: Mapping[str, str],
+    rate_headers: HeaderParser,
+    classify: Callable[[httpx.Response], None],
+    *,
+    concurrency: int,
+    clock: Clock,
+    transport: httpx.AsyncBaseTransport | None = None,
+    pooled: bool = False,
+) -> AsyncIterator[Requester]:
+    """A Requester over its own HTTP client for one platform, as its settings say: timeout,
+    retries, backoff, `concurrency` requests at a time behind a rate gate that reads the
+    platform's headers. `pooled`: the connection pool sized to `concurrency` too."""
+    client = (
+        httpx.AsyncClient(
+            headers=dict(headers),
+            timeout=options.timeout_s,
+            transport=transport,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+        if pooled
+        else httpx.AsyncClient(
+            headers=dict(headers), timeout=options.timeout_s, transport=transport
+        )
+    )
+    async with client:
+        yield Requester(
+            client,
+            lambda: RateGate(rate_headers, options.max_wait_s, clock),
+            classify,
+            max_retries=options.max_retries,
+            backoff_s=options.backoff_s,
+            semaphore=asyncio.Semaphore(concurrency),
+            clock=clock,
+        )

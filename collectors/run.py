@@ -12,10 +12,10 @@ from collectors.github import GitHubCollector
 from collectors.instagram import InstagramCollector
 from collectors.mastodon import MastodonCollector
 from collectors.platform import Collector
-from collectors.rate_gate import Clock, RateGate, SystemClock
+from collectors.rate_gate import Clock, SystemClock
 from collectors.redaction import Redactor, redacted_logs
 from collectors.reddit import RedditCollector
-from collectors.requester import Requester
+from collectors.requester import open_requester
 from collectors.twitch import TwitchCollector
 from collectors.x import XCollector
 from collectors.youtube import YouTubeCollector
@@ -64,24 +64,16 @@ async def _platform(
             )
             for h in handles
         ]
-    async with httpx.AsyncClient(
-        headers=cls.default_headers(settings.secrets),
-        timeout=options.timeout_s,
+    async with open_requester(
+        options,
+        cls.default_headers(settings.secrets),
+        cls.rate_headers,
+        cls.classify,
+        concurrency=options.max_concurrency,
+        clock=clock,
         transport=transport,
-        limits=httpx.Limits(
-            max_connections=options.max_concurrency,
-            max_keepalive_connections=options.max_concurrency,
-        ),
-    ) as client:
-        requester = Requester(
-            client,
-            lambda: RateGate(cls.rate_headers, options.max_wait_s, clock),
-            cls.classify,
-            max_retries=options.max_retries,
-            backoff_s=options.backoff_s,
-            semaphore=asyncio.Semaphore(options.max_concurrency),
-            clock=clock,
-        )
+        pooled=True,
+    ) as requester:
         collector = cls(requester, options, settings.secrets, redact)
         missing = collector.missing_credentials()
         if missing:

@@ -12,7 +12,6 @@ never writes (pipeline.backfill stores the pages and keeps the cursor).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,8 +23,8 @@ import httpx
 
 from collectors.base import CollectorError, Malformed, require_count
 from collectors.github import GitHubCollector
-from collectors.rate_gate import Clock, RateGate, RateState, SystemClock
-from collectors.requester import Requester
+from collectors.rate_gate import Clock, RateState, SystemClock
+from collectors.requester import Requester, open_requester
 from core.fetched import Outcome
 from core.settings import Settings
 
@@ -111,20 +110,15 @@ class StargazerClient:
     ) -> AsyncIterator[StargazerClient]:
         options = settings.platform("github")
         clock = clock or SystemClock()
-        async with httpx.AsyncClient(
-            headers=GitHubCollector.default_headers(settings.secrets),
-            timeout=options.timeout_s,
+        async with open_requester(  # one page at a time: the cursor moves in order
+            options,
+            GitHubCollector.default_headers(settings.secrets),
+            GitHubCollector.rate_headers,
+            classify,
+            concurrency=1,
+            clock=clock,
             transport=transport,
-        ) as client:
-            requester = Requester(
-                client,
-                lambda: RateGate(GitHubCollector.rate_headers, options.max_wait_s, clock),
-                classify,
-                max_retries=options.max_retries,
-                backoff_s=options.backoff_s,
-                semaphore=asyncio.Semaphore(1),  # one page at a time: the cursor moves in order
-                clock=clock,
-            )
+        ) as requester:
             yield cls(requester, GitHubCollector.root(options), clock)
 
     async def repository(self, handle: str) -> Repository:
