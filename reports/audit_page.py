@@ -325,6 +325,7 @@ def render_audit(audit: Audit) -> str:
     code = audit.verdict_code
     words = ACCOUNT_VERDICTS.get(code, "cannot say")
     detail = audit.verdict.split(": ", 1)[1] if ": " in audit.verdict else audit.verdict
+    why = _plain_reasons(audit.reasons)
     return PAGES.get_template("audit.html").render(
         title=title(audit),
         account=audit.account,
@@ -334,8 +335,8 @@ def render_audit(audit: Audit) -> str:
         detail=detail,
         sure=_SURE.get(audit.confidence or "none", audit.confidence),
         confidence=audit.confidence or "none",
-        why=_plain_reasons(audit.reasons)[:3],
-        more=max(len(_plain_reasons(audit.reasons)) - 3, 0),
+        why=why[:3],
+        more=max(len(why) - 3, 0),
         chart_of_account=chart(
             audit.chart_days
             or [{"day": d, "followers": f, "observed": True} for d, f in audit.series],
