@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -176,7 +176,7 @@ def test_a_collection_records_every_lasting_status_in_one_pass(
         "('mastodon', 'kept@x.social', true, 'active', 'id-1'), "
         "('mastodon', 'flaky@x.social', true, 'active', NULL)"
     )
-    at = datetime(2026, 1, 1, 3, tzinfo=timezone.utc)
+    at = datetime(2026, 1, 1, 3, tzinfo=UTC)
     results = [
         Fetched("mastodon", "kept@x.social", Outcome.OK, followers=5, observed_at=at),
         Fetched("mastodon", "flaky@x.social", Outcome.UNAVAILABLE, "503 twice", observed_at=at),
