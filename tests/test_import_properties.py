@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -121,3 +122,44 @@ def test_any_malformed_row_is_rejected_with_its_line(
     assert any(
         p.field == field or (field == "platform" and p.field == "handle") for p in problems
     ), problems
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    days=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 4), st.integers(0, 9)), min_size=1, max_size=30
+    ),
+    data=st.data(),
+)
+def test_rows_in_account_runs_read_the_same_as_in_any_order(
+    tmp_path_factory: pytest.TempPathFactory,
+    days: list[tuple[int, int, int]],
+    data: st.DataObject,
+) -> None:
+    """A file written account by account skips the grouping by account and day
+    (history_files._one_run_per_account); the same rows in any other order, repeats included,
+    are grouped. Both must give the same history: same rows, figures, lines and repeats."""
+    folder = tmp_path_factory.mktemp("runs")
+    rows = [(f"user{a}", date(2024, 1, 1) + timedelta(days=d), 100 + f) for a, d, f in days]
+    in_runs = sorted(rows, key=lambda r: (r[0], r[1]))
+    shuffled = data.draw(st.permutations(rows))
+
+    def read(
+        name: str, ordered: list[tuple[str, date, int]]
+    ) -> tuple[list[tuple[object, ...]], int, bool]:
+        path = folder / name
+        path.write_text(
+            "platform,handle,date,followers\n"
+            + "".join(f"github,{h},{d},{f}\n" for h, d, f in ordered),
+            encoding="utf-8",
+        )
+        try:
+            history = read_history([path], date(2026, 1, 1))
+        except ImportRejected as exc:  # the same day twice with different figures
+            return [], -1, bool(exc.total)
+        frame = history.frame.sort("handle", "day")
+        return frame.select("handle", "day", "followers").rows(), history.duplicates, False
+
+    first = read("runs.csv", in_runs)
+    second = read("shuffled.csv", list(shuffled))
+    assert first == second

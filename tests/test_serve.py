@@ -56,5 +56,8 @@ def test_serve_starts_a_local_server_and_schedules_the_nightly_run(tmp_path: Pat
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)
+        # the runner scheduled the flow through the started server, not a temporary API of its
+        # own ("Cannot schedule flows on an ephemeral server")
+        assert "ephemeral" not in proc.stdout.read()
     with pytest.raises(httpx.HTTPError):  # the server went with it
         httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)

@@ -3,14 +3,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from core.errors import MigrationError, WarehouseBusy, WarehouseError
+from core.fetched import Fetched, Outcome
 from tests.support.warehouse import CONTRACT
 from warehouse import migrations
+from warehouse.collection import record_collection
 from warehouse.db import open_warehouse, resolve_path
 from warehouse.migrations import Migration, apply_migrations, load_migrations
 
@@ -160,3 +163,46 @@ def test_waiting_writer_gets_the_lock_when_it_is_released(warehouse_path: Path) 
         pass
     with _hold_lock(warehouse_path, 1.0), open_warehouse(warehouse_path, timeout_s=20) as con:
         assert con.execute("SELECT count(*) FROM schema_migrations").fetchall()[0][0] >= 1
+
+
+def test_a_collection_records_every_lasting_status_in_one_pass(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """Statuses are written for the whole night at once: each lasting outcome becomes the
+    account's status, a passing fault changes nothing, an id seen before is kept when the new
+    answer has none, and an account answered twice keeps its last answer."""
+    con.execute(
+        "INSERT INTO accounts (platform, handle, tracked, status, platform_id) VALUES "
+        "('mastodon', 'kept@x.social', true, 'active', 'id-1'), "
+        "('mastodon', 'flaky@x.social', true, 'active', NULL)"
+    )
+    at = datetime(2026, 1, 1, 3, tzinfo=UTC)
+    results = [
+        Fetched("mastodon", "kept@x.social", Outcome.OK, followers=5, observed_at=at),
+        Fetched("mastodon", "flaky@x.social", Outcome.UNAVAILABLE, "503 twice", observed_at=at),
+        Fetched(
+            "mastodon", "gone@x.social", Outcome.NOT_FOUND, "404 from the server", observed_at=at
+        ),
+        Fetched("mastodon", "twice@x.social", Outcome.SUSPENDED, "suspended", observed_at=at),
+        Fetched(
+            "mastodon",
+            "twice@x.social",
+            Outcome.OK,
+            followers=1,
+            display_name="Back",
+            platform_id="id-2",
+            observed_at=at,
+        ),
+    ]
+    recorded = record_collection(con, "run-1", date(2026, 1, 1), results)
+    assert recorded.outcomes == {"ok": 2, "unavailable": 1, "not_found": 1, "suspended": 1}
+    rows = con.execute(
+        "SELECT handle, status, status_reason, platform_id, display_name FROM accounts "
+        "ORDER BY handle"
+    ).fetchall()
+    assert rows == [
+        ("flaky@x.social", "active", None, None, None),
+        ("gone@x.social", "not_found", "404 from the server", None, None),
+        ("kept@x.social", "active", None, "id-1", None),
+        ("twice@x.social", "active", None, "id-2", "Back"),
+    ]

@@ -138,23 +138,49 @@ def _log(
         con.unregister("_log")
 
 
+_STATUS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "platform": pl.String,
+    "handle": pl.String,
+    "status": pl.String,
+    "status_reason": pl.String,
+    "platform_id": pl.String,
+    "display_name": pl.String,
+}
+
+
 def _account_statuses(
     con: duckdb.DuckDBPyConnection, results: Sequence[Fetched], redact: Redact
 ) -> None:
-    """An outcome that says something lasting about an account becomes its status."""
-    for r in results:
-        status = _STATUS.get(r.outcome)
-        if status is None:
-            continue
+    """An outcome that says something lasting about an account becomes its status: one
+    statement for the whole night (one per account cost 45 s at 10,000 accounts). An account
+    answered twice keeps its last answer, as one statement per answer did."""
+    rows = {
+        (r.platform, r.handle): {
+            "platform": r.platform,
+            "handle": r.handle,
+            "status": status,
+            "status_reason": redact(r.reason) or None,
+            "platform_id": r.platform_id,
+            "display_name": r.display_name,
+        }
+        for r in results
+        if (status := _STATUS.get(r.outcome)) is not None
+    }
+    if not rows:
+        return
+    con.register("_statuses", pl.DataFrame(list(rows.values()), schema=_STATUS_SCHEMA))
+    try:
         con.execute(
             """
             INSERT INTO accounts (platform, handle, tracked, status, status_reason, platform_id, display_name)
-            VALUES (?, ?, true, ?, ?, ?, ?)
+            SELECT platform, handle, true, status, status_reason, platform_id, display_name
+            FROM _statuses
             ON CONFLICT (platform, handle) DO UPDATE SET
                 status = excluded.status, status_reason = excluded.status_reason,
                 platform_id = coalesce(excluded.platform_id, accounts.platform_id),
                 display_name = coalesce(excluded.display_name, accounts.display_name),
                 updated_at = now()
-            """,
-            [r.platform, r.handle, status, redact(r.reason) or None, r.platform_id, r.display_name],
+            """
         )
+    finally:
+        con.unregister("_statuses")

@@ -236,15 +236,17 @@ def serve_command(obj: Context, port: int) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     cron, timezone = _nightly_schedule()
     server = None
+    chosen = None  # the local API this command chose (a kept one, or one it started)
     if not os.environ.get("PREFECT_API_URL"):
         from flows.api import kept_url, record
 
         kept = kept_url()
         if kept:
-            os.environ["PREFECT_API_URL"] = kept
+            os.environ["PREFECT_API_URL"] = chosen = kept
             click.echo(f"no PREFECT_API_URL set: using the kept local Prefect API at {kept}")
         else:
             server = _start_prefect_server(port)
+            chosen = os.environ["PREFECT_API_URL"]
             # `audience run` meanwhile records its runs here too (flows/api.py)
             record(os.environ["PREFECT_API_URL"], server.pid)
             click.echo(
@@ -253,22 +255,28 @@ def serve_command(obj: Context, port: int) -> None:
             )
     try:
         from prefect.schedules import Cron
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
         from flows.nightly import nightly
 
         click.echo(
             f"serving the nightly flow on cron '{cron}' ({timezone}); warehouse {obj.warehouse}"
         )
-        nightly.serve(
-            name="nightly",
-            schedules=[Cron(cron, timezone=timezone)],
-            limit=1,
-            print_starting_message=False,
-            parameters={
-                "warehouse": str(obj.warehouse),
-                "config": str(obj.config) if obj.config else None,
-            },
-        )
+        # Prefect read its settings when it was first imported (flows.api, above): the API
+        # chosen here reaches its runner through its own temporary_settings (the environment
+        # only reaches the flow runs' subprocesses); without it the runner registered the
+        # deployment through a temporary API of its own and could not schedule it
+        with temporary_settings(updates={PREFECT_API_URL: chosen} if chosen else {}):
+            nightly.serve(
+                name="nightly",
+                schedules=[Cron(cron, timezone=timezone)],
+                limit=1,
+                print_starting_message=False,
+                parameters={
+                    "warehouse": str(obj.warehouse),
+                    "config": str(obj.config) if obj.config else None,
+                },
+            )
     finally:
         if server is not None:
             from flows.api import forget
