@@ -39,7 +39,7 @@ class DetectionSettings(BaseModel):
     churn_min_ratio: float = Field(3.0, ge=1)  # gross movement / net movement of `following`
     churn_min_relative: float = Field(0.25, ge=0)  # gross movement / following count
     posting_burst_ratio: float = Field(2.0, ge=1)  # a trigger this many times usual: a burst
-    rounding_steps: float = Field(2.0, ge=1)  # YouTube: a jump must exceed this many rounding steps
+    rounding_steps: float = Field(2.0, ge=1)  # YouTube: a jump or drip exceeds this many steps
     platform_event_z: float = Field(2.0, gt=0)  # co-movement: accounts moving this much...
     platform_event_min_accounts: int = Field(3, ge=2)  # ...at least this many...
     platform_event_share: float = Field(0.3, gt=0, le=1)  # ...and this share of the platform's
