@@ -57,5 +57,5 @@ class DetectionSettings(BaseModel):
     trigger_min_extra_posts: float = Field(0.5, ge=0)  # ...and this many more (one upload)
     trigger_max_chance: float = Field(0.02, gt=0, le=1)  # ...and that unlikely by chance
     drip_flat_max_cv: float = Field(0.5, gt=0)  # a drip's days vary less: flat, as panels deliver
-    ramp_min_ratio: float = Field(1.8, gt=1)  # last third over first third: accelerating
+    ramp_min_ratio: float = Field(1.8, gt=1)  # level reached over the start: accelerating
     gap_max_share: float = Field(0.5, gt=0, le=1)  # more of the growth in interpolated days: a gap

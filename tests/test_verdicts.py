@@ -238,3 +238,28 @@ def test_co_movement_among_hundreds_of_accounts_is_a_platform_event() -> None:
     one_by_one = compute(snapshots, cases.AS_OF, alone).anomalies
     one_by_one = one_by_one.filter(pl.col("day") == cases.day(day))
     assert "platform_event" not in one_by_one.get_column("verdict").to_list()
+
+
+def _drip_evidence(days: list[float], sigma: float) -> Evidence:
+    """A drip of these daily excesses, quiet before and after (no activity figure)."""
+    profile = [0.0] * 3 + days + [0.0] * (len(PROFILE) - 3 - len(days))
+    return evidence(kind="drip", length=len(days), profile=profile, sigma=sigma, baseline=900.0)
+
+
+def test_one_noisy_day_late_in_an_even_drip_is_no_ramp() -> None:
+    """Rebuilt from a miss of the independent generator: an 11-day drip of about 1,800 a day
+    on a 1.16M-follower Twitch account (robust sigma 194), whose excess days vary by a third.
+    Its biggest day (2,746, the 10th) stood 1.8x above its first two days on its own; the
+    level around it (with the day before) did not climb: an even delivery, not a launch."""
+    days = [1465.0, 1585, 1682, 1937, 2428, 1982, 1670, 1425, 1495, 2746, 1582]
+    judgement = judge(_drip_evidence(days, 194.0), T)
+    assert "ramp" not in judgement.evidence
+    assert judgement.verdict in ("suspected_purchase", "unexplained")
+
+
+def test_a_launch_still_climbs_to_a_ramp() -> None:
+    """r/Helldivers-like: the gains multiply for a week, then ease off."""
+    days = [46272.0, 67727, 96541, 132225, 211420, 287437, 412314, 316705, 272277, 177114]
+    judgement = judge(_drip_evidence(days, 80.0), T)
+    assert "ramp" in judgement.evidence
+    assert judgement.verdict != "suspected_purchase"
