@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -263,3 +264,21 @@ def test_a_launch_still_climbs_to_a_ramp() -> None:
     judgement = judge(_drip_evidence(days, 80.0), T)
     assert "ramp" in judgement.evidence
     assert judgement.verdict != "suspected_purchase"
+
+
+def test_an_upload_or_two_does_not_explain_a_two_week_even_drip() -> None:
+    """Rebuilt from a miss of the independent generator: a 4,890-subscriber channel that posts
+    about once in ten days gains 120 a day more than usual for 13 days, evenly (1,560, 32%), and
+    uploads twice in the 9 days up to the drip (0.9 as usual). One upload explains a few days of
+    arrivals, not an even rate for two weeks: that posting is what chance gives a rare poster
+    (23%), so it is no trigger, and the flat drip stands."""
+    drip = _drip_evidence([120.0] * 13, 7.4)
+    rare = replace(drip, posts_recent=2.0, posts_usual=0.9, baseline=2.0)
+    judgement = judge(rare, T)
+    assert "trigger" not in judgement.evidence
+    assert judgement.verdict == "suspected_purchase"
+    assert "flat_drip" in judgement.evidence
+    # posting beyond chance over the drip's days still explains it (6 uploads: p = 0.0003)
+    busy = judge(replace(rare, posts_recent=6.0), T)
+    assert "trigger" in busy.evidence
+    assert busy.verdict != "suspected_purchase"
