@@ -39,7 +39,7 @@ class DetectionSettings(BaseModel):
     churn_min_ratio: float = Field(3.0, ge=1)  # gross movement / net movement of `following`
     churn_min_relative: float = Field(0.25, ge=0)  # gross movement / following count
     posting_burst_ratio: float = Field(2.0, ge=1)  # a trigger this many times usual: a burst
-    rounding_steps: float = Field(2.0, ge=1)  # YouTube: a jump must exceed this many rounding steps
+    rounding_steps: float = Field(2.0, ge=1)  # YouTube: a jump or drip exceeds this many steps
     platform_event_z: float = Field(2.0, gt=0)  # co-movement: accounts moving this much...
     platform_event_min_accounts: int = Field(3, ge=2)  # ...at least this many...
     platform_event_share: float = Field(0.3, gt=0, le=1)  # ...and this share of the platform's
@@ -57,5 +57,5 @@ class DetectionSettings(BaseModel):
     trigger_min_extra_posts: float = Field(0.5, ge=0)  # ...and this many more (one upload)
     trigger_max_chance: float = Field(0.02, gt=0, le=1)  # ...and that unlikely by chance
     drip_flat_max_cv: float = Field(0.5, gt=0)  # a drip's days vary less: flat, as panels deliver
-    ramp_min_ratio: float = Field(1.8, gt=1)  # last third over first third: accelerating
+    ramp_min_ratio: float = Field(1.8, gt=1)  # level reached over the start: accelerating
     gap_max_share: float = Field(0.5, gt=0, le=1)  # more of the growth in interpolated days: a gap

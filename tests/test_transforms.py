@@ -322,3 +322,66 @@ def test_rolling_windows_give_polars_figures(
     )
     whole = series.rolling_sum(window, min_samples=window)
     assert np.allclose(rolling_sum(x, window), polars(whole), equal_nan=True, rtol=0, atol=1e-9)
+
+
+def _rounded_channel(
+    gains: np.ndarray, start: float, posts: np.ndarray | None = None
+) -> pl.DataFrame:
+    """A YouTube channel's published counts: the true audience rounded down to 3 significant
+    figures (100s between 10,000 and 100,000)."""
+    true = start + np.cumsum(gains)
+    return pl.DataFrame(
+        {
+            "platform": "youtube",
+            "handle": "@chan",
+            "day": days(len(gains)),
+            "followers": (np.floor(true / 100) * 100).astype(np.int64),
+            "posts": posts,
+        },
+        schema_overrides={"posts": pl.Int64},
+    )
+
+
+def test_a_rounded_channels_usual_gain_is_its_pace_not_zero() -> None:
+    """A 49,000-subscriber channel gaining about 20 a day shows a step of 100 every five days or
+    so: the median day shows nothing, the mean is its pace."""
+    gains = np.random.default_rng(2).poisson(20, 200).astype(float)
+    metrics = series(_rounded_channel(gains, 49_000), D0 + timedelta(199))
+    usual = metrics.filter(pl.col("day") >= D0 + timedelta(60)).get_column("baseline_median")
+    assert usual.min() >= 14
+    assert usual.max() <= 27
+    # the same counts on a platform that does not round: the median of its days, 0
+    other = _rounded_channel(gains, 49_000).with_columns(platform=pl.lit("x"))
+    x = series(other, D0 + timedelta(199)).filter(pl.col("day") >= D0 + timedelta(60))
+    assert x.get_column("baseline_median").max() == 0
+
+
+def test_a_drip_on_a_rounded_channel_is_not_organic_because_the_channel_grows() -> None:
+    """Rebuilt from a miss of the independent generator: a 49,000-subscriber weekly poster
+    gaining about 20 a day gets 1,100 bought over 7 days, keeps 90% of them. Read against a
+    usual gain of 0 (the median of rounded days), its ordinary growth after the drip looked
+    like sustained organic gains and the drip was judged organic."""
+    n, at = 200, 120
+    gains = np.random.default_rng(2).poisson(20, n).astype(float)
+    gains[at : at + 7] += 157
+    gains[at + 10 : at + 32] -= 5
+    posts = 40 + np.floor((np.arange(n) - 3) / 7)
+    found = analyse(_rounded_channel(gains, 49_000, posts))
+    drips = found.filter(pl.col("kind") == "drip")
+    assert drips.height == 1
+    row = drips.row(0, named=True)
+    assert row["verdict"] in ("suspected_purchase", "unexplained")
+    assert "sustained" not in row["evidence"]
+
+
+def test_a_drip_on_a_rounded_channel_needs_more_than_two_rounding_steps() -> None:
+    """A 50,000-subscriber channel gaining 21 a day has a week of 43 a day: 154 more, under two
+    rounding steps of 100 once rounded (the sum of rounded days is off by up to a step)."""
+    gains = np.full(160, 21.0)
+    gains[120:127] = 43.0
+    snaps = _rounded_channel(gains, 50_000)
+    assert analyse(snaps).is_empty()
+    # the rounding guard is what holds: with one step it would be a drip
+    assert analyse(snaps, DetectionSettings(rounding_steps=1)).get_column("kind").to_list() == [
+        "drip"
+    ]

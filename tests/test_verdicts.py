@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -238,3 +239,46 @@ def test_co_movement_among_hundreds_of_accounts_is_a_platform_event() -> None:
     one_by_one = compute(snapshots, cases.AS_OF, alone).anomalies
     one_by_one = one_by_one.filter(pl.col("day") == cases.day(day))
     assert "platform_event" not in one_by_one.get_column("verdict").to_list()
+
+
+def _drip_evidence(days: list[float], sigma: float) -> Evidence:
+    """A drip of these daily excesses, quiet before and after (no activity figure)."""
+    profile = [0.0] * 3 + days + [0.0] * (len(PROFILE) - 3 - len(days))
+    return evidence(kind="drip", length=len(days), profile=profile, sigma=sigma, baseline=900.0)
+
+
+def test_one_noisy_day_late_in_an_even_drip_is_no_ramp() -> None:
+    """Rebuilt from a miss of the independent generator: an 11-day drip of about 1,800 a day
+    on a 1.16M-follower Twitch account (robust sigma 194), whose excess days vary by a third.
+    Its biggest day (2,746, the 10th) stood 1.8x above its first two days on its own; the
+    level around it (with the day before) did not climb: an even delivery, not a launch."""
+    days = [1465.0, 1585, 1682, 1937, 2428, 1982, 1670, 1425, 1495, 2746, 1582]
+    judgement = judge(_drip_evidence(days, 194.0), T)
+    assert "ramp" not in judgement.evidence
+    assert judgement.verdict in ("suspected_purchase", "unexplained")
+
+
+def test_a_launch_still_climbs_to_a_ramp() -> None:
+    """r/Helldivers-like: the gains multiply for a week, then ease off."""
+    days = [46272.0, 67727, 96541, 132225, 211420, 287437, 412314, 316705, 272277, 177114]
+    judgement = judge(_drip_evidence(days, 80.0), T)
+    assert "ramp" in judgement.evidence
+    assert judgement.verdict != "suspected_purchase"
+
+
+def test_an_upload_or_two_does_not_explain_a_two_week_even_drip() -> None:
+    """Rebuilt from a miss of the independent generator: a 4,890-subscriber channel that posts
+    about once in ten days gains 120 a day more than usual for 13 days, evenly (1,560, 32%), and
+    uploads twice in the 9 days up to the drip (0.9 as usual). One upload explains a few days of
+    arrivals, not an even rate for two weeks: that posting is what chance gives a rare poster
+    (23%), so it is no trigger, and the flat drip stands."""
+    drip = _drip_evidence([120.0] * 13, 7.4)
+    rare = replace(drip, posts_recent=2.0, posts_usual=0.9, baseline=2.0)
+    judgement = judge(rare, T)
+    assert "trigger" not in judgement.evidence
+    assert judgement.verdict == "suspected_purchase"
+    assert "flat_drip" in judgement.evidence
+    # posting beyond chance over the drip's days still explains it (6 uploads: p = 0.0003)
+    busy = judge(replace(rare, posts_recent=6.0), T)
+    assert "trigger" in busy.evidence
+    assert busy.verdict != "suspected_purchase"

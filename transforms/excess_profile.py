@@ -267,11 +267,14 @@ class Reading:
         top = core.index(peak)
         rising = [b > a for a, b in itertools.pairwise(core[: top + 1])]
         # climbing for days (most day-to-day moves up to the peak are rises) from a start well
-        # below it: one quiet day before an even delivery is no ramp
+        # below it: one quiet day before an even delivery is no ramp. The level reached is the
+        # mean of the peak and the day before it, as the start is the mean of its first two
+        # days: the largest of a dozen noisy days stands well above their level on its own
+        reached = (core[top - 1] + peak) / 2 if top >= 1 else peak
         ramp = (
             len(core) >= 4
             and top >= 2
-            and (core[0] + core[1]) / 2 <= peak / self.t.ramp_min_ratio
+            and (core[0] + core[1]) / 2 <= reached / self.t.ramp_min_ratio
             and sum(rising) >= 2 * len(rising) / 3
         )
         edge = max(0.25 * mean, self.t.verdict_noise_sigmas * self.sigma)

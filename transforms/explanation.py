@@ -69,6 +69,7 @@ def thresholds(row: dict[str, Any], t: DetectionSettings) -> str:
             "drip_min_relative",
             "drip_min_absolute",
             "drip_max_day_share",
+            "rounding_steps",
         ),
         "following_churn": (
             "churn_window_days",

@@ -116,16 +116,22 @@ def _baseline(
     f: np.ndarray, gain: np.ndarray, rounded: np.ndarray, t: DetectionSettings
 ) -> dict[str, np.ndarray]:
     """Robust baseline of each day's gain from the previous `baseline_days` days, and the z score."""
-    median, lower, upper = rolling_quartiles(lag(gain, 1), t.baseline_days, t.min_history_days)
-    # organic arrivals are roughly Poisson, so no account is steadier than sqrt(mean gain);
-    # without this floor a short window's discrete IQR can make ordinary days look extreme
-    sigma = np.fmax(np.fmax((upper - lower) / IQR_TO_SIGMA, np.sqrt(np.maximum(median, 0.0))), 1.0)
-    excess = gain - median
+    previous = lag(gain, 1)
+    median, lower, upper = rolling_quartiles(previous, t.baseline_days, t.min_history_days)
     before = lag(f, 1)
     # YouTube publishes subscriber counts rounded down to 3 significant figures
     step = np.zeros_like(before)
     at = np.flatnonzero(rounded & (before >= 1000))
     step[at] = np.power(10.0, np.floor(np.log10(np.maximum(before[at], 1.0)) + 1e-9) - 2)
+    # on a rounded series most days show no gain and a few a whole step, so the median of the
+    # days says 0 however fast the channel grows: its usual gain is the mean of the window (the
+    # rounding errors of a sum of gains cancel but for one step)
+    pace = rolling_sum(previous, t.baseline_days) / t.baseline_days
+    median = np.where(rounded & ~np.isnan(pace), pace, median)
+    # organic arrivals are roughly Poisson, so no account is steadier than sqrt(mean gain);
+    # without this floor a short window's discrete IQR can make ordinary days look extreme
+    sigma = np.fmax(np.fmax((upper - lower) / IQR_TO_SIGMA, np.sqrt(np.maximum(median, 0.0))), 1.0)
+    excess = gain - median
     return {
         "baseline_median": median,
         "followers_prev": before,
@@ -201,6 +207,7 @@ def _drip(
     w = t.drip_window_days
     lagged_median = np.maximum(lag(c["baseline_median"], w - 1), 0.0)
     lagged_sigma = lag(c["baseline_sigma"], w - 1)
+    step = c["rounding_step"] * t.rounding_steps
     window_excess = rolling_sum(gain, w) - w * lagged_median
     biggest_day = rolling_max(gain - lagged_median, w)
     z = window_excess / (lagged_sigma * w**0.5)
@@ -217,6 +224,8 @@ def _drip(
         _ratio(window_excess, t.drip_min_absolute),
         # spread out, not one big day: that is a spike
         _ratio(window_excess * t.drip_max_day_share, biggest_day),
+        # on YouTube, more than the spike's rounding steps (a sum is off by up to one step)
+        *([_ratio(window_excess, lag(step, w - 1))] if step.any() else []),
     )
     # a window without a full baseline gets no verdict
     scored = observed & ~np.isnan(z) & ~np.isnan(biggest_day)

@@ -84,10 +84,11 @@ def poisson_tail(k: float, mean: float) -> float:
     return max(1.0 - total, 0.0)
 
 
-def _above(posts: float, usual: float, t: DetectionSettings) -> bool:
+def _above(posts: float, usual: float, t: DetectionSettings, *, one_post: bool = True) -> bool:
     """Posting that stands out of the account's own rate: for an account that posts less than
-    once in as many days, any post (one upload of a weekly poster); otherwise more posts than
-    its usual rate makes likely by chance (Poisson, `trigger_max_chance`)."""
+    once in as many days, any post (one upload of a weekly poster); otherwise, or without
+    `one_post`, more posts than its usual rate makes likely by chance (Poisson,
+    `trigger_max_chance`)."""
     if math.isnan(posts) or math.isnan(usual):
         return False
     usual = max(usual, 0.0)
@@ -95,19 +96,21 @@ def _above(posts: float, usual: float, t: DetectionSettings) -> bool:
         return False
     if posts - usual < t.trigger_min_extra_posts:
         return False
-    return usual < 1 or poisson_tail(posts, usual) <= t.trigger_max_chance
+    return (one_post and usual < 1) or poisson_tail(posts, usual) <= t.trigger_max_chance
 
 
 def _trigger(e: Evidence, t: DetectionSettings, delivery_days: int) -> tuple[float, float] | None:
     """Posting above the account's own rate, up to the growth's first day or over the days it
     came in: the posts and the usual count of the one that shows it. One post explains a few
     days of arrivals, not an even rate for weeks: a longer drip needs posting above its rate
-    over the drip's own days."""
+    over the drip's own days, beyond chance even for a rare poster (one upload in those days
+    explains no more than a few of them)."""
+    short = e.kind != "drip" or delivery_days <= SHORT_DELIVERY
     windows = [(e.posts_recent, e.posts_usual)]
-    if e.kind != "drip" or delivery_days <= SHORT_DELIVERY:
+    if short:
         windows.insert(0, (e.start_posts, e.start_usual))
     for posts, usual in windows:
-        if posts is not None and usual is not None and _above(posts, usual, t):
+        if posts is not None and usual is not None and _above(posts, usual, t, one_post=short):
             return posts, max(usual, 0.0)
     return None
 
