@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flows.api import STATE_FILE
+
 
 def _port() -> int:
     with socket.socket() as s:
@@ -54,10 +56,11 @@ def test_serve_starts_a_local_server_and_schedules_the_nightly_run(tmp_path: Pat
             assert schedule["schedule"]["cron"] == "30 3 * * *"
             assert schedule["schedule"]["timezone"] == "Europe/Berlin"
         finally:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGTERM)  # a service manager's stop; Ctrl-C takes its path
             proc.wait(timeout=60)
         # the runner scheduled the flow through the started server, not a temporary API of its
         # own ("Cannot schedule flows on an ephemeral server")
         assert "ephemeral" not in proc.stdout.read()
+    assert not (tmp_path / "home" / STATE_FILE).exists()  # nor is it recorded as kept
     with pytest.raises(httpx.HTTPError):  # the server went with it
         httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)

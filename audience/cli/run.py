@@ -229,10 +229,16 @@ def serve_command(obj: Context, port: int) -> None:
     """Run the nightly schedule (from prefect.yaml) in this process until stopped.
 
     Uses the Prefect server at PREFECT_API_URL; when none is set, starts a local one on
-    127.0.0.1 for as long as this command runs, and says so. Stop with Ctrl-C.
+    127.0.0.1 for as long as this command runs, and says so. Stop with Ctrl-C, or SIGTERM (what
+    a service manager sends), which stops it the same way.
     """
+    import signal
     import subprocess
 
+    # Prefect's runner let SIGTERM go unheeded: the command kept serving and, once killed,
+    # left its server behind; SIGTERM now takes Ctrl-C's path (deployments paused, server
+    # stopped)
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     cron, timezone = _nightly_schedule()
     server = None
