@@ -55,6 +55,7 @@ class SampleReport:
     taken: list[str] = field(default_factory=list)  # "platform:handle day: 91 of 100 ..."
     queued: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    requests: int = 0  # spent on the platforms (profiles and list pages)
 
     def lines(self) -> list[str]:
         return [*self.taken, *self.queued, *self.refused]
@@ -77,8 +78,10 @@ def _profiles(judged: list[SampledProfile]) -> list[Profile]:
     ]
 
 
-def _what(t: Target) -> str:
+def _what(t: Target, kind: str = "jump") -> str:
     span = t.day.isoformat() if t.first == t.day else f"{t.first} to {t.day}"
+    if kind == "baseline":  # the ordinary days end `[samples] baseline_gap_days` before
+        span = f"ordinary days before {t.first}"
     if t.platform == "github":
         return f"stargazers of {span}"
     return f"followers who arrived on {span}"
@@ -92,7 +95,7 @@ def _summary(t: Target, kind: str, status: str, now: datetime, **values: Any) ->
         "day": t.day,
         "kind": kind,
         "status": status,
-        "what": _what(t),
+        "what": _what(t, kind),
         "sampled_at": now,
     } | values
 
@@ -221,6 +224,7 @@ async def _sample_platform(
             _store(warehouse, settings, rows)
             report.taken.append(line)
             done += 1
+        report.requests += client.spent
     return done
 
 
@@ -243,7 +247,6 @@ def sample_anomalies(
     analyse_after: bool = True,
 ) -> SampleReport:
     """Sample the new growth anomalies (or ACCOUNT's largest one), store, re-judge."""
-    report = SampleReport()
     timeout = settings.warehouse.lock_timeout_s
     with open_warehouse(warehouse, read_only=True, timeout_s=timeout) as con:
         if account is not None:
@@ -258,6 +261,25 @@ def sample_anomalies(
                 raise AudienceError(f"{account}: no growth anomaly of its own to sample")
         else:
             frame = stored.to_sample(con, as_of - timedelta(days=RECENT_DAYS), SAMPLED_PLATFORMS)
+    report, done = sample_frame(warehouse, settings, frame, clock=clock, transport=transport)
+    if done and analyse_after:
+        run_analysis(warehouse, settings, as_of, lock_timeout_s=timeout)
+    return report
+
+
+def sample_frame(
+    warehouse: Path,
+    settings: Settings,
+    frame: pl.DataFrame,
+    *,
+    clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[SampleReport, int]:
+    """Sample the growth anomalies of `frame` (warehouse.samples.to_sample's columns: read from
+    the stored analysis, or from an analysis in memory as `audit` of an untracked repository
+    makes), storing samples and summaries in `warehouse` (whose snapshots place the jumps);
+    nothing is re-judged. The report, and how many samples were taken."""
+    report = SampleReport()
     targets = _targets(frame)
     now = datetime.now(UTC)
     users = [t for t in targets if t.platform == "github" and "/" not in t.handle]
@@ -282,9 +304,7 @@ def sample_anomalies(
                     warehouse, settings, platform, group, report, clock=clock, transport=transport
                 )
             )
-    if done and analyse_after:
-        run_analysis(warehouse, settings, as_of, lock_timeout_s=timeout)
-    return report
+    return report, done
 
 
 def describe(report: SampleReport) -> str:

@@ -5,17 +5,20 @@ evidence for suspected_purchase."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from audience.cli import main
 from core.settings import load_settings
 from pipeline.sample import sample_anomalies
 from simulator.audiences import AccountSpec, Event
 from simulator.server import SimulatorServer
+from tests.support.cli import Result
 from tests.support.clock import FakeClock
 from tests.support.simulator import analysed_history, jump_sample_and_anomaly, serving
 
@@ -71,3 +74,89 @@ def test_a_star_purchase_sample_shows_the_bought_share_above_its_baseline(
     assert "stargazers of" in anomaly[0][2]
     assert "look inauthentic, against" in anomaly[0][2]
     server.simulator.reset()
+
+
+@pytest.fixture
+def audit(
+    server: SimulatorServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[..., Result]]:
+    """`audience audit ARGS` in-process on the simulated last day, against the simulator, with
+    the token or without (token=None); the warehouse is tmp_path's."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("AUDIENCE_WAREHOUSE", "AUDIENCE_CONFIG", "AUDIENCE_GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AUDIENCE_PLATFORMS__GITHUB__BASE_URL", f"{server.url}/github")
+    monkeypatch.setenv("AUDIENCE_PLATFORMS__GITHUB__BACKOFF_S", "0.01")
+
+    def run(*args: object, token: str | None = TOKEN) -> Result:
+        if token is None:
+            monkeypatch.delenv("AUDIENCE_GITHUB_TOKEN", raising=False)
+        else:
+            monkeypatch.setenv("AUDIENCE_GITHUB_TOKEN", token)
+        argv = ["--warehouse", str(tmp_path / "wh.duckdb"), "audit", *map(str, args)]
+        code = main(argv, today=lambda: TODAY)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    yield run
+    server.simulator.reset()
+
+
+def test_the_audit_of_an_untracked_repository_shows_its_stargazer_evidence(
+    audit: Callable[..., Result], tmp_path: Path
+) -> None:
+    jump_day = START + timedelta(days=JUMP)
+    page = tmp_path / "audit.html"
+    result = audit(f"github:{REPO}", "--format", "json", "--html", page)
+    assert result.code == 0, result.err
+    found = json.loads(result.out)
+    # the rebuilt history
+    assert found["days_observed"] > DAYS
+    assert "its history was rebuilt now from the timestamps" in " ".join(found["limits"])
+    # the stargazer evidence: the jump's sample against ordinary days'
+    (jump,) = [s for s in found["samples"] if s["kind"] == "jump"]
+    assert jump["status"] == "done"
+    assert jump["day"] == str(jump_day)
+    assert jump["size"] == 100
+    assert jump["share"] - jump["baseline_share"] >= 0.4
+    assert jump["share_low"] <= jump["share"] <= jump["share_high"]
+    (said,) = found["sampled"]
+    assert said.startswith(
+        f"sampled now from github: 100 stargazers at most of its largest jump ({jump_day})"
+    )
+    # the verdict uses it
+    (day,) = [f for f in found["flagged"] if f["day"] == str(jump_day)]
+    assert day["verdict"] == "suspected_purchase"
+    assert "sample" in day["evidence"]
+    assert found["verdict_code"] == "bought_audience_likely"
+    assert "stargazers of" in " ".join(found["reasons"])
+    html = page.read_text()
+    assert "Who arrived (follower samples)" in html
+    assert "of ordinary days" in html
+    # the text page, read again: stored history analysed alone, the stored sample shown
+    text = audit(f"github:{REPO}")
+    assert text.code == 0, text.err
+    who = text.out.split("Who arrived (follower samples)")[1]
+    assert f"{jump['flagged']} of 100 look inauthentic" in who
+    assert "against" in who
+    assert "bought audience likely" in text.out
+    assert "was analysed now on its own" in text.out
+
+
+def test_without_a_token_the_untracked_audit_says_what_a_sample_needs(
+    audit: Callable[..., Result], tmp_path: Path
+) -> None:
+    result = audit(f"github:{REPO}", "--format", "json", token=None)
+    assert result.code == 0, result.err
+    found = json.loads(result.out)
+    assert found["days_observed"] > DAYS  # ~40 pages: within the 60 an hour
+    assert found["samples"] == []
+    (said,) = found["sampled"]
+    assert "no stargazer sample of its largest jump" in said
+    assert "without a token GitHub allows 60" in said
+    assert "AUDIENCE_GITHUB_TOKEN" in said
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM sample_summaries").fetchall() == [(0,)]
