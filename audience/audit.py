@@ -24,6 +24,7 @@ from audience.audit_sources import (
     take_sample,
 )
 from core.detection import DetectionSettings
+from core.platforms import audience_word
 from core.errors import plural
 from core.settings import Settings
 from reports.audit_page import VERDICT_CODES, Audit, Estimate, render_text
@@ -107,8 +108,9 @@ def _detection_limits(audit: Audit, t: DetectionSettings) -> list[str]:
         max(t.drip_strong_min_relative * followers, t.drip_strong_z * week_sigma),
     )
     week = max(t.drip_z * week_sigma, week_share, float(t.drip_min_absolute))
+    word = audience_word(audit.platform, audit.handle)
     return [
-        f"at today's size a purchase shows when it adds more than about {day:,.0f} followers above "
+        f"at today's size a purchase shows when it adds more than about {day:,.0f} {word} above "
         f"normal in a day, or {week:,.0f} over {t.drip_window_days} days; smaller or slower ones "
         "would pass as organic"
     ]
@@ -169,7 +171,8 @@ def _bought(audit: Audit, estimate: Estimate, confidence: str, events: list[str]
     share = estimate.kept / audit.followers if audit.followers else 0.0
     audit.verdict = (
         f"bought audience likely: {plural(len(purchases), 'jump')} with evidence of a purchase "
-        f"added about {estimate.added:,.0f} followers above normal; about "
+        f"added about {estimate.added:,.0f} {audience_word(audit.platform, audit.handle)} above "
+        "normal; about "
         f"{estimate.kept:,.0f} of the {audit.followers or 0.0:,.0f} ({share:.0%}) look bought "
         "and still there"
     )

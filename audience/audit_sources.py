@@ -35,6 +35,7 @@ def load(con: duckdb.DuckDBPyConnection, audit: Audit) -> None:
         )
         audit.size_day = audit.last_day
         audit.collected_days = int(history.collected)
+        audit.rebuilt_days = int(history.rebuilt)
     audit.analysed_through = audit_reads.analysed_through(con)
     audit.metrics = audit_reads.account_metrics(con, *key)
     audit.baseline = audit_reads.latest_baseline(con, *key, audit.as_of)

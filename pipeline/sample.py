@@ -23,6 +23,7 @@ is queued (its summary says so) and taken first on the next night.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ import polars as pl
 from collectors.base import CollectorError
 from collectors.followers import BudgetSpent, FollowerClient
 from collectors.rate_gate import Clock
-from collectors.redaction import redacted_logs
+from collectors.redaction import Redactor, redacted_logs
 from collectors.run import redactor_for
 from core.errors import AudienceError, plural
 from core.platforms import parse_account
@@ -48,6 +49,20 @@ from warehouse import samples as stored
 from warehouse.db import in_transaction, open_warehouse
 
 RECENT_DAYS = 30  # anomalies of the last 30 days are sampled (and re-judged every night)
+# a sampled follower's id in a request's URL: GitHub's /users/{login}, Bluesky's getProfiles
+_FOLLOWER_IN_URL = re.compile(r"(/users/|[?&]actors=)[^/?&\s\"]+")
+
+
+class _Followerless(Redactor):
+    """The secrets, and the sampled followers' ids in the request URLs httpx logs: a sampled
+    follower is named in `follower_samples` only, never in a log."""
+
+    def __init__(self, secrets: Redactor) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def __call__(self, text: str) -> str:
+        return _FOLLOWER_IN_URL.sub(r"\1[follower]", self.secrets(text))
 
 
 @dataclass
@@ -297,7 +312,7 @@ def sample_frame(
             _refuse(warehouse, settings, t, refusal, report, now)
         by_platform.pop("github")
     done = 0
-    with redacted_logs(redactor_for(settings)):
+    with redacted_logs(_Followerless(redactor_for(settings))):
         for platform, group in sorted(by_platform.items()):
             done += asyncio.run(
                 _sample_platform(

@@ -6,11 +6,13 @@ evidence for suspected_purchase."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 
 from audience.cli import main
@@ -49,10 +51,19 @@ def test_a_star_purchase_sample_shows_the_bought_share_above_its_baseline(
 ) -> None:
     clock = FakeClock()
     server.simulator.use_clock(clock.now)
+    httpx.post(  # a sample needs about 215 requests: five windows of this budget
+        f"{server.url}/_sim/audience-limits/github",
+        json={"bucket": "core", "limit": 50, "window_s": 60},
+    ).raise_for_status()
     settings = load_settings(None, environ=server.environ() | {"AUDIENCE_GITHUB_TOKEN": TOKEN})
     wh = analysed_history(server.simulator.world, [("github", REPO)], tmp_path, settings)
     report = sample_anomalies(wh, settings, TODAY, clock=clock)
     assert report.taken, report.lines()
+    # GitHub's budget was waited for, never exceeded: no 403 or 429 answered
+    assert report.requests > 150
+    assert len(clock.waits) >= 3
+    stats = server.simulator.stats
+    assert stats["github:403"] == stats["github:429"] == stats["github:limited"] == 0
     jump, anomaly = jump_sample_and_anomaly(wh, REPO, START + timedelta(days=JUMP))
     with duckdb.connect(str(wh), read_only=True) as con:
         arrivals = con.sql(
@@ -106,8 +117,9 @@ def audit(
 
 
 def test_the_audit_of_an_untracked_repository_shows_its_stargazer_evidence(
-    audit: Callable[..., Result], tmp_path: Path
+    audit: Callable[..., Result], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     jump_day = START + timedelta(days=JUMP)
     page = tmp_path / "audit.html"
     result = audit(f"github:{REPO}", "--format", "json", "--html", page)
@@ -144,6 +156,13 @@ def test_the_audit_of_an_untracked_repository_shows_its_stargazer_evidence(
     assert "against" in who
     assert "bought audience likely" in text.out
     assert "was analysed now on its own" in text.out
+    # the sampled stargazers' logins stay in the warehouse's sample table
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        logins = [r[0] for r in con.sql("SELECT follower_id FROM follower_samples").fetchall()]
+    assert len(logins) >= 150
+    shown = [result.out, result.err, text.out, text.err, html]
+    shown += [record.getMessage() for record in caplog.records]
+    assert [login for login in logins if any(login in out for out in shown)] == []
 
 
 def test_without_a_token_the_untracked_audit_says_what_a_sample_needs(
