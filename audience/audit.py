@@ -24,8 +24,8 @@ from audience.audit_sources import (
     take_sample,
 )
 from core.detection import DetectionSettings
-from core.platforms import audience_word
 from core.errors import plural
+from core.platforms import audience_word
 from core.settings import Settings
 from reports.audit_page import VERDICT_CODES, Audit, Estimate, render_text
 from transforms.verdicts import judge_account, verdict_words
