@@ -25,11 +25,9 @@ import contextlib
 import functools
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,15 +71,10 @@ def world() -> Any:
 
 def serve() -> None:
     """The simulator over world(), expecting TOKEN, until SIGTERM (`listening on URL` first)."""
-    from simulator.server import Simulator, SimulatorServer
+    from simulator.__main__ import serve as serving
+    from simulator.server import Simulator
 
-    server = SimulatorServer(Simulator(world(), credentials={"github_token": TOKEN})).start()
-    print(f"listening on {server.url}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
-    server.stop()
+    serving(Simulator(world(), credentials={"github_token": TOKEN}))
 
 
 Spent = dict[str, list[float]]  # part: [wall seconds, CPU seconds]
