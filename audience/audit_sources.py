@@ -80,6 +80,7 @@ def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
     the rebuild (no token for a large repository, ...)."""
     from pipeline.backfill import backfill
     from pipeline.star_rebuild import ESTIMATED, SOURCE
+    from pipeline.star_sample import github_refusal
 
     try:
         summary = backfill(warehouse, settings, audit.account, audit.as_of)
@@ -87,6 +88,8 @@ def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
         raise
     except AudienceError as exc:
         audit.limits.append(f"its history could not be rebuilt from GitHub's stargazers: {exc}")
+        if (refusal := github_refusal(settings)) is not None:
+            audit.sampled.append(f"no stargazer sample either: {refusal}")
         return False
     if rebuilt_sample(audit, warehouse, settings):
         analysed_alone(audit, warehouse, settings)  # judged again, with the sample

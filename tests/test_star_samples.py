@@ -25,6 +25,7 @@ from tests.support.clock import FakeClock
 from tests.support.simulator import analysed_history, jump_sample_and_anomaly, serving
 
 REPO, TOKEN = "acme/boosted", "sim-github-token-77"
+POPULAR = "acme/popular"  # about 7,000 stars: 70 pages, more than 60 requests an hour
 START, DAYS, JUMP = date(2024, 1, 1), 100, 70
 TODAY = START + timedelta(days=DAYS - 1)
 SPECS = [
@@ -37,6 +38,7 @@ SPECS = [
         following=None,
         events=(Event("burst_purchase", JUMP, 900, retention=0.9),),
     ),
+    AccountSpec("github", POPULAR, 6_500, 5, posts_per_day=None, following=None),
 ]
 
 
@@ -163,6 +165,10 @@ def test_the_audit_of_an_untracked_repository_shows_its_stargazer_evidence(
     shown = [result.out, result.err, text.out, text.err, html]
     shown += [record.getMessage() for record in caplog.records]
     assert [login for login in logins if any(login in out for out in shown)] == []
+    # and the token is in no file the audit wrote (warehouse, page)
+    written = [f for f in tmp_path.rglob("*") if f.is_file()]
+    assert written
+    assert [f.name for f in written if TOKEN.encode() in f.read_bytes()] == []
 
 
 def test_without_a_token_the_untracked_audit_says_what_a_sample_needs(
@@ -179,3 +185,19 @@ def test_without_a_token_the_untracked_audit_says_what_a_sample_needs(
     assert "AUDIENCE_GITHUB_TOKEN" in said
     with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM sample_summaries").fetchall() == [(0,)]
+
+
+def test_without_a_token_a_large_untracked_repository_is_neither_rebuilt_nor_sampled(
+    audit: Callable[..., Result], server: SimulatorServer
+) -> None:
+    result = audit(f"github:{POPULAR}", "--format", "json", token=None)
+    assert result.code == 4, result.err  # only today's figure: no verdict yet
+    found = json.loads(result.out)
+    limits = " ".join(found["limits"])
+    assert "could not be rebuilt from GitHub's stargazers" in limits
+    assert "without a token GitHub allows 60 requests an hour" in limits
+    (said,) = found["sampled"]
+    assert said.startswith("no stargazer sample either: a GitHub sample needs about")
+    assert found["samples"] == []
+    # said, not tried: the repository's count, refused there, and today's figure
+    assert server.simulator.stats["github:requests"] <= 3
