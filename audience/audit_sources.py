@@ -16,6 +16,11 @@ from reports.audit_page import Audit
 from warehouse import audit_reads
 from warehouse.samples import account_samples, growth_anomaly
 
+# the audit's rebuild keeps its pages every 50 (`audience backfill`: every 10): each keeping
+# opens the warehouse (about 0.1 s), and the audit reads a repository in seconds with a token
+# (without one, at most the hour's 60 pages)
+AUDIT_FLUSH_PAGES = 50
+
 
 def load(con: duckdb.DuckDBPyConnection, audit: Audit) -> None:
     """Fill the audit from the warehouse (history, analysis, anomalies)."""
@@ -83,7 +88,9 @@ def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
     from pipeline.star_sample import github_refusal
 
     try:
-        summary = backfill(warehouse, settings, audit.account, audit.as_of)
+        summary = backfill(
+            warehouse, settings, audit.account, audit.as_of, flush_pages=AUDIT_FLUSH_PAGES
+        )
     except Interrupted:
         raise
     except AudienceError as exc:
