@@ -14,15 +14,24 @@ from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
 
-from audience.audit_sources import live_figures, load, rebuilt_history, take_sample
+from audience.audit_sources import (
+    analysed_alone,
+    live_figures,
+    load,
+    rebuilt_history,
+    rebuilt_sample,
+    sample_refusal,
+    take_sample,
+)
 from core.detection import DetectionSettings
 from core.errors import plural
+from core.platforms import audience_word
 from core.settings import Settings
 from reports.audit_page import VERDICT_CODES, Audit, Estimate, render_text
 from transforms.verdicts import judge_account, verdict_words
 from warehouse.audit_reads import FlaggedDay
 
-__all__ = ["NO_ANSWER", "VERDICT_CODES", "Audit", "render_text", "run_audit", "take_sample"]
+__all__ = ["NO_ANSWER", "VERDICT_CODES", "Audit", "render_text", "run_audit"]
 
 NO_ANSWER = frozenset({"not_enough_history", "no_figure"})  # `audit` exits 4: it cannot judge
 
@@ -99,8 +108,9 @@ def _detection_limits(audit: Audit, t: DetectionSettings) -> list[str]:
         max(t.drip_strong_min_relative * followers, t.drip_strong_z * week_sigma),
     )
     week = max(t.drip_z * week_sigma, week_share, float(t.drip_min_absolute))
+    word = audience_word(audit.platform, audit.handle)
     return [
-        f"at today's size a purchase shows when it adds more than about {day:,.0f} followers above "
+        f"at today's size a purchase shows when it adds more than about {day:,.0f} {word} above "
         f"normal in a day, or {week:,.0f} over {t.drip_window_days} days; smaller or slower ones "
         "would pass as organic"
     ]
@@ -161,7 +171,8 @@ def _bought(audit: Audit, estimate: Estimate, confidence: str, events: list[str]
     share = estimate.kept / audit.followers if audit.followers else 0.0
     audit.verdict = (
         f"bought audience likely: {plural(len(purchases), 'jump')} with evidence of a purchase "
-        f"added about {estimate.added:,.0f} followers above normal; about "
+        f"added about {estimate.added:,.0f} {audience_word(audit.platform, audit.handle)} above "
+        "normal; about "
         f"{estimate.kept:,.0f} of the {audit.followers or 0.0:,.0f} ({share:.0%}) look bought "
         "and still there"
     )
@@ -231,20 +242,8 @@ def _organic(audit: Audit, events: list[str]) -> None:
         )
 
 
-def run_audit(
-    warehouse: Path,
-    settings: Settings,
-    platform: str,
-    handle: str,
-    as_of: date,
-    *,
-    live: bool,
-    fetch: bool = True,
-) -> Audit:
-    """Everything the warehouse knows of the account; the platform's figure when it knows none.
-
-    `fetch` False (an audit of a past day: the platform only knows today's size): never asked.
-    """
+def _stored(warehouse: Path, settings: Settings, platform: str, handle: str, as_of: date) -> Audit:
+    """What the warehouse knows of the account as of `as_of`."""
     from pipeline.analyse import shadow_as_of
     from warehouse.db import open_warehouse
 
@@ -259,8 +258,48 @@ def run_audit(
     audit.tracked = audit.tracked or any(
         (a.platform, a.handle) == (platform, handle) for a in settings.accounts
     )
-    if not audit.days_observed and fetch and platform == "github" and "/" in handle:
+    return audit
+
+
+def run_audit(
+    warehouse: Path,
+    settings: Settings,
+    platform: str,
+    handle: str,
+    as_of: date,
+    *,
+    live: bool,
+    fetch: bool = True,
+    sample: bool = False,
+) -> Audit:
+    """Everything the warehouse knows of the account; the platform's figure when it knows none.
+
+    A GitHub repository it has no figure of is backfilled, analysed alone and its largest jump's
+    stargazers sampled (with a token). `sample` (`audit --sample`): the largest growth anomaly
+    sampled now first, or refused in one line (AudienceError) before anything is stored.
+    `fetch` False (an audit of a past day: the platform only knows today's size): never asked.
+    """
+    if sample:
+        sample_refusal(settings, platform, handle)
+    audit = _stored(warehouse, settings, platform, handle, as_of)
+    repository = platform == "github" and "/" in handle
+    if not audit.days_observed and fetch and repository:
         rebuilt_history(audit, warehouse, settings)
+    elif repository and audit.days_observed and audit.metrics is None and not audit.tracked:
+        # backfilled by an earlier audit (or `backfill`) and never analysed by a run
+        if not sample:
+            analysed_alone(audit, warehouse, settings)
+        elif rebuilt_sample(audit, warehouse, settings):
+            analysed_alone(audit, warehouse, settings)  # judged again, with the sample
+        audit.limits.insert(
+            0,
+            f"{audit.account} is not tracked: its stored history (rebuilt from its stargazers) "
+            "was analysed now on its own",
+        )
+    elif sample:
+        sampled = take_sample(warehouse, settings, platform, handle, as_of)
+        audit = _stored(warehouse, settings, platform, handle, as_of)
+        audit.sampled = sampled
     if audit.days_observed:
         if live:
             live_figures(audit, settings)  # refreshes the size only; the history is the stored one

@@ -8,12 +8,18 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from core.errors import AudienceError, Interrupted, plural
 from core.settings import Settings
 from reports.audit_page import Audit
 from warehouse import audit_reads
-from warehouse.samples import account_samples
+from warehouse.samples import account_samples, growth_anomaly
+
+# the audit's rebuild keeps its pages every 50 (`audience backfill`: every 10): each keeping
+# opens the warehouse (about 0.1 s), and the audit reads a repository in seconds with a token
+# (without one, at most the hour's 60 pages)
+AUDIT_FLUSH_PAGES = 50
 
 
 def load(con: duckdb.DuckDBPyConnection, audit: Audit) -> None:
@@ -34,6 +40,7 @@ def load(con: duckdb.DuckDBPyConnection, audit: Audit) -> None:
         )
         audit.size_day = audit.last_day
         audit.collected_days = int(history.collected)
+        audit.rebuilt_days = int(history.rebuilt)
     audit.analysed_through = audit_reads.analysed_through(con)
     audit.metrics = audit_reads.account_metrics(con, *key)
     audit.baseline = audit_reads.latest_baseline(con, *key, audit.as_of)
@@ -72,20 +79,27 @@ def live_figures(audit: Audit, settings: Settings) -> bool:
 def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
     """A GitHub repository the warehouse has no figure of: its daily star counts rebuilt from
     its stargazers' timestamps (`audience backfill`, stored as backfill:github) and analysed
-    on their own, so it is judged on its whole history now. False, with the reason among the
-    page's limits, when GitHub did not allow it (no token for a large repository, ...)."""
-    from pipeline.backfill import analysed_alone, backfill
+    on their own, so it is judged on its whole history now; then the stargazers of its largest
+    growth anomaly sampled against ordinary days' (`rebuilt_sample`) and the history judged
+    again with them. False, with the reason among the page's limits, when GitHub did not allow
+    the rebuild (no token for a large repository, ...)."""
+    from pipeline.backfill import backfill
     from pipeline.star_rebuild import ESTIMATED, SOURCE
+    from pipeline.star_sample import github_refusal
 
     try:
-        summary = backfill(warehouse, settings, audit.account, audit.as_of)
+        summary = backfill(
+            warehouse, settings, audit.account, audit.as_of, flush_pages=AUDIT_FLUSH_PAGES
+        )
     except Interrupted:
         raise
     except AudienceError as exc:
         audit.limits.append(f"its history could not be rebuilt from GitHub's stargazers: {exc}")
+        if (refusal := github_refusal(settings)) is not None:
+            audit.sampled.append(f"no stargazer sample either: {refusal}")
         return False
-    with analysed_alone(warehouse, settings, audit.platform, audit.handle, audit.as_of) as con:
-        load(con, audit)
+    if rebuilt_sample(audit, warehouse, settings):
+        analysed_alone(audit, warehouse, settings)  # judged again, with the sample
     estimated = (
         f"; {plural(summary.estimated_days, 'day')} after {summary.exact_through} are estimated "
         f"({ESTIMATED}: GitHub lists only the first 40,000 stars)"
@@ -103,19 +117,59 @@ def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
     return True
 
 
-def take_sample(
-    warehouse: Path, settings: Settings, platform: str, handle: str, as_of: date
-) -> list[str]:
-    """`audit --sample`: the account's largest growth anomaly sampled now (its jump's followers
-    and a baseline of ordinary days', pipeline.sample, within `[samples] max_requests`), stored
-    and re-judged. Returns what it did for the page; refuses (AudienceError, nothing stored) a
-    platform whose followers cannot be placed in time, and GitHub without a token (saying how
-    long it would take)."""
-    from core.samples import SAMPLED_PLATFORMS
-    from pipeline.sample import sample_anomalies
+def analysed_alone(audit: Audit, warehouse: Path, settings: Settings) -> pl.DataFrame:
+    """Fill the audit from the account's stored snapshots and samples analysed on their own in
+    memory (pipeline.backfill.analysed_alone); returns its largest growth anomaly (empty when
+    none), as warehouse.samples.growth_anomaly gives it."""
+    from pipeline import backfill
+
+    with backfill.analysed_alone(
+        warehouse, settings, audit.platform, audit.handle, audit.as_of
+    ) as con:
+        load(con, audit)
+        return growth_anomaly(con, audit.platform, audit.handle)
+
+
+def rebuilt_sample(audit: Audit, warehouse: Path, settings: Settings) -> bool:
+    """An untracked repository's history analysed alone (filling the audit), and the
+    stargazers of its largest growth anomaly sampled against a baseline of ordinary days'
+    (pipeline.sample, within `[samples] max_requests` and GitHub's rate limit), stored in
+    `sample_summaries` / `follower_samples`. What it did goes to `audit.sampled`; without a
+    token it says what a sample would need instead of trying. True when a sample was taken
+    (the history is then to be judged again)."""
+    from pipeline.sample import sample_frame
     from pipeline.star_sample import github_refusal
-    from warehouse.db import open_warehouse
-    from warehouse.samples import growth_anomaly
+
+    anomaly = analysed_alone(audit, warehouse, settings)
+    if anomaly.height == 0:
+        audit.sampled.append(
+            "no stargazer sample: its rebuilt history holds no growth anomaly to sample (a "
+            "sample compares a jump's stargazers with ordinary days')"
+        )
+        return False
+    day = anomaly["day"][0]
+    if (refusal := github_refusal(settings)) is not None:
+        audit.sampled.append(
+            f"no stargazer sample of its largest jump ({day}) was taken: {refusal}"
+        )
+        return False
+    report, done = sample_frame(warehouse, settings, anomaly)
+    if done:
+        audit.sampled.append(
+            f"sampled now from github: {settings.samples.size} stargazers at most of its largest "
+            f"jump ({day}) and of ordinary days before it, {report.requests} requests "
+            "(an untracked repository's audit samples it; stored in sample_summaries)"
+        )
+    audit.sampled += report.queued + report.refused
+    return done > 0
+
+
+def sample_refusal(settings: Settings, platform: str, handle: str) -> None:
+    """`audit --sample`'s one-line refusal (AudienceError, before anything is stored): a
+    platform whose followers cannot be placed in time, a disabled platform, and GitHub without
+    a token (saying how long it would take)."""
+    from core.samples import SAMPLED_PLATFORMS
+    from pipeline.star_sample import github_refusal
 
     account = f"{platform}:{handle}"
     if platform not in SAMPLED_PLATFORMS or (platform == "github" and "/" not in handle):
@@ -133,6 +187,19 @@ def take_sample(
         raise AudienceError(f"{account}: --sample refused: {refusal} (nothing was stored)")
     if not settings.platform(platform).enabled:
         raise AudienceError(f"{account}: --sample refused: {platform} is disabled in the settings")
+
+
+def take_sample(
+    warehouse: Path, settings: Settings, platform: str, handle: str, as_of: date
+) -> list[str]:
+    """`audit --sample` of an account with a stored history: its largest growth anomaly
+    sampled now (its jump's followers and a baseline of ordinary days', pipeline.sample,
+    within `[samples] max_requests`), stored and re-judged. Returns what it did for the page;
+    refuses as `sample_refusal` does."""
+    from pipeline.sample import sample_anomalies
+    from warehouse.db import open_warehouse
+
+    sample_refusal(settings, platform, handle)
     found = warehouse.exists()
     if found:
         with open_warehouse(
@@ -144,6 +211,6 @@ def take_sample(
             "no sample taken: the stored analysis holds no growth anomaly of its own to sample "
             "(a sample compares a jump's followers with ordinary days')"
         ]
-    report = sample_anomalies(warehouse, settings, as_of, account=account)
+    report = sample_anomalies(warehouse, settings, as_of, account=f"{platform}:{handle}")
     taken = [f"sampled now from {platform} (audit --sample)"] if report.taken else []
     return taken + report.queued + report.refused

@@ -2,24 +2,28 @@
 recall of `suspected_purchase` (and of purchases surfaced: `suspected_purchase` or
 `unexplained`) with and without the samples, over audiences the simulator serves over HTTP.
 
-The accounts: Bluesky and Mastodon, each with one labelled event 12-30 days before the last
-day (the nightly samples the anomalies of the last 30 days), among four times as many accounts
-with no event (so that the events do not make a platform-wide event): purchases of 3-40% of the
-audience delivered in a day (with 60-95% retention) or dripped over 6-10 days, and organic
-look-alikes (viral jumps of 20-80 times the usual gain, with their posting bursts). Two groups
-read the same simulated accounts: one with the activity figure (posts), and one with the posts
-removed from the stored history, standing in for platforms and GitHub-like accounts that
-publish no activity figure (GitHub repositories' stargazer profiles are not served by the
-simulator yet, so GitHub itself is not in this evaluation).
+The accounts: Bluesky and Mastodon accounts and GitHub repositories, each with one labelled
+event 12-30 days before the last day (the nightly samples the anomalies of the last 30 days),
+among four times as many with no event (so that the events do not make a platform-wide event):
+purchases of 3-40% of the audience delivered in a day (with 60-95% retention) or dripped over
+6-10 days, and organic look-alikes (viral jumps of 20-80 times the usual gain, with their
+posting bursts where the platform has posts). Three groups: the Bluesky and Mastodon accounts
+with the activity figure (posts); the same accounts with the posts removed from the stored
+history, standing in for accounts that publish no activity figure; and the GitHub
+repositories, which have none, sampled from their stargazers (`starred_at` places the jump's
+and the ordinary days' stars; each stargazer's `/users/{login}` profile, served by the
+simulator from the same calibrated populations, with the token GitHub requires).
 
 Each group is imported into its own warehouse and analysed (without samples); then the
-nightly's sampling (pipeline.sample, the simulator's follower lists and profiles over
-loopback, its rate limits raised so that the run is not spent waiting) and the analysis
+nightly's sampling (pipeline.sample, the simulator's follower lists, stargazers and profiles
+over loopback, its rate limits raised so that the run is not spent waiting) and the analysis
 again (with samples). A suspected purchase is right when it falls from a purchase's first day
 to 7 days after its last; an organic event is falsely accused when a suspected purchase falls
 from its first day to 14 days after its last.
 
 Run: ./scripts/uv.sh run --locked python -m benchmarks.samples_eval [--per-kind 10] [--seed 5]
+(about 5 minutes: the GitHub group's samples are about 200 requests each, a profile a
+stargazer)
 """
 
 from __future__ import annotations
@@ -48,7 +52,13 @@ from warehouse.reads import anomaly_listing
 START = date(2024, 1, 1)
 DAYS = 100
 TODAY = START + timedelta(days=DAYS - 1)
-PLATFORMS = {"bluesky": "bsky.social", "mastodon": "hachyderm.io"}
+PLATFORMS = {"bluesky": "bsky.social", "mastodon": "hachyderm.io", "github": "repo"}
+TOKEN = "sim-github-token-eval"
+GROUPS = (  # name, with the posts, platforms
+    ("with the activity figure (posts)", True, ("bluesky", "mastodon")),
+    ("no activity figure (posts removed: GitHub-like)", False, ("bluesky", "mastodon")),
+    ("GitHub repositories (stargazer samples; no activity figure)", False, ("github",)),
+)
 KINDS = ("burst_purchase", "drip_purchase", "viral")
 QUIET = 4  # accounts with no event, per event account: a platform-wide event needs many together
 
@@ -71,7 +81,7 @@ class Case:
 def cases(per_kind: int, seed: int) -> tuple[list[AccountSpec], list[Case]]:
     rng = np.random.default_rng(seed)
     specs, out = [], []
-    for platform, host in PLATFORMS.items():
+    for platform in PLATFORMS:
         for kind in KINDS:
             for i in range(per_kind):
                 start = int(rng.integers(1_500, 6_000))
@@ -86,16 +96,30 @@ def cases(per_kind: int, seed: int) -> tuple[list[AccountSpec], list[Case]]:
                     event = Event(
                         kind, day, round(share * start), days, float(rng.uniform(0.6, 0.95))
                     )
-                name = f"{kind.split('_')[0]}{i}"
-                handle = f"{name}.bsky.social" if platform == "bluesky" else f"{name}@{host}"
-                specs.append(AccountSpec(platform, handle, start, rate, events=(event,)))
+                handle = _handle(platform, f"{kind.split('_')[0]}{i}")
+                specs.append(_spec(platform, handle, start, rate, (event,)))
                 out.append(Case(platform, handle, event))
         for i in range(QUIET * per_kind * len(KINDS)):
-            handle = f"quiet{i}.bsky.social" if platform == "bluesky" else f"quiet{i}@{host}"
-            specs.append(
-                AccountSpec(platform, handle, int(rng.integers(1_500, 6_000)), rng.uniform(3, 12))
-            )
+            start, rate = int(rng.integers(1_500, 6_000)), float(rng.uniform(3, 12))
+            specs.append(_spec(platform, _handle(platform, f"quiet{i}"), start, rate, ()))
     return specs, out
+
+
+def _handle(platform: str, name: str) -> str:
+    host = PLATFORMS[platform]
+    return {"bluesky": f"{name}.{host}", "mastodon": f"{name}@{host}"}.get(
+        platform, f"{name}/{host}"
+    )
+
+
+def _spec(
+    platform: str, handle: str, start: int, rate: float, events: tuple[Event, ...]
+) -> AccountSpec:
+    if platform == "github":  # a repository: stars, no posts, no following
+        return AccountSpec(
+            platform, handle, start, rate, posts_per_day=None, following=None, events=events
+        )
+    return AccountSpec(platform, handle, start, rate, events=events)
 
 
 def _csv(world: World, specs: list[AccountSpec], path: Path, *, posts: bool) -> Path:
@@ -160,9 +184,12 @@ def _settings(url: str) -> Settings:
     env = {
         "AUDIENCE_PLATFORMS__BLUESKY__BASE_URL": f"{url}/bluesky",
         "AUDIENCE_PLATFORMS__MASTODON__BASE_URL": f"{url}/mastodon/{{host}}",
+        "AUDIENCE_PLATFORMS__GITHUB__BASE_URL": f"{url}/github",
         "AUDIENCE_PLATFORMS__BLUESKY__BACKOFF_S": "0.01",
         "AUDIENCE_PLATFORMS__MASTODON__BACKOFF_S": "0.01",
+        "AUDIENCE_PLATFORMS__GITHUB__BACKOFF_S": "0.01",
         "AUDIENCE_SAMPLES__MAX_REQUESTS": "100000",
+        "AUDIENCE_GITHUB_TOKEN": TOKEN,
     }
     return load_settings(
         None, environ={k: v for k, v in os.environ.items() if k != "AUDIENCE_CONFIG"} | env
@@ -184,11 +211,13 @@ def evaluate(per_kind: int, seed: int) -> None:
     specs, labelled = cases(per_kind, seed)
     world = World(specs, START, DAYS, seed=seed)
     started = time.perf_counter()
-    with SimulatorServer(Simulator(world)) as server, tempfile.TemporaryDirectory() as tmp:
+    simulator = Simulator(world, credentials={"github_token": TOKEN})
+    with SimulatorServer(simulator) as server, tempfile.TemporaryDirectory() as tmp:
         for platform, bucket in (
             ("mastodon", "unauthenticated_api"),
             ("mastodon", "unauthenticated_paging"),
             ("bluesky", "appview"),
+            ("github", "core"),
         ):
             httpx.post(
                 f"{server.url}/_sim/audience-limits/{platform}",
@@ -196,25 +225,32 @@ def evaluate(per_kind: int, seed: int) -> None:
             ).raise_for_status()
         settings = _settings(server.url)
         print(
-            f"{len(specs)} simulated accounts on Bluesky and Mastodon, {DAYS} days (seed {seed}): "
-            f"{len(labelled)} with one event 12-30 days before the last day ({per_kind} per kind "
-            f"and platform: {', '.join(KINDS)}), {len(specs) - len(labelled)} with none"
+            f"{len(specs)} simulated accounts (Bluesky, Mastodon) and repositories (GitHub), "
+            f"{DAYS} days (seed {seed}): {len(labelled)} with one event 12-30 days before the "
+            f"last day ({per_kind} per kind and platform: {', '.join(KINDS)}), "
+            f"{len(specs) - len(labelled)} with none"
         )
-        for group, posts in (("with the activity figure (posts)", True),
-                             ("no activity figure (posts removed: GitHub-like)", False)):  # fmt: skip
-            wh = Path(tmp) / f"{posts}.duckdb"
-            import_history([_csv(world, specs, Path(tmp) / f"{posts}.csv", posts=posts)], wh, TODAY)
+        for i, (group, posts, platforms) in enumerate(GROUPS):
+            chosen_specs = [spec for spec in specs if spec.platform in platforms]
+            wh = Path(tmp) / f"{i}.duckdb"
+            csv = _csv(world, chosen_specs, Path(tmp) / f"{i}.csv", posts=posts)
+            import_history([csv], wh, TODAY)
             run_analysis(wh, settings, TODAY)
             before = _verdicts(wh)
+            taken = time.perf_counter()
             report = sample_anomalies(wh, settings, TODAY)
             after = _verdicts(wh)
             print(
                 f"\n== {group}: {len(report.taken)} samples taken, {len(report.queued)} queued, "
-                f"{len(report.refused)} refused"
+                f"{len(report.refused)} refused; {report.requests:,} requests in "
+                f"{time.perf_counter() - taken:.1f} s"
             )
-            for platform in (*PLATFORMS, None):
-                chosen = [c for c in labelled if platform in (None, c.platform)]
-                print(_line(platform or "all", score(before, chosen), score(after, chosen)))
+            rows: list[tuple[str, tuple[str, ...]]] = [(p, (p,)) for p in platforms]
+            if len(platforms) > 1:
+                rows.append(("all", platforms))
+            for name, among in rows:
+                chosen = [c for c in labelled if c.platform in among]
+                print(_line(name, score(before, chosen), score(after, chosen)))
     print(f"\n{time.perf_counter() - started:.1f} s")
 
 

@@ -41,6 +41,7 @@ from pipeline.star_rebuild import BackfillSummary, write_rebuild
 from pipeline.stargazer_pages import Keeping, Progress, ReadState, read_pages
 from warehouse import backfill as stored
 from warehouse.db import in_transaction, open_warehouse
+from warehouse.samples import account_samples, store_summary
 from warehouse.snapshots import upsert_snapshots
 
 
@@ -116,18 +117,22 @@ def backfill(
 def analysed_alone(
     warehouse: Path, settings: Settings, platform: str, handle: str, as_of: date
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A warehouse in memory holding one account's snapshots through `as_of`, analysed by the
-    code of a run: what `audit` reads for an account the stored analysis does not cover yet
-    (a repository just backfilled). Nothing is written to `warehouse`."""
+    """A warehouse in memory holding one account's snapshots through `as_of` and its sample
+    summaries (the stargazer samples its verdicts read), analysed by the code of a run: what
+    `audit` reads for an account the stored analysis does not cover yet (a repository just
+    backfilled). Nothing is written to `warehouse`."""
     from pipeline.analyse import analyse
 
     timeout = settings.warehouse.lock_timeout_s
     with open_warehouse(warehouse, read_only=True, timeout_s=timeout) as con:
         frame = stored.account_snapshots(con, platform, handle, as_of)
+        summaries = account_samples(con, platform, handle)
     scratch = stored.scratch_warehouse()
     try:
         with in_transaction(scratch):
             upsert_snapshots(scratch, frame)
+            for summary in summaries.iter_rows(named=True):
+                store_summary(scratch, summary)
             analyse(scratch, settings.detection, as_of)
         yield scratch
     finally:

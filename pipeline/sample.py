@@ -23,6 +23,7 @@ is queued (its summary says so) and taken first on the next night.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ import polars as pl
 from collectors.base import CollectorError
 from collectors.followers import BudgetSpent, FollowerClient
 from collectors.rate_gate import Clock
-from collectors.redaction import redacted_logs
+from collectors.redaction import Redactor, redacted_logs
 from collectors.run import redactor_for
 from core.errors import AudienceError, plural
 from core.platforms import parse_account
@@ -48,6 +49,20 @@ from warehouse import samples as stored
 from warehouse.db import in_transaction, open_warehouse
 
 RECENT_DAYS = 30  # anomalies of the last 30 days are sampled (and re-judged every night)
+# a sampled follower's id in a request's URL: GitHub's /users/{login}, Bluesky's getProfiles
+_FOLLOWER_IN_URL = re.compile(r"(/users/|[?&]actors=)[^/?&\s\"]+")
+
+
+class _Followerless(Redactor):
+    """The secrets, and the sampled followers' ids in the request URLs httpx logs: a sampled
+    follower is named in `follower_samples` only, never in a log."""
+
+    def __init__(self, secrets: Redactor) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def __call__(self, text: str) -> str:
+        return _FOLLOWER_IN_URL.sub(r"\1[follower]", self.secrets(text))
 
 
 @dataclass
@@ -55,6 +70,7 @@ class SampleReport:
     taken: list[str] = field(default_factory=list)  # "platform:handle day: 91 of 100 ..."
     queued: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    requests: int = 0  # spent on the platforms (profiles and list pages)
 
     def lines(self) -> list[str]:
         return [*self.taken, *self.queued, *self.refused]
@@ -77,8 +93,10 @@ def _profiles(judged: list[SampledProfile]) -> list[Profile]:
     ]
 
 
-def _what(t: Target) -> str:
+def _what(t: Target, kind: str = "jump") -> str:
     span = t.day.isoformat() if t.first == t.day else f"{t.first} to {t.day}"
+    if kind == "baseline":  # the ordinary days end `[samples] baseline_gap_days` before
+        span = f"ordinary days before {t.first}"
     if t.platform == "github":
         return f"stargazers of {span}"
     return f"followers who arrived on {span}"
@@ -92,7 +110,7 @@ def _summary(t: Target, kind: str, status: str, now: datetime, **values: Any) ->
         "day": t.day,
         "kind": kind,
         "status": status,
-        "what": _what(t),
+        "what": _what(t, kind),
         "sampled_at": now,
     } | values
 
@@ -221,6 +239,7 @@ async def _sample_platform(
             _store(warehouse, settings, rows)
             report.taken.append(line)
             done += 1
+        report.requests += client.spent
     return done
 
 
@@ -243,7 +262,6 @@ def sample_anomalies(
     analyse_after: bool = True,
 ) -> SampleReport:
     """Sample the new growth anomalies (or ACCOUNT's largest one), store, re-judge."""
-    report = SampleReport()
     timeout = settings.warehouse.lock_timeout_s
     with open_warehouse(warehouse, read_only=True, timeout_s=timeout) as con:
         if account is not None:
@@ -258,6 +276,25 @@ def sample_anomalies(
                 raise AudienceError(f"{account}: no growth anomaly of its own to sample")
         else:
             frame = stored.to_sample(con, as_of - timedelta(days=RECENT_DAYS), SAMPLED_PLATFORMS)
+    report, done = sample_frame(warehouse, settings, frame, clock=clock, transport=transport)
+    if done and analyse_after:
+        run_analysis(warehouse, settings, as_of, lock_timeout_s=timeout)
+    return report
+
+
+def sample_frame(
+    warehouse: Path,
+    settings: Settings,
+    frame: pl.DataFrame,
+    *,
+    clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[SampleReport, int]:
+    """Sample the growth anomalies of `frame` (warehouse.samples.to_sample's columns: read from
+    the stored analysis, or from an analysis in memory as `audit` of an untracked repository
+    makes), storing samples and summaries in `warehouse` (whose snapshots place the jumps);
+    nothing is re-judged. The report, and how many samples were taken."""
+    report = SampleReport()
     targets = _targets(frame)
     now = datetime.now(UTC)
     users = [t for t in targets if t.platform == "github" and "/" not in t.handle]
@@ -275,16 +312,14 @@ def sample_anomalies(
             _refuse(warehouse, settings, t, refusal, report, now)
         by_platform.pop("github")
     done = 0
-    with redacted_logs(redactor_for(settings)):
+    with redacted_logs(_Followerless(redactor_for(settings))):
         for platform, group in sorted(by_platform.items()):
             done += asyncio.run(
                 _sample_platform(
                     warehouse, settings, platform, group, report, clock=clock, transport=transport
                 )
             )
-    if done and analyse_after:
-        run_analysis(warehouse, settings, as_of, lock_timeout_s=timeout)
-    return report
+    return report, done
 
 
 def describe(report: SampleReport) -> str:

@@ -1,14 +1,16 @@
 """The first half of a backfill (pipeline.backfill): GitHub's count of the repository read, a
 read that would outlast the rate limit's window refused (pipeline.github_budget), then the
 stargazer pages left read through the project's rate gate and kept in `backfill_pages` every
-`flush_pages` pages (each flush one transaction: the cursor). `ReadState` says where it
-stands, for the messages of an interrupted or stopped one."""
+`flush_pages` pages, less often when they come fast (`Keeping`; each flush one transaction:
+the cursor). `ReadState` says where it stands, for the messages of an interrupted or stopped
+one."""
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,13 +43,23 @@ class ReadState:
     stopped: str | None = None  # why it stopped before the last page (the rate limit)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Keeping:
-    """Where the pages read are kept, and how often."""
+    """Where the pages read are kept, and how often: every `flush_pages` pages, or, when they
+    come faster than that many in `flush_s` seconds (a fast connection: every flush opens the
+    warehouse, about 0.1 s), every multiple of `flush_pages` that `flush_s` has passed since
+    the last flush (Ctrl-C then loses at most about `flush_s` of reading)."""
 
     warehouse: Path
     settings: Settings
     flush_pages: int
+    flush_s: float = 0.25
+    last: float = field(default_factory=time.monotonic)
+
+    def due(self, pending: int) -> bool:
+        """Whether `pending` pages read since the last flush are to be kept now."""
+        every = pending > 0 and pending % self.flush_pages == 0
+        return every and time.monotonic() - self.last >= self.flush_s
 
     def flush(self, state: ReadState, pending: list[tuple[int, list[datetime]]]) -> None:
         """The pages read since the last flush, stored in one transaction."""
@@ -58,6 +70,7 @@ class Keeping:
             stored.store_pages(con, state.platform, state.handle, pending, datetime.now(UTC))
         state.kept_pages += len({n for n, _ in pending})
         pending.clear()
+        self.last = time.monotonic()
 
 
 async def read_pages(
@@ -142,7 +155,7 @@ async def _pages(
         total = max(total, result.last or page)
         if progress is not None:
             progress(min(done_before + state.pages_now, total), total)
-        if len(pending) >= keeping.flush_pages:
+        if keeping.due(len(pending)):
             keeping.flush(state, pending)
         if page == PAGE_CAP:  # GitHub's link header may or may not name a page past it
             full = len(result.starred_at) == PER_PAGE

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
+from core.platforms import audience_word
 from reports.charts import LEGEND, chart
 from reports.pages import PAGES, percentile_text, write_page
 from transforms.engagement import comparison_words
@@ -56,7 +57,10 @@ class Audit:
     first_day: date | None = None
     last_day: date | None = None
     days_observed: int = 0
-    collected_days: int = 0  # of which collected from the platform's API (the rest imported)
+    collected_days: int = 0  # of which collected from the platform's API
+    rebuilt_days: int = (
+        0  # and rebuilt from GitHub's stargazers (backfill:github; the rest imported)
+    )
     analysed_through: date | None = None
     metrics: AccountMetrics | None = None
     flagged: list[FlaggedDay] = field(default_factory=list)
@@ -131,7 +135,8 @@ def _size(audit: Audit) -> Section:
     return (
         "Size",
         [
-            f"  {_n(audit.followers)} followers on {audit.size_day} ({where})"
+            f"  {_n(audit.followers)} {audience_word(audit.platform, audit.handle)} on "
+            f"{audit.size_day} ({where})"
             + (f"; {', '.join(e for e in extra if e)}" if any(extra) else "")
         ],
     )
@@ -144,7 +149,13 @@ def _history(audit: Audit) -> Section:
         "History",
         [
             f"  {audit.days_observed:,} days with a figure ({audit.collected_days:,} collected from "
-            f"{audit.platform}, {audit.days_observed - audit.collected_days:,} imported), "
+            f"{audit.platform}, "
+            + (
+                f"{audit.rebuilt_days:,} rebuilt from its stargazers, "
+                if audit.rebuilt_days
+                else ""
+            )
+            + f"{audit.days_observed - audit.collected_days - audit.rebuilt_days:,} imported), "
             f"between {audit.first_day} and {audit.last_day} ({audit.span_days:,} calendar days); "
             + ("tracked nightly" if audit.tracked else "not tracked")
         ],

@@ -26,14 +26,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     world = spread(args.accounts, args.days) if args.accounts else sample()
-    server = SimulatorServer(Simulator(world, seed=args.seed), port=args.port).start()
+    serve(Simulator(world, seed=args.seed), args.port)
+    return 0
+
+
+def serve(simulator: Simulator, port: int = 0) -> None:
+    """Serve `simulator` on loopback, printing `listening on URL` once it answers, until
+    SIGTERM or Ctrl-C."""
+    server = SimulatorServer(simulator, port=port).start()
     print(f"listening on {server.url}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     server.stop()
-    return 0
 
 
 if __name__ == "__main__":

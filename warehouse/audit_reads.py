@@ -44,7 +44,8 @@ class History:
     followers: float | None
     following: float | None
     posts: float | None
-    collected: int  # days collected from the platform's API (the rest imported)
+    collected: int  # days collected from the platform's API
+    rebuilt: int  # days rebuilt by a backfill (GitHub's stargazers; the rest imported)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ def history(
         con,
         "SELECT min(day) AS first_day, max(day) AS last_day, count(*) AS days, "
         "arg_max(followers, day) AS followers, arg_max(following, day) AS following, "
-        "arg_max(posts, day) AS posts, count(*) FILTER (WHERE source LIKE 'api:%') AS collected "
+        "arg_max(posts, day) AS posts, count(*) FILTER (WHERE source LIKE 'api:%') AS collected, "
+        "count(*) FILTER (WHERE source LIKE 'backfill:%') AS rebuilt "
         "FROM snapshots WHERE platform = ? AND handle = ? AND day <= ?",
         [platform, handle, as_of],
     )

@@ -36,10 +36,19 @@ def store_pages(
     pages: list[tuple[int, list[datetime]]],
     fetched_at: datetime,
 ) -> None:
-    """Keep pages read (number, timestamps); the caller owns the transaction."""
-    con.executemany(
-        "INSERT OR REPLACE INTO backfill_pages VALUES (?, ?, ?, ?::TIMESTAMPTZ[], ?)",
-        [[platform, handle, number, stamps, fetched_at] for number, stamps in pages],
+    """Keep pages read (number, timestamps); the caller owns the transaction. One statement
+    for the pages (executemany's one per page took 0.1 s for ten pages of 100)."""
+    con.execute(
+        "INSERT OR REPLACE INTO backfill_pages "
+        "SELECT $platform, $handle, unnest($numbers::INTEGER[]), "
+        "unnest($stamps::TIMESTAMPTZ[][]), $fetched_at",
+        {
+            "platform": platform,
+            "handle": handle,
+            "numbers": [number for number, _ in pages],
+            "stamps": [stamps for _, stamps in pages],
+            "fetched_at": fetched_at,
+        },
     )
 
 

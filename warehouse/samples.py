@@ -49,31 +49,33 @@ def store_sample(
     the transaction."""
     platform, handle, day, kind = account
     con.execute("DELETE FROM follower_samples WHERE sample_id = ?", [ident])
-    con.executemany(
-        "INSERT INTO follower_samples VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::VARCHAR[], ?)",
-        [
-            [
-                ident,
-                platform,
-                handle,
-                day,
-                kind,
-                p.follower_id,
-                p.position,
-                p.arrival_day,
-                p.followed_at,
-                p.created_at,
-                p.has_avatar,
-                p.posts,
-                p.followers,
-                p.following,
-                flagged,
-                list(signals),
-                sampled_at,
-            ]
-            for p, flagged, signals in judged
-        ],
+    profiles = [p for p, _, _ in judged]
+    columns = {  # one statement, a list a column (executemany took 0.3 s for 100 rows)
+        "follower_id": ("VARCHAR", [p.follower_id for p in profiles]),
+        "position": ("INTEGER", [p.position for p in profiles]),
+        "arrival_day": ("DATE", [p.arrival_day for p in profiles]),
+        "followed_at": ("TIMESTAMPTZ", [p.followed_at for p in profiles]),
+        "created_at": ("TIMESTAMPTZ", [p.created_at for p in profiles]),
+        "has_avatar": ("BOOLEAN", [p.has_avatar for p in profiles]),
+        "posts": ("BIGINT", [p.posts for p in profiles]),
+        "followers": ("BIGINT", [p.followers for p in profiles]),
+        "following": ("BIGINT", [p.following for p in profiles]),
+        "looks_inauthentic": ("BOOLEAN", [flagged for _, flagged, _ in judged]),
+        "signals": ("VARCHAR[]", [list(signals) for _, _, signals in judged]),
+    }
+    listed = ", ".join(f"unnest(${name}::{type_}[])" for name, (type_, _) in columns.items())
+    con.execute(
+        f"INSERT INTO follower_samples SELECT $ident, $platform, $handle, $day, $kind, {listed}, "
+        "$sampled_at",
+        {name: values for name, (_, values) in columns.items()}
+        | {
+            "ident": ident,
+            "platform": platform,
+            "handle": handle,
+            "day": day,
+            "kind": kind,
+            "sampled_at": sampled_at,
+        },
     )
 
 

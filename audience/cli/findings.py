@@ -121,7 +121,7 @@ def audit_command(
     (and the backfill of an untracked GitHub repository).
     """
     note_if_stale(obj)
-    from audience.audit import NO_ANSWER, render_text, run_audit, take_sample
+    from audience.audit import NO_ANSWER, render_text, run_audit
     from core.platforms import parse_account
 
     platform, handle = parse_account(account)
@@ -135,9 +135,9 @@ def audit_command(
         raise AudienceError(
             f"--sample asks the platform for today's followers: it cannot be used with --as-of {day}"
         )
-    sampled = take_sample(obj.warehouse, obj.settings, platform, handle, day) if sample else []
-    audit = run_audit(obj.warehouse, obj.settings, platform, handle, day, live=live, fetch=not past)
-    audit.sampled = sampled
+    audit = run_audit(
+        obj.warehouse, obj.settings, platform, handle, day, live=live, fetch=not past, sample=sample
+    )
     if html_path is not None:
         from reports.render import write_audit
 
