@@ -3,6 +3,7 @@ checks of each row, and the conflicts between rows of one account and day."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,21 +29,27 @@ def validate_block(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return (valid typed rows, problems) for one parsed block."""
     frame = _normalised(frame, first_line)
+    checks = _checks(today)
+    # every rule in one pass; the problems are listed from the failing rows alone (a clean
+    # block, the usual case, filtered its rows once per rule: a third of a large import)
+    failing = frame.select(
+        pl.any_horizontal([c.failed.fill_null(False) for c in checks]).alias("failing")
+    ).get_column("failing")
+    failed = frame.filter(failing)
     problems = pl.concat(
         [
-            frame.filter(check.failed).select(
+            failed.filter(check.failed).select(
                 pl.col("line"),
                 pl.lit(check.field).alias("field"),
                 (check.reason if isinstance(check.reason, pl.Expr) else pl.lit(check.reason)).alias(
                     "reason"
                 ),
             )
-            for check in _checks(today)
+            for check in checks
         ]
     )
-    bad_lines = problems.get_column("line").unique()
     valid = (
-        frame.filter(~pl.col("line").is_in(bad_lines.implode()))
+        (frame.filter(~failing) if failed.height else frame)
         .select(
             "platform",
             "handle",
@@ -166,34 +173,37 @@ def _count_checks(column: str, required: bool) -> list[Check]:
 
 
 def _canonical_handles() -> pl.Expr:
-    """The vectorised twin of platforms.canonical_handle (same table, same rules)."""
-    handle = pl.col("handle")
-    expr = handle
-    for spec in PLATFORMS.values():
-        value = handle
-        if spec.strip_at:
-            value = value.str.strip_prefix("@")
-        if spec.lowercase:
-            value = value.str.to_lowercase()
-        elif spec.name == "youtube":
-            value = (
-                pl.when(value.str.starts_with("@")).then(value.str.to_lowercase()).otherwise(value)
-            )
-        if spec.name == "reddit":
-            value = value.str.to_lowercase().str.strip_prefix("/")
-        expr = pl.when(pl.col("platform") == spec.name).then(value).otherwise(expr)
-    return expr
+    """The vectorised twin of platforms.canonical_handle (same table, same rules). Each step
+    runs once over the column, for the platforms it applies to (one branch per platform ran
+    every platform's steps over every row: half of a large import's validation)."""
+    platform, handle = pl.col("platform"), pl.col("handle")
+    strip_at = [name for name, spec in PLATFORMS.items() if spec.strip_at]
+    lowercase = [name for name, spec in PLATFORMS.items() if spec.lowercase]
+    value = pl.when(platform.is_in(strip_at)).then(handle.str.strip_prefix("@")).otherwise(handle)
+    lowered = platform.is_in(lowercase) | ((platform == "youtube") & value.str.starts_with("@"))
+    value = pl.when(lowered).then(value.str.to_lowercase()).otherwise(value)
+    return pl.when(platform == "reddit").then(value.str.strip_prefix("/")).otherwise(value)
 
 
 def _handle_valid() -> pl.Expr:
-    expr = pl.lit(False)
-    for spec in PLATFORMS.values():
-        expr = (
-            pl.when(pl.col("platform") == spec.name)
-            .then(pl.col("handle").str.contains(spec.pattern))
-            .otherwise(expr)
-        )
-    return expr
+    """Each row's handle against its platform's pattern, in one regex pass: the platform and
+    the handle joined by a separator no handle has, against the patterns as alternatives."""
+    alternatives = "|".join(
+        f"{re.escape(name)}{_SEPARATOR}(?:{_unanchored(spec.pattern)})"
+        for name, spec in PLATFORMS.items()
+    )
+    joined = pl.concat_str([pl.col("platform"), pl.lit(_SEPARATOR), pl.col("handle")])
+    return joined.str.contains(f"^(?:{alternatives})$")
+
+
+_SEPARATOR = "\x1f"  # the unit separator: no platform's pattern accepts it
+
+
+def _unanchored(pattern: str) -> str:
+    """A platform's `^...$` pattern without its anchors (they apply to the whole of it)."""
+    if not (pattern.startswith("^") and pattern.endswith("$")):
+        raise ValueError(f"a handle pattern must be anchored at both ends: {pattern!r}")
+    return pattern[1:-1]
 
 
 def _launched() -> pl.Expr:

@@ -7,13 +7,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from collectors.history_checks import _canonical_handles, _handle_valid
 from collectors.history_files import read_history
-from core.errors import ImportRejected
-from core.platforms import PLATFORMS
+from core.errors import HandleError, ImportRejected
+from core.platforms import PLATFORMS, canonical_handle
 
 TODAY = date(2026, 11, 22)
 HEADER = "platform,handle,date,followers,following,posts,views"
@@ -163,3 +165,54 @@ def test_rows_in_account_runs_read_the_same_as_in_any_order(
     first = read("runs.csv", in_runs)
     second = read("shuffled.csv", list(shuffled))
     assert first == second
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([*PLATFORMS, "myspace"]),
+            st.one_of(
+                st.text(alphabet="@/AaZz09_.-:\x1fr u/", max_size=30),
+                st.sampled_from(
+                    [
+                        "@Alice@Mastodon.Social",
+                        "r/AskReddit",
+                        "/r/de",
+                        "@GoogleDevelopers",
+                        "GoogleDevelopers",
+                        "UC_x5XG1OV2P6uZZ5FSM9Ttw",
+                        "Octo-Org/Widget",
+                        "did:plc:abcdefghijklmnopqrstuvwx",
+                        "u/Some_User",
+                        "@Bob",
+                    ]
+                ),
+            ),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_the_vectorised_handle_rules_are_the_scalar_ones(rows: list[tuple[str, str]]) -> None:
+    """collectors.history_checks' canonical handle and pattern check, one pass over a column,
+    say what core.platforms.canonical_handle says of each handle on its own (the import
+    trims cells first, and a blank one is a missing value, checked apart)."""
+    rows = [(p, h.strip()) for p, h in rows if h.strip()]
+    assume(rows)
+    frame = pl.DataFrame(rows, schema=["platform", "handle"], orient="row")
+    got = frame.select(_canonical_handles().alias("handle"), pl.col("platform")).with_columns(
+        _handle_valid().alias("valid")
+    )
+    for (platform, handle), (canonical, valid) in zip(
+        rows, got.select("handle", "valid").rows(), strict=True
+    ):
+        if platform not in PLATFORMS:
+            assert (canonical, valid) == (handle, False)
+            continue
+        try:
+            expected = canonical_handle(platform, handle)
+        except HandleError:
+            assert not valid, (platform, handle, canonical)
+        else:
+            assert (canonical, valid) == (expected, True), (platform, handle)
