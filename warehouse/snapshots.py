@@ -120,6 +120,25 @@ def upsert_snapshots(
         """,
     )
     inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
+    if inserted == frame.height:  # all new (a first import): no stored row to join or replace
+        con.execute("INSERT INTO snapshots BY NAME SELECT * FROM _incoming")
+    else:
+        _insert_or_replace(con)
+    con.execute(
+        """
+        INSERT INTO accounts (platform, handle, first_seen, last_seen)
+        SELECT platform, handle, min(day), max(day) FROM _incoming GROUP BY ALL
+        ON CONFLICT (platform, handle) DO UPDATE SET
+            first_seen = least(coalesce(accounts.first_seen, excluded.first_seen), excluded.first_seen),
+            last_seen = greatest(coalesce(accounts.last_seen, excluded.last_seen), excluded.last_seen)
+        """
+    )
+    con.execute("DROP TABLE _incoming")
+    return WriteCounts(inserted, updated, frame.height - inserted - updated)
+
+
+def _insert_or_replace(con: duckdb.DuckDBPyConnection) -> None:
+    """Staged rows that are new or differ from the stored ones go in, replacing those."""
     con.execute(
         f"""
         INSERT INTO snapshots BY NAME
@@ -132,14 +151,3 @@ def upsert_snapshots(
             written_at = excluded.written_at, followers_rounding = excluded.followers_rounding
         """
     )
-    con.execute(
-        """
-        INSERT INTO accounts (platform, handle, first_seen, last_seen)
-        SELECT platform, handle, min(day), max(day) FROM _incoming GROUP BY ALL
-        ON CONFLICT (platform, handle) DO UPDATE SET
-            first_seen = least(coalesce(accounts.first_seen, excluded.first_seen), excluded.first_seen),
-            last_seen = greatest(coalesce(accounts.last_seen, excluded.last_seen), excluded.last_seen)
-        """
-    )
-    con.execute("DROP TABLE _incoming")
-    return WriteCounts(inserted, updated, frame.height - inserted - updated)
