@@ -77,15 +77,12 @@ def _answers(futures: list[PrefectFuture[list[Fetched]]]) -> list[list[Fetched] 
     """Each shard's accounts, or why the shard failed (its accounts then fail, not the run)."""
     answers: list[list[Fetched] | BaseException] = []
     for future in futures:
-        future.wait()
-        state = future.state
-        if state.is_completed():
-            answers.append(state.result())
-            continue
-        error = state.result(raise_on_failure=False)
-        if isinstance(error, BaseException) and is_interrupt(error):
-            raise error  # Ctrl-C stops the run, as everywhere
-        answers.append(error if isinstance(error, Exception) else RuntimeError(state.name))
+        try:
+            answers.append(future.result())
+        except Exception as exc:  # the task's error after its retries, or its worker lost
+            if is_interrupt(exc):
+                raise  # Ctrl-C stops the run, as everywhere
+            answers.append(exc)
     return answers
 
 
