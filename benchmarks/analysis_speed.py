@@ -70,8 +70,8 @@ def history(accounts: int, days: int = DAYS, seed: int = 0) -> pl.DataFrame:
     return frame.filter(keep)
 
 
-def build(path: Path, accounts: int) -> int:
-    frame = history(accounts)
+def build(path: Path, accounts: int, days: int = DAYS) -> int:
+    frame = history(accounts, days)
     with open_warehouse(path) as con:
         con.register("h", frame)
         con.execute(

@@ -120,10 +120,23 @@ class RateGate:
     the last slot. A new window starts with the platform's stated limit; while nothing is
     known yet, one request at a time probes. A platform that sends no such headers is not
     held back at all, except after a 429.
+
+    `share`: this gate is one of `share` collecting at once with the same budget (shards of
+    the accounts on a Dask cluster, all with the same token or from the same address): it
+    sends at most limit // share requests in a window, so together they never exceed the
+    limit, whatever the others do (no coordination needed, only the platform's window).
     """
 
-    def __init__(self, parse: HeaderParser, max_wait_s: float, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        parse: HeaderParser,
+        max_wait_s: float,
+        clock: Clock | None = None,
+        share: int = 1,
+    ) -> None:
         self._parse = parse
+        self._share = share
+        self._sent = 0  # requests sent in the current window (with share > 1)
         self._max_wait_s = max_wait_s
         self._clock = clock or SystemClock()
         self._state = RateState()
@@ -135,7 +148,13 @@ class RateGate:
         state = self._state
         if state.remaining is None:
             return bool(self._headerless) or self._in_flight < 1
+        if self._share > 1 and state.limit is not None and self._sent >= self._quota(state.limit):
+            return False
         return state.remaining - self._in_flight > 0
+
+    def _quota(self, limit: int) -> int:
+        """This gate's part of a window of `limit` (at least one request, or it never could)."""
+        return max(limit // self._share, 1)
 
     async def acquire(self) -> None:
         while True:
@@ -144,8 +163,11 @@ class RateGate:
                 state = self._state
                 if state.reset_at is not None and now >= state.reset_at:  # the window rolled over
                     self._state = state = RateState(remaining=state.limit, limit=state.limit)
+                    # what is still in flight may land in the new window: counted there too
+                    self._sent = self._in_flight
                 if self._allowed():
                     self._in_flight += 1
+                    self._sent += 1
                     return
                 wait = (state.reset_at - now) if state.reset_at is not None else None
             if wait is not None and wait > self._max_wait_s:
@@ -177,6 +199,8 @@ class RateGate:
                     min(state.remaining, parsed.remaining), state.reset_at, limit
                 )
                 return
+            if not same_window:  # the platform's window rolled before this clock saw it: what
+                self._sent = self._in_flight + 1  # this gate sent in it is this and what flies
         self._state = RateState(parsed.remaining, parsed.reset_at, limit)
 
     def spent(self, wait_s: float | None) -> None:

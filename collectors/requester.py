@@ -173,10 +173,12 @@ async def open_requester(
     clock: Clock,
     transport: httpx.AsyncBaseTransport | None = None,
     pooled: bool = False,
+    share: int = 1,
 ) -> AsyncIterator[Requester]:
     """A Requester over its own HTTP client for one platform, as its settings say: timeout,
     retries, backoff, `concurrency` requests at a time behind a rate gate that reads the
-    platform's headers. `pooled`: the connection pool sized to `concurrency` too."""
+    platform's headers. `pooled`: the connection pool sized to `concurrency` too. `share`: the
+    gates' part of each window when `share` collectors spend the same budget at once."""
     client = (
         httpx.AsyncClient(
             headers=dict(headers),
@@ -192,7 +194,7 @@ async def open_requester(
     async with client:
         yield Requester(
             client,
-            lambda: RateGate(rate_headers, options.max_wait_s, clock),
+            lambda: RateGate(rate_headers, options.max_wait_s, clock, share),
             classify,
             max_retries=options.max_retries,
             backoff_s=options.backoff_s,

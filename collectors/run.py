@@ -50,6 +50,7 @@ async def _platform(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None,
     clock: Clock,
+    share: int,
 ) -> list[Fetched]:
     cls = COLLECTORS[platform]
     options = settings.platform(platform)
@@ -73,6 +74,7 @@ async def _platform(
         clock=clock,
         transport=transport,
         pooled=True,
+        share=share,
     ) as requester:
         collector = cls(requester, options, settings.secrets, redact)
         missing = collector.missing_credentials()
@@ -103,14 +105,16 @@ async def collect_async(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
+    share: int = 1,
 ) -> list[Fetched]:
     """Fetch every account; the result has one Fetched per distinct (platform, handle) given.
 
     `clock` is where rate-limit gates and retries read the time and wait (default: the wall
-    clock); tests pass a virtual one.
+    clock); tests pass a virtual one. `share`: this call is one of `share` collecting at once
+    with the same rate budgets (shards on a Dask cluster); each spends its part of a window.
     """
     with redacted_logs(redactor_for(settings)):
-        return await _collect_all(accounts, settings, transport, clock or SystemClock())
+        return await _collect_all(accounts, settings, transport, clock or SystemClock(), share)
 
 
 async def _collect_all(
@@ -118,6 +122,7 @@ async def _collect_all(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None,
     clock: Clock,
+    share: int,
 ) -> list[Fetched]:
     invalid: list[Fetched] = []
     by_platform: dict[str, list[str]] = {}
@@ -130,7 +135,7 @@ async def _collect_all(
         by_platform.setdefault(platform, []).append(canonical)
     groups = await asyncio.gather(
         *(
-            _platform(p, list(dict.fromkeys(hs)), settings, transport, clock)
+            _platform(p, list(dict.fromkeys(hs)), settings, transport, clock, share)
             for p, hs in by_platform.items()
         )
     )
@@ -150,6 +155,7 @@ def collect(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
+    share: int = 1,
 ) -> list[Fetched]:
     """Synchronous entry point (one event loop per call)."""
-    return asyncio.run(collect_async(accounts, settings, transport, clock))
+    return asyncio.run(collect_async(accounts, settings, transport, clock, share))

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -27,6 +28,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -149,6 +151,41 @@ class AlertSettings(_Model):
     outbox: Path = Path("outbox")
 
 
+# a scheduler's address as `dask scheduler` prints it: tcp://HOST:PORT, HOST a name, IPv4 or [IPv6]
+_DASK_ADDRESS = re.compile(r"(tcp|tls)://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}")
+
+
+class OrchestrationSettings(_Model):
+    """Where the nightly collection runs: local threads (the default), or shards of the
+    accounts fanned out over a Dask cluster through Prefect's Dask task runner."""
+
+    task_runner: Literal["threads", "dask"] = "threads"
+    dask_address: OptionalText = None  # the scheduler, e.g. tcp://10.0.0.5:8786
+    shards: int = Field(0, ge=0, le=4096)  # 0: one per worker thread of the cluster
+
+    @field_validator("dask_address")
+    @classmethod
+    def _scheduler_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        port = value.rsplit(":", 1)[-1]
+        if _DASK_ADDRESS.fullmatch(value) is None or not 0 < int(port or "0") < 65536:
+            raise ValueError(
+                f"{value!r} is not a Dask scheduler address; write it as tcp://HOST:PORT "
+                "(or tls://HOST:PORT), as `dask scheduler` prints it"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _address_for_dask(self) -> OrchestrationSettings:
+        if self.task_runner == "dask" and self.dask_address is None:
+            raise ValueError(
+                'task_runner = "dask" needs dask_address, the scheduler\'s tcp://HOST:PORT '
+                '(or task_runner = "threads" to collect on this machine)'
+            )
+        return self
+
+
 class ReportSettings(_Model):
     path: Path = Path("report/audience-report.html")  # written by each run and by `audience report`
 
@@ -186,6 +223,7 @@ class Settings(_FromSources):
     report: ReportSettings = ReportSettings()
     samples: SampleSettings = SampleSettings()
     engagement: EngagementSettings = EngagementSettings()
+    orchestration: OrchestrationSettings = OrchestrationSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @field_validator("platforms")

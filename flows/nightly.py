@@ -9,6 +9,8 @@ the process), or from the `nightly` deployment in prefect.yaml on a Prefect serv
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,19 +20,31 @@ import httpx
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from core.errors import WarehouseBusy, plural
+from core.errors import AudienceError, WarehouseBusy, is_interrupt, plural
 from core.fetched import Fetched
 from core.records import AlertsReport, AnalysisSummary, CollectionReport, NightlySummary
 from core.settings import Settings, load_settings
 from pipeline.analyse import run_analysis
-from pipeline.collect import describe, fetch, store, tracked_accounts
+from pipeline.collect import (
+    Account,
+    Shard,
+    by_platform,
+    describe,
+    fetch,
+    merged,
+    sharded,
+    store,
+    tracked_accounts,
+)
 from warehouse.db import resolve_path
 
 if TYPE_CHECKING:
     from prefect import Task
     from prefect.client.schemas.objects import State, TaskRun
+    from prefect.futures import PrefectFuture
 
 # worth another try: the warehouse was busy, a file or socket failed; not: bad settings, bugs
 TRANSIENT = (WarehouseBusy, OSError, httpx.TransportError)
@@ -47,15 +61,98 @@ def _settings(config: str | None) -> Settings:
 
 @task(
     name="collect",
-    task_run_name="collect-{platform}",  # one run per platform, named after it
+    task_run_name="collect-{shard.name}",  # a platform (threads), or shard-i-of-n (Dask)
     retries=1,
     retry_delay_seconds=10,
     retry_condition_fn=transient_only,
     cache_policy=NO_CACHE,
 )
-def collect_platform(platform: str, handles: list[str], config: str | None) -> list[Fetched]:
-    """Every account of one platform; account-level faults are outcomes, not exceptions."""
-    return fetch([(platform, h) for h in handles], _settings(config))
+def collect_shard(shard: Shard, config: str | None) -> list[Fetched]:
+    """Every account of one shard; account-level faults are outcomes, not exceptions. On a
+    Dask worker, the settings (and the secrets) are read there, from its own environment."""
+    return fetch(shard.accounts, _settings(config), share=shard.share)
+
+
+def _answers(futures: list[PrefectFuture[list[Fetched]]]) -> list[list[Fetched] | BaseException]:
+    """Each shard's accounts, or why the shard failed (its accounts then fail, not the run)."""
+    answers: list[list[Fetched] | BaseException] = []
+    for future in futures:
+        try:
+            answers.append(future.result())
+        except Exception as exc:  # the task's error after its retries, or its worker lost
+            if is_interrupt(exc):
+                raise  # Ctrl-C stops the run, as everywhere
+            answers.append(exc)
+    return answers
+
+
+@flow(name="collect-on-dask", log_prints=True)
+def collect_on_dask(accounts: list[Account], config: str | None, shards: int) -> list[Fetched]:
+    """The accounts in shards over the Dask cluster this flow's task runner is connected to:
+    one shard per worker thread unless [orchestration] shards says; results come back here."""
+    context: Any = get_run_context()  # a flow run's: its task runner is the Dask one
+    client = context.task_runner.client
+    threads = sum(client.nthreads().values())
+    parts = sharded(accounts, shards or threads)
+    get_run_logger().info(
+        "collecting %s accounts in %s shards on a Dask cluster of %s worker threads (%s)",
+        len(accounts),
+        len(parts),
+        threads,
+        client.scheduler.address,
+    )
+    futures = [collect_shard.submit(part, config) for part in parts]
+    return merged(parts, _answers(futures))
+
+
+def fan_out(accounts: list[Account], config: str | None, settings: Settings) -> list[Fetched]:
+    """Every account collected once, as [orchestration] says: a task per platform on this
+    machine's threads, or shards on a Dask cluster (Prefect's Dask task runner)."""
+    orchestration = settings.orchestration
+    if orchestration.task_runner == "threads" or not accounts:
+        shards = by_platform(accounts)
+        return merged(shards, _answers([collect_shard.submit(s, config) for s in shards]))
+    from prefect_dask.task_runners import DaskTaskRunner
+
+    address = orchestration.dask_address
+    assert address is not None  # the settings refuse "dask" without one
+    reachable(address)
+    runner: Any = DaskTaskRunner(address=address)
+    with _api_for_workers():
+        result: list[Fetched] = collect_on_dask.with_options(task_runner=runner)(
+            accounts, config, orchestration.shards
+        )
+    return result
+
+
+def _api_for_workers() -> contextlib.AbstractContextManager[object]:
+    """The Dask workers record their task runs in this run's Prefect API (the task runner
+    sends them Prefect's settings): the one configured or kept, else this process's temporary
+    API, named outright; without it each worker process would start a temporary API of its own
+    (10-25 s each, and runs recorded elsewhere)."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    if get_current_settings().api.url:
+        return contextlib.nullcontext()
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # Prefect's one temporary API of this process
+    server.start()
+    return temporary_settings(updates={PREFECT_API_URL: server.api_url})
+
+
+def reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse at once (exit 2, nothing written) when the scheduler does not answer, rather than
+    after Dask's 30 s of connection attempts."""
+    host, _, port = address.split("://", 1)[1].rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise AudienceError(
+            f"cannot reach the Dask scheduler at {address} ([orchestration] dask_address): "
+            f"{exc.strerror or exc}; start it (`dask scheduler`) or set "
+            'task_runner = "threads" to collect on this machine'
+        ) from None
 
 
 @task(
@@ -216,11 +313,7 @@ def _collect(
     """Every tracked account's figures, one task per platform, stored; then their engagement
     (a failure there fails no count)."""
     logger = get_run_logger()
-    by_platform: dict[str, list[str]] = {}
-    for platform, handle in tracked_accounts(Path(target), settings):
-        by_platform.setdefault(platform, []).append(handle)
-    futures = [collect_platform.submit(p, hs, config) for p, hs in sorted(by_platform.items())]
-    results = [r for f in futures for r in f.result()]
+    results = fan_out(tracked_accounts(Path(target), settings), config, settings)
     steps.lap("collect")
     collection = store_results(target, config, day, results)
     steps.lap("store")

@@ -86,9 +86,53 @@ def fetch(
     accounts: list[tuple[str, str]],
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None = None,
+    share: int = 1,
 ) -> list[Fetched]:
-    """Ask the platforms (no warehouse is held open meanwhile)."""
-    return collect(accounts, settings, transport)
+    """Ask the platforms (no warehouse is held open meanwhile); `share`: this is one of
+    `share` shards collecting at once, each within its part of every rate budget."""
+    return collect(accounts, settings, transport, share=share)
+
+
+Account = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Accounts one collection task asks for, and how many shards spend the budgets at once."""
+
+    name: str
+    accounts: list[Account]
+    share: int
+
+
+def by_platform(accounts: list[Account]) -> list[Shard]:
+    """One shard per platform, side by side (local threads): each spends its platform's whole
+    budget alone."""
+    groups: dict[str, list[Account]] = {}
+    for platform, handle in dict.fromkeys(accounts):
+        groups.setdefault(platform, []).append((platform, handle))
+    return [Shard(p, groups[p], 1) for p in sorted(groups)]
+
+
+def sharded(accounts: list[Account], count: int) -> list[Shard]:
+    """`count` shards for a cluster, each with an even slice of every platform's accounts (and
+    of every Mastodon server's), dealt in turn; each spends 1/count of every rate budget."""
+    ordered = sorted(dict.fromkeys(accounts), key=lambda a: (a[0], a[1].rsplit("@", 1)[-1]))
+    count = max(min(count, len(ordered)), 1)
+    return [Shard(f"shard-{i + 1}-of-{count}", ordered[i::count], count) for i in range(count)]
+
+
+def merged(shards: list[Shard], answers: list[list[Fetched] | BaseException]) -> list[Fetched]:
+    """One outcome per account from the shards' answers: a shard that failed leaves each of its
+    accounts `unavailable` with the reason; an account answered twice is kept once."""
+    results: dict[Account, Fetched] = {}
+    for shard, answer in zip(shards, answers, strict=True):
+        if isinstance(answer, BaseException):
+            reason = f"its shard ({shard.name}) failed: {type(answer).__name__}: {answer}"[:300]
+            answer = [Fetched(p, h, Outcome.UNAVAILABLE, reason) for p, h in shard.accounts]
+        for fetched in answer:
+            results.setdefault((fetched.platform, fetched.handle), fetched)
+    return list(results.values())
 
 
 def store(

@@ -1,0 +1,226 @@
+"""Past one machine (issue #17): the nightly collection in shards on a Dask cluster, through
+Prefect's Dask task runner, with every platform's rate budget split between the shards.
+
+The real thing: a `distributed.LocalCluster` of 2 worker processes on loopback, the simulator
+over HTTP with injected faults and windowed rate limits, the shards' results stored in a real
+DuckDB file by the one writer (the flow's process)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from collectors.rate_gate import RateGate, epoch_reset
+from core.errors import AudienceError
+from core.fetched import Fetched, Outcome
+from core.settings import load_settings
+from drills.faults import collection_counts, simulator_environ
+from pipeline.collect import by_platform, merged, sharded, store
+from simulator.server import Simulator, SimulatorServer
+from simulator.worlds import MASTODON_SERVERS, PLATFORMS, spread
+from tests.support.cli import Result
+
+# The issue asks for 20,000 accounts; here the simulator's world costs about 5 ms an account
+# to build and its Bluesky and GitHub profiles 0.07-0.23 s an account on first ask (they build
+# follow logs), so the test collects 3,000 accounts on the six other platforms (measured in
+# the README, "Past one machine"); benchmarks/fan_out.py runs larger numbers.
+WORLD = 4_000
+FAST = ("mastodon", "youtube", "x", "twitch", "reddit", "instagram")
+ACCOUNTS = WORLD // len(PLATFORMS) * len(FAST)
+DAY = date(2024, 6, 30)
+# the platforms whose limits the simulator announces per window in headers (benchmarks/collect)
+WINDOWED = ("mastodon", "x", "twitch", "reddit")
+FAULTS = {
+    "error_rate": 0.03,
+    "truncated_rate": 0.01,
+    "malformed_rate": 0.01,
+    "reset_rate": 0.01,
+    "burst_rate": 0.003,  # 429 storms of 4 requests
+    "burst_length": 4,
+}
+
+
+def _accounts(n: int) -> list[tuple[str, str]]:
+    world = spread(n, days=2)
+    return [(p, h) for p in PLATFORMS for h in world.handles(p)]
+
+
+def test_shards_hold_every_account_once_and_every_platform_evenly() -> None:
+    accounts = _accounts(403)
+    shards = sharded(accounts + accounts[:7], 4)  # an account listed twice is asked once
+    held = [a for s in shards for a in s.accounts]
+    assert sorted(held) == sorted(accounts)
+    assert {s.share for s in shards} == {4}
+    for group in [*PLATFORMS, *MASTODON_SERVERS]:
+        counts = [
+            sum(1 for p, h in s.accounts if group in (p, h.rsplit("@", 1)[-1])) for s in shards
+        ]
+        assert max(counts) - min(counts) <= 1, (group, counts)
+    assert len(sharded(accounts[:3], 8)) == 3  # no empty shard
+    assert [s.name for s in by_platform(accounts)] == sorted(PLATFORMS)
+    assert {s.share for s in by_platform(accounts)} == {1}  # one shard per platform: all of it
+
+
+def test_a_failed_shard_costs_its_accounts_an_outcome_with_the_reason_not_the_run() -> None:
+    shards = sharded(_accounts(16), 2)
+    first = [Fetched(p, h, Outcome.OK, "", followers=1) for p, h in shards[0].accounts]
+    results = merged(shards, [first + first[:2], OSError("worker lost")])
+    assert len(results) == 16  # one outcome per account, the repeated answers kept once
+    lost = [r for r in results if r.outcome == Outcome.UNAVAILABLE]
+    assert {(r.platform, r.handle) for r in lost} == set(shards[1].accounts)
+    assert {r.reason for r in lost} == {"its shard (shard-2-of-2) failed: OSError: worker lost"}
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def test_gates_sharing_a_budget_send_at_most_their_part_of_each_window() -> None:
+    """Two gates with share=2 before one platform that allows 10 a window: whatever order
+    their requests come in, the platform never sees more than 10 in a window."""
+    asyncio.run(_two_gates_then_one())
+
+
+async def _two_gates_then_one() -> None:
+    clock = _Clock()
+    gates = [RateGate(epoch_reset("ratelimit"), 60, clock, share=2) for _ in range(2)]
+    used: Counter[float] = Counter()
+
+    def answer() -> httpx.Headers:
+        window = clock.t // 5 * 5 + 5  # windows of 5 s
+        used[window] += 1
+        return httpx.Headers(
+            {
+                "ratelimit-limit": "10",
+                "ratelimit-remaining": str(max(10 - used[window], 0)),
+                "ratelimit-reset": str(window),
+            }
+        )
+
+    for i in range(60):
+        gate = gates[i % 3 % 2]  # uneven: one gate asks twice as often
+        await gate.acquire()
+        gate.release(answer())
+    assert max(used.values()) <= 10
+    assert sum(used.values()) == 60
+    single = RateGate(epoch_reset("ratelimit"), 60, clock)  # alone (share 1): the whole window
+    clock.t = start = (clock.t // 5 + 1) * 5  # a fresh window
+    for _ in range(10):
+        await single.acquire()
+        single.release(answer())
+    assert clock.t - start < 5  # ten in one window, no wait
+
+
+def test_a_scheduler_that_does_not_answer_is_refused_at_once() -> None:
+    from flows.nightly import reachable
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with pytest.raises(
+        AudienceError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1"
+    ):
+        reachable(f"tcp://127.0.0.1:{port}", timeout_s=2)
+
+
+def test_a_bad_scheduler_address_is_refused_with_exit_2(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUDIENCE_ORCHESTRATION__TASK_RUNNER", "dask")
+    monkeypatch.setenv("AUDIENCE_ORCHESTRATION__DASK_ADDRESS", "localhost:8786\x1b[2J")
+    result = cli("run")
+    assert result.code == 2
+    assert "AUDIENCE_ORCHESTRATION__DASK_ADDRESS" in result.err
+    assert "is not a Dask scheduler address" in result.err
+    assert "\x1b" not in result.err  # the value is shown escaped
+    assert not Path("warehouse").exists()  # nothing was made
+
+
+@pytest.fixture(scope="module")
+def world_server() -> Iterator[tuple[Simulator, SimulatorServer]]:
+    simulator = Simulator(spread(WORLD, days=2), seed=5)
+    with SimulatorServer(simulator) as server:
+        yield simulator, server
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
+def test_two_dask_workers_collect_every_account_once_within_the_shared_rate_limits(
+    world_server: tuple[Simulator, SimulatorServer],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from distributed import Client, LocalCluster, get_task_stream
+
+    from flows.nightly import fan_out
+
+    simulator, server = world_server
+    world = simulator.world
+    accounts = [(p, h) for p in FAST for h in world.handles(p)]
+    assert len(accounts) == ACCOUNTS
+    missing = {p: set(world.handles(p)[:5]) for p in FAST}
+    for platform in FAST:
+        simulator.set_faults(platform, **FAULTS, missing=sorted(missing[platform]))
+    for platform in WINDOWED:
+        # per token or address (each Mastodon server apart): 100 requests per 2 s, so that
+        # Reddit's and Twitch's 500 accounts take five windows
+        simulator.set_limit(platform, 100, 2)
+    # the workers read the settings and the secrets from their own environment
+    for name, value in simulator_environ(
+        server, AUDIENCE_PLATFORMS__X__MAX_CONCURRENCY="8"
+    ).items():
+        monkeypatch.setenv(name, value)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+        get_task_stream(client) as stream,
+    ):
+        monkeypatch.setenv("AUDIENCE_ORCHESTRATION__TASK_RUNNER", "dask")
+        monkeypatch.setenv("AUDIENCE_ORCHESTRATION__DASK_ADDRESS", cluster.scheduler_address)
+        settings = load_settings(None)
+        results = fan_out(accounts, None, settings)
+    workers = {task["worker"] for task in stream.data}  # (gathered as the stream closes)
+    assert len(workers) == 2  # both worker processes collected a shard
+    stats = Counter(simulator.stats)
+    assert sum(v for k, v in stats.items() if ":fault:" in k) > 100  # the faults were injected
+    assert {p: stats[f"{p}:limited"] for p in WINDOWED} == dict.fromkeys(WINDOWED, 0)
+    warehouse = tmp_path / "w.duckdb"
+    store(warehouse, settings, DAY, results)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        logged, distinct, snaps, snap_distinct, no_reason = collection_counts(con)
+        outcomes = dict(
+            con.execute("SELECT outcome, count(*) FROM collection_log GROUP BY 1").fetchall()
+        )
+        stored = dict(
+            ((p, h), f)
+            for p, h, f in con.execute(
+                "SELECT platform, handle, followers FROM snapshots"
+            ).fetchall()
+        )
+    assert (logged, distinct) == (ACCOUNTS, ACCOUNTS)  # one outcome per account
+    assert snaps == snap_distinct == outcomes["ok"]  # each snapshot stored once
+    assert no_reason == 0
+    assert outcomes["not_found"] == sum(len(m) for m in missing.values())
+    assert {k: v for k, v in stored.items() if v != simulator.served[k]} == {}
+    assert outcomes["ok"] >= ACCOUNTS * 0.99
