@@ -30,9 +30,9 @@ from tests.support.cli import Result
 
 # The issue asks for 20,000 accounts; here the simulator's world costs about 5 ms an account
 # to build and its Bluesky and GitHub profiles 0.07-0.23 s an account on first ask (they build
-# follow logs), so the test collects 3,000 accounts on the six other platforms (measured in
+# follow logs), so the test collects 900 accounts on the six other platforms (measured in
 # the README, "Past one machine"); benchmarks/fan_out.py runs larger numbers.
-WORLD = 4_000
+WORLD = 1_200
 FAST = ("mastodon", "youtube", "x", "twitch", "reddit", "instagram")
 ACCOUNTS = WORLD // len(PLATFORMS) * len(FAST)
 DAY = date(2024, 6, 30)
@@ -177,9 +177,9 @@ def test_two_dask_workers_collect_every_account_once_within_the_shared_rate_limi
     for platform in FAST:
         simulator.set_faults(platform, **FAULTS, missing=sorted(missing[platform]))
     for platform in WINDOWED:
-        # per token or address (each Mastodon server apart): 100 requests per 2 s, so that
-        # Reddit's and Twitch's 500 accounts take five windows
-        simulator.set_limit(platform, 100, 2)
+        # per token or address (each Mastodon server apart): 40 requests per 2 s, so that
+        # Reddit's and Twitch's 150 accounts take four windows or more
+        simulator.set_limit(platform, 40, 2)
     # the workers read the settings and the secrets from their own environment
     for name, value in simulator_environ(
         server, AUDIENCE_PLATFORMS__X__MAX_CONCURRENCY="8"
@@ -203,7 +203,8 @@ def test_two_dask_workers_collect_every_account_once_within_the_shared_rate_limi
     workers = {task["worker"] for task in stream.data}  # (gathered as the stream closes)
     assert len(workers) == 2  # both worker processes collected a shard
     stats = Counter(simulator.stats)
-    assert sum(v for k, v in stats.items() if ":fault:" in k) > 100  # the faults were injected
+    # the faults were injected (about 6% of the requests)
+    assert sum(v for k, v in stats.items() if ":fault:" in k) > ACCOUNTS * 0.02
     assert {p: stats[f"{p}:limited"] for p in WINDOWED} == dict.fromkeys(WINDOWED, 0)
     warehouse = tmp_path / "w.duckdb"
     store(warehouse, settings, DAY, results)
@@ -223,4 +224,5 @@ def test_two_dask_workers_collect_every_account_once_within_the_shared_rate_limi
     assert no_reason == 0
     assert outcomes["not_found"] == sum(len(m) for m in missing.values())
     assert {k: v for k, v in stored.items() if v != simulator.served[k]} == {}
-    assert outcomes["ok"] >= ACCOUNTS * 0.99
+    # the faults were retried away: nearly every account that exists was collected
+    assert outcomes["ok"] >= (ACCOUNTS - outcomes["not_found"]) * 0.99
