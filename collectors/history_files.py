@@ -95,7 +95,7 @@ def read_history(
     )
     rows = pl.concat(reader.valid) if reader.valid else None
     repeats = rows is not None and rows.height > 0 and not _one_run_per_account(rows)
-    if repeats:
+    if repeats and rows is not None:
         problems = pl.concat([problems, conflicts(rows).select(list(schema))])
     _refuse(reader.refusals, problems, paths, skip_invalid)
     if rows is not None and problems.height:  # --skip-invalid: leave those rows out
