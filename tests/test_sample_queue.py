@@ -120,22 +120,24 @@ def test_a_sample_the_budget_cuts_is_queued_and_taken_first_on_the_next_night(
     assert "continued on the next night" in note
     assert "look inauthentic" not in explanation
     # the next night (a budget for one sample, 16-18 requests): the queued one first, though
-    # older than the nights' 30 days; the new anomaly waits for the budget
-    spent = _requests(server)
-    report = sample_anomalies(wh, _settings(server, 25), TODAY)
-    assert report.requests == _requests(server) - spent <= 25
-    assert len(report.taken) == 1
-    assert OLD in report.taken[0]
-    jumps = _jumps(wh)
-    assert jumps[OLD][0] == "done"
-    assert "look inauthentic, against" in jumps[OLD][3]  # and re-judged with it
+    # older than the nights' 30 days, and re-judged with it; the new anomaly waits for the budget
+    jumps = _night(server, wh, taken=OLD)
     assert jumps[NEW][0] == "queued"
     # the night after: the queued new one
+    _night(server, wh, taken=NEW)
+
+
+def _night(
+    server: SimulatorServer, warehouse: Path, taken: str
+) -> dict[str, tuple[str, str | None, str, str]]:
+    """A nightly sampling with a budget of 25 requests, never exceeded, that takes the sample
+    of `taken` only, and re-judges its anomaly with it; _jumps after it."""
     spent = _requests(server)
-    report = sample_anomalies(wh, _settings(server, 25), TODAY)
+    report = sample_anomalies(warehouse, _settings(server, 25), TODAY)
     assert report.requests == _requests(server) - spent <= 25
     assert len(report.taken) == 1
-    assert NEW in report.taken[0]
-    jumps = _jumps(wh)
-    assert [jumps[h][0] for h in (OLD, NEW)] == ["done", "done"]
-    assert "look inauthentic, against" in jumps[NEW][3]
+    assert taken in report.taken[0]
+    jumps = _jumps(warehouse)
+    assert jumps[taken][0] == "done"
+    assert "look inauthentic, against" in jumps[taken][3]
+    return jumps
