@@ -54,7 +54,7 @@ from warehouse.analysis_store import (
 from warehouse.db import in_transaction, open_warehouse
 from warehouse.engagement import interaction_evidence
 from warehouse.runs import finish_run, start_run
-from warehouse.samples import sample_evidence
+from warehouse.samples import sample_evidence, sampled_since_analysis
 
 # what the readers (audit, report) use of daily_metrics, in an analysis as of a past day
 AS_OF_METRICS = ("followers", "observed", "daily_gain", "baseline_median", "baseline_sigma")
@@ -104,6 +104,11 @@ def _analyse(
     clock = _Clock()
     state = analysis_state(con)
     plan = plan_run(con, as_of, full, context_days=context_days(t), summary_days=WINDOW_DAYS)
+    sampled = sampled_since_analysis(con)
+    if plan.write_from is not None and sampled is not None and sampled < plan.write_from:
+        # a sample of an anomaly older than a night rewrites (`audit --sample`, a queued one):
+        # judged again with it, by a rebuild (once: the next nights are incremental again)
+        plan = Plan(None)
     loaded = load_snapshots(con, as_of, plan)
     watermark = snapshot_watermark(con)
     clock.lap("load")

@@ -17,7 +17,9 @@ Where the followers come from (shared/docs/audience-apis.md, 0.1):
 The first path is pipeline.follower_lists, the second pipeline.star_sample.
 
 Each platform spends at most `[samples] max_requests` a night; a sample that would spend more
-is queued (its summary says so) and taken first on the next night.
+is queued (its summary says so) and taken first on the next night, whatever its anomaly's age.
+The analysis after a sample re-judges its anomaly whatever its age too (pipeline.analyse
+rebuilds when a new sample is older than a night's rewrite).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from transforms.profiles import Profile, compare, judge_sample
 from warehouse import samples as stored
 from warehouse.db import in_transaction, open_warehouse
 
-RECENT_DAYS = 30  # anomalies of the last 30 days are sampled (and re-judged every night)
+RECENT_DAYS = 30  # anomalies of the last 30 days are sampled (and queued ones of any age)
 # a sampled follower's id in a request's URL: GitHub's /users/{login}, Bluesky's getProfiles
 _FOLLOWER_IN_URL = re.compile(r"(/users/|[?&]actors=)[^/?&\s\"]+")
 

@@ -91,8 +91,9 @@ def store_summary(con: duckdb.DuckDBPyConnection, summary: dict[str, Any]) -> No
 def to_sample(
     con: duckdb.DuckDBPyConnection, since: date, platforms: Sequence[str]
 ) -> pl.DataFrame:
-    """Growth anomalies of the account's own from `since` on, on the platforms given, with no
-    finished (or refused) jump sample yet: queued ones first, then the newest. Columns:
+    """Growth anomalies of the account's own from `since` on, and queued ones of any age (a
+    sample the budget cut, on the nights or by `audit --sample`), on the platforms given, with
+    no finished (or refused) jump sample yet: queued ones first, then the newest. Columns:
     platform, handle, day, kind, window_start, followers, followers_before, queued."""
     frame: pl.DataFrame = con.sql(
         """
@@ -102,7 +103,8 @@ def to_sample(
         LEFT JOIN sample_summaries s
           ON s.platform = a.platform AND s.handle = a.handle AND s.day = a.day
          AND s.kind = 'jump'
-        WHERE a.kind IN ('spike', 'drip') AND a.attribution = 'account' AND a.day >= $since
+        WHERE a.kind IN ('spike', 'drip') AND a.attribution = 'account'
+          AND (a.day >= $since OR s.status = 'queued')
           AND list_contains($platforms, a.platform)
           AND (s.status IS NULL OR s.status = 'queued')
         ORDER BY queued DESC, a.day DESC, a.platform, a.handle
@@ -110,6 +112,18 @@ def to_sample(
         params={"since": since, "platforms": list(platforms)},
     ).pl()
     return frame
+
+
+def sampled_since_analysis(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The oldest day of a finished jump sample stored after the last analysis (whose anomaly
+    that analysis could not judge with it); None when there is none."""
+    row = con.execute(
+        """
+        SELECT min(s.day) FROM sample_summaries s, analysis_state a
+        WHERE s.kind = 'jump' AND s.status = 'done' AND s.sampled_at > a.updated_at
+        """
+    ).fetchone()
+    return row[0] if row and isinstance(row[0], date) else None
 
 
 def growth_anomaly(con: duckdb.DuckDBPyConnection, platform: str, handle: str) -> pl.DataFrame:
