@@ -379,6 +379,7 @@ def test_without_a_token_a_large_repository_is_refused_with_how_long_it_would_ta
     )
     assert "set AUDIENCE_GITHUB_TOKEN" in line
     assert "nothing was stored" in line
+    assert not warehouse.exists()  # and nothing was: no warehouse created for a refusal
     assert sim.stats["github:requests"] == 1  # the count only
     small = cli("--warehouse", warehouse, "backfill", f"github:{PURGED}")  # 20-odd pages: fits
     assert small.code == 0, small.err
@@ -409,11 +410,12 @@ def test_bad_accounts_get_one_line(
 ) -> None:
     for name, value in settings_env(server).items():
         monkeypatch.setenv(name, value)
-    result = cli("--warehouse", tmp_path / "wh.duckdb", "backfill", account)
+    result = cli("--warehouse", tmp_path / "new" / "wh.duckdb", "backfill", account)
     assert result.code == code
     (line,) = result.err.strip().splitlines()
     assert line.startswith(says)
     assert "Traceback" not in result.out + result.err
+    assert not (tmp_path / "new").exists()  # a refusal creates no warehouse, nor its directory
 
 
 def _closed_port() -> int:
@@ -444,7 +446,7 @@ def test_an_unreachable_or_failing_github_is_partly_done_exit_3(
     else:
         sim.set_faults("github", error_rate=1.0)
         reason = "HTTP 5"
-    warehouse = tmp_path / "wh.duckdb"
+    warehouse = tmp_path / "new" / "wh.duckdb"
     result = cli("--warehouse", warehouse, "backfill", f"github:{STEADY}")
     assert result.code == 3, result.err
     (line,) = result.err.strip().splitlines()
@@ -452,7 +454,7 @@ def test_an_unreachable_or_failing_github_is_partly_done_exit_3(
     assert reason in line
     assert "(gave up after" in line
     assert line.endswith(f"nothing was stored: run `audience backfill github:{STEADY}` again later")
-    assert not stored(warehouse, STEADY)
+    assert not (tmp_path / "new").exists()  # and nothing was: no warehouse, nor its directory
     assert "Traceback" not in result.out + result.err
 
 
@@ -506,3 +508,23 @@ def test_the_audit_of_an_untracked_repository_is_judged_on_its_rebuilt_history(
     assert text.code == 0, text.err
     assert "rebuilt now from the timestamps" not in text.out
     assert f"{len(rows)} " in text.out
+
+
+def test_an_audit_refused_a_rebuild_creates_no_warehouse(
+    server: SimulatorServer,
+    sim: Simulator,
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a token a repository past the hour's requests is not rebuilt (exit 4: today's
+    figure only): the audit stores nothing, so it creates no warehouse."""
+    for name, value in settings_env(server, token=None).items():
+        monkeypatch.setenv(name, value)
+    sim.use_clock(FakeClock().now)
+    sim.set_limit("github", 60, 3600)
+    warehouse = tmp_path / "new" / "wh.duckdb"
+    result = cli("--warehouse", warehouse, "audit", f"github:{STEADY}")
+    assert result.code == 4, result.err
+    assert "could not be rebuilt from GitHub's stargazers" in result.out
+    assert not (tmp_path / "new").exists()
