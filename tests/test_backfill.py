@@ -228,6 +228,13 @@ def test_past_the_page_cap_the_rest_is_estimated_and_marked(
     assert exact[last_exact] <= values[0] <= values[-1] <= counts[-1]
     assert "GitHub lists only the first 40,000 stars (400 pages)" in result.out
     assert f"written as {ESTIMATED}" in result.out
+    # the first line says what is exact and what is estimated, as the table holds them
+    first = result.out.splitlines()[0]
+    assert (
+        f": {len(rows):,} days from {min(rows)} to {TODAY}: {len(exact):,} exact ({min(rows)} "
+        f"to {last_exact} and today's count, GitHub's own), {len(estimated):,} estimated; "
+        f"{len(exact):,} snapshots written as {SOURCE}, {len(estimated):,} as {ESTIMATED}"
+    ) in first, first
 
 
 def settings_env(server: SimulatorServer, token: str | None = TOKEN) -> dict[str, str]:
