@@ -535,3 +535,34 @@ def test_an_audit_refused_a_rebuild_creates_no_warehouse(
     assert result.code == 4, result.err
     assert "could not be rebuilt from GitHub's stargazers" in result.out
     assert not (tmp_path / "new").exists()
+
+
+def test_an_audit_after_a_backfill_says_how_to_sample_its_jump_or_why_it_cannot(
+    server: SimulatorServer,
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in settings_env(server).items():
+        monkeypatch.setenv(name, value)
+    warehouse = tmp_path / "wh.duckdb"
+    assert cli("--warehouse", warehouse, "backfill", f"github:{PURGED}").code == 0
+    result = cli("--warehouse", warehouse, "audit", f"github:{PURGED}", "--format", "json")
+    assert result.code == 0, result.err
+    audit = json.loads(result.out)
+    assert audit["samples"] == []
+    assert audit["sampled"] == []
+    jumps = [f for f in audit["flagged"] if f["kind"] in ("spike", "drip")]
+    day = max(jumps, key=lambda f: f["excess"])["day"]
+    assert day == str(START + timedelta(days=60))  # the planted purchase
+    (hint,) = [x for x in audit["limits"] if x.startswith("no stargazer sample")]
+    assert hint.startswith(f"no stargazer sample of its largest jump ({day}), so its verdict")
+    assert f"`audience audit github:{PURGED} --sample` takes one now" in hint
+    monkeypatch.delenv("AUDIENCE_GITHUB_TOKEN")  # without a token: why none can be taken
+    text = cli("--warehouse", warehouse, "audit", f"github:{PURGED}")
+    assert text.code == 0, text.err
+    limits = text.out.split("What this cannot see")[1]
+    assert f"no stargazer sample of its largest jump ({day})" in limits
+    assert "none can be taken now: a GitHub sample needs about 204 requests" in limits
+    assert "without a token GitHub allows 60 an hour" in limits
+    assert "--sample` takes one" not in limits
