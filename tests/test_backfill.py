@@ -206,8 +206,7 @@ def test_past_the_page_cap_the_rest_is_estimated_and_marked(
     cli: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server)
     warehouse = tmp_path / "wh.duckdb"
     result = cli("--warehouse", warehouse, "backfill", f"github:{HUGE}")
     assert result.code == 0, result.err
@@ -243,6 +242,14 @@ def settings_env(server: SimulatorServer, token: str | None = TOKEN) -> dict[str
         "AUDIENCE_PLATFORMS__GITHUB__BACKOFF_S": "0.01",
     }
     return env | ({"AUDIENCE_GITHUB_TOKEN": token} if token else {})
+
+
+def use_github(
+    monkeypatch: pytest.MonkeyPatch, server: SimulatorServer, **token: str | None
+) -> None:
+    """The `cli` commands' environment: GitHub served by the simulator, with TOKEN (or `token`)."""
+    for name, value in settings_env(server, **token).items():
+        monkeypatch.setenv(name, value)
 
 
 def test_the_rate_limit_is_never_exceeded(
@@ -343,8 +350,7 @@ def test_collected_and_imported_figures_are_never_overwritten(
     cli: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server)
     warehouse = tmp_path / "wh.duckdb"
     day = START + timedelta(days=50)
     history = tmp_path / "h.csv"
@@ -368,8 +374,7 @@ def test_without_a_token_a_large_repository_is_refused_with_how_long_it_would_ta
     cli: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in settings_env(server, token=None).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server, token=None)
     clock = FakeClock()
     sim.use_clock(clock.now)
     sim.set_limit("github", 60, 3600)
@@ -415,8 +420,7 @@ def test_bad_accounts_get_one_line(
     code: int,
     says: str,
 ) -> None:
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server)
     result = cli("--warehouse", tmp_path / "new" / "wh.duckdb", "backfill", account)
     assert result.code == code
     (line,) = result.err.strip().splitlines()
@@ -444,8 +448,7 @@ def test_an_unreachable_or_failing_github_is_partly_done_exit_3(
 ) -> None:
     """Not bad input (2): GitHub down or answering 5xx after the retries is "partly done" (3),
     as a spent rate limit is: run it again later; nothing half-written."""
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server)
     if failure == "unreachable":  # the simulator stopped: nothing listens on its address
         url = f"http://127.0.0.1:{_closed_port()}/github"
         monkeypatch.setenv("AUDIENCE_PLATFORMS__GITHUB__BASE_URL", url)
@@ -472,8 +475,7 @@ def test_a_wrong_token_is_one_line_and_never_shown_or_stored(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     secret = "wrong-token-sentinel-777"
-    for name, value in settings_env(server, token=secret).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server, token=secret)
     warehouse = tmp_path / "wh.duckdb"
     result = cli("--warehouse", warehouse, "backfill", f"github:{STEADY}")
     assert result.code == 2
@@ -498,8 +500,7 @@ def test_the_audit_of_an_untracked_repository_is_judged_on_its_rebuilt_history(
     cli: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server)
     warehouse = tmp_path / "wh.duckdb"
     result = cli("--warehouse", warehouse, "audit", f"github:{PURGED}", "--format", "json")
     assert result.code == 0, result.err
@@ -526,8 +527,7 @@ def test_an_audit_refused_a_rebuild_creates_no_warehouse(
 ) -> None:
     """Without a token a repository past the hour's requests is not rebuilt (exit 4: today's
     figure only): the audit stores nothing, so it creates no warehouse."""
-    for name, value in settings_env(server, token=None).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server, token=None)
     sim.use_clock(FakeClock().now)
     sim.set_limit("github", 60, 3600)
     warehouse = tmp_path / "new" / "wh.duckdb"
@@ -543,8 +543,7 @@ def test_an_audit_after_a_backfill_says_how_to_sample_its_jump_or_why_it_cannot(
     cli: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server)
     warehouse = tmp_path / "wh.duckdb"
     assert cli("--warehouse", warehouse, "backfill", f"github:{PURGED}").code == 0
     result = cli("--warehouse", warehouse, "audit", f"github:{PURGED}", "--format", "json")
