@@ -242,6 +242,41 @@ def _organic(audit: Audit, events: list[str]) -> None:
         )
 
 
+def _sample_hint(audit: Audit, settings: Settings) -> None:
+    """An account with a growth anomaly of its own and no follower sample (a repository
+    backfilled, then audited; a jump no night sampled): the page's limits say how to take one
+    (`audit --sample`) or why none can be taken (GitHub without a token: the requests a sample
+    needs and the rate; the platform disabled). Nothing when a sample is stored or this audit
+    said what it sampled."""
+    from core.samples import SAMPLED_PLATFORMS
+    from pipeline.star_sample import github_refusal
+
+    repository = audit.platform == "github" and "/" in audit.handle
+    if audit.samples or audit.sampled or audit.platform not in SAMPLED_PLATFORMS:
+        return
+    if audit.platform == "github" and not repository:
+        return  # the order of a user's followers is undocumented: no sample, no hint
+    jumps = [r for r in audit.flagged if r.kind in ("spike", "drip") and r.attribution == "account"]
+    if not jumps:
+        return
+    # the jump `audit --sample` samples (warehouse.samples.growth_anomaly's order)
+    day = max(jumps, key=lambda r: (r.excess if r.excess is not None else r.gain or 0, r.day)).day
+    what = "stargazer" if repository else "follower"
+    head = f"no {what} sample of its largest jump ({day}), so its verdict rests on counts alone"
+    if repository and (refusal := github_refusal(settings)) is not None:
+        audit.limits.append(f"{head}: none can be taken now: {refusal}")
+    elif not settings.platform(audit.platform).enabled:
+        audit.limits.append(
+            f"{head}: none can be taken: {audit.platform} is disabled in the settings"
+        )
+    else:
+        audit.limits.append(
+            f"{head}: `audience audit {audit.account} --sample` takes one now (up to "
+            f"{settings.samples.size} {what}s who arrived on the jump's days and as many of "
+            "ordinary days', within [samples] max_requests)"
+        )
+
+
 def _stored(warehouse: Path, settings: Settings, platform: str, handle: str, as_of: date) -> Audit:
     """What the warehouse knows of the account as of `as_of`."""
     from pipeline.analyse import shadow_as_of
@@ -313,4 +348,6 @@ def run_audit(
             "history starts when it is tracked",
         )
     judge(audit, settings)
+    if not sample:
+        _sample_hint(audit, settings)
     return audit

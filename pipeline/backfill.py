@@ -12,7 +12,9 @@ it lists are estimated, `backfill:github:estimated`), record the run and delete 
 
 Reconciled with what is stored: a day with a collected (`api:github`) or imported figure is
 never written over; a day an earlier backfill wrote is rewritten. Ctrl-C leaves the pages
-kept so far and no rebuilt day (exit 130); the same command continues from the cursor.
+kept so far and no rebuilt day (exit 130); the same command continues from the cursor. A
+refusal or failure before the first page is kept (no such repository, GitHub unreachable, no
+token for a large repository) changes nothing on disk: no warehouse is created for it.
 
 Where each step lives: the reading and keeping of the pages in pipeline.stargazer_pages (the
 refusal on budget in pipeline.github_budget), the rebuild and its one transaction in
@@ -71,9 +73,7 @@ def backfill(
     """Rebuild ACCOUNT's (github:owner/repo) daily star counts; see the module's text."""
     platform, handle = repository(account)
     account = f"{platform}:{handle}"
-    timeout = settings.warehouse.lock_timeout_s
-    with open_warehouse(warehouse, timeout_s=timeout) as con:
-        kept, last, last_size = stored.pages_stored(con, platform, handle)
+    kept, last, last_size = _cursor(warehouse, settings, platform, handle)
     resume = last if 0 < last_size < PER_PAGE else last + 1  # a last page not full: again
     state = ReadState(account, platform, handle, resume, kept - (resume == last))
     try:
@@ -111,6 +111,18 @@ def backfill(
             f"{plural(state.kept_pages, 'stargazer page')} are kept in backfill_pages: run "
             f"`audience backfill {account}` again to write it"
         ) from None
+
+
+def _cursor(
+    warehouse: Path, settings: Settings, platform: str, handle: str
+) -> tuple[int, int, int]:
+    """The pages an earlier backfill kept (warehouse.backfill.pages_stored); none, without
+    creating it, when there is no warehouse yet: a backfill refused or failing before its first
+    page leaves nothing on disk (the warehouse is created by the first pages kept)."""
+    if not warehouse.exists():
+        return 0, 0, 0
+    with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
+        return stored.pages_stored(con, platform, handle)
 
 
 @contextmanager

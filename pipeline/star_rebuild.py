@@ -37,18 +37,40 @@ class BackfillSummary:
     exact_through: date | None = None  # the last day rebuilt from timestamps alone
     estimated_days: int = 0
     written: int = 0  # snapshot rows inserted or changed
+    written_estimated: int = 0  # of which estimated (ESTIMATED)
     days: int = 0  # days the rebuild covers
+    last_day: date | None = None  # today: its count is GitHub's own
     kept: int = 0  # days left to collected or imported figures
     run_id: str = ""
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        span = f"{self.first_day} to {self.exact_through}" if self.first_day is not None else "-"
-        out = [
+        head = (
             f"rebuilt {self.account} from {plural(self.listed, 'stargazer')}' timestamps "
-            f"({plural(self.pages, 'page')}, {self.pages_now} read now): {plural(self.days, 'day')}, "
-            f"exact from {span}; {plural(self.written, 'snapshot')} written as {SOURCE}"
-        ]
+            f"({plural(self.pages, 'page')}, {self.pages_now} read now): "
+        )
+        if not self.capped:
+            span = (
+                f"{self.first_day} to {self.exact_through}" if self.first_day is not None else "-"
+            )
+            head += (
+                f"{plural(self.days, 'day')}, exact from {span}; "
+                f"{plural(self.written, 'snapshot')} written as {SOURCE}"
+            )
+        else:  # what is exact and what is estimated, and what each was written as
+            exact = self.days - self.estimated_days
+            through = (
+                f"{self.first_day} to {self.exact_through} and today's count, GitHub's own"
+                if self.exact_through is not None
+                else "today's count, GitHub's own"
+            )
+            head += (
+                f"{plural(self.days, 'day')} from {self.first_day} to {self.last_day}: "
+                f"{exact:,} exact ({through}), {self.estimated_days:,} estimated; "
+                f"{plural(self.written - self.written_estimated, 'snapshot')} written as "
+                f"{SOURCE}, {self.written_estimated:,} as {ESTIMATED}"
+            )
+        out = [head]
         if self.capped:
             out.append(
                 f"GitHub lists only the first {PAGE_CAP * PER_PAGE:,} stars ({PAGE_CAP} pages): "
@@ -115,14 +137,19 @@ def write_rebuild(
         overlap = kept.join(frame, on="day", suffix="_rebuilt")
         fresh = frame.join(kept.select("day"), on="day", how="anti")
         run_id = start_run(con, "backfill", today)
-        written = upsert_snapshots(
-            con,
-            fresh.with_columns(
-                pl.lit(platform).alias("platform"),
-                pl.lit(handle).alias("handle"),
-                pl.lit(run_id).alias("run_id"),
-            ),
-        )
+        written = {}  # rows inserted or changed, by source: the summary says each
+        for source in (SOURCE, ESTIMATED):
+            rows = fresh.filter(pl.col("source") == source)
+            if rows.height:
+                counts = upsert_snapshots(
+                    con,
+                    rows.with_columns(
+                        pl.lit(platform).alias("platform"),
+                        pl.lit(handle).alias("handle"),
+                        pl.lit(run_id).alias("run_id"),
+                    ),
+                )
+                written[source] = counts.inserted + counts.updated
         stored.clear_pages(con, platform, handle)
         summary = BackfillSummary(
             account=state.account,
@@ -134,8 +161,10 @@ def write_rebuild(
             first_day=frame.get_column("day")[0] if frame.height else None,
             exact_through=through,
             estimated_days=frame.filter(pl.col("source") == ESTIMATED).height,
-            written=written.inserted + written.updated,
+            written=sum(written.values()),
+            written_estimated=written.get(ESTIMATED, 0),
             days=frame.height,
+            last_day=frame.get_column("day")[-1] if frame.height else None,
             kept=overlap.height,
             run_id=run_id,
         )

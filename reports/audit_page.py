@@ -188,13 +188,17 @@ def _growth(audit: Audit, m: AccountMetrics) -> Section:
     return ("Growth", lines)
 
 
-def _organic(e: Estimate) -> Section:
+def _organic(audit: Audit, e: Estimate) -> Section:
+    """The estimate in the account's own word (stars for a repository); its range only when
+    it has one (a range of zero width is the figure itself)."""
+    between = f" (between {_n(e.low)} and {_n(e.high)})" if _n(e.low) != _n(e.high) else ""
     return (
         "Organic-adjusted audience",
         [
-            f"  about {_n(e.organic)} (between {_n(e.low)} and {_n(e.high)}): {_n(e.followers)} "
-            f"followers minus {_n(e.kept)} of the {_n(e.added)} that suspected purchases added "
-            "above normal and that were still there when last measured",
+            f"  about {_n(e.organic)}{between}: {_n(e.followers)} "
+            f"{audience_word(audit.platform, audit.handle)} minus {_n(e.kept)} of the "
+            f"{_n(e.added)} that suspected purchases added above normal and that were still "
+            "there when last measured",
         ],
     )
 
@@ -261,7 +265,7 @@ def sections(audit: Audit) -> list[Section]:
     if m and engagement:
         out.append(("Engagement", [f"  {engagement} (posts read on {m.engagement_day})"]))
     if audit.estimate:
-        out.append(_organic(audit.estimate))
+        out.append(_organic(audit, audit.estimate))
     out.append(_flagged(audit))
     if audit.samples or audit.sampled:
         out.append(_who_arrived(audit))
@@ -358,6 +362,7 @@ def render_audit(audit: Audit) -> str:
         flagged=[(row, verdict_words(row.verdict)) for row in audit.flagged],
         figures=_figures(audit),
         recent=audit.recent,
+        audience=audience_word(audit.platform, audit.handle),
     )
 
 

@@ -193,3 +193,19 @@ def test_the_detection_limit_counts_the_big_account_floor(cli: Cli, analysed: Pa
     limits = " ".join(guru["limits"])  # type: ignore[arg-type]
     day = int(limits.split("adds more than about ")[1].split(" ")[0].replace(",", ""))
     assert day == 50
+
+
+def test_the_organic_estimate_says_the_accounts_word_and_a_range_only_when_it_has_one() -> None:
+    from reports.audit_page import Audit, Estimate, render_audit, render_text
+    from warehouse.audit_reads import RecentDay
+
+    repo = Audit("github", "acme/rocket", AS_OF, followers=9_928.0)
+    repo.estimate = Estimate(9_928.0, 1_000.0, 898.0, 9_030.0, 9_030.0, 9_030.0)
+    text = render_text(repo)
+    assert "about 9,030: 9,928 stars minus 898 of the 1,000 that suspected purchases" in text
+    assert "between" not in text
+    repo.recent = [RecentDay(AS_OF, 9_928.0, 12.0, None, None, None)]
+    assert "<th class='num'>stars</th>" in render_audit(repo)  # the last days' table
+    person = Audit("bluesky", "alice.bsky.social", AS_OF, followers=9_928.0)
+    person.estimate = Estimate(9_928.0, 1_000.0, 898.0, 9_030.0, 8_928.0, 9_928.0)
+    assert "about 9,030 (between 8,928 and 9,928): 9,928 followers minus 898" in render_text(person)

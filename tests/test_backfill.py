@@ -206,8 +206,7 @@ def test_past_the_page_cap_the_rest_is_estimated_and_marked(
     cli: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server)
     warehouse = tmp_path / "wh.duckdb"
     result = cli("--warehouse", warehouse, "backfill", f"github:{HUGE}")
     assert result.code == 0, result.err
@@ -228,6 +227,13 @@ def test_past_the_page_cap_the_rest_is_estimated_and_marked(
     assert exact[last_exact] <= values[0] <= values[-1] <= counts[-1]
     assert "GitHub lists only the first 40,000 stars (400 pages)" in result.out
     assert f"written as {ESTIMATED}" in result.out
+    # the first line says what is exact and what is estimated, as the table holds them
+    first = result.out.splitlines()[0]
+    assert (
+        f": {len(rows):,} days from {min(rows)} to {TODAY}: {len(exact):,} exact ({min(rows)} "
+        f"to {last_exact} and today's count, GitHub's own), {len(estimated):,} estimated; "
+        f"{len(exact):,} snapshots written as {SOURCE}, {len(estimated):,} as {ESTIMATED}"
+    ) in first, first
 
 
 def settings_env(server: SimulatorServer, token: str | None = TOKEN) -> dict[str, str]:
@@ -236,6 +242,14 @@ def settings_env(server: SimulatorServer, token: str | None = TOKEN) -> dict[str
         "AUDIENCE_PLATFORMS__GITHUB__BACKOFF_S": "0.01",
     }
     return env | ({"AUDIENCE_GITHUB_TOKEN": token} if token else {})
+
+
+def use_github(
+    monkeypatch: pytest.MonkeyPatch, server: SimulatorServer, **token: str | None
+) -> None:
+    """The `cli` commands' environment: GitHub served by the simulator, with TOKEN (or `token`)."""
+    for name, value in settings_env(server, **token).items():
+        monkeypatch.setenv(name, value)
 
 
 def test_the_rate_limit_is_never_exceeded(
@@ -336,8 +350,7 @@ def test_collected_and_imported_figures_are_never_overwritten(
     cli: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server)
     warehouse = tmp_path / "wh.duckdb"
     day = START + timedelta(days=50)
     history = tmp_path / "h.csv"
@@ -361,8 +374,7 @@ def test_without_a_token_a_large_repository_is_refused_with_how_long_it_would_ta
     cli: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in settings_env(server, token=None).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server, token=None)
     clock = FakeClock()
     sim.use_clock(clock.now)
     sim.set_limit("github", 60, 3600)
@@ -379,6 +391,7 @@ def test_without_a_token_a_large_repository_is_refused_with_how_long_it_would_ta
     )
     assert "set AUDIENCE_GITHUB_TOKEN" in line
     assert "nothing was stored" in line
+    assert not warehouse.exists()  # and nothing was: no warehouse created for a refusal
     assert sim.stats["github:requests"] == 1  # the count only
     small = cli("--warehouse", warehouse, "backfill", f"github:{PURGED}")  # 20-odd pages: fits
     assert small.code == 0, small.err
@@ -407,13 +420,13 @@ def test_bad_accounts_get_one_line(
     code: int,
     says: str,
 ) -> None:
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
-    result = cli("--warehouse", tmp_path / "wh.duckdb", "backfill", account)
+    use_github(monkeypatch, server)
+    result = cli("--warehouse", tmp_path / "new" / "wh.duckdb", "backfill", account)
     assert result.code == code
     (line,) = result.err.strip().splitlines()
     assert line.startswith(says)
     assert "Traceback" not in result.out + result.err
+    assert not (tmp_path / "new").exists()  # a refusal creates no warehouse, nor its directory
 
 
 def _closed_port() -> int:
@@ -435,8 +448,7 @@ def test_an_unreachable_or_failing_github_is_partly_done_exit_3(
 ) -> None:
     """Not bad input (2): GitHub down or answering 5xx after the retries is "partly done" (3),
     as a spent rate limit is: run it again later; nothing half-written."""
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server)
     if failure == "unreachable":  # the simulator stopped: nothing listens on its address
         url = f"http://127.0.0.1:{_closed_port()}/github"
         monkeypatch.setenv("AUDIENCE_PLATFORMS__GITHUB__BASE_URL", url)
@@ -444,7 +456,7 @@ def test_an_unreachable_or_failing_github_is_partly_done_exit_3(
     else:
         sim.set_faults("github", error_rate=1.0)
         reason = "HTTP 5"
-    warehouse = tmp_path / "wh.duckdb"
+    warehouse = tmp_path / "new" / "wh.duckdb"
     result = cli("--warehouse", warehouse, "backfill", f"github:{STEADY}")
     assert result.code == 3, result.err
     (line,) = result.err.strip().splitlines()
@@ -452,7 +464,7 @@ def test_an_unreachable_or_failing_github_is_partly_done_exit_3(
     assert reason in line
     assert "(gave up after" in line
     assert line.endswith(f"nothing was stored: run `audience backfill github:{STEADY}` again later")
-    assert not stored(warehouse, STEADY)
+    assert not (tmp_path / "new").exists()  # and nothing was: no warehouse, nor its directory
     assert "Traceback" not in result.out + result.err
 
 
@@ -463,8 +475,7 @@ def test_a_wrong_token_is_one_line_and_never_shown_or_stored(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     secret = "wrong-token-sentinel-777"
-    for name, value in settings_env(server, token=secret).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server, token=secret)
     warehouse = tmp_path / "wh.duckdb"
     result = cli("--warehouse", warehouse, "backfill", f"github:{STEADY}")
     assert result.code == 2
@@ -489,8 +500,7 @@ def test_the_audit_of_an_untracked_repository_is_judged_on_its_rebuilt_history(
     cli: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in settings_env(server).items():
-        monkeypatch.setenv(name, value)
+    use_github(monkeypatch, server)
     warehouse = tmp_path / "wh.duckdb"
     result = cli("--warehouse", warehouse, "audit", f"github:{PURGED}", "--format", "json")
     assert result.code == 0, result.err
@@ -506,3 +516,52 @@ def test_the_audit_of_an_untracked_repository_is_judged_on_its_rebuilt_history(
     assert text.code == 0, text.err
     assert "rebuilt now from the timestamps" not in text.out
     assert f"{len(rows)} " in text.out
+
+
+def test_an_audit_refused_a_rebuild_creates_no_warehouse(
+    server: SimulatorServer,
+    sim: Simulator,
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a token a repository past the hour's requests is not rebuilt (exit 4: today's
+    figure only): the audit stores nothing, so it creates no warehouse."""
+    use_github(monkeypatch, server, token=None)
+    sim.use_clock(FakeClock().now)
+    sim.set_limit("github", 60, 3600)
+    warehouse = tmp_path / "new" / "wh.duckdb"
+    result = cli("--warehouse", warehouse, "audit", f"github:{STEADY}")
+    assert result.code == 4, result.err
+    assert "could not be rebuilt from GitHub's stargazers" in result.out
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_audit_after_a_backfill_says_how_to_sample_its_jump_or_why_it_cannot(
+    server: SimulatorServer,
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_github(monkeypatch, server)
+    warehouse = tmp_path / "wh.duckdb"
+    assert cli("--warehouse", warehouse, "backfill", f"github:{PURGED}").code == 0
+    result = cli("--warehouse", warehouse, "audit", f"github:{PURGED}", "--format", "json")
+    assert result.code == 0, result.err
+    audit = json.loads(result.out)
+    assert audit["samples"] == []
+    assert audit["sampled"] == []
+    jumps = [f for f in audit["flagged"] if f["kind"] in ("spike", "drip")]
+    day = max(jumps, key=lambda f: f["excess"])["day"]
+    assert day == str(START + timedelta(days=60))  # the planted purchase
+    (hint,) = [x for x in audit["limits"] if x.startswith("no stargazer sample")]
+    assert hint.startswith(f"no stargazer sample of its largest jump ({day}), so its verdict")
+    assert f"`audience audit github:{PURGED} --sample` takes one now" in hint
+    monkeypatch.delenv("AUDIENCE_GITHUB_TOKEN")  # without a token: why none can be taken
+    text = cli("--warehouse", warehouse, "audit", f"github:{PURGED}")
+    assert text.code == 0, text.err
+    limits = text.out.split("What this cannot see")[1]
+    assert f"no stargazer sample of its largest jump ({day})" in limits
+    assert "none can be taken now: a GitHub sample needs about 204 requests" in limits
+    assert "without a token GitHub allows 60 an hour" in limits
+    assert "--sample` takes one" not in limits
