@@ -51,9 +51,10 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
 def cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Callable[..., Result]:
-    """Run `audience ARGS` in-process through main(), from an empty working directory."""
+    """Run `audience ARGS` in-process through main(), from an empty working directory, at the
+    piped width unless the test sets COLUMNS (whatever a worker process inherited)."""
     monkeypatch.chdir(tmp_path)
-    for name in ("AUDIENCE_WAREHOUSE", "AUDIENCE_CONFIG"):
+    for name in ("AUDIENCE_WAREHOUSE", "AUDIENCE_CONFIG", "COLUMNS"):
         monkeypatch.delenv(name, raising=False)
 
     def run(*args: str) -> Result:
