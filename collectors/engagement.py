@@ -36,7 +36,7 @@ from collectors.mastodon import MastodonCollector
 from collectors.platform import Collector
 from collectors.rate_gate import Clock, SystemClock
 from collectors.redaction import Redactor, redacted_logs
-from collectors.requester import Requester, open_requester
+from collectors.requester import Requester
 from collectors.run import redactor_for
 from collectors.x import XCollector
 from collectors.youtube import YouTubeCollector
@@ -305,11 +305,9 @@ async def _platform(
 ) -> list[EngagementSample]:
     cls = READERS[platform]
     options = settings.platform(platform)
-    async with open_requester(
+    async with cls.open_requester(
         options,
-        cls.default_headers(settings.secrets),
-        cls.rate_headers,
-        cls.classify,
+        settings.secrets,
         concurrency=options.max_concurrency,
         clock=clock,
         transport=transport,

@@ -19,7 +19,7 @@ night. Only the fields of core.samples.SampledProfile are read; nothing is writt
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,7 +33,7 @@ from collectors.github import GitHubCollector
 from collectors.mastodon import MastodonCollector
 from collectors.platform import Collector
 from collectors.rate_gate import Clock, SystemClock
-from collectors.requester import Requester, open_requester
+from collectors.requester import Requester
 from collectors.stargazers import PER_PAGE, STAR_JSON, classify, links
 from core.samples import SampledProfile
 from core.settings import Settings
@@ -132,14 +132,10 @@ class FollowerClient:
         collector = COLLECTORS[platform]
         options = settings.platform(platform)
         clock = clock or SystemClock()
-        classifier: Callable[[httpx.Response], None] = (
-            classify if platform == "github" else collector.classify
-        )
-        async with open_requester(
+        async with collector.open_requester(
             options,
-            collector.default_headers(settings.secrets),
-            collector.rate_headers,
-            classifier,
+            settings.secrets,
+            classify=classify if platform == "github" else None,
             concurrency=1,
             clock=clock,
             transport=transport,

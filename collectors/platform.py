@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar
 
 import httpx
 
 from collectors.base import USER_AGENT, CollectorError, generic_status
-from collectors.rate_gate import HeaderParser, no_headers
+from collectors.rate_gate import Clock, HeaderParser, no_headers
 from collectors.redaction import Redactor
-from collectors.requester import Requester
+from collectors.requester import Requester, open_requester
 from core.fetched import Fetched, Outcome
 from core.settings import PlatformSettings, Secrets
 
@@ -44,6 +45,33 @@ class Collector(ABC):
     @staticmethod
     def classify(response: httpx.Response) -> None:
         generic_status(response)
+
+    @classmethod
+    def open_requester(
+        cls,
+        settings: PlatformSettings,
+        secrets: Secrets,
+        *,
+        classify: Callable[[httpx.Response], None] | None = None,
+        concurrency: int,
+        clock: Clock,
+        transport: httpx.AsyncBaseTransport | None = None,
+        pooled: bool = False,
+        share: int = 1,
+    ) -> AbstractAsyncContextManager[Requester]:
+        """collectors.requester.open_requester with this platform's headers, rate headers and
+        answer classification (`classify` instead, for a route that answers otherwise)."""
+        return open_requester(
+            settings,
+            cls.default_headers(secrets),
+            cls.rate_headers,
+            classify or cls.classify,
+            concurrency=concurrency,
+            clock=clock,
+            transport=transport,
+            pooled=pooled,
+            share=share,
+        )
 
     def missing_credentials(self) -> list[str]:
         return [name for name in self.needs if getattr(self.secrets, name) is None]

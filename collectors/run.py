@@ -15,7 +15,6 @@ from collectors.platform import Collector
 from collectors.rate_gate import Clock, SystemClock
 from collectors.redaction import Redactor, redacted_logs
 from collectors.reddit import RedditCollector
-from collectors.requester import open_requester
 from collectors.twitch import TwitchCollector
 from collectors.x import XCollector
 from collectors.youtube import YouTubeCollector
@@ -65,11 +64,9 @@ async def _platform(
             )
             for h in handles
         ]
-    async with open_requester(
+    async with cls.open_requester(
         options,
-        cls.default_headers(settings.secrets),
-        cls.rate_headers,
-        cls.classify,
+        settings.secrets,
         concurrency=options.max_concurrency,
         clock=clock,
         transport=transport,

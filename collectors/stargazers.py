@@ -24,7 +24,7 @@ import httpx
 from collectors.base import CollectorError, Malformed, require_count
 from collectors.github import GitHubCollector
 from collectors.rate_gate import Clock, RateState, SystemClock
-from collectors.requester import Requester, open_requester
+from collectors.requester import Requester
 from core.fetched import Outcome
 from core.settings import Settings
 
@@ -110,11 +110,10 @@ class StargazerClient:
     ) -> AsyncIterator[StargazerClient]:
         options = settings.platform("github")
         clock = clock or SystemClock()
-        async with open_requester(  # one page at a time: the cursor moves in order
+        async with GitHubCollector.open_requester(  # one page at a time: the cursor moves in order
             options,
-            GitHubCollector.default_headers(settings.secrets),
-            GitHubCollector.rate_headers,
-            classify,
+            settings.secrets,
+            classify=classify,
             concurrency=1,
             clock=clock,
             transport=transport,
