@@ -320,6 +320,7 @@ def _collect(
     logger.info(collection.description)
     read = engagement(target, config, day, return_state=True)
     logger.info(read.result() if read.is_completed() else f"engagement not read: {read}")
+    steps.lap("engagement")
     return collection
 
 

@@ -147,7 +147,14 @@ class Simulator:
     def _wrap(self, platform: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             self.stats[f"{platform}:requests"] += 1
-            answer, limit_headers = await self._answer(platform, handler, request)
+            # requests being answered at once, and the most seen (a client's concurrency)
+            self.stats[f"{platform}:in_flight"] += 1
+            peak = f"{platform}:in_flight_max"
+            self.stats[peak] = max(self.stats[peak], self.stats[f"{platform}:in_flight"])
+            try:
+                answer, limit_headers = await self._answer(platform, handler, request)
+            finally:
+                self.stats[f"{platform}:in_flight"] -= 1
             self.stats[f"{platform}:{answer.status}"] += 1
             return self._render(platform, answer, limit_headers)
 

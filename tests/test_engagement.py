@@ -190,6 +190,27 @@ def test_rate_limits_are_waited_for_not_exceeded(sim: SimulatorServer, tmp_path:
     assert after["bluesky:requests"] - before["bluesky:requests"] == len(ORGANIC) + 1
 
 
+def test_a_platforms_accounts_are_read_concurrently_within_its_bound(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    # each answer delayed: read one account after the other, a platform never has two requests
+    # in flight; read concurrently, it has several, never more than its max_concurrency
+    wh, day = tmp_path / "wh.duckdb", _today(sim)
+    settings = _settings(sim, AUDIENCE_PLATFORMS__BLUESKY__MAX_CONCURRENCY="3")
+    bluesky = [a for a in ACCOUNTS if a[0] == "bluesky"]
+    _counts(wh, settings, day, bluesky)
+    sim.simulator.set_faults("bluesky", latency_s=0.05)
+    before = httpx.get(f"{sim.url}/_sim/stats").json()
+    summary = collect_engagement(wh, settings, day, accounts=bluesky, now=NOW)
+    after = httpx.get(f"{sim.url}/_sim/stats").json()
+    assert summary.outcomes == {"ok": len(bluesky)}
+    assert after["bluesky:requests"] - before["bluesky:requests"] == len(bluesky)
+    assert after["bluesky:in_flight_max"] == 3
+    with open_warehouse(wh, read_only=True) as con:
+        spent = rows(con, "SELECT DISTINCT requests FROM engagement")
+    assert spent == [{"requests": 1}]  # each account's own requests, not its neighbours'
+
+
 def test_a_500_on_the_feed_costs_engagement_rows_not_the_counts(
     sim: SimulatorServer, tmp_path: Path
 ) -> None:
