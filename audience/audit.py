@@ -3,7 +3,8 @@
 One page for a person vetting an account: current size, history span, growth, flagged days
 with their evidence, an organic-adjusted audience estimate (the followers minus what the
 suspected purchases added and kept) and a plain verdict with how sure it can be. An account
-the warehouse has never seen is fetched live; the page then says what history is missing.
+the warehouse has never seen is fetched live; the page then says what history is missing,
+what it could judge now (pipeline.audit_now) and what only tracking gives.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from audience.audit_sources import (
     analysed_alone,
+    judge_now,
     live_figures,
     load,
     rebuilt_history,
@@ -140,6 +142,8 @@ def judge(audit: Audit, settings: Settings) -> None:
         _to_review(audit, events)
     elif audit.days_observed < needed:
         _too_young(audit, t)
+        if audit.judged_now:
+            _judged_now(audit, t)
     else:
         _organic(audit, events)
 
@@ -197,21 +201,75 @@ def _to_review(audit: Audit, events: list[str]) -> None:
     audit.reasons += events
 
 
-def _too_young(audit: Audit, t: DetectionSettings) -> None:
-    """Not enough history: how many days there are, and when a first verdict is possible."""
+def _first_verdict(audit: Audit, t: DetectionSettings) -> str:
+    """When a first count-based verdict is possible, and what it takes."""
     needed = t.min_history_days + 1
     first_verdict = (audit.last_day or audit.as_of) + timedelta(days=needed - audit.days_observed)
-    audit.verdict = (
-        f"not enough history yet: {plural(audit.days_observed, 'day')} of figures; a verdict needs at "
-        f"least {needed} (a baseline of {t.min_history_days} days to compare against)"
-    )
-    audit.confidence = "none"
-    audit.reasons.append(
+    return (
         f"tracked nightly from now, the first verdict is possible on {first_verdict}"
         if audit.tracked
         else f"track it (`audience accounts add {audit.account}`) and the first verdict is "
         f"possible on {max(first_verdict, audit.as_of + timedelta(days=needed - 1))}"
     )
+
+
+def _too_young(audit: Audit, t: DetectionSettings) -> None:
+    """Not enough history: how many days there are, and when a first verdict is possible."""
+    needed = t.min_history_days + 1
+    audit.verdict = (
+        f"not enough history yet: {plural(audit.days_observed, 'day')} of figures; a verdict needs at "
+        f"least {needed} (a baseline of {t.min_history_days} days to compare against)"
+    )
+    audit.confidence = "none"
+    audit.reasons.append(_first_verdict(audit, t))
+
+
+def _judged_now(audit: Audit, t: DetectionSettings) -> None:
+    """An account without history, judged now on its newest followers and posts
+    (pipeline.audit_now): the verdict stays "not enough history" unless its newest followers
+    are decisively more inauthentic than earlier ones (as a stored sample is decisive: one-sided
+    p below 0.01 and 20 points more), which makes it "unusual growth to review", never "bought
+    audience likely": with no count history, when they came and whether they stay is unknown.
+    Then what only tracking gives."""
+    s = audit.sample_now
+    if s is not None and s.reading == "sample":
+        audit.account_verdict = "unusual_growth_to_review"
+        audit.verdict = (
+            "unusual growth to review: its newest followers look far more inauthentic than "
+            "earlier ones; with no history of its counts, when they came and whether they stay "
+            "is unknown, so it is not called bought"
+        )
+        audit.confidence = "low"
+        audit.reasons.insert(0, f"{s.text}: a difference this large is decisive in a stored sample")
+    elif s is not None and s.reading == "sample_like_baseline":
+        audit.reasons.insert(
+            0,
+            f"its newest followers look like earlier ones ({s.text}): nothing in who arrived "
+            "lately points to a purchase",
+        )
+    elif s is not None:
+        audit.reasons.insert(
+            0, f"its newest followers differ from earlier ones, but not decisively: {s.text}"
+        )
+    listed = audit.platform in ("bluesky", "mastodon")
+    audit.needs_tracking += [
+        "a daily history of its counts: the jumps, when they came, their shape (a spike, a "
+        "drip) and how much of them stays (retention); a count-based verdict needs it",
+        *(
+            [
+                "the followers of a jump's own days against ordinary days' (a follower sample "
+                "placed in time by the daily counts)"
+            ]
+            if listed
+            else []
+        ),
+        *(
+            ["its engagement before and after a jump (the nightly engagement rows)"]
+            if audit.engagement_now is not None
+            else []
+        ),
+        _first_verdict(audit, t),
+    ]
 
 
 def _organic(audit: Audit, events: list[str]) -> None:
@@ -347,6 +405,8 @@ def run_audit(
             f"{platform} now and not stored; {platform}'s API offers no past counts, so its "
             "history starts when it is tracked",
         )
+        if not repository:
+            judge_now(audit, warehouse, settings)
     judge(audit, settings)
     if not sample:
         _sample_hint(audit, settings)

@@ -76,6 +76,17 @@ def live_figures(audit: Audit, settings: Settings) -> bool:
     return True
 
 
+def judge_now(audit: Audit, warehouse: Path, settings: Settings) -> None:
+    """An account without history, its size fetched live: what can be judged now of its newest
+    posts and followers (pipeline.audit_now; read once, never stored), and today's size only
+    where the platform offers neither."""
+    from pipeline import audit_now
+
+    audit_now.judge_now(audit, warehouse, settings)
+    if audit.engagement_now is None and audit.sample_now is None:
+        audit.judged_now.insert(0, "only today's size could be judged now (above)")
+
+
 def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
     """A GitHub repository the warehouse has no figure of: its daily star counts rebuilt from
     its stargazers' timestamps (`audience backfill`, stored as backfill:github) and analysed

@@ -23,7 +23,9 @@ class ExitStatus(enum.IntEnum):
     DONE = 0
     INTERNAL_ERROR = 1  # a bug: one line `internal error: ...`, the traceback with AUDIENCE_DEBUG=1
     REFUSED = 2  # bad input, usage, settings, busy warehouse: nothing was changed
-    PARTLY_DONE = 3  # `run`: some accounts not collected, or alerts still queued
+    PARTLY_DONE = (
+        3  # `run`: some accounts not collected, or alerts still queued; `audit`: a read failed
+    )
     NO_ANSWER = 4  # `audit` cannot judge: not enough history, or no figure at all
     DAMAGED = 5  # the warehouse is damaged
     INTERRUPTED = 130  # Ctrl-C: nothing was changed

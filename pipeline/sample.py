@@ -55,7 +55,7 @@ RECENT_DAYS = 30  # anomalies of the last 30 days are sampled (and queued ones o
 _FOLLOWER_IN_URL = re.compile(r"(/users/|[?&]actors=)[^/?&\s\"]+")
 
 
-class _Followerless(Redactor):
+class Followerless(Redactor):
     """The secrets, and the sampled followers' ids in the request URLs httpx logs: a sampled
     follower is named in `follower_samples` only, never in a log."""
 
@@ -78,7 +78,7 @@ class SampleReport:
         return [*self.taken, *self.queued, *self.refused]
 
 
-def _profiles(judged: list[SampledProfile]) -> list[Profile]:
+def as_profiles(judged: list[SampledProfile]) -> list[Profile]:
     return [
         Profile(
             p.follower_id,
@@ -130,7 +130,7 @@ def _store(warehouse: Path, settings: Settings, rows: list[tuple[str, Any]]) -> 
 def _judged_rows(
     t: Target, jump: list[SampledProfile], base: list[SampledProfile], now: datetime
 ) -> tuple[list[tuple[str, Any]], str]:
-    j, b = judge_sample(_profiles(jump)), judge_sample(_profiles(base))
+    j, b = judge_sample(as_profiles(jump)), judge_sample(as_profiles(base))
     c = compare(j, b)
     rows: list[tuple[str, Any]] = []
     for kind, profiles, judged in (("jump", jump, j), ("baseline", base, b)):
@@ -314,7 +314,7 @@ def sample_frame(
             _refuse(warehouse, settings, t, refusal, report, now)
         by_platform.pop("github")
     done = 0
-    with redacted_logs(_Followerless(redactor_for(settings))):
+    with redacted_logs(Followerless(redactor_for(settings))):
         for platform, group in sorted(by_platform.items()):
             done += asyncio.run(
                 _sample_platform(

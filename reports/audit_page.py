@@ -43,6 +43,43 @@ class Estimate:
 
 
 @dataclass
+class EngagementNow:
+    """An account without history: its newest posts read now (not stored) and its rate against
+    the tracked accounts of its platform and size tier (transforms.engagement)."""
+
+    posts_sampled: int
+    median_interactions: float | None
+    engagement_rate: float | None  # median interactions per post / followers
+    size_tier: str | None
+    tier_median: float | None  # of the other tracked accounts of its platform and tier
+    tier_accounts: int
+    comparison: str | None  # transforms.engagement.COMPARISONS
+    text: str
+
+
+@dataclass
+class SampleNow:
+    """An account without history: its newest followers against earlier ones further down its
+    newest-first list, read now and judged by transforms.profiles (not stored: no count
+    history places them in time)."""
+
+    newest: int  # followers judged, positions 0 .. newest - 1 of the list
+    newest_flagged: int  # of them, looking inauthentic
+    newest_share: float
+    newest_low: float  # Wilson interval
+    newest_high: float
+    earlier: int  # followers judged further down the list
+    earlier_from: int  # the list position they start at (0 = the newest follower)
+    earlier_flagged: int
+    earlier_share: float
+    p_value: float  # one-sided two-proportion z-test: the newest share is higher
+    fisher_p_value: float
+    reading: str | None  # "sample" (decisive), "sample_like_baseline", None (neither)
+    requests: int
+    text: str  # "of 100 newest followers, 81 (72-87%) look inauthentic, against 4% of ..."
+
+
+@dataclass
 class Audit:
     platform: str
     handle: str
@@ -82,6 +119,13 @@ class Audit:
     # profile), newest day first; `sampled`: what `audit --sample` did now
     samples: list[dict[str, object]] = field(default_factory=list)
     sampled: list[str] = field(default_factory=list)
+    # an account without history (audience/audit_now.py): what it judged now, what failed,
+    # and what only tracking gives
+    engagement_now: EngagementNow | None = None
+    sample_now: SampleNow | None = None
+    judged_now: list[str] = field(default_factory=list)
+    failed_now: list[str] = field(default_factory=list)  # reads that answered an error
+    needs_tracking: list[str] = field(default_factory=list)
 
     @property
     def account(self) -> str:
@@ -266,6 +310,10 @@ def sections(audit: Audit) -> list[Section]:
         out.append(("Engagement", [f"  {engagement} (posts read on {m.engagement_day})"]))
     if audit.estimate:
         out.append(_organic(audit, audit.estimate))
+    if audit.judged_now:
+        out.append(("Judged now, without history", [f"  - {line}" for line in audit.judged_now]))
+    if audit.needs_tracking:
+        out.append(("What only tracking gives", [f"  - {line}" for line in audit.needs_tracking]))
     out.append(_flagged(audit))
     if audit.samples or audit.sampled:
         out.append(_who_arrived(audit))

@@ -25,6 +25,10 @@ class Faults:
     reset_rate: float = 0.0  # the connection drops before the body
     missing: set[str] = field(default_factory=set)  # handles that answer "not found"
     suspended: set[str] = field(default_factory=set)  # handles that answer "suspended"
+    # the per-request faults (errors, latency, timeouts, bursts, bad bodies, resets) hit only
+    # requests whose path holds one of these (empty: every request), e.g. {"getFollowers"}: a
+    # follower list failing while the counts answer
+    paths: set[str] = field(default_factory=set)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Faults:
@@ -33,7 +37,7 @@ class Faults:
         if unknown:
             raise ValueError(f"unknown fault setting(s): {sorted(unknown)}")
         values = dict(data)
-        for name in ("missing", "suspended"):
+        for name in ("missing", "suspended", "paths"):
             if name in values:
                 values[name] = set(values[name])  # type: ignore[call-overload]
         return cls(**values)  # type: ignore[arg-type]

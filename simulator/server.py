@@ -164,6 +164,8 @@ class Simulator:
         self, platform: str, handler: Handler, request: Request
     ) -> tuple[Answer, dict[str, str]]:
         faults = self.faults.get(platform, Faults())
+        if faults.paths and not any(part in request.url.path for part in faults.paths):
+            faults = Faults()  # this request's path is spared
         limit = self.limits.get(platform)
         headers: dict[str, str] = {}
         if limit is not None:

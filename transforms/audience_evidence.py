@@ -63,11 +63,12 @@ def _per_post(value: float) -> str:
     return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
-def sample_phrase(s: SampleEvidence) -> str:
+def sample_phrase(s: SampleEvidence, baseline: str = "ordinary days'") -> str:
     """ "of 100 stargazers of 2024-03-22, 91 (84-95%) look inauthentic, against 4% of ordinary
-    days'"."""
+    days'" (`baseline`: what the baseline sample holds, "100 earlier followers" for an audit
+    without history)."""
     low, high = round(100 * s.share_low), round(100 * s.share_high)
     return (
         f"of {s.size} {s.what}, {s.flagged} ({low}-{high}%) look inauthentic, against "
-        f"{s.baseline_share:.0%} of ordinary days'"
+        f"{s.baseline_share:.0%} of {baseline}"
     )

@@ -92,3 +92,15 @@ def interaction_evidence(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.Data
     )
     frame: pl.DataFrame = con.sql(sql, params=[as_of]).pl()
     return frame
+
+
+def tier_rates(con: duckdb.DuckDBPyConnection, platform: str) -> pl.DataFrame:
+    """platform, handle, size_tier, engagement_rate of the platform's analysed accounts with a
+    rate (`account_metrics`): the group an account audited without history is compared with
+    (transforms.engagement.tier_comparison)."""
+    frame: pl.DataFrame = con.sql(
+        "SELECT platform, handle, size_tier, engagement_rate FROM account_metrics "
+        "WHERE platform = ? AND engagement_rate IS NOT NULL AND size_tier IS NOT NULL",
+        params=[platform],
+    ).pl()
+    return frame

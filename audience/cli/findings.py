@@ -117,7 +117,9 @@ def audit_command(
     days with their evidence, an organic-adjusted estimate and a verdict with its confidence.
 
     An account the warehouse has no figures of is fetched from the platform now (not stored);
-    the page then says what history is missing. Reads the warehouse only, but for --sample
+    the page then says what history is missing, what it could judge now (its newest followers
+    against earlier ones, its newest posts' engagement: read once, not stored) and what only
+    tracking gives. Reads the warehouse only, but for --sample
     (and the backfill of an untracked GitHub repository).
     """
     note_if_stale(obj)
@@ -149,3 +151,5 @@ def audit_command(
         click.echo(render_text(audit))
     if audit.verdict_code in NO_ANSWER:
         raise click.exceptions.Exit(ExitStatus.NO_ANSWER)
+    if audit.failed_now:  # judged, but a read of its followers or posts failed (the page says)
+        raise click.exceptions.Exit(ExitStatus.PARTLY_DONE)
