@@ -13,8 +13,9 @@ and 4.5).
 
 Every request goes through the project's Requester and the platform's RateGate (its rate-limit
 headers; a spent window is waited for up to `max_wait_s`), one at a time, and counts against
-`budget` requests: past it BudgetSpent is raised and the caller queues the rest for the next
-night. Only the fields of core.samples.SampledProfile are read; nothing is written.
+`budget` requests: past it BudgetSpent is raised and the caller keeps where it stopped for the
+next night (pipeline.sample_progress): the lists are read a page at a time from a cursor for
+that, and a cursor the platform no longer accepts raises CursorRefused. Only the fields of core.samples.SampledProfile are read; nothing is written.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from core.settings import Settings, load_settings
 from pipeline.analyse import run_analysis
 from pipeline.import_history import import_history
 from pipeline.sample import SampleReport, sample_anomalies
+from reports.render import render
 from simulator.audiences import AccountSpec, Event
 from simulator.server import SimulatorServer
 from tests.support.clock import FakeClock
@@ -46,6 +47,7 @@ SPECS = [
         events=(Event("burst_purchase", 90, 900),),
     ),
 ]
+OneNight = tuple[list[tuple[Any, ...]], dict[str, Any], int]  # followers, summary, answers
 SAMPLE_COLUMNS = "kind, follower_id, position, arrival_day, created_at, has_avatar, posts, "
 SAMPLE_COLUMNS += "followers, following, looks_inauthentic, signals"
 
@@ -142,9 +144,7 @@ def _edit_state(warehouse: Path, **changes: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def one_night(
-    server: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[list[tuple[Any, ...]], dict[str, Any], int]:
+def one_night(server: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> OneNight:
     """The sample as one night with a budget for all of it gives it: followers, summary, and
     the answers it took."""
     wh = _warehouse(server, tmp_path_factory.mktemp("one") / "night")
@@ -159,7 +159,7 @@ def one_night(
 def test_a_sample_of_two_and_a_half_nights_finishes_on_the_third_as_one_night_would(
     server: SimulatorServer,
     tmp_path: Path,
-    one_night: tuple[list[tuple[Any, ...]], dict[str, Any], int],
+    one_night: OneNight,
 ) -> None:
     rows, summary, needed = one_night
     assert 44 < needed < 66  # two nights of 22 do not suffice, three do
@@ -188,6 +188,10 @@ def test_a_sample_of_two_and_a_half_nights_finishes_on_the_third_as_one_night_wo
                 "queued",
                 f"{done} of ~{estimate} requests done; continues on the next night",
             )
+            with duckdb.connect(str(wh), read_only=True) as con:
+                page = render(con, night)  # the report's flagged day says it too
+            said = f"{done} of ~{estimate} requests done; continues on the next night"
+            assert f"Follower sample queued: {said}." in page
             (line,) = reports[-1].queued
             assert line.endswith(
                 f": queued: {done} of ~{estimate} requests done; continues on the next night"
@@ -228,7 +232,7 @@ def _faulting(
 def test_an_interrupted_or_failed_night_keeps_what_it_read(
     server: SimulatorServer,
     tmp_path: Path,
-    one_night: tuple[list[tuple[Any, ...]], dict[str, Any], int],
+    one_night: OneNight,
 ) -> None:
     rows, summary, needed = one_night
     wh = _warehouse(server, tmp_path / "faults")
@@ -238,9 +242,7 @@ def test_an_interrupted_or_failed_night_keeps_what_it_read(
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):  # Ctrl-C before the eighth request
-        sample_anomalies(
-            wh, _settings(server, 1_500), NIGHT1, transport=_faulting(server, 7, interrupt)
-        )
+        sample_anomalies(wh, _settings(server, 1_500), NIGHT1, transport=_faulting(7, interrupt))
     ((done, estimate, _, _),) = _progress(wh)
     assert done == 7 == _served(server) - served
     assert _note(wh) == (
@@ -251,9 +253,7 @@ def test_an_interrupted_or_failed_night_keeps_what_it_read(
     def errors() -> None:  # the platform answers 500 from then on (after the retries too)
         server.simulator.set_faults("bluesky", error_rate=1.0)
 
-    report = sample_anomalies(
-        wh, _settings(server, 1_500), NIGHT1, transport=_faulting(server, 10, errors)
-    )
+    report = sample_anomalies(wh, _settings(server, 1_500), NIGHT1, transport=_faulting(10, errors))
     assert not report.taken
     ((done, _, _, _),) = _progress(wh)
     assert done == 7 + report.requests == 18  # ten answered, the eleventh failed
@@ -273,12 +273,10 @@ def test_an_interrupted_or_failed_night_keeps_what_it_read(
 def test_a_refused_cursor_restarts_the_walk_once_and_says_so(
     server: SimulatorServer,
     tmp_path: Path,
-    one_night: tuple[list[tuple[Any, ...]], dict[str, Any], int],
+    one_night: OneNight,
 ) -> None:
-    rows, summary, needed = one_night
     wh = _warehouse(server, tmp_path / "cursor")
-    report = sample_anomalies(wh, _settings(server, 22), NIGHT1)
-    assert report.queued
+    assert sample_anomalies(wh, _settings(server, 22), NIGHT1).queued
     _edit_state(wh, cursor="expired")  # the platform answers 400 "Malformed cursor"
     _next_day(server, wh, LAST)  # and 120 or so followers arrived since
     served = _served(server)
@@ -290,6 +288,7 @@ def test_a_refused_cursor_restarts_the_walk_once_and_says_so(
     assert "positions further for the followers gained since" in line
     # the pages read before were read again (more than one night's answers), but the sample
     # is the same: the positions moved on by the followers gained
+    rows, summary, needed = one_night
     assert _served(server) - served > needed - 22
     assert _progress(wh) == []
     assert _sample(wh) == (rows, summary)
