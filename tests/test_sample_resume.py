@@ -212,9 +212,7 @@ def test_a_sample_of_two_and_a_half_nights_finishes_on_the_third_as_one_night_wo
     server.simulator.reset()
 
 
-def _faulting(
-    server: SimulatorServer, after: int, fault: Callable[[], None]
-) -> httpx.AsyncBaseTransport:
+def _faulting(after: int, fault: Callable[[], None]) -> httpx.AsyncBaseTransport:
     """A real loopback transport that calls `fault` before its request number `after` + 1."""
 
     class Faulting(httpx.AsyncHTTPTransport):
