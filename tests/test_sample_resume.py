@@ -1,12 +1,14 @@
 """Samples that take several nights (issue 15.2: "samples queue and continue on the next night
-when the budget is spent") over real HTTP against the simulator: a Bluesky account whose jump
-lies about 3,500 positions down its follower list needs about 55 requests, more than two
-nights' `[samples] max_requests` of 22. Each night continues where the last stopped (the
-stored cursor, the positions read, the profiles fetched), while new followers arrive at the
-list's head and the stored counts grow; the finished sample is the one a single big-budget
-night gives, follower for follower, and no answer is served twice. A cursor the platform no
-longer accepts restarts the walk once and says so; a sample no number of nights can finish is
-refused with why."""
+when the budget is spent") over real HTTP against the simulator. A Bluesky and a Mastodon
+account whose jump lies about 3,500 positions down the follower list (55-60 requests), and a
+GitHub repository's 900 bought stars (about 215 requests: pages, then a profile a stargazer),
+each need more than two nights' `[samples] max_requests`. Each night continues where the last
+stopped (the stored cursor, `max_id` or page, the positions read, the profiles fetched), a day
+later, while new followers arrive at the list's head and the stored counts grow, within the
+simulator's rate limits; the finished sample is the one a single big-budget night gives,
+follower for follower, and no answer is served twice. An interrupted or failed night keeps
+what it read. A cursor the platform no longer accepts restarts the walk once and says so; a
+sample no number of nights can finish is refused with why."""
 
 from __future__ import annotations
 
@@ -34,19 +36,31 @@ START, DAYS, JUMP = date(2024, 1, 1), 100, 70
 LAST = START + timedelta(days=DAYS - 1)
 NIGHT1 = LAST - timedelta(days=2)  # the anomaly is found, and the sampling begins
 DEEP, REPO, TOKEN = "deep.bsky.social", "acme/huge", "sim-github-token-9"
+BOOSTED = "acme/boosted"  # about 215 requests: a page per 100 stars, a profile per stargazer
+
+
+def _repo(handle: str, stars: int, rate: float, day: int, bought: int) -> AccountSpec:
+    """A repository (no posts, no following) with a star purchase on `day`."""
+    event = Event("burst_purchase", day, bought, retention=0.9)
+    return AccountSpec(
+        "github", handle, stars, rate, posts_per_day=None, following=None, events=(event,)
+    )
+
+
 SPECS = [
     AccountSpec("bluesky", DEEP, 3_000, 120, events=(Event("burst_purchase", JUMP, 600),)),
-    # 41,000 stars before its jump: past GitHub's 400 pages of 100 stargazers
     AccountSpec(
-        "github",
-        REPO,
-        41_000,
-        20,
-        posts_per_day=None,
-        following=None,
-        events=(Event("burst_purchase", 90, 900),),
+        "mastodon", "deep@masto.social", 3_000, 120, events=(Event("burst_purchase", JUMP, 600),)
     ),
+    _repo(BOOSTED, 3_000, 12, JUMP, 900),
+    _repo(REPO, 41_000, 20, 90, 900),  # 41,000 stars before its jump: past GitHub's 400 pages
 ]
+# (platform, handle, a night's budget a little over a third of the sample, the rate bucket)
+ACCOUNTS = {
+    "bluesky": ("bluesky", DEEP, 22, "appview"),
+    "mastodon": ("mastodon", "deep@masto.social", 22, "unauthenticated_api"),
+    "github": ("github", BOOSTED, 80, "core"),
+}
 OneNight = tuple[list[tuple[Any, ...]], dict[str, Any], int]  # followers, summary, answers
 SAMPLE_COLUMNS = "kind, follower_id, position, arrival_day, created_at, has_avatar, posts, "
 SAMPLE_COLUMNS += "followers, following, looks_inauthentic, signals"
@@ -79,14 +93,15 @@ def _on(server: SimulatorServer, day: date) -> None:
     httpx.post(f"{server.url}/_sim/clock", json={"day": day.isoformat()}).raise_for_status()
 
 
-def _warehouse(server: SimulatorServer, folder: Path) -> Path:
+def _warehouse(server: SimulatorServer, folder: Path, platform: str = "bluesky") -> Path:
     """The account's counts up to NIGHT1, analysed on NIGHT1 (the jump is an anomaly)."""
     folder.mkdir()
     _on(server, NIGHT1)
-    history = server.simulator.world.history("bluesky", DEEP)
+    handle = ACCOUNTS[platform][1]
+    history = server.simulator.world.history(platform, handle)
     assert history is not None
     rows = [
-        f"bluesky,{DEEP},{START + timedelta(days=d)},{history[0][d]}"
+        f"{platform},{handle},{START + timedelta(days=d)},{history[0][d]}"
         for d in range((NIGHT1 - START).days + 1)
     ]
     csv = folder / "h.csv"
@@ -97,14 +112,17 @@ def _warehouse(server: SimulatorServer, folder: Path) -> Path:
     return wh
 
 
-def _next_day(server: SimulatorServer, warehouse: Path, day: date) -> None:
+def _next_day(
+    server: SimulatorServer, warehouse: Path, day: date, platform: str = "bluesky"
+) -> None:
     """A night later: the simulator on `day`, and its count stored as the collection would."""
     _on(server, day)
-    history = server.simulator.world.history("bluesky", DEEP)
+    handle = ACCOUNTS[platform][1]
+    history = server.simulator.world.history(platform, handle)
     assert history is not None
     count = history[0][(day - START).days]
     csv = warehouse.parent / f"{day}.csv"
-    csv.write_text(f"platform,handle,date,followers\nbluesky,{DEEP},{day},{count}\n")
+    csv.write_text(f"platform,handle,date,followers\n{platform},{handle},{day},{count}\n")
     import_history([csv], warehouse, day)
 
 
@@ -112,7 +130,7 @@ def _sample(warehouse: Path) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
     """The finished jump sample's and baseline's followers, and the jump's summary."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.sql(
-            f"SELECT {SAMPLE_COLUMNS} FROM follower_samples ORDER BY kind, position"
+            f"SELECT {SAMPLE_COLUMNS} FROM follower_samples ORDER BY kind, follower_id"
         ).fetchall()
         summary = con.sql(
             "SELECT size, flagged, share, share_low, share_high, baseline_size, baseline_share,"
@@ -144,70 +162,84 @@ def _edit_state(warehouse: Path, **changes: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def one_night(server: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> OneNight:
-    """The sample as one night with a budget for all of it gives it: followers, summary, and
-    the answers it took."""
-    wh = _warehouse(server, tmp_path_factory.mktemp("one") / "night")
-    served = _served(server)
-    report = sample_anomalies(wh, _settings(server, 1_500), NIGHT1)
-    assert len(report.taken) == 1, report.lines()
-    rows, summary = _sample(wh)
-    assert _progress(wh) == []
-    return rows, summary, _served(server) - served
+def one_nights(
+    server: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], OneNight]:
+    """The platform's sample as one night with a budget for all of it gives it: followers,
+    summary, and the answers it took (each taken once, when first asked)."""
+    taken: dict[str, OneNight] = {}
+
+    def one_night(platform: str) -> OneNight:
+        if platform not in taken:
+            wh = _warehouse(server, tmp_path_factory.mktemp(platform) / "night", platform)
+            served = _served(server, platform)
+            report = sample_anomalies(wh, _settings(server, 1_500), NIGHT1)
+            assert len(report.taken) == 1, report.lines()
+            rows, summary = _sample(wh)
+            assert _progress(wh) == []
+            taken[platform] = (rows, summary, _served(server, platform) - served)
+        return taken[platform]
+
+    return one_night
 
 
+@pytest.fixture
+def one_night(one_nights: Callable[[str], OneNight]) -> OneNight:
+    """The Bluesky account's sample in one night."""
+    return one_nights("bluesky")
+
+
+@pytest.mark.parametrize("platform", sorted(ACCOUNTS))
 def test_a_sample_of_two_and_a_half_nights_finishes_on_the_third_as_one_night_would(
     server: SimulatorServer,
     tmp_path: Path,
-    one_night: OneNight,
+    one_nights: Callable[[str], OneNight],
+    platform: str,
 ) -> None:
-    rows, summary, needed = one_night
-    assert 44 < needed < 66  # two nights of 22 do not suffice, three do
+    _, handle, budget, bucket = ACCOUNTS[platform]
+    rows, summary, needed = one_nights(platform)
+    assert 2 * budget < needed < 3 * budget  # two nights do not suffice, three do
     assert summary["size"] == 100
     assert summary["share"] - summary["baseline_share"] >= 0.4
     clock = FakeClock()
     server.simulator.use_clock(clock.now)
-    httpx.post(  # the AppView allows 10 requests a minute here: the gate waits, never exceeds
-        f"{server.url}/_sim/audience-limits/bluesky",
-        json={"bucket": "appview", "limit": 10, "window_s": 60},
+    httpx.post(  # 10 requests a minute here: the gate waits, never exceeds
+        f"{server.url}/_sim/audience-limits/{platform}",
+        json={"bucket": bucket, "limit": 10, "window_s": 60},
     ).raise_for_status()
-    wh = _warehouse(server, tmp_path / "nights")
-    served = _served(server)
+    wh = _warehouse(server, tmp_path / "nights", platform)
+    served = _served(server, platform)
     reports: list[SampleReport] = []
     for night in (NIGHT1, NIGHT1 + timedelta(days=1), LAST):
-        if night != NIGHT1:  # new followers arrive at the list's head, the count grows
-            _next_day(server, wh, night)
-        reports.append(sample_anomalies(wh, _settings(server, 22), night, clock=clock))
+        if night != NIGHT1:  # a day on: new followers arrive at the list's head, the count grows
+            clock.t += 86_400
+            _next_day(server, wh, night, platform)
+        reports.append(sample_anomalies(wh, _settings(server, budget), night, clock=clock))
         if night != LAST:
-            assert reports[-1].requests == 22
+            assert reports[-1].requests == budget
             assert not reports[-1].taken
             ((done, estimate, restarts, _),) = _progress(wh)
-            assert done == 22 * len(reports)
+            assert done == budget * len(reports)
             assert restarts == 0
-            assert _note(wh) == (
-                "queued",
-                f"{done} of ~{estimate} requests done; continues on the next night",
-            )
+            said = f"{done} of ~{estimate} requests done; continues on the next night"
+            assert _note(wh) == ("queued", said)
             with duckdb.connect(str(wh), read_only=True) as con:
                 page = render(con, night)  # the report's flagged day says it too
-            said = f"{done} of ~{estimate} requests done; continues on the next night"
             assert f"Follower sample queued: {said}." in page
             (line,) = reports[-1].queued
-            assert line.endswith(
-                f": queued: {done} of ~{estimate} requests done; continues on the next night"
-            )
-    history = server.simulator.world.history("bluesky", DEEP)
+            assert line.endswith(f": queued: {said}")
+    history = server.simulator.world.history(platform, handle)
     assert history is not None
-    assert history[0][DAYS - 1] - history[0][DAYS - 3] > 60  # the list grew between the nights
+    assert history[0][DAYS - 1] - history[0][DAYS - 3] > 10  # the list grew between the nights
     # the third night finished it: no answer served twice, the same followers and judgement
     assert len(reports[-1].taken) == 1
-    assert 0 < reports[-1].requests < 22
-    assert sum(r.requests for r in reports) == _served(server) - served == needed
+    assert 0 < reports[-1].requests < budget
+    assert sum(r.requests for r in reports) == _served(server, platform) - served == needed
     assert _progress(wh) == []
     assert _sample(wh) == (rows, summary)
-    # within the AppView's limit of the simulator: waited for, never refused
+    # within the simulator's rate limit: waited for, never refused
     stats = server.simulator.stats
-    assert stats["bluesky:429"] == stats["bluesky:limited"] == 0
+    assert stats[f"{platform}:429"] == stats[f"{platform}:403"] == stats[f"{platform}:limited"] == 0
     assert len(clock.waits) >= 3
     server.simulator.reset()
 
