@@ -13,8 +13,9 @@ and 4.5).
 
 Every request goes through the project's Requester and the platform's RateGate (its rate-limit
 headers; a spent window is waited for up to `max_wait_s`), one at a time, and counts against
-`budget` requests: past it BudgetSpent is raised and the caller queues the rest for the next
-night. Only the fields of core.samples.SampledProfile are read; nothing is written.
+`budget` requests: past it BudgetSpent is raised and the caller keeps where it stopped for the
+next night (pipeline.sample_progress): the lists are read a page at a time from a cursor for
+that, and a cursor the platform no longer accepts raises CursorRefused. Only the fields of core.samples.SampledProfile are read; nothing is written.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
-from collectors.base import CollectorError, Malformed, as_count
+from collectors.base import CollectorError, Malformed, NotFound, as_count
 from collectors.bluesky import BlueskyCollector
 from collectors.github import GitHubCollector
 from collectors.mastodon import MastodonCollector
@@ -50,6 +51,10 @@ MASTODON_MISSING = "/avatars/original/missing.png"
 
 class BudgetSpent(CollectorError):
     """The requests allowed for samples this night are spent: continue on the next night."""
+
+
+class CursorRefused(CollectorError):
+    """The platform no longer accepts a stored list cursor (expired, or 400): walk again."""
 
 
 def _time(raw: object) -> datetime | None:
@@ -91,6 +96,11 @@ def mastodon_profile(account: Any, position: int) -> SampledProfile:
         followers=as_count(account.get("followers_count")),
         following=as_count(account.get("following_count")),
     )
+
+
+def listed_profile(platform: str, item: Any, position: int) -> SampledProfile:
+    """A newest-first list item's judged fields (Bluesky's counts come later: `detailed`)."""
+    return (bluesky_profile if platform == "bluesky" else mastodon_profile)(item, position)
 
 
 def github_profile(user: Any, followed_at: datetime | None = None) -> SampledProfile:
@@ -147,78 +157,89 @@ class FollowerClient:
     ) -> tuple[httpx.Response, Any]:
         if self.spent >= self.budget:
             raise BudgetSpent(f"the {self.budget} requests allowed for samples are spent")
+        try:
+            response, body, _ = await self.requester.get_response(
+                url, params=params, headers=headers, gate_key=key
+            )
+        except CollectorError:
+            self.spent += 1  # answered, unusably: spent (an interrupted one is not counted)
+            raise
         self.spent += 1
-        response, body, _ = await self.requester.get_response(
-            url, params=params, headers=headers, gate_key=key
-        )
         return response, body
 
     # --- newest-first lists (Bluesky, Mastodon) ---------------------------------------------
 
-    async def newest(self, handle: str, stop: int, max_pages: int) -> list[Any]:
-        """The raw list items of positions 0 .. stop-1 (fewer when the list or max_pages ends)."""
-        if self.platform == "bluesky":
-            return await self._bluesky_list(handle, stop, max_pages)
-        if self.platform == "mastodon":
-            return await self._mastodon_list(handle, stop, max_pages)
-        raise ValueError(f"{self.platform} lists no follower newest first")
-
-    async def _bluesky_list(self, handle: str, stop: int, max_pages: int) -> list[Any]:
-        url = f"{self.root}/xrpc/app.bsky.graph.getFollowers"
-        items: list[Any] = []
-        cursor: str | None = None
-        for _ in range(max_pages):
-            params = {"actor": handle, "limit": str(PAGE["bluesky"])}
-            if cursor:
-                params["cursor"] = cursor
-            _, body = await self._get(url, params)
-            page = body.get("followers") if isinstance(body, dict) else None
-            if not isinstance(page, list):
-                raise Malformed("getFollowers answer has no followers list")
-            items += page
-            cursor = body.get("cursor")
-            if len(items) >= stop or not isinstance(cursor, str):
-                break
-        return items[:stop]
-
-    async def _mastodon_list(self, handle: str, stop: int, max_pages: int) -> list[Any]:
+    async def mastodon_id(self, handle: str) -> str:
+        """The Mastodon account id of `user@host` (`/api/v1/accounts/lookup`)."""
         user, host = handle.split("@", 1)
         root = self.root.replace("{host}", host)
         _, account = await self._get(f"{root}/api/v1/accounts/lookup", {"acct": user}, key=host)
         if not isinstance(account, dict) or account.get("id") is None:
             raise Malformed("the account lookup has no id")
-        url: str | None = f"{root}/api/v1/accounts/{account['id']}/followers"
-        params: dict[str, str] | None = {"limit": str(PAGE["mastodon"])}
-        items: list[Any] = []
-        for _ in range(max_pages):
-            assert url is not None
-            response, page = await self._get(url, params, key=host)
-            if not isinstance(page, list):
-                raise Malformed("the followers answer is not a JSON array")
-            items += page
-            url = response.links.get("next", {}).get("url")
-            params = None  # the next link carries limit and max_id
-            if len(items) >= stop or not page or url is None:
-                break
-        return items[:stop]
+        return str(account["id"])
 
-    async def profiles(self, items: list[tuple[int, Any]]) -> list[SampledProfile]:
-        """The judged fields of list items (position, item): Mastodon's from the list itself,
-        Bluesky's counts from getProfiles (25 a call)."""
-        if self.platform == "mastodon":
-            return [mastodon_profile(item, position) for position, item in items]
-        listed = [bluesky_profile(item, position) for position, item in items]
-        detailed: dict[str, Any] = {}
-        url = f"{self.root}/xrpc/app.bsky.actor.getProfiles"
-        for start in range(0, len(listed), PROFILES_PER_CALL):
-            chunk = listed[start : start + PROFILES_PER_CALL]
-            _, body = await self._get(url, [("actors", p.follower_id) for p in chunk])
-            found = body.get("profiles") if isinstance(body, dict) else None
-            if not isinstance(found, list):
-                raise Malformed("getProfiles answer has no profiles list")
-            detailed |= {str(v.get("did")): v for v in found if isinstance(v, dict)}
+    async def list_page(
+        self, handle: str, cursor: str | None, account_id: str | None = None
+    ) -> tuple[list[Any], str | None]:
+        """One page of a newest-first list after `cursor` (Bluesky's cursor, Mastodon's
+        `max_id` of its next link; None: from the newest), and the next page's cursor (None at
+        the end). A cursor the platform refuses (400, 422) raises CursorRefused."""
+        try:
+            if self.platform == "bluesky":
+                return await self._bluesky_page(handle, cursor)
+            if self.platform == "mastodon" and account_id is not None:
+                return await self._mastodon_page(handle, account_id, cursor)
+        except (NotFound, Malformed) as exc:
+            if cursor is not None and exc.status in (400, 422):
+                raise CursorRefused(
+                    f"{self.platform} refused the stored cursor: {exc.reason}"
+                ) from exc
+            raise
+        raise ValueError(f"{self.platform} lists no follower newest first")
+
+    async def _bluesky_page(self, handle: str, cursor: str | None) -> tuple[list[Any], str | None]:
+        params = {"actor": handle, "limit": str(PAGE["bluesky"])}
+        if cursor:
+            params["cursor"] = cursor
+        _, body = await self._get(f"{self.root}/xrpc/app.bsky.graph.getFollowers", params)
+        page = body.get("followers") if isinstance(body, dict) else None
+        if not isinstance(page, list):
+            raise Malformed("getFollowers answer has no followers list")
+        after = body.get("cursor")
+        return page, after if isinstance(after, str) and after else None
+
+    async def _mastodon_page(
+        self, handle: str, account_id: str, max_id: str | None
+    ) -> tuple[list[Any], str | None]:
+        host = handle.split("@", 1)[1]
+        root = self.root.replace("{host}", host)
+        params = {"limit": str(PAGE["mastodon"])}
+        if max_id is not None:
+            params["max_id"] = max_id
+        response, page = await self._get(
+            f"{root}/api/v1/accounts/{account_id}/followers", params, key=host
+        )
+        if not isinstance(page, list):
+            raise Malformed("the followers answer is not a JSON array")
+        url = response.links.get("next", {}).get("url")
+        after = httpx.URL(url).params.get("max_id") if url and page else None
+        return page, after
+
+    async def detailed(self, listed: list[SampledProfile]) -> list[SampledProfile]:
+        """The judged fields of listed followers: Mastodon's list carries them all; Bluesky's
+        counts come from getProfiles (25 a call: give at most 25)."""
+        if self.platform != "bluesky" or not listed:
+            return listed
+        _, body = await self._get(
+            f"{self.root}/xrpc/app.bsky.actor.getProfiles",
+            [("actors", p.follower_id) for p in listed],
+        )
+        found = body.get("profiles") if isinstance(body, dict) else None
+        if not isinstance(found, list):
+            raise Malformed("getProfiles answer has no profiles list")
+        views = {str(v.get("did")): v for v in found if isinstance(v, dict)}
         return [
-            bluesky_profile(detailed[p.follower_id], p.position) if p.follower_id in detailed else p
+            bluesky_profile(views[p.follower_id], p.position) if p.follower_id in views else p
             for p in listed
         ]
 
@@ -243,32 +264,21 @@ class FollowerClient:
                 break
         return logins[:stop]
 
-    async def stars_between(
-        self, repo: str, first_page: int, first: date, last: date, max_pages: int
-    ) -> list[tuple[str, datetime]]:
-        """(login, starred_at) of the stars given from day `first` to `last` (UTC), reading
-        from page `first_page` on (oldest first) until a star after `last`."""
-        found: list[tuple[str, datetime]] = []
-        page = max(first_page, 1)
-        for _ in range(max_pages):
-            response, body = await self._get(
-                f"{self.root}/repos/{repo}/stargazers",
-                {"per_page": str(PER_PAGE), "page": str(page)},
-                {"Accept": STAR_JSON},
-            )
-            if not isinstance(body, list):
-                raise Malformed(f"stargazers page {page} is not a JSON array")
-            past = False
-            for item in body:
-                when = _time(item.get("starred_at")) if isinstance(item, dict) else None
-                user = item.get("user") if isinstance(item, dict) else None
-                if when is None or not isinstance(user, dict) or "login" not in user:
-                    raise Malformed("a stargazer without starred_at or login")
-                day = when.date()
-                if first <= day <= last:
-                    found.append((str(user["login"]), when))
-                past = past or day > last
-            if past or "next" not in links(response.headers.get("link")):
-                break
-            page += 1
-        return found
+    async def stars_page(self, repo: str, page: int) -> tuple[list[tuple[str, datetime]], bool]:
+        """(login, starred_at) of stargazers page `page` (oldest first), and whether a next page
+        follows; past GitHub's page cap PageCapReached."""
+        response, body = await self._get(
+            f"{self.root}/repos/{repo}/stargazers",
+            {"per_page": str(PER_PAGE), "page": str(page)},
+            {"Accept": STAR_JSON},
+        )
+        if not isinstance(body, list):
+            raise Malformed(f"stargazers page {page} is not a JSON array")
+        found = []
+        for item in body:
+            when = _time(item.get("starred_at")) if isinstance(item, dict) else None
+            user = item.get("user") if isinstance(item, dict) else None
+            if when is None or not isinstance(user, dict) or "login" not in user:
+                raise Malformed("a stargazer without starred_at or login")
+            found.append((str(user["login"]), when))
+        return found, "next" in links(response.headers.get("link"))

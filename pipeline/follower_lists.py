@@ -11,9 +11,16 @@ from typing import Any
 
 import polars as pl
 
-from collectors.followers import PAGE, FollowerClient
+from collectors.followers import (
+    PAGE,
+    PROFILES_PER_CALL,
+    CursorRefused,
+    FollowerClient,
+    listed_profile,
+)
 from core.samples import SampledProfile
 from core.settings import Settings
+from pipeline.sample_progress import SampleProgress, Unfinishable
 
 
 @dataclass(frozen=True)
@@ -55,10 +62,9 @@ def spread(items: list[Any], size: int) -> list[Any]:
     return [items[int(k * step)] for k in range(size)]
 
 
-async def listed(
-    client: FollowerClient, t: Target, frame: pl.DataFrame, settings: Settings
-) -> tuple[list[SampledProfile], list[SampledProfile]] | str:
-    """The jump's and the baseline's followers of a newest-first list, or why none."""
+def plan_list(t: Target, frame: pl.DataFrame, settings: Settings) -> SampleProgress | str:
+    """Which positions of a newest-first list the sample reads (counted back from today's
+    count: the anchor, kept for the nights after), and what it will cost; or why none."""
     days, counts = series(frame)
     if not days:
         return "no stored counts place the list's positions in time"
@@ -81,15 +87,84 @@ async def listed(
             f"baseline takes {pages} pages, more than [samples] max_list_pages "
             f"({settings.samples.max_list_pages})"
         )
-    items = await client.newest(t.handle, stop, settings.samples.max_list_pages)
-    chosen_jump = spread([p for p in jump if p < len(items)], size)
-    chosen_base = [p for p in range(base_start, min(stop, len(items)))]
-    fetched = await client.profiles([(p, items[p]) for p in chosen_jump + chosen_base])
+    chosen = spread(list(jump), size)
+    profiles = (
+        math.ceil(len(chosen) / PROFILES_PER_CALL) + math.ceil(size / PROFILES_PER_CALL)
+        if t.platform == "bluesky"
+        else 1  # Mastodon: the account's id; the list carries the profiles
+    )
+    return SampleProgress(
+        pages + profiles, anchor=now, jump=chosen, base=(base_start, stop), cut=len(chosen)
+    )
+
+
+async def listed(
+    client: FollowerClient,
+    t: Target,
+    frame: pl.DataFrame,
+    settings: Settings,
+    progress: SampleProgress,
+) -> tuple[list[SampledProfile], list[SampledProfile]]:
+    """The jump's and the baseline's followers of a newest-first list, from where `progress`
+    stopped: the walk to the baseline's last position, then the chosen ones' profiles."""
+    days, counts = series(frame)
+    if progress.stage == "list":
+        await _walk(client, t, settings, progress, counts[-1])
+        jump = [p for p in progress.jump if p in progress.listed]
+        base = [p for p in range(*progress.base) if p in progress.listed]
+        progress.order, progress.cut, progress.stage = jump + base, len(jump), "profiles"
+    order = [progress.listed[p] for p in progress.order]
+    while len(progress.done) < len(order):
+        start = len(progress.done)
+        progress.done += await client.detailed(order[start : start + PROFILES_PER_CALL])
 
     def placed(p: SampledProfile) -> SampledProfile:
         assert p.position is not None
-        return replace(p, arrival_day=arrival(days, counts, now - 1 - p.position))
+        return replace(p, arrival_day=arrival(days, counts, progress.anchor - 1 - p.position))
 
-    located = [placed(p) for p in fetched]
-    cut = len(chosen_jump)
-    return located[:cut], located[cut:]
+    located = [placed(p) for p in progress.done]
+    return located[: progress.cut], located[progress.cut :]
+
+
+async def _walk(
+    client: FollowerClient, t: Target, settings: Settings, progress: SampleProgress, now: int
+) -> None:
+    """Read the list on from `progress.cursor`, keeping the chosen positions' fields, to the
+    baseline's last position, the list's end or `[samples] max_list_pages` (more after a
+    restart, by the followers gained). A cursor the platform refuses starts the walk again from
+    the newest follower once, positions moved on by the followers gained since the anchor;
+    refused again, the sample cannot finish (Unfinishable)."""
+    wanted = set(progress.jump) | set(range(*progress.base))
+    stop = progress.base[1]
+    while progress.reached - progress.offset < stop:
+        limit = settings.samples.max_list_pages + math.ceil(progress.offset / PAGE[t.platform])
+        if progress.pages >= limit:
+            break
+        if t.platform == "mastodon" and progress.account_id is None:
+            progress.account_id = await client.mastodon_id(t.handle)
+        try:
+            page, after = await client.list_page(t.handle, progress.cursor, progress.account_id)
+        except CursorRefused as exc:
+            if progress.restarts:
+                raise Unfinishable(
+                    f"{exc.reason}, again after the walk began anew from the newest follower"
+                ) from None
+            gained = max(now - progress.anchor, 0)
+            progress.restarted = (
+                f"{exc.reason}: the walk began again from the newest follower, "
+                f"{gained:,} positions further for the followers gained since"
+            )
+            progress.needed += progress.pages
+            progress.restarts, progress.offset = 1, gained
+            progress.reached = progress.pages = 0
+            progress.cursor = None
+            continue
+        for i, item in enumerate(page):
+            position = progress.reached + i - progress.offset
+            if position in wanted and position not in progress.listed:
+                progress.listed[position] = listed_profile(t.platform, item, position)
+        progress.reached += len(page)
+        progress.pages += 1
+        progress.cursor = after
+        if after is None:
+            break

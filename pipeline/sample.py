@@ -17,7 +17,11 @@ Where the followers come from (shared/docs/audience-apis.md, 0.1):
 The first path is pipeline.follower_lists, the second pipeline.star_sample.
 
 Each platform spends at most `[samples] max_requests` a night; a sample that would spend more
-is queued (its summary says so) and taken first on the next night, whatever its anomaly's age.
+is queued (its summary says how far it got) and continued first on the next night, whatever its
+anomaly's age, from where it stopped (pipeline.sample_progress, kept in `sample_progress`): no
+request is spent twice, and an interruption or a failed request keeps what was read before. A
+sample that no number of nights can finish (GitHub's page cap, a list cursor refused again after
+a restart) is refused with why.
 The analysis after a sample re-judges its anomaly whatever its age too (pipeline.analyse
 rebuilds when a new sample is older than a night's rewrite).
 """
@@ -44,8 +48,9 @@ from core.platforms import parse_account
 from core.samples import SAMPLED_PLATFORMS, SampledProfile
 from core.settings import Settings
 from pipeline.analyse import run_analysis
-from pipeline.follower_lists import Target, listed
-from pipeline.star_sample import refusal_for, starred
+from pipeline.follower_lists import Target, listed, plan_list
+from pipeline.sample_progress import SampleProgress, Unfinishable
+from pipeline.star_sample import plan_stars, refusal_for, starred
 from transforms.profiles import Profile, compare, judge_sample
 from warehouse import samples as stored
 from warehouse.db import in_transaction, open_warehouse
@@ -123,6 +128,14 @@ def _store(warehouse: Path, settings: Settings, rows: list[tuple[str, Any]]) -> 
         for what, value in rows:
             if what == "summary":
                 stored.store_summary(con, value)
+                if value["status"] != "queued":  # taken or refused: nothing to continue
+                    stored.drop_progress(con, value["sample_id"])
+            elif what == "progress":
+                t, progress, now = value
+                ident = stored.sample_id(t.platform, t.handle, t.day, "jump")
+                figures = (progress.requests, progress.needed, progress.restarts)
+                account = (t.platform, t.handle, t.day)
+                stored.store_progress(con, ident, account, figures, progress.to_json(), now)
             else:
                 stored.store_sample(con, *value)
 
@@ -183,18 +196,23 @@ def _refuse(
 def _queue(
     warehouse: Path,
     settings: Settings,
-    targets: list[Target],
-    note: str,
+    queued: list[tuple[Target, SampleProgress | None, str]],
     report: SampleReport,
     now: datetime,
 ) -> None:
-    """The targets are taken on the next night, and why (stored and reported)."""
-    _store(
-        warehouse,
-        settings,
-        [("summary", _summary(u, "jump", "queued", now, note=note)) for u in targets],
-    )
-    report.queued += [f"{u.platform}:{u.handle} {u.day}: queued ({note})" for u in targets]
+    """The targets are taken on the next night, from where they stopped (target, its progress
+    or None when it has not begun, why it stopped), stored and reported: "queued: 340 of ~900
+    requests done; continues on the next night"."""
+    rows: list[tuple[str, Any]] = []
+    for t, progress, why in queued:
+        said = f"{why}; " if why else ""
+        if progress is not None:
+            said += f"{progress.said()}; "
+            rows.append(("progress", (t, progress, now)))
+        note = f"{said}continues on the next night"
+        rows.append(("summary", _summary(t, "jump", "queued", now, note=note)))
+        report.queued.append(f"{t.platform}:{t.handle} {t.day}: queued: {note}")
+    _store(warehouse, settings, rows)
 
 
 async def _sample_platform(
@@ -207,28 +225,52 @@ async def _sample_platform(
     clock: Clock | None,
     transport: httpx.AsyncBaseTransport | None,
 ) -> int:
+    """The platform's targets in order within the night's budget, each planned or continued
+    from its stored progress; one the budget, a failed request or an interruption stops keeps
+    its progress and is queued; one that cannot finish is refused."""
     done = 0
     now = datetime.now(UTC)
+    timeout = settings.warehouse.lock_timeout_s
+    with open_warehouse(warehouse, read_only=True, timeout_s=timeout) as con:
+        states = stored.progress_of(con, platform)
+
+    def resumed(u: Target) -> SampleProgress | None:
+        state = states.get(stored.sample_id(u.platform, u.handle, u.day, "jump"))
+        return SampleProgress.from_json(state) if state is not None else None
+
     async with FollowerClient.open(
         settings, platform, settings.samples.max_requests, clock=clock, transport=transport
     ) as client:
         for i, t in enumerate(targets):
-            with open_warehouse(
-                warehouse, read_only=True, timeout_s=settings.warehouse.lock_timeout_s
-            ) as con:
+            with open_warehouse(warehouse, read_only=True, timeout_s=timeout) as con:
                 frame = stored.daily_counts(con, platform, t.handle)
-            try:
-                got = await (starred if platform == "github" else listed)(
-                    client, t, frame, settings
-                )
-            except BudgetSpent as exc:
-                note = f"{exc.reason}: continued on the next night"
-                _queue(warehouse, settings, targets[i:], note, report, now)
-                break
-            except CollectorError as exc:
-                note = f"{platform} gave no usable answer: {exc.reason}"
-                _queue(warehouse, settings, [t], note, report, now)
+            github = platform == "github"
+            progress = resumed(t) or (plan_stars if github else plan_list)(t, frame, settings)
+            if isinstance(progress, str):
+                _refuse(warehouse, settings, t, progress, report, now)
                 continue
+            spent = client.spent
+            try:
+                try:
+                    got = await (starred if github else listed)(
+                        client, t, frame, settings, progress
+                    )
+                finally:
+                    progress.requests += client.spent - spent
+            except BudgetSpent as exc:
+                rest = [(u, resumed(u), exc.reason) for u in targets[i + 1 :]]
+                _queue(warehouse, settings, [(t, progress, ""), *rest], report, now)
+                break
+            except Unfinishable as exc:
+                _refuse(warehouse, settings, t, f"it cannot finish: {exc}", report, now)
+                continue
+            except CollectorError as exc:
+                why = f"{platform} gave no usable answer: {exc.reason}"
+                _queue(warehouse, settings, [(t, progress, why)], report, now)
+                continue
+            except (KeyboardInterrupt, asyncio.CancelledError):  # what was read is kept
+                _queue(warehouse, settings, [(t, progress, "interrupted")], report, now)
+                raise
             if isinstance(got, str):
                 _refuse(warehouse, settings, t, got, report, now)
                 continue
@@ -239,7 +281,7 @@ async def _sample_platform(
                 continue
             rows, line = _judged_rows(t, jump, base, now)
             _store(warehouse, settings, rows)
-            report.taken.append(line)
+            report.taken.append(line + (f" ({progress.restarted})" if progress.restarted else ""))
             done += 1
         report.requests += client.spent
     return done

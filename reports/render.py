@@ -61,6 +61,7 @@ class AccountSection:
     percentile: str
     chart: Chart | None
     flagged: list[FlaggedDay]
+    queued: dict[date, str]  # a flagged day's queued follower sample: how far it got
 
     @property
     def key(self) -> str:
@@ -97,8 +98,22 @@ def _flagged_by_account(anomalies: pl.DataFrame) -> dict[tuple[str, str], list[F
     }
 
 
+def _queued_samples(anomalies: pl.DataFrame) -> dict[tuple[str, str], dict[date, str]]:
+    """Every account's flagged days whose follower sample is queued, with how far it got."""
+    if anomalies.is_empty():
+        return {}
+    found: dict[tuple[str, str], dict[date, str]] = {}
+    queued = anomalies.filter(pl.col("sample_queued").is_not_null())
+    for r in queued.select("platform", "handle", "day", "sample_queued").iter_rows():
+        found.setdefault((r[0], r[1]), {})[r[2]] = r[3]
+    return found
+
+
 def _section(
-    r: AccountLine, flagged: list[FlaggedDay], days: pl.DataFrame | None
+    r: AccountLine,
+    flagged: list[FlaggedDay],
+    days: pl.DataFrame | None,
+    queued: dict[date, str] | None = None,
 ) -> AccountSection:
     key = f"{r.platform}:{r.handle}"
     drawn = None
@@ -114,6 +129,7 @@ def _section(
         percentile=percentile_text(r.growth_percentile, r.platform, r.size_tier, r.peer_group),
         chart=drawn,
         flagged=flagged,
+        queued=queued or {},
     )
 
 
@@ -150,10 +166,13 @@ class _Inputs:
 
     def render(self) -> str:
         lines, anomalies = self.lines, self.anomalies
-        flagged = _flagged_by_account(anomalies)
+        flagged, queued = _flagged_by_account(anomalies), _queued_samples(anomalies)
         charted = [
             _section(
-                r, flagged.get((r.platform, r.handle), []), self.days.get((r.platform, r.handle))
+                r,
+                flagged.get((r.platform, r.handle), []),
+                self.days.get((r.platform, r.handle)),
+                queued.get((r.platform, r.handle)),
             )
             for r in lines[:TOP_CHARTS]
         ]

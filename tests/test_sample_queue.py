@@ -1,7 +1,8 @@
 """Follower samples beyond the nightly window (issue 15.2) over real HTTP against the
-simulator: a sample the budget cuts is queued, and the next nightly sampling takes it first
-whatever its age, within `[samples] max_requests`; `audit --sample` of an anomaly older than
-the nights' 30 days re-judges it, so its stored verdict and explanation carry the sample."""
+simulator: a sample the budget cuts is queued, and the next nightly sampling continues it
+first from where it stopped, whatever its age, within `[samples] max_requests`; `audit
+--sample` of an anomaly older than the nights' 30 days re-judges it, so its stored verdict and
+explanation carry the sample. (Samples over several nights: tests/test_sample_resume.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from audience.cli import main
 from core.settings import Settings, load_settings
-from pipeline.sample import sample_anomalies
+from pipeline.sample import SampleReport, sample_anomalies
 from simulator.audiences import AccountSpec, Event
 from simulator.server import Simulator, SimulatorServer
 from simulator.world import World
@@ -117,27 +118,30 @@ def test_a_sample_the_budget_cuts_is_queued_and_taken_first_on_the_next_night(
     status, note, _, explanation = _jumps(wh)[OLD]
     assert status == "queued"
     assert note is not None
-    assert "continued on the next night" in note
+    assert note == "10 of ~18 requests done; continues on the next night"
     assert "look inauthentic" not in explanation
-    # the next night (a budget for one sample, 16-18 requests): the queued one first, though
-    # older than the nights' 30 days, and re-judged with it; the new anomaly waits for the budget
-    jumps = _night(server, wh, taken=OLD)
-    assert jumps[NEW][0] == "queued"
-    # the night after: the queued new one
-    _night(server, wh, taken=NEW)
+    # the next night: the queued one first, though older than the nights' 30 days, continued
+    # where it stopped (8 requests more: 18 in all, none spent twice) and re-judged with it;
+    # the new anomaly begins with what is left of the budget of 12, and waits
+    first = _night(server, wh, 12, taken=OLD)
+    assert first.requests == 12
+    assert _jumps(wh)[NEW][:2] == (
+        "queued",
+        "4 of ~16 requests done; continues on the next night",
+    )
+    # the night after: the queued new one, from its fifth request on
+    assert _night(server, wh, 25, taken=NEW).requests == 12
 
 
-def _night(
-    server: SimulatorServer, warehouse: Path, taken: str
-) -> dict[str, tuple[str, str | None, str, str]]:
-    """A nightly sampling with a budget of 25 requests, never exceeded, that takes the sample
-    of `taken` only, and re-judges its anomaly with it; _jumps after it."""
+def _night(server: SimulatorServer, warehouse: Path, budget: int, taken: str) -> SampleReport:
+    """A nightly sampling with a budget of `budget` requests, never exceeded, that takes the
+    sample of `taken` only, and re-judges its anomaly with it."""
     spent = _requests(server)
-    report = sample_anomalies(warehouse, _settings(server, 25), TODAY)
-    assert report.requests == _requests(server) - spent <= 25
+    report = sample_anomalies(warehouse, _settings(server, budget), TODAY)
+    assert report.requests == _requests(server) - spent <= budget
     assert len(report.taken) == 1
     assert taken in report.taken[0]
     jumps = _jumps(warehouse)
     assert jumps[taken][0] == "done"
     assert "look inauthentic, against" in jumps[taken][3]
-    return jumps
+    return report

@@ -23,6 +23,7 @@ EXPORTED = (
     "backfill_pages",
     "follower_samples",
     "sample_summaries",
+    "sample_progress",
     "import_replacements",
     "imports",
     "alerts",

@@ -79,8 +79,18 @@ def account_lines(con: duckdb.DuckDBPyConnection, as_of: date) -> list[AccountLi
 
 
 def anomalies_through(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
+    """The anomalies up to `as_of`, each with `sample_queued`: how far its queued follower
+    sample got (sample_summaries' note), null when none is queued."""
     frame: pl.DataFrame = con.sql(
-        "SELECT * FROM anomalies WHERE day <= ? ORDER BY day", params=[as_of]
+        """
+        SELECT a.*, s.note AS sample_queued
+        FROM anomalies a
+        LEFT JOIN sample_summaries s
+          ON s.platform = a.platform AND s.handle = a.handle AND s.day = a.day
+         AND s.kind = 'jump' AND s.status = 'queued'
+        WHERE a.day <= ? ORDER BY a.day
+        """,
+        params=[as_of],
     ).pl()
     return frame
 

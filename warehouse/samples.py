@@ -1,5 +1,5 @@
-"""Follower samples (migration 0010): the sampled followers with their judgement, each sample's
-summary, the growth anomalies still to sample, and what the analysis and the audit read."""
+"""Follower samples (migrations 0010, 0012): the sampled followers with their judgement, each
+sample's summary, a queued one's progress, the growth anomalies still to sample, and what the analysis and the audit read."""
 
 from __future__ import annotations
 
@@ -86,6 +86,35 @@ def store_summary(con: duckdb.DuckDBPyConnection, summary: dict[str, Any]) -> No
         f"VALUES ({', '.join('?' for _ in SUMMARY_COLUMNS)})",
         [summary.get(c) for c in SUMMARY_COLUMNS],
     )
+
+
+def store_progress(
+    con: duckdb.DuckDBPyConnection,
+    ident: str,
+    account: tuple[str, str, date],
+    figures: tuple[int, int, int],
+    state: str,
+    updated_at: datetime,
+) -> None:
+    """Insert or replace a queued sample's progress (figures: requests, needed, restarts;
+    state: pipeline.sample_progress's JSON); the caller owns the transaction."""
+    con.execute(
+        "INSERT OR REPLACE INTO sample_progress VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [ident, *account, *figures, state, updated_at],
+    )
+
+
+def drop_progress(con: duckdb.DuckDBPyConnection, ident: str) -> None:
+    """A sample taken or refused keeps no progress."""
+    con.execute("DELETE FROM sample_progress WHERE sample_id = ?", [ident])
+
+
+def progress_of(con: duckdb.DuckDBPyConnection, platform: str) -> dict[str, str]:
+    """The stored progress (JSON) of the platform's queued samples, by sample id."""
+    rows = con.execute(
+        "SELECT sample_id, state FROM sample_progress WHERE platform = ?", [platform]
+    ).fetchall()
+    return {str(ident): str(state) for ident, state in rows}
 
 
 def to_sample(
