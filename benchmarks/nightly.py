@@ -101,9 +101,12 @@ def _watch_peak(pid: int, peak: list[float], done: threading.Event) -> None:
         done.wait(0.05)
 
 
-def child(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float, str]:
-    """Run a command; its wall and CPU seconds, its peak memory (MB) and its output."""
-    log = cwd / "child.log"
+def child(
+    args: list[str], env: dict[str, str], cwd: Path, logs: Path | None = None
+) -> tuple[float, float, float, str]:
+    """Run a command in `cwd`; its wall and CPU seconds, its peak memory (MB) and its output
+    (kept in `logs`, the benchmark's temporary folder, default `cwd`)."""
+    log = (logs or cwd) / "child.log"
     peak, done = [0.0], threading.Event()
     with log.open("w", encoding="utf-8") as out:
         started = time.perf_counter()
@@ -317,6 +320,7 @@ def main() -> None:
             [sys.executable, "-m", "benchmarks.nightly", "--child-pandas", str(csv)],
             env,
             Path.cwd(),
+            logs=folder,
         )
         pandas = json.loads(out.strip().splitlines()[-1])
         print(
