@@ -243,6 +243,27 @@ class FollowerClient:
             for p in listed
         ]
 
+    async def newest(self, handle: str, stop: int, max_pages: int) -> list[Any]:
+        """The raw list items of positions 0 .. stop-1 in one go (fewer when the list or
+        `max_pages` ends): the audit of an account without history reads them once."""
+        account_id = await self.mastodon_id(handle) if self.platform == "mastodon" else None
+        items: list[Any] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            page, cursor = await self.list_page(handle, cursor, account_id)
+            items += page
+            if len(items) >= stop or not page or cursor is None:
+                break
+        return items[:stop]
+
+    async def profiles(self, items: list[tuple[int, Any]]) -> list[SampledProfile]:
+        """The judged fields of list items (position, item), `detailed` 25 at a time."""
+        listed = [listed_profile(self.platform, item, position) for position, item in items]
+        judged: list[SampledProfile] = []
+        for start in range(0, len(listed), PROFILES_PER_CALL):
+            judged += await self.detailed(listed[start : start + PROFILES_PER_CALL])
+        return judged
+
     # --- GitHub -------------------------------------------------------------------------------
 
     async def user(self, login: str, followed_at: datetime | None = None) -> SampledProfile:
