@@ -21,7 +21,7 @@ class DetectionSettings(BaseModel):
     spike_min_relative: float = Field(0.02, ge=0)  # excess must also be this share of the audience
     # ...or, far out of the noise (this robust z), this smaller share: on a big account a
     # purchase of a fraction of a percent is thousands of accounts in one day
-    spike_strong_z: float = Field(8.0, gt=0)
+    spike_strong_z: float = Field(5.0, gt=0)
     spike_strong_min_relative: float = Field(0.003, ge=0)
     spike_min_absolute: int = Field(50, ge=0)  # and this many accounts (small-account floor)
     drop_z: float = Field(3.5, gt=0)
@@ -30,7 +30,7 @@ class DetectionSettings(BaseModel):
     drip_window_days: int = Field(7, ge=2, le=60)  # moving window of the drip sum
     drip_z: float = Field(4.0, gt=0)  # window excess in robust sigmas (sigma * sqrt(window))
     drip_min_relative: float = Field(0.03, ge=0)  # window excess as a share of the audience
-    drip_strong_z: float = Field(10.0, gt=0)  # ...or, this far out of the noise, this share:
+    drip_strong_z: float = Field(6.0, gt=0)  # ...or, this far out of the noise, this share:
     drip_strong_min_relative: float = Field(0.003, ge=0)
     drip_min_absolute: int = Field(50, ge=0)  # the same small-account floor as a spike
     drip_max_day_share: float = Field(0.5, gt=0, le=1)  # one day carrying more is a spike

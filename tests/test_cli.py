@@ -451,7 +451,7 @@ def test_anomalies_json_and_csv_carry_machine_values(cli: Cli, analysed: Path) -
     csv_out = cli("--warehouse", str(analysed), "anomalies", "--format", "csv").out
     flags = {line.split(",")[5] for line in csv_out.splitlines()[1:]}
     assert flags == {"true", "false"}
-    one = cli("--warehouse", str(analysed), "anomalies", "--platform", "github")
+    one = cli("--warehouse", str(analysed), "anomalies", "--platform", "github", "--suspected")
     assert one.err.strip().splitlines()[-1] == "1 anomaly"  # not "1 anomalies"
 
 

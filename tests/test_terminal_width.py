@@ -51,7 +51,7 @@ def test_anomalies_under_100_columns_are_records_that_fit(
         assert fields["explanation"].strip()
         assert fields["verdict"].strip()  # the judgement and how sure, as stored
         assert "confidence" in fields
-    assert len(lines) < 25 * count  # a record a few lines long, not a word a line
+    assert len(lines) < 30 * count  # a record a few lines long (a word a line: over 100)
 
 
 def test_anomalies_at_100_columns_or_piped_stay_a_table(

@@ -241,6 +241,26 @@ def test_co_movement_among_hundreds_of_accounts_is_a_platform_event() -> None:
     assert "platform_event" not in one_by_one.get_column("verdict").to_list()
 
 
+def test_a_platform_purge_weeks_after_a_jump_is_not_its_attrition() -> None:
+    """A front-page moment, then 20 days on GitHub removes 6% of every tracked repository's
+    stars at once: the purge is a platform event, and the jump is judged as it is without it."""
+    snapshots, day = cases.purge_weeks_after_a_jump()
+    found = judged(snapshots)
+    jump = growth(found).filter(pl.col("handle") == "viral/repo")
+    assert jump.height == 1  # the moment is judged once (a drip ending a few days after `day`)
+    assert jump.item(0, "verdict") != "suspected_purchase"
+    assert "attrition" not in jump.item(0, "evidence")
+    purge = found.filter(pl.col("day") == cases.day(day + 20), pl.col("kind") == "drop")
+    assert purge.height >= 20
+    assert set(purge.get_column("verdict")) == {"platform_event"}
+    alone, _ = cases.github_viral()
+    without = growth(judged(alone))
+    assert (
+        without.select("day", "kind", "verdict").rows()
+        == jump.select("day", "kind", "verdict").rows()
+    )
+
+
 def _drip_evidence(days: list[float], sigma: float) -> Evidence:
     """A drip of these daily excesses, quiet before and after (no activity figure)."""
     profile = [0.0] * 3 + days + [0.0] * (len(PROFILE) - 3 - len(days))

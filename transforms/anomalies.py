@@ -4,8 +4,9 @@ Attribution:
 - platform_event: on that day many tracked accounts of the platform moved the same way
   (co-movement, e.g. a purge or a surge); never a suspected purchase.
 - data_artifact: the move reverted within `REVERT_DAYS` days (a collection or display glitch).
-- account: everything else. A growth anomaly attributed to the account is a suspected purchase
-  unless it came with a posting burst (organic reach looks like that).
+- account: everything else, judged by the verdict ladder (transforms.verdicts) on its evidence;
+  a platform-event day inside its profile counts as no excess (a purge weeks after a jump is
+  not the jump's attrition).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import polars as pl
 
 from core.detection import DetectionSettings
 from transforms.anomaly_evidence import SAMPLE_FIELDS, daily_interactions, evidence
-from transforms.excess_profile import PROFILE_EVIDENCE
+from transforms.excess_profile import PROFILE, PROFILE_EVIDENCE, PROFILE_FROM, PROFILE_TO
 from transforms.explanation import explain, thresholds
 from transforms.series import ACCOUNT
 from transforms.signals import DRIP_WINDOW
@@ -244,15 +245,43 @@ def candidates(flagged: pl.DataFrame, t: DetectionSettings) -> pl.DataFrame:
     return _episode_starts(flagged, t).filter(pl.any_horizontal(rules))
 
 
+def _event_days(events: pl.DataFrame) -> dict[str, set[date]]:
+    """The days on which each platform's tracked accounts moved together (up or down)."""
+    if events.is_empty():
+        return {}
+    moved = events.filter(
+        pl.col("event_up").fill_null(False) | pl.col("event_down").fill_null(False)
+    )
+    days: dict[str, set[date]] = {}
+    for platform, day in moved.select("platform", "day").iter_rows():
+        days.setdefault(platform, set()).add(day)
+    return days
+
+
+def _without_platform_days(row: dict[str, Any], event_days: set[date]) -> None:
+    """A profile day on which the platform moved (a purge weeks after a jump, a surge) reads as
+    no excess: what the platform did to every account is not the account's attrition or tail."""
+    if not event_days:
+        return
+    drip = row["kind"] == "drip" and row["drip_first"] is not None
+    anchor = row["window_start"] if drip else row["day"]
+    for name, k in zip(PROFILE, range(PROFILE_FROM, PROFILE_TO + 1), strict=True):
+        if k > 0 and row[name] is not None and anchor + timedelta(days=k) in event_days:
+            row[name] = 0.0
+
+
 def _judged(
     row: dict[str, Any],
     as_of: date,
     t: DetectionSettings,
     engagement: dict[tuple[str, str], dict[date, float]],
+    event_days: dict[str, set[date]],
 ) -> dict[str, Any]:
     """One attributed candidate row with its evidence and its verdict."""
     if row["kind"] == "drip":
         _drip_evidence(row)
+    if row["kind"] in ("spike", "drip"):
+        _without_platform_days(row, event_days.get(row["platform"], set()))
     daily = engagement.get((row["platform"], row["handle"]))
     judgement = judge(evidence(row, as_of, daily), t)
     return row | {
@@ -362,7 +391,8 @@ def finalize(
             how="left",
         )
     daily = daily_interactions(engagement, attributed, as_of)
-    rows = [_judged(row, as_of, t, daily) for row in attributed.iter_rows(named=True)]
+    event_days = _event_days(events)
+    rows = [_judged(row, as_of, t, daily, event_days) for row in attributed.iter_rows(named=True)]
     records = [
         _record(row, severity, t, detected_at)
         for row, severity in zip(rows, _graded(rows), strict=True)

@@ -182,3 +182,28 @@ def platform_surge(
             followers[CASE_DAY:] += start * 0.03
         parts.append(frame("bluesky", f"acct{i}.bsky.social", followers))
     return pl.concat(parts), CASE_DAY
+
+
+def purge_weeks_after_a_jump(
+    seed: int = 11, repositories: int = 30, purge_after: int = 20, purged: float = 0.06
+) -> tuple[pl.DataFrame, int]:
+    """30 tracked GitHub repositories; the first has a front-page moment (github_viral's shape)
+    and `purge_after` days later the platform removes `purged` of every repository's stars at
+    once (GitHub deletes spam accounts in waves): the loss is the platform's, not attrition of
+    the jump."""
+    viral, _ = github_viral()
+    rng = np.random.default_rng(seed)
+    parts = [viral]
+    for i in range(1, repositories):
+        parts.append(frame("github", f"other/repo{i}", _quiet(rng, rng.uniform(2_000, 20_000), 6)))
+    purge_day = day(CASE_DAY + purge_after)
+    purged_frames = [
+        part.with_columns(
+            pl.when(pl.col("day") >= purge_day)
+            .then(pl.col("followers") - (pl.col("followers") * purged).round().cast(pl.Int64))
+            .otherwise(pl.col("followers"))
+            .alias("followers")
+        )
+        for part in parts
+    ]
+    return pl.concat(purged_frames), CASE_DAY
