@@ -371,6 +371,21 @@ def test_an_x_tier_without_access_is_one_clear_outcome_for_its_accounts(
     assert counts[0]["n"] == len(ACCOUNTS)
 
 
+def test_an_unknown_or_suspended_x_user_is_its_outcome_not_a_malformed_answer(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    wh, day = tmp_path / "wh.duckdb", _today(sim)
+    sim.simulator.world.set_status("x", X[1], "suspended")
+    accounts = [("x", "nobody_here"), ("x", X[1]), ("x", X[0])]
+    summary = collect_engagement(wh, _settings(sim, **X_ON), day, accounts=accounts, now=NOW)
+    assert summary.outcomes == {"not_found": 1, "suspended": 1, "ok": 1}
+    with open_warehouse(wh, read_only=True) as con:
+        stored = {r["handle"]: r for r in rows(con, "SELECT * FROM engagement")}
+    assert stored["nobody_here"]["reason"] == "Could not find user with username: [nobody_here]."
+    assert stored[X[1]]["reason"] == f"User has been suspended: [{X[1]}]."
+    assert stored["nobody_here"]["requests"] == stored[X[1]]["requests"] == 1  # the lookup only
+
+
 def test_x_timeline_limit_is_waited_for_not_exceeded(sim: SimulatorServer, tmp_path: Path) -> None:
     wh, day = tmp_path / "wh.duckdb", _today(sim)
     settings = _settings(sim, **X_ON)
