@@ -13,7 +13,10 @@ interactions:
 - GitHub: no interaction figure per post exists. A repository's releases are read as the trigger
   its growth may follow (the newest release's day, how many in 30 days); users are not asked.
 - X (`[engagement] x = true`, paid per post read): `users/by/username` then the user's tweets
-  with `public_metrics`; interactions = likes + reposts + replies + quotes.
+  (`exclude=retweets,replies`) with `public_metrics`; interactions = likes + reposts + replies +
+  quotes. A user missing or suspended is an `errors` item of a 200 (its outcome); a token whose
+  tier has no access to the timeline is answered 403 `client-not-enrolled` (auth_failed, said
+  so in the reason).
 
 Requests go through the project's Requester and RateGate with each platform's own rate-limit
 headers and classification (the count collectors'). Every account ends with one
@@ -40,6 +43,7 @@ from collectors.redaction import Redactor, redacted_logs
 from collectors.requester import Requester
 from collectors.run import redactor_for
 from collectors.x import XCollector
+from collectors.x import miss as x_miss
 from collectors.youtube import YouTubeCollector
 from core.engagement import NO_INTERACTION_FIGURE, NO_POSTS, SKIPPED, EngagementSample
 from core.errors import HandleError
@@ -260,10 +264,22 @@ class _Reader:
             requests=self.requests,
         )
 
+    def x_missing(self, handle: str, body: object) -> EngagementSample | None:
+        """The outcome of an X answer that names the user only under `errors` (a 200 for a
+        user missing or suspended), or None."""
+        errors = body.get("errors") if isinstance(body, dict) and "data" not in body else None
+        if not isinstance(errors, list) or not errors:
+            return None
+        outcome, reason = x_miss(errors[0])
+        return EngagementSample("x", handle, outcome.value, reason, requests=self.requests)
+
     async def x(self, handle: str) -> EngagementSample:
         user = await self.get(f"{self.root}/2/users/by/username/{handle}")
         data = user.get("data") if isinstance(user, dict) else None
         if not isinstance(data, dict) or data.get("id") is None:
+            missing = self.x_missing(handle, user)
+            if missing is not None:
+                return missing
             raise Malformed("user lookup answer has no data.id")
         tweets = await self.get(
             f"{self.root}/2/users/{data['id']}/tweets",
@@ -273,9 +289,14 @@ class _Reader:
                 "exclude": "retweets,replies",
             },
         )
-        rows = tweets.get("data") if isinstance(tweets, dict) else None
+        missing = self.x_missing(handle, tweets)
+        if missing is not None:
+            return missing
+        rows = tweets.get("data", []) if isinstance(tweets, dict) else None
+        if not isinstance(rows, list):
+            raise Malformed("user tweets answer is not an object with a data list")
         counts = []
-        for tweet in rows or []:
+        for tweet in rows:
             metrics = tweet.get("public_metrics") if isinstance(tweet, dict) else None
             if isinstance(metrics, dict):
                 counts.append(

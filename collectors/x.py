@@ -26,6 +26,30 @@ from core.settings import Secrets
 FIELDS = "public_metrics,created_at,verified,verified_type,description,protected"
 
 
+def miss(error: object) -> tuple[Outcome, str]:
+    """What an `errors` item of a 200 says of a user: suspended, else not found."""
+    detail = str(error.get("detail", "")) if isinstance(error, dict) else ""
+    if "suspended" in detail.lower():
+        return Outcome.SUSPENDED, detail or "user suspended"
+    return Outcome.NOT_FOUND, detail or "user not found"
+
+
+def _forbidden(body: object) -> str:
+    """The reason of a 403: a tier without access to the endpoint (`client-not-enrolled`), or
+    the token refused."""
+    if not isinstance(body, dict):
+        return "HTTP 403: Forbidden (check AUDIENCE_X_BEARER_TOKEN)"
+    if body.get("reason") == "client-not-enrolled" or str(body.get("type", "")).endswith(
+        "client-forbidden"
+    ):
+        needed = body.get("required_enrollment") or "another access level"
+        return (
+            f"HTTP 403 {body.get('reason') or 'client-forbidden'}: the X token's access tier "
+            f"does not include this endpoint (X asks for: {needed})"
+        )
+    return f"HTTP 403: {body.get('detail', 'Forbidden')} (check AUDIENCE_X_BEARER_TOKEN)"
+
+
 class XCollector(Collector):
     platform = "x"
     base_url = "https://api.x.com"
@@ -47,7 +71,9 @@ class XCollector(Collector):
             raise RateLimited("usage cap exceeded for this billing period", status, wait_s=86_400)
         if status == 429:
             raise RateLimited("HTTP 429: Too Many Requests", status)  # X sends no Retry-After
-        if status in (401, 403):
+        if status == 403:
+            raise AuthFailed(_forbidden(body), status)
+        if status == 401:
             raise AuthFailed(
                 f"HTTP {status}: {body.get('detail', 'Unauthorized') if isinstance(body, dict) else 'Unauthorized'} (check AUDIENCE_X_BEARER_TOKEN)",
                 status,
@@ -81,15 +107,8 @@ class XCollector(Collector):
 
     def _one(self, handle: str, user: Any, error: Any, status: int, attempts: int) -> Fetched:
         if user is None:
-            detail = str(error.get("detail", "")) if isinstance(error, dict) else ""
-            if "suspended" in detail.lower():
-                return self.outcome(
-                    handle, Outcome.SUSPENDED, detail or "user suspended", status, attempts, error
-                )
             if error is not None:
-                return self.outcome(
-                    handle, Outcome.NOT_FOUND, detail or "user not found", status, attempts, error
-                )
+                return self.outcome(handle, *miss(error), status, attempts, error)
             return self.outcome(
                 handle, Outcome.MALFORMED, "the answer says nothing of this user", status, attempts
             )

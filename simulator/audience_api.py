@@ -24,6 +24,7 @@ from simulator.feeds import (
     build_posts,
     mastodon_statuses,
     organic_audience,
+    x_user_tweets,
 )
 from simulator.follow_log import FOLLOWER_PLATFORMS, FollowLog, build_log
 from simulator.followers import (
@@ -45,6 +46,7 @@ AUDIENCE_ROUTES: list[tuple[str, str, Handler, str]] = [  # (platform, path, han
     ("bluesky", "/bluesky/xrpc/app.bsky.feed.getAuthorFeed", bluesky_author_feed, "GET"),
     ("mastodon", "/mastodon/{host}/api/v1/accounts/{id}/followers", mastodon_followers, "GET"),
     ("mastodon", "/mastodon/{host}/api/v1/accounts/{id}/statuses", mastodon_statuses, "GET"),
+    ("x", "/x/2/users/{id}/tweets", x_user_tweets, "GET"),
     ("github", "/github/users/{user}/followers", github_followers, "GET"),
     ("github", "/github/users/{user}", github_user_or_follower, "GET"),
 ]

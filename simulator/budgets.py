@@ -8,6 +8,9 @@ From docs/audience-apis.md and docs/platform-apis.md:
 - GitHub: 60 requests / hour unauthenticated, 5,000 / hour with a token (per token).
 - Bluesky: the AppView's limit is unpublished ("generous"); the PDS figure, 3,000 / 5 min per
   IP, is used here. UNVERIFIED: change it with POST /_sim/audience-limits/bluesky.
+- X, the user tweets timeline with an App-only bearer: 1,500 / 15 min per app (token), the v2
+  migration guide's figure (docs.x.com .../timelines/migrate); the pay-per-use rate-limit table
+  says 10,000 / 15 min per app. UNVERIFIED which applies to a given tier: the lower is served.
 
 These budgets count the audience endpoints only: follower lists, feeds, and profile lookups of
 followers (the count collectors' requests keep the opt-in limits of POST /_sim/limits/...).
@@ -47,6 +50,7 @@ DEFAULT_BUCKETS: dict[str, tuple[Bucket, ...]] = {
     ),
     "github": (Bucket("core", 60, 3600, authenticated_limit=5000),),
     "bluesky": (Bucket("appview", 3000, 300),),
+    "x": (Bucket("user_tweets", 1500, 900, authenticated_limit=1500),),
 }
 
 

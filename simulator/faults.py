@@ -23,6 +23,9 @@ class Faults:
     malformed_rate: float = 0.0  # a body that is not JSON (an HTML error page)
     truncated_rate: float = 0.0  # a JSON body cut in half
     reset_rate: float = 0.0  # the connection drops before the body
+    # X only: the token's app has no access at its tier: 403 client-not-enrolled (with `paths`,
+    # e.g. {"/tweets"}: the user lookups answer while the tweets timeline is refused)
+    tier_forbidden: bool = False
     missing: set[str] = field(default_factory=set)  # handles that answer "not found"
     suspended: set[str] = field(default_factory=set)  # handles that answer "suspended"
     # the per-request faults (errors, latency, timeouts, bursts, bad bodies, resets) hit only

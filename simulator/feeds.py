@@ -9,13 +9,22 @@ reposts 15%, replies 8%, quotes 2% and bookmarks 3% of the likes (our assumption
 engagement data is at hand). 20% of an account's posts are replies; it reposts about one post of
 someone else for every four of its own.
 
-Endpoints (docs/audience-apis.md §2.1, §2.2):
+Endpoints (docs/audience-apis.md §2.1, §2.2, §2.5):
     /bluesky/xrpc/app.bsky.feed.getAuthorFeed    newest first (sortAt), limit 1-100 (default
                                                   50), cursor, filter; reposts carry reasonRepost
     /mastodon/{host}/api/v1/accounts/{id}/statuses  newest first, limit 20 (clamped to 40),
                                                   max_id/since_id/min_id on status ids
                                                   (Snowflake: ms << 16), exclude_replies,
                                                   exclude_reblogs, only_media, pinned, Link header
+    /x/2/users/{id}/tweets                        bearer token (401 without), newest first (ids
+                                                  are Snowflakes: ms since 2010-11-04 << 22),
+                                                  max_results 5-100 (default 10; 400 outside),
+                                                  exclude=retweets,replies, pagination_token ->
+                                                  meta.next_token, tweet.fields (by default id,
+                                                  text, edit_history_tweet_ids only); an unknown or
+                                                  suspended id is an `errors` item of a 200; the
+                                                  audience budget of simulator/budgets.py; a tier
+                                                  without access: the `tier_forbidden` fault
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from simulator import list_requests
 from simulator.audiences import PURCHASE_KINDS, AccountSpec, add_purchase
 from simulator.budgets import budgeted
 from simulator.follow_log import MS_DAY, day_ms, iso_ms, stable_hash
+from simulator.platforms.x import invalid_request, missing_user, refused, suspended_user
 from simulator.types import Answer
 from simulator.world import did_for, numeric_id
 
@@ -374,3 +384,97 @@ def mastodon_statuses(sim: Simulator, request: Request) -> Answer:
     page_ids = [int(ids[c]) for c in chosen]
     body = [mastodon_status(sim, log, int(items[c]), host) for c in chosen]
     return Answer(200, body, list_requests.mastodon_links(request, limit, page_ids, "min_id"))
+
+
+# --- X ---------------------------------------------------------------------------------------
+
+TWEPOCH_MS = 1_288_834_974_657  # X's Snowflake epoch
+IMPRESSIONS_PER_LIKE = 25  # our assumption (as YouTube's views per like)
+X_EXCLUDE = {"retweets": REPOST, "replies": REPLY}
+_TOKEN_PREFIX = "7140d"
+
+
+def tweet_id(log: PostLog, index: int) -> int:
+    return ((int(log.sort_ms[index]) - TWEPOCH_MS) << 22) | (
+        stable_hash(log.key(index), "tweet") & 0x3FFFFF
+    )
+
+
+def x_tweet(log: PostLog, index: int, fields: set[str]) -> dict[str, Any]:
+    """A Post as the timeline serves it: id, text and edit history, and the fields asked for."""
+    tid = str(tweet_id(log, index))
+    text = f"post {index} of {log.handle}"
+    kind = int(log.kind[index])
+    if kind == REPOST:
+        text = f"RT @friend{stable_hash(log.key(index)) % 900 + 100}: {text}"
+    elif kind == REPLY:
+        text = f"@someone{stable_hash(log.key(index), 'to') % 900 + 100} {text}"
+    tweet: dict[str, Any] = {"id": tid, "text": text, "edit_history_tweet_ids": [tid]}
+    if "created_at" in fields:
+        tweet["created_at"] = iso_ms(int(log.sort_ms[index]))
+    if "author_id" in fields:
+        tweet["author_id"] = numeric_id(f"x:{log.handle}")
+    if "public_metrics" in fields:
+        tweet["public_metrics"] = {
+            "retweet_count": int(log.reposts[index]),
+            "reply_count": int(log.replies[index]),
+            "like_count": int(log.likes[index]),
+            "quote_count": int(log.quotes[index]),
+            "bookmark_count": int(log.bookmarks[index]),
+            "impression_count": int(log.likes[index]) * IMPRESSIONS_PER_LIKE,
+        }
+    return tweet
+
+
+async def x_user_tweets(sim: Simulator, request: Request) -> Answer:
+    """The bearer token is checked before the timeline's budget is spent."""
+    no = refused(sim, request)
+    return no if no is not None else await _x_timeline(sim, request)
+
+
+@budgeted("x")
+def _x_timeline(sim: Simulator, request: Request) -> Answer:
+    query = request.query_params
+    raw = query.get("max_results", "10")
+    size = list_requests.int_param(raw)
+    if size is None or not 5 <= size <= 100:
+        return invalid_request(
+            "max_results",
+            raw,
+            f"The `max_results` query parameter value [{raw}] is not between 5 and 100",
+        )
+    user_id = request.path_params["id"]
+    handle = next((h for h in sim.world.handles("x") if numeric_id(f"x:{h}") == user_id), None)
+    state = sim.state("x", handle) if handle is not None else None
+    log = sim.audiences.posts("x", handle) if handle is not None else None
+    if state is None or log is None:
+        return Answer(200, {"errors": [missing_user(user_id, "id")]})
+    if state.status == "suspended":
+        return Answer(200, {"errors": [suspended_user(user_id, "id")]})
+    items = log.visible(sim.audiences.day(log))
+    for name in query.get("exclude", "").split(","):
+        if name in X_EXCLUDE:
+            items = items[log.kind[items] != X_EXCLUDE[name]]
+    ids = np.array([tweet_id(log, int(i)) for i in items], dtype=np.int64)
+    token = query.get("pagination_token")
+    if token is not None:
+        try:
+            below = int(token.removeprefix(_TOKEN_PREFIX), 36)
+        except ValueError:
+            return invalid_request(
+                "pagination_token",
+                token,
+                f"The `pagination_token` query parameter value [{token}] is not valid",
+            )
+        items, ids = items[ids < below], ids[ids < below]
+    page, page_ids = items[:size], ids[:size]
+    fields = set(query.get("tweet.fields", "").split(","))
+    meta: dict[str, Any] = {"result_count": len(page)}
+    if len(page):
+        meta |= {"newest_id": str(page_ids[0]), "oldest_id": str(page_ids[-1])}
+    if len(items) > size:
+        meta["next_token"] = _TOKEN_PREFIX + np.base_repr(int(page_ids[-1]), 36).lower()
+    body: dict[str, Any] = (
+        {"data": [x_tweet(log, int(i), fields) for i in page]} if len(page) else {}
+    )
+    return Answer(200, body | {"meta": meta})

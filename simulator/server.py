@@ -6,7 +6,8 @@ Paths are the real ones under a per-platform prefix, so a collector's base_url p
     /github/repos/{o}/{r}/stargazers (simulator.stargazers)
     /github/repos/{o}/{r}/releases, /youtube/youtube/v3/playlistItems, /youtube/youtube/v3/videos
         (simulator.uploads)
-    /x/2/users/by                                /twitch/helix/users, /twitch/helix/channels/followers
+    /x/2/users/by, /x/2/users/by/username/{u}    /twitch/helix/users, /twitch/helix/channels/followers
+    /x/2/users/{id}/tweets (simulator.feeds)
     /reddit/api/v1/access_token, /reddit/r/{s}/about, /reddit/user/{u}/about
     /instagram/{ig-user-id}?fields=business_discovery.username(...)
 Control (tests, demo): POST /_sim/clock {"day": "YYYY-MM-DD"}, POST /_sim/faults/{platform},
@@ -35,7 +36,7 @@ from simulator.audience_api import AUDIENCE_ROUTES, AudienceState
 from simulator.faults import Dice, Faults, Limit, Limiter, Window
 from simulator.platforms import ROUTES, Handler
 from simulator.stargazers import ROUTES as STARGAZER_ROUTES
-from simulator.styles import rate_headers, server_error, too_many
+from simulator.styles import not_enrolled, rate_headers, server_error, too_many
 from simulator.types import Answer
 from simulator.uploads import ROUTES as UPLOAD_ROUTES
 from simulator.world import Figures, World
@@ -122,7 +123,10 @@ class Simulator:
         self._limiter = Limiter(now)
 
     def set_faults(self, platform: str, **settings: Any) -> None:
-        self.faults[platform] = Faults.from_dict(settings)
+        faults = Faults.from_dict(settings)
+        if faults.tier_forbidden and platform != "x":
+            raise ValueError("tier_forbidden: only X answers a tier without access (403)")
+        self.faults[platform] = faults
 
     def set_limit(self, platform: str, limit: int, window_s: int) -> None:
         self.limits[platform] = Limit(limit, window_s)
@@ -176,6 +180,9 @@ class Simulator:
             if not allowed:
                 self.stats[f"{platform}:limited"] += 1
                 return too_many(platform, window, now), headers
+        if faults.tier_forbidden:
+            self.stats[f"{platform}:fault:tier_forbidden"] += 1
+            return not_enrolled(), headers
         if faults.latency_s:
             await asyncio.sleep(faults.latency_s)
         if self._dice.roll(faults.timeout_rate):

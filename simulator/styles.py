@@ -112,6 +112,25 @@ def too_many(platform: str, window: Window, now: float) -> Answer:
     return Answer(429, {"message": "Too Many Requests", "error": 429})
 
 
+def not_enrolled() -> Answer:
+    """X's answer to an app whose access tier does not include the endpoint (secondary sources:
+    the problem JSON quoted in xdevplatform/samples#58 and plhery/node-twitter-api-v2#487)."""
+    return Answer(
+        403,
+        {
+            "client_id": "27347717",
+            "detail": "When authenticating requests to the Twitter API v2 endpoints, you must "
+            "use keys and tokens from a Twitter developer App that is attached to a Project. "
+            "You can create a project via the developer portal.",
+            "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+            "title": "Client Forbidden",
+            "required_enrollment": "Appropriate Level of API Access",
+            "reason": "client-not-enrolled",
+            "type": "https://api.twitter.com/2/problems/client-forbidden",
+        },
+    )
+
+
 def server_error(platform: str, status: int) -> Answer:
     text = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}[status]
     if platform == "mastodon":

@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 import httpx
+import numpy as np
 import polars as pl
 import pytest
 
@@ -19,9 +20,11 @@ from pipeline.analyse import run_analysis
 from pipeline.collect import fetch, store
 from pipeline.engagement import collect_engagement
 from simulator.audiences import AccountSpec, Event
+from simulator.feeds import POST
 from simulator.server import Simulator, SimulatorServer
 from simulator.world import World
 from tests.support.cli import Result
+from tests.support.clock import FakeClock
 from transforms.engagement import read_jump, summarise, tier_comparison
 from warehouse.db import open_warehouse
 
@@ -30,6 +33,8 @@ DAYS = 120
 BOUGHT = "bought.bsky.social"
 ORGANIC = [f"org{i}.bsky.social" for i in range(8)]
 MASTODON = ["ann@sim.social", "ben@sim.social"]
+X = ["xposter", "xwriter", "xreader"]
+X_TOKEN = "sim-x-bearer"  # the simulator takes any token; the test checks this one never shows
 NOW = datetime(2024, 9, 29, 3, 30, tzinfo=UTC)
 
 
@@ -55,6 +60,7 @@ def _world() -> World:
         AccountSpec("github", "acme/rocket", 3_000, 10, posts_per_day=None, following=None)
     )
     specs.append(AccountSpec("github", "janedoe", 400, 2, posts_per_day=None, following=80))
+    specs += [AccountSpec("x", h, 3_000 + 500 * i, 5, posts_per_day=2) for i, h in enumerate(X)]
     return World(specs, START, DAYS, seed=11)
 
 
@@ -258,6 +264,144 @@ def test_engagement_off_reads_nothing(sim: SimulatorServer, tmp_path: Path) -> N
     assert not off.engagement.allows("mastodon")
     assert off.engagement.allows("bluesky")
     assert not off.engagement.allows("x")  # paid: off by default
+
+
+# --- X: paid, read only where the token's tier allows it ------------------------------------
+
+X_ACCOUNTS = [("x", h) for h in X]
+X_ON = {"AUDIENCE_X_BEARER_TOKEN": X_TOKEN, "AUDIENCE_ENGAGEMENT__X": "true"}
+
+
+def _served_interactions(sim: SimulatorServer, handle: str, posts: int) -> list[int]:
+    """From the simulator's own post log: the account's newest `posts` posts of its own (no
+    retweet, no reply) visible today, likes + retweets + replies + quotes each."""
+    log = sim.simulator.audiences.posts("x", handle)
+    assert log is not None
+    visible = log.visible(sim.simulator.audiences.day(log))
+    own = visible[log.kind[visible] == POST][:posts]
+    return [int(log.likes[i] + log.reposts[i] + log.replies[i] + log.quotes[i]) for i in own]
+
+
+def test_x_engagement_is_what_the_simulator_served(sim: SimulatorServer, tmp_path: Path) -> None:
+    wh, day = tmp_path / "wh.duckdb", _today(sim)
+    settings = _settings(sim, **X_ON)
+    _counts(wh, settings, day, X_ACCOUNTS)
+    before = httpx.get(f"{sim.url}/_sim/stats").json()
+    summary = collect_engagement(wh, settings, day, accounts=X_ACCOUNTS, now=NOW)
+    after = httpx.get(f"{sim.url}/_sim/stats").json()
+    assert summary.outcomes == {"ok": len(X)}
+    # a user lookup and one page of the timeline each, all answered 200
+    assert after["x:requests"] - before.get("x:requests", 0) == 2 * len(X)
+    assert after["x:200"] - before.get("x:200", 0) == 2 * len(X)
+    with open_warehouse(wh, read_only=True) as con:
+        stored = {r["handle"]: r for r in rows(con, "SELECT * FROM engagement")}
+    for handle in X:
+        served = _served_interactions(sim, handle, settings.engagement.posts)
+        row = stored[handle]
+        assert len(served) == settings.engagement.posts == row["posts_sampled"] == 30
+        assert row["total_interactions"] == sum(served) > 0
+        assert row["median_interactions"] == pytest.approx(float(np.median(served)))
+        assert row["engagement_rate"] == pytest.approx(
+            row["median_interactions"] / sim.simulator.world.figures("x", handle).followers  # type: ignore[union-attr]
+        )
+        assert (row["outcome"], row["reason"], row["requests"]) == ("ok", None, 2)
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"AUDIENCE_ENGAGEMENT__X": "true"}, "needs AUDIENCE_X_BEARER_TOKEN"),
+        (
+            {"AUDIENCE_X_BEARER_TOKEN": X_TOKEN},  # [engagement] x is off by default
+            "engagement on x is off in the settings ([engagement] x)",
+        ),
+        (
+            X_ON | {"AUDIENCE_ENGAGEMENT__X": "false"},
+            "engagement on x is off in the settings ([engagement] x)",
+        ),
+    ],
+    ids=["no-token", "off-by-default", "switched-off"],
+)
+def test_x_without_the_token_or_switched_off_is_skipped_unasked(
+    sim: SimulatorServer, tmp_path: Path, extra: dict[str, str], reason: str
+) -> None:
+    wh, day = tmp_path / "wh.duckdb", _today(sim)
+    before = httpx.get(f"{sim.url}/_sim/stats").json()
+    summary = collect_engagement(
+        wh, _settings(sim, **extra), day, accounts=X_ACCOUNTS + ACCOUNTS[:1], now=NOW
+    )
+    after = httpx.get(f"{sim.url}/_sim/stats").json()
+    assert summary.outcomes == {"skipped": len(X), "ok": 1}
+    assert after.get("x:requests", 0) == before.get("x:requests", 0)  # X was never asked
+    with open_warehouse(wh, read_only=True) as con:
+        stored = rows(con, "SELECT * FROM engagement WHERE platform = 'x'")
+    assert {(r["outcome"], r["reason"], r["posts_sampled"], r["requests"]) for r in stored} == {
+        ("skipped", reason, None, 0)
+    }
+
+
+@pytest.mark.parametrize("paths", [["/tweets"], []], ids=["timeline-only", "whole-app"])
+def test_an_x_tier_without_access_is_one_clear_outcome_for_its_accounts(
+    sim: SimulatorServer, tmp_path: Path, paths: list[str]
+) -> None:
+    wh, day = tmp_path / "wh.duckdb", _today(sim)
+    settings = _settings(sim, **X_ON)
+    _counts(wh, settings, day, ACCOUNTS)
+    # the token's tier has no access: the timeline (or every v2 endpoint) answers 403
+    refused = httpx.post(f"{sim.url}/_sim/faults/x", json={"tier_forbidden": True, "paths": paths})
+    assert refused.status_code == 200
+    before = httpx.get(f"{sim.url}/_sim/stats").json()
+    summary = collect_engagement(wh, settings, day, accounts=ACCOUNTS + X_ACCOUNTS, now=NOW)
+    after = httpx.get(f"{sim.url}/_sim/stats").json()
+    assert summary.outcomes == {"ok": len(ACCOUNTS), "auth_failed": len(X)}
+    # one 403 an account, never retried
+    assert after["x:403"] - before.get("x:403", 0) == len(X)
+    with open_warehouse(wh, read_only=True) as con:
+        failed = rows(
+            con, "SELECT outcome, reason, posts_sampled FROM engagement WHERE platform = 'x'"
+        )
+        others = rows(con, "SELECT DISTINCT outcome FROM engagement WHERE platform <> 'x'")
+        counts = rows(con, "SELECT count(*) AS n FROM snapshots WHERE day = ?", [day])
+    assert {r["reason"] for r in failed} == {
+        "HTTP 403 client-not-enrolled: the X token's access tier does not include this "
+        "endpoint (X asks for: Appropriate Level of API Access)"
+    }
+    assert all(r["posts_sampled"] is None for r in failed)
+    assert others == [{"outcome": "ok"}]
+    assert counts[0]["n"] == len(ACCOUNTS)
+
+
+def test_an_unknown_or_suspended_x_user_is_its_outcome_not_a_malformed_answer(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    wh, day = tmp_path / "wh.duckdb", _today(sim)
+    sim.simulator.world.set_status("x", X[1], "suspended")
+    accounts = [("x", "nobody_here"), ("x", X[1]), ("x", X[0])]
+    summary = collect_engagement(wh, _settings(sim, **X_ON), day, accounts=accounts, now=NOW)
+    assert summary.outcomes == {"not_found": 1, "suspended": 1, "ok": 1}
+    with open_warehouse(wh, read_only=True) as con:
+        stored = {r["handle"]: r for r in rows(con, "SELECT * FROM engagement")}
+    assert stored["nobody_here"]["reason"] == "Could not find user with username: [nobody_here]."
+    assert stored[X[1]]["reason"] == f"User has been suspended: [{X[1]}]."
+    assert stored["nobody_here"]["requests"] == stored[X[1]]["requests"] == 1  # the lookup only
+
+
+def test_x_timeline_limit_is_waited_for_not_exceeded(sim: SimulatorServer, tmp_path: Path) -> None:
+    wh, day = tmp_path / "wh.duckdb", _today(sim)
+    settings = _settings(sim, **X_ON)
+    clock = FakeClock()
+    sim.simulator.use_clock(clock.now)  # the simulator's windows on the test's virtual time
+    limited = httpx.post(
+        f"{sim.url}/_sim/audience-limits/x",
+        json={"bucket": "user_tweets", "limit": 1, "window_s": 900},
+    )
+    assert limited.status_code == 200
+    summary = collect_engagement(wh, settings, day, accounts=X_ACCOUNTS, now=NOW, clock=clock)
+    stats = httpx.get(f"{sim.url}/_sim/stats").json()
+    assert summary.outcomes == {"ok": len(X)}
+    assert stats.get("x:429", 0) == 0
+    # one timeline read a 15-minute window: the other two waited for the next windows
+    assert clock.elapsed >= 2 * 900 - clock.start % 900
 
 
 # --- the pure parts ------------------------------------------------------------------------

@@ -297,6 +297,97 @@ def test_github_sixty_an_hour_unauthenticated(sim: SimulatorServer) -> None:
         assert client.get(url).status_code == 200
 
 
+# --- X ---------------------------------------------------------------------------------------
+
+X_AUTH = {"authorization": "Bearer sim-x-bearer"}
+
+
+def _x_timeline(sim: SimulatorServer, **params: str) -> httpx.Response:
+    return httpx.get(
+        f"{sim.url}/x/2/users/{numeric_id('x:growthguru')}/tweets", params=params, headers=X_AUTH
+    )
+
+
+def test_x_user_tweets_newest_first_to_the_end(sim: SimulatorServer) -> None:
+    user = httpx.get(f"{sim.url}/x/2/users/by/username/GrowthGuru", headers=X_AUTH).json()
+    assert user["data"]["id"] == numeric_id("x:growthguru")
+    tweets: list[dict[str, object]] = []
+    params = {"max_results": "100", "tweet.fields": "public_metrics,created_at"}
+    while True:
+        body = _x_timeline(sim, **params).json()
+        assert body["meta"]["result_count"] == len(body.get("data", []))
+        tweets += body.get("data", [])
+        if "next_token" not in body["meta"]:
+            break
+        params["pagination_token"] = body["meta"]["next_token"]
+    log = sim.simulator.audiences.posts("x", "growthguru")
+    assert log is not None
+    assert len(tweets) == len(log.visible(sim.simulator.audiences.day(log)))
+    ids = [int(str(t["id"])) for t in tweets]
+    assert ids == sorted(ids, reverse=True)
+    assert [t["created_at"] for t in tweets] == sorted(
+        [str(t["created_at"]) for t in tweets], reverse=True
+    )
+    assert all(
+        set(t["public_metrics"])
+        == {
+            "retweet_count",
+            "reply_count",
+            "like_count",
+            "quote_count",
+            "bookmark_count",
+            "impression_count",
+        }  # type: ignore[arg-type]
+        for t in tweets
+    )
+    assert any(str(t["text"]).startswith("RT @") for t in tweets)
+    assert any(str(t["text"]).startswith("@") for t in tweets)
+    own = _x_timeline(sim, max_results="100", exclude="retweets,replies").json()
+    assert not any(str(t["text"]).startswith(("RT @", "@")) for t in own["data"])
+    assert set(own["data"][0]) == {"id", "text", "edit_history_tweet_ids"}  # the default fields
+    assert _x_timeline(sim).json()["meta"]["result_count"] == 10  # the default page
+
+
+def test_x_user_tweets_refusals(sim: SimulatorServer) -> None:
+    url = f"{sim.url}/x/2/users/{numeric_id('x:growthguru')}/tweets"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"authorization": "Bearer wrong"}).status_code == 401
+    small = _x_timeline(sim, max_results="4")
+    assert small.status_code == 400
+    assert small.json()["type"] == "https://api.twitter.com/2/problems/invalid-request"
+    assert _x_timeline(sim, max_results="101").status_code == 400
+    unknown = httpx.get(f"{sim.url}/x/2/users/1/tweets", headers=X_AUTH)
+    assert unknown.status_code == 200
+    assert unknown.json()["errors"][0]["detail"] == "Could not find user with id: [1]."
+    missing = httpx.get(f"{sim.url}/x/2/users/by/username/nobody_here", headers=X_AUTH).json()
+    assert "data" not in missing
+    assert missing["errors"][0]["parameter"] == "username"
+    # a tier without access: 403 client-not-enrolled on the timeline, the lookups still answer
+    sim.simulator.set_faults("x", tier_forbidden=True, paths={"/tweets"})
+    forbidden = _x_timeline(sim)
+    assert forbidden.status_code == 403
+    assert forbidden.json()["reason"] == "client-not-enrolled"
+    assert forbidden.json()["title"] == "Client Forbidden"
+    by = httpx.get(f"{sim.url}/x/2/users/by", params={"usernames": "growthguru"}, headers=X_AUTH)
+    assert by.status_code == 200
+    refused = httpx.post(f"{sim.url}/_sim/faults/bluesky", json={"tier_forbidden": True})
+    assert refused.status_code == 400  # only X answers a tier without access
+
+
+def test_x_user_tweets_limit_per_app(sim: SimulatorServer) -> None:
+    first = _x_timeline(sim)
+    assert first.headers["x-rate-limit-limit"] == "1500"  # per app, a 15-minute window
+    clock = _budget(sim, "x", "user_tweets", 2, 900)
+    answers = [_x_timeline(sim) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["x-rate-limit-remaining"] for a in answers] == ["1", "0", "0"]
+    assert answers[2].json()["title"] == "Too Many Requests"
+    assert "retry-after" not in answers[2].headers  # X sends none
+    assert int(answers[2].headers["x-rate-limit-reset"]) > clock.now()
+    clock.t += 900
+    assert _x_timeline(sim).status_code == 200
+
+
 # --- the populations -------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from simulator.platforms.instagram import instagram_discovery
 from simulator.platforms.mastodon import mastodon_lookup
 from simulator.platforms.reddit import reddit_about, reddit_token
 from simulator.platforms.twitch import twitch_followers, twitch_users
-from simulator.platforms.x import x_users_by
+from simulator.platforms.x import x_user_by_username, x_users_by
 from simulator.platforms.youtube import youtube_channels
 
 __all__ = ["ROUTES", "Handler"]
@@ -25,6 +25,7 @@ ROUTES: list[tuple[str, str, Handler, str]] = [  # (platform, path, handler, met
     ("github", "/github/repos/{owner}/{repo}", github_repo, "GET"),
     ("youtube", "/youtube/youtube/v3/channels", youtube_channels, "GET"),
     ("x", "/x/2/users/by", x_users_by, "GET"),
+    ("x", "/x/2/users/by/username/{username}", x_user_by_username, "GET"),
     ("twitch", "/twitch/helix/users", twitch_users, "GET"),
     ("twitch", "/twitch/helix/channels/followers", twitch_followers, "GET"),
     ("reddit", "/reddit/api/v1/access_token", reddit_token, "POST"),
