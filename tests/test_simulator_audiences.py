@@ -92,23 +92,26 @@ def test_bluesky_profiles_of_followers_25_a_call(sim: SimulatorServer) -> None:
     url = f"{sim.url}/bluesky/xrpc/app.bsky.graph.getFollowers"
     # the first list builds the simulator's index of every follower: seconds on a loaded
     # machine, past httpx's 5 s default (what is tested here is the answers, not their speed)
-    client = httpx.Client(timeout=60)
-    dids = [
-        f["did"]
-        for f in client.get(url, params={"actor": "indie.dev", "limit": "26"}).json()["followers"]
-    ]
-    profiles_url = f"{sim.url}/bluesky/xrpc/app.bsky.actor.getProfiles"
-    r = client.get(profiles_url, params=[("actors", d) for d in dids[:25]])
-    assert r.status_code == 200
-    profiles = r.json()["profiles"]
-    assert [p["did"] for p in profiles] == dids[:25]
-    assert all(
-        {"followersCount", "followsCount", "postsCount", "createdAt"} <= set(p) for p in profiles
-    )
-    assert client.get(profiles_url, params=[("actors", d) for d in dids]).status_code == 400
-    # the simulated accounts are still served as before
-    r = client.get(profiles_url, params=[("actors", "indie.dev"), ("actors", dids[0])])
-    assert next(p["handle"] for p in r.json()["profiles"]) == "indie.dev"
+    with httpx.Client(timeout=60) as client:
+        dids = [
+            f["did"]
+            for f in client.get(url, params={"actor": "indie.dev", "limit": "26"}).json()[
+                "followers"
+            ]
+        ]
+        profiles_url = f"{sim.url}/bluesky/xrpc/app.bsky.actor.getProfiles"
+        r = client.get(profiles_url, params=[("actors", d) for d in dids[:25]])
+        assert r.status_code == 200
+        profiles = r.json()["profiles"]
+        assert [p["did"] for p in profiles] == dids[:25]
+        assert all(
+            {"followersCount", "followsCount", "postsCount", "createdAt"} <= set(p)
+            for p in profiles
+        )
+        assert client.get(profiles_url, params=[("actors", d) for d in dids]).status_code == 400
+        # the simulated accounts are still served as before
+        r = client.get(profiles_url, params=[("actors", "indie.dev"), ("actors", dids[0])])
+        assert next(p["handle"] for p in r.json()["profiles"]) == "indie.dev"
 
 
 def _budget(
