@@ -215,6 +215,8 @@ def pandas_baseline(path: Path) -> None:
 
 def describe(night: Night) -> str:
     parts = ", ".join(f"{k} {v:.2f}" for k, v in night.steps.items())
+    if "analysis: unchanged since " in night.out:
+        parts += "; the analysis was unchanged (nothing new)"
     if "report: " in night.out and "(unchanged: " in night.out:
         parts += "; the report was unchanged and kept"
     return (

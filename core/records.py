@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 
@@ -101,7 +101,7 @@ class AnalysisSummary:
     """What one analysis did: through which day, how, and what it found."""
 
     as_of: date
-    mode: str  # "full", "incremental" or "empty"
+    mode: str  # "full", "incremental" or "unchanged" (nothing new since the stored analysis)
     accounts: int
     days_written: int
     anomalies: int
@@ -109,6 +109,7 @@ class AnalysisSummary:
     suspected_purchases: int
     checks: ChecksSummary
     seconds: dict[str, float] = field(default_factory=dict)  # where the run's time went
+    unchanged_since: datetime | None = None  # unchanged: when the stored analysis ran
     run_id: str | None = None  # the runs ledger's row, once the run is recorded
 
     def as_dict(self) -> dict[str, object]:

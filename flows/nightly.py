@@ -266,13 +266,20 @@ def nightly(
     collection = None if skip_collect else _collect(target, config, settings, day, steps)
     analysis = analyse(target, config, day if not skip_collect else as_of, full)
     steps.lap("analyse")
-    logger.info(
-        "analysed %s accounts through %s (%s): %s new anomalies",
-        analysis.accounts,
-        analysis.as_of,
-        analysis.mode,
-        analysis.new_anomalies,
-    )
+    if analysis.mode == "unchanged":
+        logger.info(
+            "analysis unchanged since %s: nothing new to analyse (analysed through %s)",
+            analysis.unchanged_since,
+            analysis.as_of,
+        )
+    else:
+        logger.info(
+            "analysed %s accounts through %s (%s): %s new anomalies",
+            analysis.accounts,
+            analysis.as_of,
+            analysis.mode,
+            analysis.new_anomalies,
+        )
     if settings.samples.enabled:
         logger.info(sample(target, config, analysis.as_of))
     recipients = (
@@ -332,14 +339,18 @@ def _markdown(summary: NightlySummary) -> str:
         lines += [f"| {o} | {n} |" for o, n in sorted(collection.outcomes.items())]
         lines += [""] + [f"* {f.account}: {f.outcome}: {f.reason}" for f in collection.failures]
     analysis = summary.analysis
-    lines += [
-        "",
-        "## Analysis",
-        "",
-        f"* through {analysis.as_of} ({analysis.mode}), {analysis.accounts} accounts",
-        f"* new anomalies: {analysis.new_anomalies}, suspected purchases in the recomputed days: "
-        f"{analysis.suspected_purchases}",
-    ]
+    lines += ["", "## Analysis", ""]
+    if analysis.mode == "unchanged":
+        lines += [
+            f"* through {analysis.as_of}: unchanged since {analysis.unchanged_since}, "
+            "nothing new to analyse"
+        ]
+    else:
+        lines += [
+            f"* through {analysis.as_of} ({analysis.mode}), {analysis.accounts} accounts",
+            f"* new anomalies: {analysis.new_anomalies}, suspected purchases in the recomputed "
+            f"days: {analysis.suspected_purchases}",
+        ]
     alerts = summary.alerts
     lines += [
         "",

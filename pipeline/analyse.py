@@ -4,14 +4,23 @@ The steps: load what the run needs (warehouse.analysis_load: a full rebuild, or 
 windows), compute (transforms.compute, its metrics written chunk by chunk as they are ready),
 check (the checker: GX in runs, checks.suites.GXChecker), store (warehouse.analysis_store).
 Either way the stored result equals a computation from scratch (tested).
+
+A run finds nothing to do (`unchanged`: only the run is recorded) when the stored analysis runs
+through the same day, no snapshot was written since, and the digest of everything else it was
+computed from is the same (inputs_digest); other [detection] values than the stored analysis's
+rebuild it whole, so that every day is judged by the same thresholds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import sys
 import time
 from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 import duckdb
@@ -28,9 +37,12 @@ from transforms.judging import Checker, MarginChecker, account_verdicts
 from transforms.series import ACCOUNT, EPOCH, Arrays, Observations
 from transforms.summary import WINDOW_DAYS, account_summary
 from warehouse.analysis_load import (
+    Inputs,
     Loaded,
     Plan,
+    StoredAnalysis,
     account_histories,
+    analysis_inputs,
     analysis_state,
     anomalies_between,
     latest_snapshot_day,
@@ -38,6 +50,7 @@ from warehouse.analysis_load import (
     new_snapshots,
     plan_run,
     snapshot_watermark,
+    stored_analysis,
     stored_anomalies,
 )
 from warehouse.analysis_store import (
@@ -58,6 +71,58 @@ from warehouse.samples import sample_evidence, sampled_since_analysis
 
 # what the readers (audit, report) use of daily_metrics, in an analysis as of a past day
 AS_OF_METRICS = ("followers", "observed", "daily_gain", "baseline_median", "baseline_sigma")
+
+# the code an analysis runs (its source is in the inputs' digest: an upgrade recomputes), and
+# the libraries whose versions are
+ANALYSED_PACKAGES = ("core", "transforms", "checks", "pipeline", "warehouse")
+LIBRARIES = ("duckdb", "polars", "numpy", "great-expectations")
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def code_digest() -> str:
+    """source_digest of the code this process runs (read once: it runs what it imported)."""
+    return source_digest(_ROOT)
+
+
+def source_digest(root: Path) -> str:
+    """Of the code that computes an analysis: the Python and library versions (from the
+    packages' metadata: nothing is imported) and the source (.py, .sql) of ANALYSED_PACKAGES
+    under `root`."""
+    h = hashlib.sha256(f"python {sys.version}\n".encode())
+    for name in LIBRARIES:
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = "absent"
+        h.update(f"{name} {version}\n".encode())
+    for package in ANALYSED_PACKAGES:
+        for source in sorted((root / package).rglob("*")):
+            if source.suffix in (".py", ".sql") and source.is_file():
+                h.update(source.relative_to(root).as_posix().encode() + b"\0")
+                h.update(source.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def inputs_digest(t: DetectionSettings, checker: Checker, as_of: date, inputs: Inputs) -> str:
+    """Of everything an analysis through `as_of` is computed from: the code, the day, the
+    [detection] values, the checker, and what it reads from the warehouse."""
+    h = hashlib.sha256(code_digest().encode())
+    h.update(
+        f"\n{as_of}\n{t.model_dump_json()}\nchecker {checker.name}\n{inputs.line()}\n".encode()
+    )
+    return h.hexdigest()
+
+
+def _unchanged(stored: StoredAnalysis | None, as_of: date, inputs: Inputs, digest: str) -> bool:
+    """The stored analysis is what this one would write: the same day, no snapshot written
+    since it ran, the same digest."""
+    return (
+        stored is not None
+        and stored.analysed_through == as_of
+        and (inputs.newest_write is None or inputs.newest_write <= stored.watermark)
+        and stored.inputs_digest == digest
+    )
 
 
 class _Clock:
@@ -102,8 +167,28 @@ def _analyse(
     checker: Checker,
 ) -> AnalysisSummary:
     clock = _Clock()
-    state = analysis_state(con)
-    plan = plan_run(con, as_of, full, context_days=context_days(t), summary_days=WINDOW_DAYS)
+    stored = stored_analysis(con)
+    inputs = analysis_inputs(con, as_of)
+    digest = inputs_digest(t, checker, as_of, inputs)
+    detection = t.model_dump_json()
+    clock.lap("inputs")
+    if not full and stored is not None and _unchanged(stored, as_of, inputs, digest):
+        return AnalysisSummary(
+            as_of=as_of,
+            mode="unchanged",
+            accounts=0,
+            days_written=0,
+            anomalies=0,
+            new_anomalies=0,
+            suspected_purchases=0,
+            checks=ChecksSummary(checker.name),
+            seconds={k: round(v, 3) for k, v in clock.seconds.items()},
+            unchanged_since=stored.updated_at,
+        )
+    # other thresholds than the stored analysis's: every day judged again by the same ones
+    rebuild = full or (stored is not None and stored.detection not in (None, detection))
+    state = (stored.analysed_through, stored.watermark) if stored else None
+    plan = plan_run(con, as_of, rebuild, context_days=context_days(t), summary_days=WINDOW_DAYS)
     sampled = sampled_since_analysis(con)
     if plan.write_from is not None and sampled is not None and sampled < plan.write_from:
         # a sample of an anomaly older than a night rewrites (`audit --sample`, a queued one):
@@ -144,7 +229,7 @@ def _analyse(
     anomalies, new = carry_detected_at(anomalies, stored_anomalies(con, plan.write_from))
     replace_anomalies(con, anomalies, plan.write_from)
     _store_account_metrics(con, recent, as_of)
-    write_state(con, as_of, watermark or now, now)
+    write_state(con, as_of, watermark or now, now, inputs_digest=digest, detection=detection)
     clock.lap("anomalies_and_account_metrics")
     suspected = int(anomalies.get_column("suspected_purchase").sum()) if anomalies.height else 0
     return AnalysisSummary(

@@ -92,6 +92,15 @@ def test_nothing_new_rewrites_only_the_retention_window(con: duckdb.DuckDBPyConn
     last = D0 + timedelta(199)
     analyse(con, T, last)
     first = con.execute("SELECT detected_at FROM anomalies ORDER BY day LIMIT 1").fetchall()
+    # nothing new at all: nothing to do (tests/test_analysis_unchanged.py)
+    assert analyse(con, T, last).mode == "unchanged"
+    # no new snapshot, but something else the analysis reads (a night's engagement): the
+    # window again, not the history
+    con.execute(
+        "INSERT INTO engagement (platform, handle, day, outcome, median_interactions, "
+        "observed_at) VALUES ('x', 'a0', ?, 'ok', 3, now())",
+        [last],
+    )
     summary = analyse(con, T, last)
     assert summary.mode == "incremental"
     assert summary.days_written <= 6 * 31

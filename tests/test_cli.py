@@ -192,9 +192,16 @@ def test_run_analyses_imported_history(cli: Cli, tmp_path: Path, prefect_api: No
     result = cli("run", "--skip-collect")
     assert result.code == 0, result.err
     assert "analysed 14 accounts through 2024-12-31 (full)" in result.out
+    # nothing new since: the analysis is kept as it is, and says so
     again = cli("run", "--skip-collect")
-    assert "(incremental)" in again.out
-    assert ", 0 new," in again.out
+    assert again.code == 0, again.err
+    assert re.search(
+        r"^analysis: unchanged since \d{4}-\d\d-\d\d \d\d:\d\d UTC: nothing new to analyse "
+        r"\(analysed through 2024-12-31\)$",
+        again.out,
+        re.MULTILINE,
+    ), again.out
+    assert "analysed 14 accounts" not in again.out
     suspected = cli("anomalies", "--suspected", "--format", "json")
     assert suspected.out.count('"suspected_purchase": true') == 3
 

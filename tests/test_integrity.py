@@ -11,9 +11,13 @@ import duckdb
 import pytest
 
 from audience.cli import EXPORTED, SAMPLE
+from core.settings import load_settings
+from pipeline.analyse import run_analysis
 from tests.support.cli import Result
 from tests.support.warehouse import build_warehouse
-from warehouse.integrity import BLOCK_SIZE, HEADERS_SIZE
+from transforms.judging import MarginChecker
+from warehouse.db import open_warehouse
+from warehouse.integrity import BLOCK_SIZE, HEADERS_SIZE, block_count, every_block_matches
 from warehouse.migrations import load_migrations
 
 BLOCK = 262144  # DuckDB's block size; blocks follow the file's three 4 KB headers
@@ -202,3 +206,43 @@ def test_check_finds_damage_in_blocks_no_query_reads(
     assert result.code == 5, result.out + result.err
     assert f"fail their checksum (first: block {unread[0]})" in result.out
     assert sha256(copy) == before
+    # a writer's check finds the block failing too, then reads every block through DuckDB, as
+    # it always did: no table's data is damaged, so it opens (its write fails if it needs the
+    # block)
+    with open_warehouse(copy) as con:
+        assert con.execute("SELECT count(*) FROM snapshots").fetchall() == [(2983,)]
+
+
+def test_a_writer_verifies_every_block_against_its_checksum(made: Path, tmp_path: Path) -> None:
+    """What a writer checks before writing, without decoding a value: every block (index and
+    free ones too) against its checksum, the blocks past the file's end only when the free
+    list says they are free; on any doubt it reads every block through DuckDB (the damaged
+    warehouse above is refused that way)."""
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(made, copy)
+
+    def matches(path: Path) -> bool:
+        with duckdb.connect(str(copy), read_only=True) as con:
+            block_size, blocks, free = block_count(con)
+        assert block_size == BLOCK_SIZE
+        return every_block_matches(path, block_size, blocks, free)
+
+    assert matches(copy)
+    # a writer that changes little (an unchanged analysis: a run recorded) leaves the file
+    # shorter than its header counts: DuckDB gave its free tail back to the file system
+    run_analysis(copy, load_settings(None), checker=MarginChecker())
+    with duckdb.connect(str(copy), read_only=True) as con:
+        _, blocks, free = block_count(con)
+    present = (copy.stat().st_size - HEADERS_SIZE) // BLOCK_SIZE
+    assert present < blocks, "the file holds every block: nothing to test"
+    assert matches(copy)
+    # cut short by more: a block in use is missing
+    short = tmp_path / "short.duckdb"
+    short.write_bytes(copy.read_bytes()[: HEADERS_SIZE + (present - 1) * BLOCK_SIZE])
+    assert not matches(short)
+    short.write_bytes(copy.read_bytes()[:-100])  # inside a block
+    assert not matches(short)
+    assert not every_block_matches(copy, BLOCK_SIZE // 2, blocks, free)  # another layout
+    assert not every_block_matches(copy, BLOCK_SIZE, blocks, free + 1)  # another free list
+    overwrite(copy, HEADERS + (present - 1) * BLOCK + BLOCK // 2)  # the last, whatever it holds
+    assert not matches(copy)

@@ -32,6 +32,73 @@ def analysis_state(con: duckdb.DuckDBPyConnection) -> tuple[date, datetime] | No
     return (row[0], row[1]) if row else None
 
 
+@dataclass(frozen=True)
+class StoredAnalysis:
+    """The stored analysis's watermark (analysis_state): through which day, the newest snapshot
+    write it saw, when it ran, and the digest and [detection] values it was computed from
+    (None before migration 0013)."""
+
+    analysed_through: date
+    watermark: datetime
+    updated_at: datetime
+    inputs_digest: str | None
+    detection: str | None
+
+
+def stored_analysis(con: duckdb.DuckDBPyConnection) -> StoredAnalysis | None:
+    row = fetch_one(
+        con,
+        "SELECT analysed_through, written_watermark, updated_at, inputs_digest, detection "
+        "FROM analysis_state",
+    )
+    return StoredAnalysis(*row) if row else None
+
+
+# a table's rows as one line, whatever their order: how many, and the sum and the exclusive or
+# of their hashes (DuckDB's hash(): stable within one DuckDB version, which the caller's digest
+# names)
+_ROWS_DIGEST = "count(*) || ':' || coalesce(sum(h), 0) || ':' || coalesce(bit_xor(h), 0)"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What an analysis up to a day reads from the warehouse, as figures that change whenever
+    it does: the snapshots' count and newest write (None: no snapshot), and the content of the
+    finished jump samples and of the engagement rows up to the day."""
+
+    snapshots: int
+    newest_write: datetime | None
+    samples: str
+    engagement: str
+
+    def line(self) -> str:
+        written = self.newest_write.isoformat() if self.newest_write else "-"
+        return f"snapshots {self.snapshots} {written}; samples {self.samples}; engagement {self.engagement}"
+
+
+def analysis_inputs(con: duckdb.DuckDBPyConnection, as_of: date) -> Inputs:
+    """The Inputs of an analysis up to `as_of`: what warehouse.samples.sample_evidence and
+    sampled_since_analysis, and warehouse.engagement.interaction_evidence and latest_rates read,
+    hashed in DuckDB (one pass each; the snapshots' figures are not read, their writes are)."""
+    row = fetch_one(
+        con,
+        f"""
+        SELECT (SELECT count(*) FROM snapshots), (SELECT max(written_at) FROM snapshots),
+               (SELECT {_ROWS_DIGEST} FROM (
+                    SELECT hash(platform, handle, day, what, size, flagged, share, share_low,
+                                share_high, baseline_share, p_value, sampled_at) AS h
+                    FROM sample_summaries WHERE kind = 'jump' AND status = 'done')),
+               (SELECT {_ROWS_DIGEST} FROM (
+                    SELECT hash(platform, handle, day, median_interactions, engagement_rate) AS h
+                    FROM engagement WHERE day <= ?
+                      AND (median_interactions IS NOT NULL OR engagement_rate IS NOT NULL)))
+        """,
+        [as_of],
+    )
+    assert row is not None  # an aggregate always answers
+    return Inputs(int(row[0]), row[1], str(row[2]), str(row[3]))
+
+
 def latest_snapshot_day(con: duckdb.DuckDBPyConnection) -> date | None:
     row = fetch_one(con, "SELECT max(day) FROM snapshots")
     return row[0] if row and isinstance(row[0], date) else None

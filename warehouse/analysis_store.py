@@ -127,10 +127,20 @@ def replace_account_metrics(con: duckdb.DuckDBPyConnection, summary: pl.DataFram
 
 
 def write_state(
-    con: duckdb.DuckDBPyConnection, as_of: date, watermark: datetime, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    watermark: datetime,
+    now: datetime,
+    *,
+    inputs_digest: str | None = None,
+    detection: str | None = None,
 ) -> None:
+    """The analysis watermark, with what the analysis was computed from (in the caller's
+    transaction: the same as its results, so it never outlives them)."""
     con.execute(
-        "INSERT OR REPLACE INTO analysis_state VALUES (1, ?, ?, ?)", [as_of, watermark, now]
+        "INSERT OR REPLACE INTO analysis_state (id, analysed_through, written_watermark, "
+        "updated_at, inputs_digest, detection) VALUES (1, ?, ?, ?, ?, ?)",
+        [as_of, watermark, now, inputs_digest, detection],
     )
 
 

@@ -1,6 +1,6 @@
 """Opening the DuckDB warehouse: one writer at a time, clear messages when it is busy.
 
-A writer first reads every block of the file (warehouse.integrity), so a damaged warehouse
+A writer first verifies every block of the file (warehouse.integrity), so a damaged warehouse
 is refused before anything writes into it; a writer interrupted (Ctrl-C) or failing has its
 open transaction rolled back and the blocks that transaction had written given back to the
 file system, so the file is as it was, size included.
@@ -29,8 +29,10 @@ from core.errors import (
 )
 from warehouse.integrity import (
     CheckReport,
+    block_count,
     check_warehouse,
     damaged,
+    every_block_matches,
     first_line,
     looks_damaged,
     read_every_block,
@@ -151,7 +153,9 @@ def _verify(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     stamp = _stamp(path)
     if stamp is not None and _verified.get(key) == stamp:
         return
-    read_every_block(con, path)
+    block_size, blocks, free = block_count(con)
+    if not every_block_matches(path, block_size, blocks, free):
+        read_every_block(con, path)  # a block fails (a free one may) or the layout is unknown
     if stamp is not None:
         _verified[key] = stamp
 

@@ -2,9 +2,11 @@
 
 DuckDB stores a checksum with every block of the file and verifies it whenever it reads the
 block from disk, so reading every column of every table makes it verify every data block it
-holds (the catalog's blocks are verified when the file is opened). `read_every_block` is what
-a writer runs before writing (warehouse.db.open_warehouse); `check_warehouse` adds the
-migrations and the row invariants for `audience check`.
+holds (the catalog's blocks are verified when the file is opened). Before writing, a writer
+(warehouse.db.open_warehouse) verifies every block's checksum itself (`every_block_matches`,
+4-5 times faster than DuckDB decoding every value), and only when one fails reads every block
+through DuckDB (`read_every_block`) to tell damage from a harmless free block; `check_warehouse`
+does both and adds the migrations and the row invariants for `audience check`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import duckdb
 
 from core.errors import WarehouseDamaged, plural
 from warehouse.migrations import applied_in_order, load_migrations
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # what DuckDB says when a block, or the file itself, does not read back as it was written
 _DAMAGE_SIGNS = (
@@ -236,10 +242,108 @@ def failing_blocks(path: Path, blocks: int) -> list[int] | None:
     return failing
 
 
+def block_count(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
+    """The warehouse's block size, its blocks (in use and free) and its free blocks."""
+    row = con.execute(
+        "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size() "
+        "WHERE database_name = current_database()"
+    ).fetchall()[0]
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def every_block_matches(path: Path, block_size: int, blocks: int, free: int) -> bool:
+    """Whether each of the file's `blocks` blocks matches its checksum: what DuckDB verifies
+    when it reads a block, here of every block, index and free ones too, without decoding a
+    value. Blocks past the end of the file must be free ones: DuckDB gives the file's free
+    tail back to the file system after writing the header that still counts it, so the free
+    list that header points to (of `free` blocks) must hold them.
+
+    False when that cannot be said so: the layout is not the known one, the file ends inside a
+    block or before a block in use, or a block fails (a free one may hold a write an
+    interruption cut short, which is harmless: the caller then reads every block through
+    DuckDB, read_every_block, to tell).
+    """
+    if block_size != BLOCK_SIZE or blocks <= 0:
+        return False
+    try:
+        present, rest = divmod(path.stat().st_size - HEADERS_SIZE, BLOCK_SIZE)
+        if present < blocks:
+            if rest or present < 0:
+                return False
+            with path.open("rb") as handle:
+                listed = _free_list(handle, blocks)
+            if listed is None or len(listed) != free or not set(range(present, blocks)) <= listed:
+                return False
+        return failing_blocks(path, min(present, blocks)) == []
+    except OSError:
+        return False
+
+
+# DuckDB's database headers (two, the one with the higher iteration in force) and metadata:
+# each block of metadata holds 64 pieces, each starting with the pointer to the next; a pointer
+# is a block id with the piece's index in its top byte
+DATABASE_HEADERS = (4096, 8192)
+METADATA_PIECES = 64
+_METADATA_PIECE = (BLOCK_SIZE - 8) // METADATA_PIECES // 8 * 8
+_NO_POINTER = 2**64 - 1
+
+
+def _checksum(words: np.ndarray) -> int:
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        return int(np.bitwise_xor.reduce(words * np.uint64(CHECKSUM_MULTIPLIER))) ^ CHECKSUM_SEED
+
+
+def _free_list(handle: BinaryIO, blocks: int) -> set[int] | None:
+    """The free blocks listed by the database header in force; None when the headers or the
+    list do not read as DuckDB's layout (storage format 1.x and 2.x) says."""
+    import numpy as np
+
+    newest: tuple[int, int] | None = None
+    for offset in DATABASE_HEADERS:
+        handle.seek(offset)
+        words = np.frombuffer(handle.read(4096), dtype="<u8")
+        if len(words) != 512 or _checksum(words[1:]) != int(words[0]):
+            continue
+        iteration, free_list, block_count, alloc = (int(w) for w in words[[1, 3, 4, 5]])
+        if block_count != blocks or alloc != BLOCK_SIZE:
+            return None
+        if newest is None or iteration > newest[0]:
+            newest = (iteration, free_list)
+    if newest is None:
+        return None
+    pointer = newest[1]
+    if pointer == _NO_POINTER:
+        return set()
+    head = _metadata(handle, pointer, 8, blocks)
+    count = int.from_bytes(head, "little") if head else blocks + 1
+    listed = _metadata(handle, pointer, 8 + 8 * count, blocks) if count <= blocks else None
+    if listed is None:
+        return None
+    ids = {int(i) for i in np.frombuffer(listed[8:], dtype="<i8")}
+    return ids if len(ids) == count and all(0 <= i < blocks for i in ids) else None
+
+
+def _metadata(handle: BinaryIO, pointer: int, size: int, blocks: int) -> bytes | None:
+    """`size` bytes of metadata from `pointer` on, across its pieces; None past the file."""
+    out = bytearray()
+    while len(out) < size:
+        block, piece = pointer & (2**56 - 1), pointer >> 56
+        if block >= blocks or piece >= METADATA_PIECES:
+            return None
+        handle.seek(HEADERS_SIZE + block * BLOCK_SIZE + 8 + piece * _METADATA_PIECE)
+        raw = handle.read(_METADATA_PIECE)
+        if len(raw) != _METADATA_PIECE:
+            return None
+        pointer = int.from_bytes(raw[:8], "little")
+        out += raw[8:]
+    return bytes(out[:size])
+
+
 def _check_blocks(con: duckdb.DuckDBPyConnection, path: Path, report: CheckReport) -> None:
     """Every block's checksum, index blocks included (no query reads those unless it writes)."""
-    size = con.execute("PRAGMA database_size").fetchall()[0]
-    block_size, total, free = int(size[2]), int(size[3]), int(size[5])
+    block_size, total, free = block_count(con)
     failing = failing_blocks(path, total) if block_size == BLOCK_SIZE else None
     if failing is None or len(failing) == total:  # not the layout this check knows
         report.checked.append("blocks: DuckDB's file layout is not the known one: not checked")

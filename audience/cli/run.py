@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,13 @@ from audience.cli.context import (
     pass_context,
 )
 from core.errors import AudienceError, ExitStatus, Interrupted, is_interrupt, plural, shown
-from core.records import AlertsReport, ChecksSummary, CollectionReport, NightlySummary
+from core.records import (
+    AlertsReport,
+    AnalysisSummary,
+    ChecksSummary,
+    CollectionReport,
+    NightlySummary,
+)
 from warehouse.example_queries import FAILED_COLLECTIONS
 
 if TYPE_CHECKING:
@@ -42,6 +48,16 @@ def describe_checks(obj: Context, checks: ChecksSummary) -> None:
             f"  {check.suite}: {plural(check.evaluated, 'expectation')}, "
             + ("all met" if check.success else f"not met: {failed}")
         )
+
+
+def describe_unchanged(result: AnalysisSummary) -> str:
+    """The line of an analysis that found nothing new since the stored one."""
+    since = result.unchanged_since
+    when = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if since else "the last run"
+    return (
+        f"analysis: unchanged since {when}: nothing new to analyse "
+        f"(analysed through {result.as_of})"
+    )
 
 
 def _describe_collection(obj: Context, collection: CollectionReport) -> int:
@@ -89,12 +105,15 @@ def describe_run(obj: Context, summary: NightlySummary, alerts_to: str) -> int:
         failed += _describe_collection(obj, summary.collection)
     result = summary.analysis
     describe_checks(obj, result.checks)
-    click.echo(
-        f"analysed {plural(result.accounts, 'account')} through {result.as_of} "
-        f"({result.mode}): {plural(result.anomalies, 'anomaly')} in the recomputed days, "
-        f"{result.new_anomalies:,} new, "
-        f"{plural(result.suspected_purchases, 'suspected purchase')}"
-    )
+    if result.mode == "unchanged":
+        click.echo(describe_unchanged(result))
+    else:
+        click.echo(
+            f"analysed {plural(result.accounts, 'account')} through {result.as_of} "
+            f"({result.mode}): {plural(result.anomalies, 'anomaly')} in the recomputed days, "
+            f"{result.new_anomalies:,} new, "
+            f"{plural(result.suspected_purchases, 'suspected purchase')}"
+        )
     failed += _describe_alerts(obj, summary.alerts, alerts_to)
     click.echo(
         f"report: {summary.report}"
@@ -131,7 +150,8 @@ def run_command(
 ) -> None:
     """The nightly job, as the Prefect flow in this process: collect, analyse, alert.
 
-    Only what is new is computed (a watermark); after an import the whole history is analysed.
+    Only what is new is computed (a watermark), nothing when nothing is; after an import of
+    older days the whole history is analysed.
     No Prefect server is needed: the run is recorded in the API PREFECT_API_URL names, else in a
     local one kept by an earlier `run --keep-api` or a running `audience serve`, else in a
     temporary one Prefect starts in this process (about 12 s more). Exit status: 0 when
