@@ -97,6 +97,7 @@ def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
     from pipeline.backfill import backfill
     from pipeline.star_rebuild import ESTIMATED, SOURCE
     from pipeline.star_sample import github_refusal
+    from pipeline.stargazer_pages import RepositoryMissing
 
     try:
         summary = backfill(
@@ -106,6 +107,8 @@ def rebuilt_history(audit: Audit, warehouse: Path, settings: Settings) -> bool:
         raise
     except AudienceError as exc:
         audit.limits.append(f"its history could not be rebuilt from GitHub's stargazers: {exc}")
+        if isinstance(exc, RepositoryMissing):
+            return False  # no token helps a repository that does not exist
         if (refusal := github_refusal(settings)) is not None:
             audit.sampled.append(f"no stargazer sample either: {refusal}")
         return False

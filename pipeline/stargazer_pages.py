@@ -104,7 +104,7 @@ async def _repository(client: StargazerClient, state: ReadState) -> Repository:
     try:
         return await client.repository(handle)
     except NotFound:
-        raise AudienceError(
+        raise RepositoryMissing(
             f"{account}: GitHub has no such repository (HTTP 404 for /repos/{handle})"
         ) from None
     except AuthFailed as exc:
@@ -166,6 +166,10 @@ async def _pages(
         page += 1
     state.next_page = page
     keeping.flush(state, pending)
+
+
+class RepositoryMissing(AudienceError):
+    """GitHub has no such repository: nothing a token or a later try changes."""
 
 
 def _page_refused(state: ReadState, page: int, exc: CollectorError) -> AudienceError:

@@ -537,6 +537,23 @@ def test_an_audit_refused_a_rebuild_creates_no_warehouse(
     assert not (tmp_path / "new").exists()
 
 
+def test_the_audit_of_a_missing_repository_gives_no_token_advice(
+    server: SimulatorServer,
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A repository GitHub does not have: said so, and no "set a token" advice (none helps)."""
+    use_github(monkeypatch, server, token=None)
+    warehouse = tmp_path / "new" / "wh.duckdb"
+    result = cli("--warehouse", warehouse, "audit", "github:acme/nothing")
+    assert result.code == 4, result.err
+    assert "GitHub has no such repository" in result.out
+    assert "AUDIENCE_GITHUB_TOKEN" not in result.out + result.err
+    assert "no stargazer sample either" not in result.out
+    assert not (tmp_path / "new").exists()
+
+
 def test_an_audit_after_a_backfill_says_how_to_sample_its_jump_or_why_it_cannot(
     server: SimulatorServer,
     tmp_path: Path,

@@ -246,3 +246,40 @@ def test_a_writer_verifies_every_block_against_its_checksum(made: Path, tmp_path
     assert not every_block_matches(copy, BLOCK_SIZE, blocks, free + 1)  # another free list
     overwrite(copy, HEADERS + (present - 1) * BLOCK + BLOCK // 2)  # the last, whatever it holds
     assert not matches(copy)
+
+
+def test_a_file_that_is_no_warehouse_is_refused_and_left_alone(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    """DuckDB opens an existing CSV as an empty in-memory database: an import into it said
+    "imported 1 row" and stored nothing. Every command now refuses such a file, untouched."""
+    history = tmp_path / "history.csv"
+    history.write_text("platform,handle,date,followers\nx,someone,2024-05-01,10\n")
+    mistaken = tmp_path / "copy.csv"
+    mistaken.write_bytes(history.read_bytes())
+    before = sha256(mistaken)
+    for command in (("import", str(history)), ("anomalies",), ("check",)):
+        result = cli("--warehouse", mistaken, *command)
+        assert result.code == 2, (command, result.out + result.err)
+        assert "it is not a DuckDB database file (it begins with 'platform')" in one_line(result)
+    assert sha256(mistaken) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.csv", "history.csv"]
+    hostile = tmp_path / "hostile.duckdb"
+    hostile.write_bytes(b"x\x1b[31m\xe2\x80\xaeevil")
+    shown = one_line(cli("--warehouse", hostile, "check"))
+    assert "\x1b" not in shown
+    assert "x\\x1b[31m" in shown
+
+
+def test_a_warehouse_cut_short_is_damaged_not_a_bug(
+    cli: Callable[..., Result], made: Path, tmp_path: Path
+) -> None:
+    """A file that ends before blocks it lists (a copy cut short, a full disk): exit 5."""
+    cut = tmp_path / "cut.duckdb"
+    shutil.copy(made, cut)
+    with cut.open("r+b") as f:
+        f.truncate(HEADERS + BLOCK)
+    result = cli("--warehouse", cut, "check")
+    assert result.code == 5, result.out + result.err
+    assert "internal error" not in result.err
+    assert "problem: file:" in result.out

@@ -83,7 +83,32 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
+# a DuckDB file's main header: an 8-byte checksum, then these magic bytes
+DUCKDB_MAGIC = b"DUCK"
+
+
+def _not_duckdb(path: Path) -> str | None:
+    """Why an existing, non-empty file at `path` is no DuckDB database, or None. DuckDB opens
+    some other files (an existing CSV) as an empty in-memory database: what a writer then
+    wrote would be lost without a word, so they are refused before it connects."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(12)
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    if not head or head[8:12] == DUCKDB_MAGIC:
+        return None
+    begins = head[:8].decode("ascii", "backslashreplace")
+    return f"it is not a DuckDB database file (it begins with {begins!r})"
+
+
 def _connect(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:
+    why = _not_duckdb(path)
+    if why is not None:
+        raise WarehouseError(
+            f"warehouse {path}: {why}; give --warehouse (or AUDIENCE_WAREHOUSE) a warehouse "
+            "file or a new path"
+        )
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:

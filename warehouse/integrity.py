@@ -31,6 +31,7 @@ _DAMAGE_SIGNS = (
     "failed to deserialize",
     "serializationexception",
     "invalid block",
+    "could not read enough bytes",  # the file ends before a block it lists: cut short
 )
 
 
