@@ -195,7 +195,9 @@ def validate_snapshot_rows(
     rows: pl.DataFrame, accounts: pl.DataFrame, as_of: date, batch_rows: int = BATCH_ROWS
 ) -> CheckResult:
     """validate_snapshots on numbers: `rows` (account, day, followers, following, posts),
-    sorted by account and day, and `accounts` (account, platform, handle, day: its newest).
+    sorted by account and day, and `accounts` (account, platform, handle, day: its newest day
+    in the warehouse up to `as_of`, not only among `rows`: a batch of back-dated rows leaves
+    an account as fresh as it was).
 
     No rows (nothing new since the last analysis): nothing to check, so nothing failed; a
     freshness expectation on no rows would fail with no unexpected value to show.
@@ -221,7 +223,9 @@ def validate_snapshot_rows(
         gxe.ExpectColumnValuesToNotBeNull(column="platform"),
         gxe.ExpectColumnValuesToNotBeNull(column="handle"),
         gxe.ExpectColumnValuesToBeInSet(column="platform", value_set=list(PLATFORMS)),
-        # freshness: the newest snapshot is no older than two days before the analysed day
+        # freshness: the newest day held for the accounts with new rows is no older than two
+        # days before the analysed day (the accounts' newest, not the batch's: an import of
+        # older days is not stale; a night whose newest collected day is old is)
         gxe.ExpectColumnMaxToBeBetween(
             column="day",
             min_value=datetime(as_of.year, as_of.month, as_of.day) - timedelta(days=2),

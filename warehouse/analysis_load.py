@@ -276,8 +276,10 @@ def new_snapshots(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Snapshots written since the last analysis (all of them the first time): what is new.
 
-    As numbers (account id, day, counts) sorted by account and day, and per account its
-    platform, handle and newest new day: what checks.suites.validate_snapshot_rows reads.
+    As numbers (account id, day, counts) sorted by account and day, and per account with a
+    new row its platform, handle and newest day up to `as_of` in the warehouse, new or not
+    (what freshness judges: a batch of back-dated rows, an import, leaves an account as fresh
+    as it was): what checks.suites.validate_snapshot_rows reads.
     """
     after = "" if since is None else "AND written_at > ?"
     params = [since] if since is not None else None
@@ -289,8 +291,14 @@ def new_snapshots(
         f"SELECT account, day, followers, following, posts FROM ({new}) ORDER BY account, day",
         params=params,
     ).pl()
+    # one pass over the accounts' snapshots: those with a row written since `since`
+    with_new = "" if since is None else "HAVING bool_or(s.written_at > ?)"
     accounts: pl.DataFrame = con.sql(
-        f"SELECT account, platform, handle, max(day) AS day FROM ({new}) GROUP BY ALL ORDER BY account",
+        f"""
+        SELECT a.aid AS account, a.platform, a.handle, max(s.day) AS day
+        FROM snapshots s JOIN _accounts a USING (platform, handle)
+        WHERE s.day <= DATE '{as_of}' GROUP BY ALL {with_new} ORDER BY account
+        """,
         params=params,
     ).pl()
     return rows, accounts
