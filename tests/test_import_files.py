@@ -3,6 +3,8 @@ file, and files that are not UTF-8 or not comma-separated, through the CLI."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,6 +92,29 @@ def test_skip_invalid_loads_the_valid_rows_and_writes_the_rest_to_a_rejects_file
         "github,octocat,2024-01-01,101,7,"
         f"date: conflicts with {source}:2 for the same account and day (followers 100 vs 101)",
     ]
+
+
+def test_the_rejects_file_escapes_the_reason_and_keeps_the_line_as_read(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    hostile = "x,new\x1b[31macct\x07,2024-01-01,5\ny\u202e,octocat,2024-01-01,5\n"
+    source = write_csv("hostile.csv", HEADER + "github,octocat,2024-01-01,100\n" + hostile)
+    result = cli("--warehouse", tmp_path / "wh.duckdb", "import", "--skip-invalid", source)
+    assert result.code == 0, result.err
+    written = (tmp_path / "hostile.rejects.csv").read_text()
+    records = list(csv.reader(io.StringIO(written)))
+    reasons = [r[-1] for r in records[1:]]
+    assert reasons == [
+        "handle: malformed x handle 'new\\x1b[31macct\\x07'",
+        "platform: unknown platform 'y\\u202e' (supported: bluesky, github, instagram, "
+        "mastodon, reddit, twitch, x, youtube)",
+    ]
+    assert all(r.isprintable() for r in reasons)
+    # the same escaping as the error lines on stderr
+    assert f"refused {source}:3: {reasons[0]}" in result.err.splitlines()
+    # the lines themselves as they were read, to be fixed and imported again
+    assert [",".join(r[:-2]) for r in records[1:]] == hostile.splitlines()
+    assert [r[-2] for r in records[1:]] == ["3", "4"]
 
 
 def test_skip_invalid_writes_the_rejects_where_asked_and_leaves_out_stored_conflicts(
