@@ -4,6 +4,7 @@ file, and files that are not UTF-8 or not comma-separated, through the CLI."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -211,3 +212,69 @@ def test_other_separators_are_recognised(
     result = cli("--warehouse", tmp_path / "wh.duckdb", "import", path)
     assert result.code == 2
     assert result.err.splitlines()[0] == f"{path}: columns are separated by {shown}, not ','"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("skip", [[], ["--skip-invalid"]], ids=["default", "skip-invalid"])
+def test_a_file_with_only_a_header_is_refused_and_changes_nothing(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path, skip: list[str]
+) -> None:
+    wh = tmp_path / "wh.duckdb"
+    good = write_csv("ok.csv", HEADER + "github,octocat,2024-01-01,5\n")
+    assert cli("--warehouse", wh, "import", good).code == 0
+    before = _sha256(wh)
+    empty = write_csv("empty.csv", HEADER)
+    result = cli("--warehouse", wh, "import", *skip, empty)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.splitlines() == [
+        f"{empty}: no data rows below the header: nothing to import",
+        "import refused: 1 problem; the warehouse was not changed",
+    ]
+    assert _sha256(wh) == before  # not even opened: no run recorded
+    # beside a file with rows, it refuses the call all the same; a new warehouse is not made
+    assert cli("--warehouse", tmp_path / "new.duckdb", "import", *skip, good, empty).code == 2
+    assert not (tmp_path / "new.duckdb").exists()
+
+
+def test_skip_invalid_refusing_every_row_imports_nothing(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    wh = tmp_path / "wh.duckdb"
+    assert (
+        cli(
+            "--warehouse",
+            wh,
+            "import",
+            write_csv("ok.csv", HEADER + "github,octocat,2024-01-01,5\n"),
+        ).code
+        == 0
+    )
+    before = _sha256(wh)
+    source = write_csv("all-bad.csv", HEADER + "github,octocat,2024-01-02,-5\nx,a b,2024-01-01,5\n")
+    rejects = tmp_path / "all-bad.rejects.csv"
+    result = cli("--warehouse", wh, "import", "--skip-invalid", source)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.splitlines() == [
+        f"{source}:2: followers: negative count '-5'",
+        f"{source}:3: handle: malformed x handle 'a b'",
+        f"import refused: every row had a problem (2 rows refused, written to {rejects}), so "
+        "nothing was imported; the warehouse was not changed",
+    ]
+    assert "next:" not in result.err
+    assert _sha256(wh) == before
+    assert len(rejects.read_text().splitlines()) == 3
+
+    # rows refused only once they meet the warehouse (they would replace stored figures)
+    digest = table_digest(wh)
+    clash = write_csv("clash.csv", HEADER + "github,octocat,2024-01-01,6\n")
+    result = cli("--warehouse", wh, "import", "--skip-invalid", clash)
+    assert result.code == 2
+    assert "next:" not in result.err
+    assert result.err.splitlines()[-1].startswith("import refused: every row had a problem (1 row")
+    assert table_digest(wh) == digest  # no run row either
+    assert (tmp_path / "clash.rejects.csv").exists()
