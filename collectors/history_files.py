@@ -21,6 +21,7 @@ from collectors.history_checks import conflicts, validate_block
 from collectors.history_decode import (
     blocks,
     encoding_problem,
+    file_problem,
     not_utf8,
     parse_block,
     read_header,
@@ -83,7 +84,7 @@ def read_history(
 
     With `skip_invalid`, a problem of a row (a bad value, a malformed record, a conflict with
     an earlier row) leaves that row out instead (History.rejected); a problem of a whole file
-    (cannot open, not UTF-8, its header) still refuses the call.
+    (cannot open, not UTF-8, its header, no data rows) still refuses the call.
     """
     reader = _Reader(today, progress, skip_invalid)
     for order, path in enumerate(paths):
@@ -139,7 +140,15 @@ class _Reader:
             if problems:
                 self.refusals.extend(problems)
                 return
+            refused = len(self.refusals)
             rows = self._read_blocks(handle, name, columns, order, digest.update)
+        if not rows and len(self.refusals) == refused:
+            # a header and nothing else (an export cut short, the wrong file): refused, so
+            # that an import of nothing never records a run
+            self.refusals.append(
+                file_problem(name, "no data rows below the header: nothing to import")
+            )
+            return
         self.files.append(HistoryFile(path.name, digest.hexdigest(), rows))
 
     def _read_blocks(

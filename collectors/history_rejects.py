@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from core.errors import AudienceError
+from core.errors import AudienceError, shown
 
 
 def rejects_targets(paths: Sequence[Path], rejects: Path | None) -> dict[str, Path]:
@@ -43,7 +43,11 @@ def write_rejects(
     rejected: pl.DataFrame, paths: Sequence[Path], targets: dict[str, Path]
 ) -> list[Path]:
     """Write each input's refused lines, as they were, with their line number and the reason
-    (one CSV per input that had any: the input's header plus `source_line,reason`)."""
+    (one CSV per input that had any: the input's header plus `source_line,reason`).
+
+    The line stays as it was read, so that it can be fixed and imported again; the reason,
+    which quotes values of the line, is escaped with `shown` as on stderr (never a raw
+    terminal escape)."""
     reasons = refused_rows(rejected)
     written: list[Path] = []
     for path in paths:
@@ -60,7 +64,7 @@ def write_rejects(
                     if number == 1:
                         out.write(text.removeprefix(b"\xef\xbb\xbf") + b",source_line,reason\n")
                     elif number in wanted:
-                        out.write(text + f",{number},{_quoted(wanted[number])}\n".encode())
+                        out.write(text + f",{number},{_quoted(shown(wanted[number]))}\n".encode())
         except OSError as exc:
             for done in written:
                 done.unlink(missing_ok=True)

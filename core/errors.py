@@ -149,9 +149,15 @@ class Problem:
 class ImportRejected(AudienceError):
     """A history import found problems; nothing was written."""
 
-    def __init__(self, problems: list[Problem], total: int | None = None) -> None:
+    def __init__(
+        self, problems: list[Problem], total: int | None = None, verdict: str | None = None
+    ) -> None:
         self.problems = problems
         self.total = total if total is not None else len(problems)
+        # the last line; by default the count of problems and that nothing changed
+        self.verdict = verdict or (
+            f"import refused: {plural(self.total, 'problem')}; the warehouse was not changed"
+        )
         super().__init__(self.describe())
 
     def describe(self, limit: int = 20) -> str:
@@ -160,7 +166,5 @@ class ImportRejected(AudienceError):
         rest = self.total - min(limit, len(self.problems))
         if rest > 0:
             lines.append(f"... and {plural(rest, 'more problem', 'more problems')}")
-        lines.append(
-            f"import refused: {plural(self.total, 'problem')}; the warehouse was not changed"
-        )
+        lines.append(self.verdict)
         return "\n".join(lines)

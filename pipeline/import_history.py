@@ -18,7 +18,7 @@ import polars as pl
 from collectors.history_files import History, HistoryFile, read_history
 from collectors.history_format import PROBLEM_SCHEMA, SHOWN_PROBLEMS, Progress
 from collectors.history_rejects import rejects_targets, write_rejects
-from core.errors import ImportRejected, Problem, WarehouseError, is_interrupt
+from core.errors import ImportRejected, Problem, WarehouseError, is_interrupt, plural
 from warehouse.db import begin, commit, open_warehouse, rollback
 from warehouse.imports import (
     history_change_day,
@@ -134,11 +134,16 @@ def import_history(
     """
     targets = rejects_targets(paths, rejects) if skip_invalid else {}
     history = read_history(paths, today, progress, skip_invalid=skip_invalid)
+    if not history.frame.height:  # --skip-invalid refused every row: the warehouse is not opened
+        raise _nothing_left(history.rejected, paths, targets)
     with open_warehouse(warehouse, timeout_s=lock_timeout_s) as con:
         written_files: list[Path] = []
         try:
             begin(con)
             frame, rejected = _admitted(con, history, replace, skip_invalid)
+            if not frame.height:  # every row left contradicts a stored figure
+                rollback(con)
+                raise _nothing_left(rejected, paths, targets)
             loaded = _load(con, history, frame, paths, replace)
             if rejected.height:
                 written_files.extend(write_rejects(rejected, paths, targets))
@@ -165,6 +170,30 @@ def import_history(
             _remove(written_files)
             raise
     return summary
+
+
+def _nothing_left(
+    rejected: pl.DataFrame, paths: Sequence[Path], targets: dict[str, Path]
+) -> ImportRejected:
+    """The refusal of a --skip-invalid call that refused every row: nothing is imported (no
+    run is recorded), the refused rows are listed as problems and written to the rejects files
+    all the same (exit status 2: refused, the warehouse not changed)."""
+    written = write_rejects(rejected, paths, targets)
+    rank = {str(p): i for i, p in enumerate(paths)}
+    problems = rejected.with_columns(
+        pl.col("file").replace_strict(rank, return_dtype=pl.Int64).alias("order")
+    ).sort("order", "line", maintain_order=True)
+    rows = rejected.select("file", "line").unique().height
+    return ImportRejected(
+        [
+            Problem(r["file"], r["line"], r["field"], r["reason"])
+            for r in problems.head(SHOWN_PROBLEMS).iter_rows(named=True)
+        ],
+        problems.height,
+        f"import refused: every row had a problem ({plural(rows, 'row')} refused, written to "
+        + ", ".join(str(f) for f in written)
+        + "), so nothing was imported; the warehouse was not changed",
+    )
 
 
 @dataclass(frozen=True)

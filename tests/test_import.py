@@ -121,6 +121,9 @@ def test_blank_in_one_row_and_a_value_in_its_twin_is_not_a_conflict(
         ),
         pytest.param("", "bad.csv:1: header: empty file: expected a header row", id="empty-file"),
         pytest.param(
+            HEADER, "bad.csv: no data rows below the header: nothing to import", id="header-only"
+        ),
+        pytest.param(
             HEADER + "myspace,tom,2024-01-01,5,,\n",
             "bad.csv:2: platform: unknown platform 'myspace' (supported: bluesky, github, instagram, mastodon, reddit, twitch, x, youtube)",
             id="unknown-platform",

@@ -3,6 +3,9 @@ file, and files that are not UTF-8 or not comma-separated, through the CLI."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,6 +93,29 @@ def test_skip_invalid_loads_the_valid_rows_and_writes_the_rest_to_a_rejects_file
         "github,octocat,2024-01-01,101,7,"
         f"date: conflicts with {source}:2 for the same account and day (followers 100 vs 101)",
     ]
+
+
+def test_the_rejects_file_escapes_the_reason_and_keeps_the_line_as_read(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    hostile = "x,new\x1b[31macct\x07,2024-01-01,5\ny\u202e,octocat,2024-01-01,5\n"
+    source = write_csv("hostile.csv", HEADER + "github,octocat,2024-01-01,100\n" + hostile)
+    result = cli("--warehouse", tmp_path / "wh.duckdb", "import", "--skip-invalid", source)
+    assert result.code == 0, result.err
+    written = (tmp_path / "hostile.rejects.csv").read_text()
+    records = list(csv.reader(io.StringIO(written)))
+    reasons = [r[-1] for r in records[1:]]
+    assert reasons == [
+        "handle: malformed x handle 'new\\x1b[31macct\\x07'",
+        "platform: unknown platform 'y\\u202e' (supported: bluesky, github, instagram, "
+        "mastodon, reddit, twitch, x, youtube)",
+    ]
+    assert all(r.isprintable() for r in reasons)
+    # the same escaping as the error lines on stderr
+    assert f"refused {source}:3: {reasons[0]}" in result.err.splitlines()
+    # the lines themselves as they were read, to be fixed and imported again
+    assert [",".join(r[:-2]) for r in records[1:]] == hostile.splitlines()
+    assert [r[-2] for r in records[1:]] == ["3", "4"]
 
 
 def test_skip_invalid_writes_the_rejects_where_asked_and_leaves_out_stored_conflicts(
@@ -186,3 +212,69 @@ def test_other_separators_are_recognised(
     result = cli("--warehouse", tmp_path / "wh.duckdb", "import", path)
     assert result.code == 2
     assert result.err.splitlines()[0] == f"{path}: columns are separated by {shown}, not ','"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("skip", [[], ["--skip-invalid"]], ids=["default", "skip-invalid"])
+def test_a_file_with_only_a_header_is_refused_and_changes_nothing(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path, skip: list[str]
+) -> None:
+    wh = tmp_path / "wh.duckdb"
+    good = write_csv("ok.csv", HEADER + "github,octocat,2024-01-01,5\n")
+    assert cli("--warehouse", wh, "import", good).code == 0
+    before = _sha256(wh)
+    empty = write_csv("empty.csv", HEADER)
+    result = cli("--warehouse", wh, "import", *skip, empty)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.splitlines() == [
+        f"{empty}: no data rows below the header: nothing to import",
+        "import refused: 1 problem; the warehouse was not changed",
+    ]
+    assert _sha256(wh) == before  # not even opened: no run recorded
+    # beside a file with rows, it refuses the call all the same; a new warehouse is not made
+    assert cli("--warehouse", tmp_path / "new.duckdb", "import", *skip, good, empty).code == 2
+    assert not (tmp_path / "new.duckdb").exists()
+
+
+def test_skip_invalid_refusing_every_row_imports_nothing(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    wh = tmp_path / "wh.duckdb"
+    assert (
+        cli(
+            "--warehouse",
+            wh,
+            "import",
+            write_csv("ok.csv", HEADER + "github,octocat,2024-01-01,5\n"),
+        ).code
+        == 0
+    )
+    before = _sha256(wh)
+    source = write_csv("all-bad.csv", HEADER + "github,octocat,2024-01-02,-5\nx,a b,2024-01-01,5\n")
+    rejects = tmp_path / "all-bad.rejects.csv"
+    result = cli("--warehouse", wh, "import", "--skip-invalid", source)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.splitlines() == [
+        f"{source}:2: followers: negative count '-5'",
+        f"{source}:3: handle: malformed x handle 'a b'",
+        f"import refused: every row had a problem (2 rows refused, written to {rejects}), so "
+        "nothing was imported; the warehouse was not changed",
+    ]
+    assert "next:" not in result.err
+    assert _sha256(wh) == before
+    assert len(rejects.read_text().splitlines()) == 3
+
+    # rows refused only once they meet the warehouse (they would replace stored figures)
+    digest = table_digest(wh)
+    clash = write_csv("clash.csv", HEADER + "github,octocat,2024-01-01,6\n")
+    result = cli("--warehouse", wh, "import", "--skip-invalid", clash)
+    assert result.code == 2
+    assert "next:" not in result.err
+    assert result.err.splitlines()[-1].startswith("import refused: every row had a problem (1 row")
+    assert table_digest(wh) == digest  # no run row either
+    assert (tmp_path / "clash.rejects.csv").exists()

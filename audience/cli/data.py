@@ -76,7 +76,9 @@ def import_command(
     whole call, with every problem listed as FILE:LINE: FIELD: REASON, and nothing changes.
     Re-importing a file, or identical duplicate rows, change nothing. A row whose figures
     differ from stored ones is refused unless --replace is given. --skip-invalid loads the
-    valid rows and writes the refused ones, with the reason, to a rejects file.
+    valid rows and writes the refused ones, with the reason, to a rejects file; when it
+    refuses every row, nothing is imported (exit status 2). A file with no data rows below
+    its header is refused.
     """
     from pipeline.import_history import import_history
 
