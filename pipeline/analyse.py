@@ -114,12 +114,11 @@ def inputs_digest(t: DetectionSettings, checker: Checker, as_of: date, inputs: I
     return h.hexdigest()
 
 
-def _unchanged(stored: StoredAnalysis | None, as_of: date, inputs: Inputs, digest: str) -> bool:
+def _unchanged(stored: StoredAnalysis, as_of: date, inputs: Inputs, digest: str) -> bool:
     """The stored analysis is what this one would write: the same day, no snapshot written
     since it ran, the same digest."""
     return (
-        stored is not None
-        and stored.analysed_through == as_of
+        stored.analysed_through == as_of
         and (inputs.newest_write is None or inputs.newest_write <= stored.watermark)
         and stored.inputs_digest == digest
     )

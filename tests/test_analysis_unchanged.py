@@ -62,6 +62,22 @@ def analysis_runs(path: Path) -> list[tuple[str, str]]:
     return [(status, json.loads(summary)["mode"]) for status, summary in rows]
 
 
+def collected(path: Path, day: date, followers: int) -> None:
+    """A figure of x:growthguru written as a night's collection writes it."""
+    with open_warehouse(path) as con, in_transaction(con):
+        upsert_snapshots(
+            con,
+            pl.DataFrame(
+                {
+                    "platform": ["x"],
+                    "handle": ["growthguru"],
+                    "day": [day],
+                    "followers": [followers],
+                }
+            ).with_columns(source=pl.lit("api:x")),
+        )
+
+
 def test_a_second_analysis_with_nothing_new_is_unchanged_and_writes_nothing(
     analysed: Path,
 ) -> None:
@@ -84,13 +100,7 @@ def test_a_second_analysis_with_nothing_new_is_unchanged_and_writes_nothing(
 @pytest.mark.parametrize("day", [LAST + timedelta(days=1), LAST], ids=["new day", "same day"])
 def test_a_snapshot_written_since_recomputes(analysed: Path, day: date) -> None:
     """A night's figure (a new day), or a figure of the analysed day collected again."""
-    with open_warehouse(analysed) as con, in_transaction(con):
-        upsert_snapshots(
-            con,
-            pl.DataFrame(
-                {"platform": ["x"], "handle": ["growthguru"], "day": [day], "followers": [99_999]}
-            ).with_columns(source=pl.lit("api:x")),
-        )
+    collected(analysed, day, 99_999)
     summary = analyse(analysed, through_newest=True)
     assert summary.mode == "incremental"
     assert summary.as_of == day
@@ -220,13 +230,7 @@ os._exit(9)
 
 def test_a_crash_before_the_commit_leaves_no_digest_of_what_it_read(analysed: Path) -> None:
     day = LAST + timedelta(days=1)
-    with open_warehouse(analysed) as con, in_transaction(con):
-        upsert_snapshots(
-            con,
-            pl.DataFrame(
-                {"platform": ["x"], "handle": ["growthguru"], "day": [day], "followers": [50_000]}
-            ).with_columns(source=pl.lit("api:x")),
-        )
+    collected(analysed, day, 50_000)
     before = analysis_tables(analysed)
     crashed = subprocess.run(
         [sys.executable, "-c", _CRASH.replace("{as_of!r}", repr(day)), str(analysed)],
