@@ -34,6 +34,7 @@ from collectors.run import collect
 from core.settings import Settings, load_settings
 from drills.faults import collection_counts
 from pipeline.collect import store
+from simulator.budgets import DEFAULT_BUCKETS
 from simulator.worlds import MASTODON_SERVERS, PLATFORMS, handle_for
 
 SECRETS = {
@@ -67,6 +68,17 @@ def settings_for(url: str, **extra: str) -> Settings:
     env["AUDIENCE_PLATFORMS__MASTODON__BASE_URL"] = f"{url}/mastodon/{{host}}"
     env |= {f"AUDIENCE_PLATFORMS__{p.upper()}__MAX_CONCURRENCY": "8" for p in PLATFORMS}
     return load_settings(None, environ=env | SECRETS | extra)
+
+
+def audience_limits_off(url: str) -> None:
+    """The simulator's audience endpoints (feeds, follower lists, profiles) without their
+    default limits (simulator/budgets.py: the platforms' real ones, on by default)."""
+    for platform, buckets in DEFAULT_BUCKETS.items():
+        for bucket in buckets:
+            httpx.post(
+                f"{url}/_sim/audience-limits/{platform}",
+                json={"bucket": bucket.name, "limit": 10**9, "window_s": 1},
+            ).raise_for_status()
 
 
 def accounts_of(n: int) -> list[tuple[str, str]]:

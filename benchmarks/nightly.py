@@ -1,7 +1,7 @@
 """Benchmark: the real `audience run`, end to end, night after night (issue #17).
 
 N accounts (10,000 by default) on the eight platforms of the simulator, which runs in its own
-process on loopback with its limits off, each with 3 years of history imported first. Every
+process on loopback with its limits off (the counts' and the feeds' the engagement step reads), each with 3 years of history imported first. Every
 command is the real `audience` entry point in its own process, recording its flow run in a
 local Prefect API kept for the benchmark (`audience run --keep-api` does the same), with alerts
 going to a real SMTP server on loopback (aiosmtpd). Measured, each night in a fresh process:
@@ -46,7 +46,7 @@ import pandas as pd
 import polars as pl
 from aiosmtpd.controller import Controller
 
-from benchmarks.collect import SECRETS, accounts_of, start_simulator
+from benchmarks.collect import SECRETS, accounts_of, audience_limits_off, start_simulator
 from core.platforms import PLATFORMS as PLATFORM_INFO
 from simulator.worlds import PLATFORMS, spread
 
@@ -239,6 +239,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="nightly-bench-"))
     simulator, sim = start_simulator(n)
     httpx.post(f"{sim}/_sim/clock", json={"day": FIRST.isoformat()}).raise_for_status()
+    audience_limits_off(sim)  # the counts' limits are off unless set; the feeds' are on
     smtp_port = _free_port()
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)

@@ -1,6 +1,6 @@
 """The nightly flow: thin orchestration of library functions (no SQL, no Polars here).
 
-    collect (one task per platform, concurrently) -> store -> analyse (metrics, GX checks,
+    collect (one task per platform, side by side on one event loop) -> store -> analyse (metrics, GX checks,
     anomalies) -> alerts -> a run summary artifact
 
 Run in-process with `python -m flows.nightly` (Prefect starts a temporary API for the life of
@@ -9,6 +9,7 @@ the process), or from the `nightly` deployment in prefect.yaml on a Prefect serv
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import time
@@ -21,7 +22,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from core.errors import AudienceError, WarehouseBusy, is_interrupt, plural
 from core.fetched import Fetched
@@ -34,6 +35,7 @@ from pipeline.collect import (
     by_platform,
     describe,
     fetch,
+    fetch_async,
     merged,
     sharded,
     store,
@@ -73,6 +75,35 @@ def collect_shard(shard: Shard, config: str | None) -> list[Fetched]:
     return fetch(shard.accounts, _settings(config), share=shard.share)
 
 
+@task(
+    name="collect",
+    task_run_name="collect-{shard.name}",  # a platform
+    retries=1,
+    retry_delay_seconds=10,
+    retry_condition_fn=transient_only,
+    cache_policy=NO_CACHE,
+)
+async def collect_here(shard: Shard, config: str | None) -> list[Fetched]:
+    """Every account of one platform, on this process's event loop beside the others."""
+    return await fetch_async(shard.accounts, _settings(config), share=shard.share)
+
+
+async def _side_by_side(
+    shards: list[Shard], config: str | None
+) -> list[list[Fetched] | BaseException]:
+    """Each shard's accounts, or why its task failed after its retries (its accounts then
+    fail, not the run)."""
+    answers = await asyncio.gather(
+        *(collect_here(s, config) for s in shards), return_exceptions=True
+    )
+    for answer in answers:
+        if isinstance(answer, BaseException) and (
+            is_interrupt(answer) or not isinstance(answer, Exception)
+        ):
+            raise answer  # Ctrl-C stops the run, as everywhere
+    return list(answers)
+
+
 def _answers(futures: list[PrefectFuture[list[Fetched]]]) -> list[list[Fetched] | BaseException]:
     """Each shard's accounts, or why the shard failed (its accounts then fail, not the run)."""
     answers: list[list[Fetched] | BaseException] = []
@@ -106,12 +137,13 @@ def collect_on_dask(accounts: list[Account], config: str | None, shards: int) ->
 
 
 def fan_out(accounts: list[Account], config: str | None, settings: Settings) -> list[Fetched]:
-    """Every account collected once, as [orchestration] says: a task per platform on this
-    machine's threads, or shards on a Dask cluster (Prefect's Dask task runner)."""
+    """Every account collected once, as [orchestration] says: a task per platform in this
+    process, side by side on one event loop, or shards on a Dask cluster (Prefect's Dask task
+    runner)."""
     orchestration = settings.orchestration
     if orchestration.task_runner == "threads" or not accounts:
         shards = by_platform(accounts)
-        return merged(shards, _answers([collect_shard.submit(s, config) for s in shards]))
+        return merged(shards, asyncio.run(_side_by_side(shards, config)))
     from prefect_dask.task_runners import DaskTaskRunner
 
     address = orchestration.dask_address
@@ -216,10 +248,6 @@ def engagement(warehouse: str, config: str | None, day: date) -> str:
     return collect_engagement(Path(warehouse), _settings(config), day).describe()
 
 
-# platforms are collected side by side; Prefect's generic typing of runners is stricter than its use
-RUNNER: Any = ThreadPoolTaskRunner(max_workers=8)
-
-
 @task(name="report", retries=1, retry_delay_seconds=10, retry_condition_fn=transient_only)
 def report(warehouse: str, config: str | None, as_of: date) -> tuple[str, bool]:
     """The HTML report of the warehouse as of the analysed day; reused (True) when nothing it
@@ -248,7 +276,7 @@ class _Steps:
         self.last = now
 
 
-@flow(name="nightly", log_prints=True, task_runner=RUNNER)
+@flow(name="nightly", log_prints=True)
 def nightly(
     as_of: date | None = None,
     warehouse: str | None = None,
@@ -322,7 +350,10 @@ def _collect(
     logger = get_run_logger()
     results = fan_out(tracked_accounts(Path(target), settings), config, settings)
     steps.lap("collect")
-    collection = store_results(target, config, day, results)
+    # quoted: Prefect would otherwise walk every one of the night's answers twice, looking for
+    # futures to wait on (8 s of a 10,000-account night)
+    answers: Any = quote(results)
+    collection = store_results(target, config, day, answers)
     steps.lap("store")
     logger.info(collection.description)
     read = engagement(target, config, day, return_state=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from collectors.run import collect, redactor_for
+from collectors.run import collect, collect_async, redactor_for
 from core.errors import is_interrupt
 from core.fetched import Fetched, Outcome
 from core.records import CollectionFailure
@@ -93,6 +93,18 @@ def fetch(
     return collect(accounts, settings, transport, share=share)
 
 
+async def fetch_async(
+    accounts: list[tuple[str, str]],
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    share: int = 1,
+) -> list[Fetched]:
+    """fetch, on the caller's event loop: shards collected side by side in one process share
+    one loop (a thread and a loop per shard fought over the GIL: 10,000 accounts took 36.8 s
+    in eight threads against 21.4 s on one loop, the CPU 27.9 s against 18.9 s)."""
+    return await collect_async(accounts, settings, transport, share=share)
+
+
 Account = tuple[str, str]
 
 
@@ -106,7 +118,7 @@ class Shard:
 
 
 def by_platform(accounts: list[Account]) -> list[Shard]:
-    """One shard per platform, side by side (local threads): each spends its platform's whole
+    """One shard per platform, side by side on this machine: each spends its platform's whole
     budget alone."""
     groups: dict[str, list[Account]] = {}
     for platform, handle in dict.fromkeys(accounts):
