@@ -1,7 +1,7 @@
 """Benchmark: the nightly collection past one machine (issue #17). Prints figures; asserts nothing.
 
 1. Collection, the simulator in its own process on loopback, limits off, measured in the same
-   run: today's local threads (one task per platform), then Prefect's Dask task runner on a
+   run: this machine (one task per platform, side by side on one event loop), then Prefect's Dask task runner on a
    `distributed.LocalCluster` of 1 and of 2 worker processes (shards of the accounts; the
    cluster's start-up is printed apart). Accounts per second of each, the flow's overhead
    included. A first pass, not timed, lets the simulator build what it builds on first ask.
@@ -92,7 +92,7 @@ def collection(n: int) -> dict[str, float]:
     from distributed import LocalCluster
     from prefect import flow
 
-    from flows.nightly import RUNNER, fan_out
+    from flows.nightly import fan_out
 
     proc, url = start_simulator(n * len(PLATFORMS) // len(FAST))
     rates: dict[str, float] = {}
@@ -101,7 +101,7 @@ def collection(n: int) -> dict[str, float]:
         accounts = [(p, handle_for(p, i)) for p in FAST for i in range(per)]
         threads = settings_for(url, {})
 
-        @flow(name="bench-collect", task_runner=RUNNER)
+        @flow(name="bench-collect")
         def here(settings: Settings) -> list[Fetched]:
             return fan_out(accounts, None, settings)
 
@@ -119,7 +119,7 @@ def collection(n: int) -> dict[str, float]:
             latency(url, 0.0)
             return rate
 
-        rates["threads"] = both("local threads (today)", lambda: here(threads))
+        rates["threads"] = both("this machine (one event loop)", lambda: here(threads))
         for workers in (1, 2):
             started = time.perf_counter()
             with LocalCluster(  # type: ignore[no-untyped-call]
@@ -246,12 +246,12 @@ def main() -> None:
     rates: dict[str, Any] = {} if args.skip_collect else collection(args.accounts)
     if rates:
         print(
-            f"   2 workers against local threads: {rates['dask2'] / rates['threads']:.2f}x; "
+            f"   2 workers against this machine: {rates['dask2'] / rates['threads']:.2f}x; "
             f"against 1 worker: {rates['dask2'] / rates['dask1']:.2f}x"
         )
         slow = [v for k, v in rates.items() if k.endswith("50 ms")]
         print(
-            f"   with 50 ms a request: 2 workers against local threads {slow[2] / slow[0]:.2f}x, "
+            f"   with 50 ms a request: 2 workers against this machine {slow[2] / slow[0]:.2f}x, "
             f"against 1 worker {slow[2] / slow[1]:.2f}x"
         )
     projections(rates, shard_figures(args.shard))
