@@ -460,6 +460,9 @@ def test_anomalies_json_and_csv_carry_machine_values(cli: Cli, analysed: Path) -
     assert flags == {"true", "false"}
     one = cli("--warehouse", str(analysed), "anomalies", "--platform", "github", "--suspected")
     assert one.err.strip().splitlines()[-1] == "1 anomaly"  # not "1 anomalies"
+    # the platform is named as in an account (GitHub:owner/repo): any case, spaces around
+    same = cli("--warehouse", str(analysed), "anomalies", "--platform", " GitHub ", "--suspected")
+    assert (same.out, same.err) == (one.out, one.err)
 
 
 def test_anomalies_show_each_verdict_and_confidence(cli: Cli, analysed: Path) -> None:

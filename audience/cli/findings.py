@@ -63,6 +63,7 @@ def anomalies_command(
     if platform is not None:
         from core.platforms import get_platform
 
+        platform = platform.strip().lower()  # as in an account's PLATFORM:HANDLE
         get_platform(platform)
     from warehouse.reads import anomaly_listing
 
