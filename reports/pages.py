@@ -9,6 +9,8 @@ geometry of `reports/charts.py`, so a page opens anywhere with no network.
 
 from __future__ import annotations
 
+import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -75,5 +77,13 @@ def write_page(path: Path, text: str, *, written_before: bool = False) -> Path:
         "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
     ) as temporary:
         temporary.write(text)
+    # the mode a plain write would give (the temporary file is private: 0600), or the page's own
+    os.chmod(temporary.name, stat.S_IMODE(path.stat().st_mode) if path.exists() else _plain_mode())
     Path(temporary.name).replace(path)
     return path
+
+
+def _plain_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask

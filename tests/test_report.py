@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,6 +112,19 @@ def test_report_command_says_when_the_report_is_unchanged(
     assert again.out.strip() == (
         f"report unchanged (nothing it shows has changed): {tmp_path / 'r.html'}"
     )
+
+
+def test_a_page_gets_the_mode_of_a_plain_file_and_keeps_one_given_it(
+    analysed: Path, tmp_path: Path
+) -> None:
+    path, plain = tmp_path / "report.html", tmp_path / "plain.txt"
+    plain.write_text("x", encoding="utf-8")  # what the umask gives any file written here
+    with duckdb.connect(str(analysed), read_only=True) as con:
+        write_report(con, dt.date(2024, 12, 31), path)
+        assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+        path.chmod(0o640)  # an operator's choice survives the next night's page
+        write_report(con, dt.date(2024, 12, 30), path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_the_reports_digest_ignores_the_order_rows_are_read_in(analysed: Path) -> None:
