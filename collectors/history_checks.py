@@ -84,7 +84,7 @@ def _normalised(frame: pl.DataFrame, first_line: int) -> pl.DataFrame:
 
     Also the results of the checks of an account (`_handle_ok`, `_launched`) and of a date
     (`_date_form_ok`): a file repeats each account and each date many times, so those are
-    worked out once per distinct raw value and joined back to the rows."""
+    worked out once per run of an account's rows and once per distinct date, not per row."""
     # a column the file lacks is "not given" (stored figures stay); a blank cell is "unknown"
     frame = frame.with_columns(
         pl.lit(column in frame.columns).alias(given(column)) for column in OPTIONAL
@@ -101,10 +101,20 @@ def _normalised(frame: pl.DataFrame, first_line: int) -> pl.DataFrame:
     )
     raw = {c: f"{_RAW}{c}" for c in ("platform", "handle", "date")}
     frame = frame.rename(raw)
+    # the rows of a file come account by account: each run of rows of one account is
+    # checked once, by its first row (any order is right, this one is fast)
+    platform, handle = pl.col(raw["platform"]), pl.col(raw["handle"])
+    starts = frame.select(
+        (
+            (pl.int_range(pl.len()) == 0)
+            | platform.ne_missing(platform.shift())
+            | handle.ne_missing(handle.shift())
+        ).alias("start")
+    ).get_column("start")
+    run = starts.cum_sum() - 1
     accounts = (
-        frame.select(raw["platform"], raw["handle"])
-        .unique()
-        .with_columns(
+        frame.filter(starts)
+        .select(
             _trimmed(raw["platform"]).str.to_lowercase().alias("platform"),
             _trimmed(raw["handle"]).alias("handle"),
         )
@@ -121,13 +131,7 @@ def _normalised(frame: pl.DataFrame, first_line: int) -> pl.DataFrame:
         )
     )
     return (
-        frame.join(
-            accounts,
-            on=[raw["platform"], raw["handle"]],
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        )
+        frame.with_columns(accounts.select(pl.all().gather(run)))
         .join(dates, on=raw["date"], how="left", nulls_equal=True, maintain_order="left")
         .drop(*raw.values())
     )
