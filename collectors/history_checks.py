@@ -9,7 +9,7 @@ from datetime import date
 
 import polars as pl
 
-from collectors.history_format import COUNTS, GIVEN, KEY, OPTIONAL, given
+from collectors.history_format import COUNTS, GIVEN, KEY, OPTIONAL, PROBLEM_SCHEMA, given
 from core.platforms import PLATFORMS
 
 MAX_COUNT_DIGITS = 15  # a quadrillion followers is not a real audience, and fits BIGINT
@@ -45,18 +45,21 @@ def validate_block(
         pl.any_horizontal([c.failed.fill_null(False) for c in checks]).alias("failing")
     ).get_column("failing")
     failed = suspects.filter(failing)
-    problems = pl.concat(
-        [
-            failed.filter(check.failed).select(
-                pl.col("line"),
-                pl.lit(check.field).alias("field"),
-                (check.reason if isinstance(check.reason, pl.Expr) else pl.lit(check.reason)).alias(
-                    "reason"
-                ),
-            )
-            for check in checks
-        ]
-    )
+    if not failed.height:  # a clean block: no problem frame built per rule
+        problems = pl.DataFrame(schema=PROBLEM_SCHEMA)
+    else:
+        problems = pl.concat(
+            [
+                failed.filter(check.failed).select(
+                    pl.col("line"),
+                    pl.lit(check.field).alias("field"),
+                    (
+                        check.reason if isinstance(check.reason, pl.Expr) else pl.lit(check.reason)
+                    ).alias("reason"),
+                )
+                for check in checks
+            ]
+        ).with_columns(pl.lit(name).alias("file"))
     kept = (
         frame.filter(~pl.col("line").is_in(failed.get_column("line"))) if failed.height else frame
     )
@@ -68,7 +71,7 @@ def validate_block(
         *GIVEN,
         "line",
     ).with_columns(pl.lit(name).alias("file"))
-    return valid, problems.with_columns(pl.lit(name).alias("file"))
+    return valid, problems
 
 
 def _number(column: str) -> str:
