@@ -113,14 +113,17 @@ def blocks(
 def _ragged_lines(
     name: str, columns: list[str], block: bytes, first_line: int
 ) -> tuple[pl.DataFrame, list[Problem]]:
-    """Locate malformed records exactly (slow path, only for a block Polars refused).
+    """Read a block record by record (slow path: a block Polars refused, or one it might have
+    read wrongly: quotes, blank lines, a record short of fields).
 
-    Returns the well-formed records (with their `line`) and a problem per malformed one.
+    Returns the well-formed records (with their `line`) and a problem per malformed one;
+    blank lines are skipped.
     """
     problems = []
     good: list[list[str]] = []
     lines: list[int] = []
     text = block.decode("utf-8", errors="replace")
+    csv.field_size_limit(max(len(text), csv.field_size_limit()))  # a long field is a value
     reader = csv.reader(io.StringIO(text))
     start = 1
     for record in reader:
@@ -138,8 +141,6 @@ def _ragged_lines(
             good.append(record)
             lines.append(line)
         start = reader.line_num + 1
-    if not problems:
-        problems.append(Problem(name, first_line, "row", "cannot parse this block as CSV"))
     frame = pl.DataFrame(
         [pl.Series(c, [r[i] for r in good], dtype=pl.String) for i, c in enumerate(columns)]
     ).with_columns(pl.Series("line", lines, dtype=pl.Int64))
@@ -160,7 +161,9 @@ def parse_block(
         )
     except pl.exceptions.PolarsError:
         return _ragged_lines(name, columns, block, first_line)
-    # (a quote first: it is rare, and counting the lines of every block took a second)
-    if b'"' in block and frame.height != block.count(b"\n") - block.count(b"\n\n"):
+    # Polars fills a record short of fields with nulls (a stored figure erased by --replace)
+    # and reads a blank line as a row of nulls: a block is read exactly when it has quotes
+    # (a separator may be a value) or its separators are not one record's per row
+    if b'"' in block or block.count(b",") != frame.height * (len(columns) - 1):
         return _ragged_lines(name, columns, block, first_line)
     return frame

@@ -179,16 +179,18 @@ class _Reader:
     ) -> int:
         """Parse and validate one block whose first line is `line`; return its rows read."""
         parsed = parse_block(name, columns, block, line)
+        malformed = 0
         if isinstance(parsed, tuple):
+            # malformed records are problems of their rows, listed with the block's others
+            # (and left out under --skip-invalid); the well-formed ones are checked as usual
             parsed, ragged = parsed
-            if not self.skip_invalid or ragged[0].reason.startswith("cannot parse"):
-                self.refusals.extend(ragged)
-                return 0
-            self.problems.append(pl.DataFrame([vars(p) for p in ragged], schema=PROBLEM_SCHEMA))
+            if ragged:
+                self.problems.append(pl.DataFrame([vars(p) for p in ragged], schema=PROBLEM_SCHEMA))
+                malformed = len({p.line for p in ragged})
         valid, found = validate_block(parsed, name, line, self.today)
         self.valid.append(valid.with_columns(pl.lit(order).alias("file_order")))
         self.problems.append(found)
-        return parsed.height
+        return parsed.height + malformed
 
 
 def _refuse(

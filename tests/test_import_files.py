@@ -95,6 +95,75 @@ def test_skip_invalid_loads_the_valid_rows_and_writes_the_rest_to_a_rejects_file
     ]
 
 
+FULL = "platform,handle,date,followers,following,posts\n"
+
+
+def test_a_record_short_of_fields_is_refused_and_never_erases_a_stored_figure(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    """Polars reads a short record's missing cells as unknown: a later row short of its posts
+    went in with posts unknown, and with --replace erased the stored figure."""
+    wh = tmp_path / "wh.duckdb"
+    first = write_csv("first.csv", FULL + "twitch,base_acct,2024-01-01,10,1,3\n")
+    assert cli("--warehouse", wh, "import", first).code == 0
+    before = table_digest(wh)
+    short = write_csv(
+        "short.csv",
+        FULL + "twitch,other_acct,2024-01-01,1,1,1\n" + "twitch,base_acct,2024-01-01,12\n",
+    )
+    for extra in ([], ["--replace"]):
+        result = cli("--warehouse", wh, "import", *extra, short)
+        assert result.code == 2, result.err
+        assert f"{short}:3: row: expected 6 fields, found 4" in result.err
+        assert table_digest(wh) == before
+
+
+def test_blank_lines_are_skipped_and_every_problem_of_a_block_read_exactly_is_listed(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    wh = tmp_path / "wh.duckdb"
+    clean = write_csv("clean.csv", HEADER + '"x","q1","2024-01-01","5"\nx,q1,2024-01-02,6\n\n')
+    result = cli("--warehouse", wh, "import", clean)
+    assert result.code == 0, result.err
+    assert _handles(wh) == [("x", "q1", 5), ("x", "q1", 6)]
+    bad = write_csv(
+        "bad.csv",
+        HEADER
+        + '"x","q2","2024-01-01","5"\n'  # 2
+        + 'x,"q3\nmore",2024-01-01,5\n'  # 3-4: a record over two lines
+        + "\n"  # 5: blank
+        + "x,bad handle,2024-01-01,5\n"  # 6
+        + "x,q4,2024-01-01,-1\n"  # 7
+        + "x,q5,2024-01-01,"
+        + "9" * 200_000
+        + ",1\n",  # 8: a long field, a record too long
+    )
+    refused = cli("--warehouse", wh, "import", bad)
+    assert refused.code == 2, refused.err
+    assert [line.split(": ", 1)[0] for line in refused.err.splitlines()[:4]] == [
+        f"{bad}:3",
+        f"{bad}:6",
+        f"{bad}:7",
+        f"{bad}:8",
+    ]
+    assert "a quoted field spans lines" in refused.err
+    assert "expected 4 fields, found 5" in refused.err
+    assert _handles(wh) == [("x", "q1", 5), ("x", "q1", 6)]
+
+
+def test_skip_invalid_of_a_file_whose_every_record_is_malformed_writes_them_all_out(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    wh = tmp_path / "wh.duckdb"
+    source = write_csv("ragged.csv", HEADER + "x,a,2024-01-01\nx,b,2024-01-01,1,2\nx,c\n")
+    result = cli("--warehouse", wh, "import", "--skip-invalid", source)
+    assert result.code == 2, result.err
+    assert "every row had a problem (3 rows refused" in result.err
+    assert "no data rows" not in result.err
+    assert len((tmp_path / "ragged.rejects.csv").read_text().splitlines()) == 4
+    assert not wh.exists()
+
+
 def test_the_rejects_file_escapes_the_reason_and_keeps_the_line_as_read(
     cli: Cli, write_csv: WriteCsv, tmp_path: Path
 ) -> None:
