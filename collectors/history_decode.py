@@ -32,13 +32,37 @@ def file_problem(name: str, reason: str) -> FileProblem:
 
 def encoding_problem(name: str, first_line: bytes) -> Problem | None:
     """The file is not UTF-8 text: say what it looks like (its first line tells)."""
-    if first_line.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first_line:
+    for magic, kind in _ARCHIVES:
+        if first_line.startswith(magic):
+            return file_problem(name, f"not a CSV file but {kind}: give the CSV file itself")
+    utf16 = first_line.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if utf16 or _utf16_text(first_line):
         return file_problem(name, "not UTF-8 text (looks like UTF-16): save it as UTF-8")
+    if b"\x00" in first_line:
+        return file_problem(name, "not a CSV file (binary data: NUL bytes on its first line)")
     try:
         first_line.decode("utf-8")
     except UnicodeDecodeError as exc:
         return not_utf8(name, 1, first_line, exc)
     return None
+
+
+_ARCHIVES = (
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"PK\x03\x04", "a zip archive (or an Excel workbook)"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"(\xb5/\xfd", "a zstd archive"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel or Word document"),
+)
+
+
+def _utf16_text(line: bytes) -> bool:
+    """UTF-16 without its mark: ASCII text with a NUL beside every character."""
+    pairs = line[: len(line) // 2 * 2]
+    return len(pairs) >= 4 and (
+        pairs[1::2].count(0) == len(pairs) // 2 or pairs[0::2].count(0) == len(pairs) // 2
+    )
 
 
 def not_utf8(name: str, line: int, data: bytes, exc: UnicodeDecodeError) -> Problem:

@@ -251,6 +251,30 @@ def test_utf16_files_are_named_as_such(
     ]
 
 
+def test_archives_and_binary_files_are_named_for_what_they_are(cli: Cli, tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    text = (HEADER + "github,octocat,2024-01-01,5\n").encode()
+    gz, zipped, binary = tmp_path / "h.csv.gz", tmp_path / "h.zip", tmp_path / "h.bin"
+    gz.write_bytes(gzip.compress(text))
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("h.csv", text)
+    binary.write_bytes(b"\x07\x00\x9c\x12\x00\x00\xff\x00abc\n")
+    for path, said in [
+        (gz, "not a CSV file but a gzip archive: give the CSV file itself"),
+        (
+            zipped,
+            "not a CSV file but a zip archive (or an Excel workbook): give the CSV file itself",
+        ),
+        (binary, "not a CSV file (binary data: NUL bytes on its first line)"),
+    ]:
+        result = cli("--warehouse", tmp_path / "wh.duckdb", "import", path)
+        assert result.code == 2
+        assert result.err.splitlines()[0] == f"{path}: {said}"
+        assert not (tmp_path / "wh.duckdb").exists()
+
+
 def test_latin1_files_are_named_as_such_even_far_down(
     cli: Cli, tmp_path: Path, write_csv: WriteCsv
 ) -> None:
