@@ -97,12 +97,7 @@ async def _side_by_side(
     answers = await asyncio.gather(
         *(collect_here(s, config) for s in shards), return_exceptions=True
     )
-    for answer in answers:
-        if isinstance(answer, BaseException) and (
-            is_interrupt(answer) or not isinstance(answer, Exception)
-        ):
-            raise answer  # Ctrl-C stops the run, as everywhere
-    return list(answers)
+    return [_failed(a) if isinstance(a, BaseException) else a for a in answers]
 
 
 def _answers(futures: list[PrefectFuture[list[Fetched]]]) -> list[list[Fetched] | BaseException]:
@@ -112,10 +107,16 @@ def _answers(futures: list[PrefectFuture[list[Fetched]]]) -> list[list[Fetched] 
         try:
             answers.append(future.result())
         except Exception as exc:  # the task's error after its retries, or its worker lost
-            if is_interrupt(exc):
-                raise  # Ctrl-C stops the run, as everywhere
-            answers.append(exc)
+            answers.append(_failed(exc))
     return answers
+
+
+def _failed(exc: BaseException) -> BaseException:
+    """A shard's error, kept as the reason its accounts have no figure; Ctrl-C (or anything
+    that is not an error) stops the run instead, as everywhere."""
+    if is_interrupt(exc) or not isinstance(exc, Exception):
+        raise exc
+    return exc
 
 
 @flow(name="collect-on-dask", log_prints=True)
