@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 
@@ -117,6 +117,12 @@ class AnalysisSummary:
         stored = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "run_id"}
         stored["checks"] = self.checks.as_dict()  # in its place among the figures
         return {"run_id": self.run_id, **stored}
+
+    def unchanged_text(self) -> str:
+        """What an `unchanged` analysis says, wherever it is told (terminal, log, artifact)."""
+        since = self.unchanged_since
+        when = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if since else "the last run"
+        return f"unchanged since {when}: nothing new to analyse (analysed through {self.as_of})"
 
 
 @dataclass(frozen=True)

@@ -314,11 +314,7 @@ def nightly(
     analysis = analyse(target, config, day if not skip_collect else as_of, full)
     steps.lap("analyse")
     if analysis.mode == "unchanged":
-        logger.info(
-            "analysis unchanged since %s: nothing new to analyse (analysed through %s)",
-            analysis.unchanged_since,
-            analysis.as_of,
-        )
+        logger.info("analysis %s", analysis.unchanged_text())
     else:
         logger.info(
             "analysed %s accounts through %s (%s): %s new anomalies",
@@ -391,10 +387,7 @@ def _markdown(summary: NightlySummary) -> str:
     analysis = summary.analysis
     lines += ["", "## Analysis", ""]
     if analysis.mode == "unchanged":
-        lines += [
-            f"* through {analysis.as_of}: unchanged since {analysis.unchanged_since}, "
-            "nothing new to analyse"
-        ]
+        lines += [f"* {analysis.unchanged_text()}"]
     else:
         lines += [
             f"* through {analysis.as_of} ({analysis.mode}), {analysis.accounts} accounts",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, date
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,6 @@ from audience.cli.context import (
 from core.errors import AudienceError, ExitStatus, Interrupted, is_interrupt, plural, shown
 from core.records import (
     AlertsReport,
-    AnalysisSummary,
     ChecksSummary,
     CollectionReport,
     NightlySummary,
@@ -48,16 +47,6 @@ def describe_checks(obj: Context, checks: ChecksSummary) -> None:
             f"  {check.suite}: {plural(check.evaluated, 'expectation')}, "
             + ("all met" if check.success else f"not met: {failed}")
         )
-
-
-def describe_unchanged(result: AnalysisSummary) -> str:
-    """The line of an analysis that found nothing new since the stored one."""
-    since = result.unchanged_since
-    when = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if since else "the last run"
-    return (
-        f"analysis: unchanged since {when}: nothing new to analyse "
-        f"(analysed through {result.as_of})"
-    )
 
 
 def _describe_collection(obj: Context, collection: CollectionReport) -> int:
@@ -106,7 +95,7 @@ def describe_run(obj: Context, summary: NightlySummary, alerts_to: str) -> int:
     result = summary.analysis
     describe_checks(obj, result.checks)
     if result.mode == "unchanged":
-        click.echo(describe_unchanged(result))
+        click.echo(f"analysis: {result.unchanged_text()}")
     else:
         click.echo(
             f"analysed {plural(result.accounts, 'account')} through {result.as_of} "
