@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import httpx
 import numpy as np
 
+from benchmarks.collect import audience_limits_off
 from core.settings import Settings, load_settings
 from pipeline.analyse import run_analysis
 from pipeline.import_history import import_history
@@ -213,16 +213,7 @@ def evaluate(per_kind: int, seed: int) -> None:
     started = time.perf_counter()
     simulator = Simulator(world, credentials={"github_token": TOKEN})
     with SimulatorServer(simulator) as server, tempfile.TemporaryDirectory() as tmp:
-        for platform, bucket in (
-            ("mastodon", "unauthenticated_api"),
-            ("mastodon", "unauthenticated_paging"),
-            ("bluesky", "appview"),
-            ("github", "core"),
-        ):
-            httpx.post(
-                f"{server.url}/_sim/audience-limits/{platform}",
-                json={"bucket": bucket, "limit": 1_000_000, "window_s": 60},
-            ).raise_for_status()
+        audience_limits_off(server.url)
         settings = _settings(server.url)
         print(
             f"{len(specs)} simulated accounts (Bluesky, Mastodon) and repositories (GitHub), "
