@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.errors import ImportRejected
+from core.errors import ImportRejected, WarehouseError
 from pipeline.import_history import import_history
 from tests.support.warehouse import table_digest
 from warehouse.db import open_warehouse
@@ -313,3 +313,70 @@ def test_import_never_overwrites_what_the_tracker_collected(
         [write_csv("same.csv", HEADER + "github,octocat,2024-01-01,100,,\n")], warehouse_path, TODAY
     )
     assert same.written.unchanged == 1
+
+
+def _snapshots_definition(path: Path) -> tuple[object, ...]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return (
+            con.execute(
+                "SELECT sql FROM duckdb_tables() WHERE table_name = 'snapshots'"
+            ).fetchall(),
+            con.execute(
+                "SELECT constraint_type, constraint_text FROM duckdb_constraints() "
+                "WHERE table_name = 'snapshots' ORDER BY ALL"
+            ).fetchall(),
+            con.execute(
+                "SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns "
+                "WHERE table_name = 'snapshots' ORDER BY ordinal_position"
+            ).fetchall(),
+            con.execute("SELECT table_name FROM duckdb_tables() ORDER BY ALL").fetchall(),
+        )
+
+
+def test_a_first_import_keeps_the_snapshots_contract_and_its_key(
+    write_csv: WriteCsv, tmp_path: Path, warehouse_path: Path
+) -> None:
+    """A first import loads `snapshots` without its key and builds the key at the end (much
+    faster for millions of rows): the table must come out exactly as a fresh warehouse has it,
+    its key enforced, and later imports must go through the ordinary path."""
+    fresh = tmp_path / "fresh" / "audience.duckdb"
+    with open_warehouse(fresh):
+        pass
+    import_history([write_csv("history.csv", GOOD)], warehouse_path, TODAY)
+    assert _snapshots_definition(warehouse_path) == _snapshots_definition(fresh)
+    with duckdb.connect(str(warehouse_path)) as con:
+        with pytest.raises(duckdb.ConstraintException, match="[Dd]uplicate key"):
+            con.execute(
+                "INSERT INTO snapshots (platform, handle, day, followers, observed_at, source) "
+                "VALUES ('github', 'octocat', '2024-01-01', 1, now(), 'x')"
+            )
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
+            con.execute(
+                "INSERT INTO snapshots (platform, handle, day, followers, observed_at, source) "
+                "VALUES (NULL, 'octocat', '2024-01-05', 1, now(), 'x')"
+            )
+    more = import_history(
+        [write_csv("more.csv", HEADER + "github,octocat,2024-01-03,107,9,\n")],
+        warehouse_path,
+        TODAY,
+    )
+    assert more.written.inserted == 1
+    assert len(_rows(warehouse_path)) == 4
+
+
+def test_a_first_import_that_fails_late_leaves_the_empty_table_as_it_was(
+    write_csv: WriteCsv, warehouse_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_warehouse(warehouse_path):
+        pass
+    before = _snapshots_definition(warehouse_path)
+    digest = table_digest(warehouse_path)
+
+    def fail(*_: object) -> None:
+        raise duckdb.IOException("disk full (injected)")
+
+    monkeypatch.setattr("pipeline.import_history.record_import_file", fail)
+    with pytest.raises(WarehouseError, match="rolled back"):
+        import_history([write_csv("history.csv", GOOD)], warehouse_path, TODAY)
+    assert _snapshots_definition(warehouse_path) == before
+    assert table_digest(warehouse_path) == digest

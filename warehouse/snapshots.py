@@ -120,7 +120,9 @@ def upsert_snapshots(
         """,
     )
     inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
-    if inserted == frame.height:  # all new (a first import): no stored row to join or replace
+    if inserted == frame.height and _empty(con):  # a first import
+        _bulk_insert(con)
+    elif inserted == frame.height:  # all new: no stored row to join or replace
         con.execute("INSERT INTO snapshots BY NAME SELECT * FROM _incoming")
     else:
         _insert_or_replace(con)
@@ -135,6 +137,50 @@ def upsert_snapshots(
     )
     con.execute("DROP TABLE _incoming")
     return WriteCounts(inserted, updated, frame.height - inserted - updated)
+
+
+_KEY = ("platform", "handle", "day")
+
+
+def _empty(con: duckdb.DuckDBPyConnection) -> bool:
+    row = fetch_one(con, "SELECT count(*) FROM snapshots")
+    return row is not None and row[0] == 0
+
+
+def _table_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    row = fetch_one(con, "SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table])
+    if row is None:
+        raise RuntimeError(f"no table {table!r} in the warehouse")
+    return str(row[0])
+
+
+def _bulk_insert(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill the empty `snapshots` from `_incoming`, its primary key built once at the end.
+
+    DuckDB checks a primary key row by row as rows go in: for a first import of ten million
+    rows that is most of the import's time, where building the key once over the loaded rows
+    (ALTER TABLE ... ADD PRIMARY KEY) costs a fraction. So the rows go into a table made from
+    `snapshots`' own definition without its key, the key is added, and that table takes
+    `snapshots`' place, all inside the caller's transaction. The result is checked to have
+    `snapshots`' definition exactly (columns, defaults, NOT NULL, CHECKs, key).
+    """
+    definition = _table_sql(con, "snapshots")
+    key = ', PRIMARY KEY(platform, handle, "day"));'
+    if not definition.startswith("CREATE TABLE snapshots(") or not definition.endswith(key):
+        con.execute("INSERT INTO snapshots BY NAME SELECT * FROM _incoming")  # not the shape known
+        return
+    con.execute(definition.replace("snapshots(", "_snapshots_bulk(", 1)[: -len(key)] + ");")
+    for column in _KEY:  # a key's columns are NOT NULL; the definition leaves that to the key
+        con.execute(f'ALTER TABLE _snapshots_bulk ALTER COLUMN "{column}" SET NOT NULL')
+    con.execute("INSERT INTO _snapshots_bulk BY NAME SELECT * FROM _incoming")
+    con.execute(f"ALTER TABLE _snapshots_bulk ADD PRIMARY KEY ({', '.join(_KEY)})")
+    con.execute("DROP TABLE snapshots")
+    con.execute("ALTER TABLE _snapshots_bulk RENAME TO snapshots")
+    rebuilt = _table_sql(con, "snapshots")
+    if rebuilt != definition:
+        raise RuntimeError(
+            f"the bulk-loaded snapshots table differs: {rebuilt!r} != {definition!r}"
+        )
 
 
 def _insert_or_replace(con: duckdb.DuckDBPyConnection) -> None:
