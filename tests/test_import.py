@@ -345,7 +345,7 @@ def test_a_first_import_keeps_the_snapshots_contract_and_its_key(
     import_history([write_csv("history.csv", GOOD)], warehouse_path, TODAY)
     assert _snapshots_definition(warehouse_path) == _snapshots_definition(fresh)
     with duckdb.connect(str(warehouse_path)) as con:
-        with pytest.raises(duckdb.ConstraintException, match="[Dd]uplicate key"):
+        with pytest.raises(duckdb.ConstraintException, match=r"[Dd]uplicate key"):
             con.execute(
                 "INSERT INTO snapshots (platform, handle, day, followers, observed_at, source) "
                 "VALUES ('github', 'octocat', '2024-01-01', 1, now(), 'x')"
