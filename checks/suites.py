@@ -122,7 +122,9 @@ def _failures(result: Any, names: dict[int, str] | None = None) -> list[Failure]
 
 
 def _day_number() -> pl.Expr:
-    return (pl.col("day").cast(pl.Date) - pl.lit(EPOCH)).dt.total_days().cast(pl.Int32).alias("day")
+    """A day as its number of days since EPOCH, in 64 bits: GX compares an int64 or float64
+    column at once, any other type (int32 included) one Python call per row."""
+    return (pl.col("day").cast(pl.Date) - pl.lit(EPOCH)).dt.total_days().cast(pl.Int64).alias("day")
 
 
 def merge_failures(parts: Iterable[list[Failure]]) -> list[Failure]:
