@@ -119,13 +119,31 @@ def _failed(exc: BaseException) -> BaseException:
     return exc
 
 
+class Roster:
+    """The accounts a collect-on-dask run collects, handed over by reference.
+
+    Prefect records a flow run's parameters in its API, and its API refuses more than 512 KB
+    of them: a list of about 18,000 accounts. In this wrapper (no fields Prefect's JSON encoder
+    can read) the run records `<Roster>` in their place; its log says how many there are.
+    """
+
+    __slots__ = ("accounts",)
+
+    def __init__(self, accounts: list[Account]) -> None:
+        self.accounts = accounts
+
+    def __repr__(self) -> str:
+        return f"Roster({len(self.accounts)} accounts)"
+
+
 @flow(name="collect-on-dask", log_prints=True)
-def collect_on_dask(accounts: list[Account], config: str | None, shards: int) -> list[Fetched]:
+def collect_on_dask(roster: Roster, config: str | None, shards: int) -> list[Fetched]:
     """The accounts in shards over the Dask cluster this flow's task runner is connected to:
     one shard per worker thread unless [orchestration] shards says; results come back here."""
     context: Any = get_run_context()  # a flow run's: its task runner is the Dask one
     client = context.task_runner.client
     threads = sum(client.nthreads().values())
+    accounts = roster.accounts
     parts = sharded(accounts, shards or threads)
     get_run_logger().info(
         "collecting %s accounts in %s shards on a Dask cluster of %s worker threads (%s)",
@@ -154,7 +172,7 @@ def fan_out(accounts: list[Account], config: str | None, settings: Settings) -> 
     runner: Any = DaskTaskRunner(address=address)
     with _api_for_workers():
         result: list[Fetched] = collect_on_dask.with_options(task_runner=runner)(
-            accounts, config, orchestration.shards
+            Roster(accounts), config, orchestration.shards
         )
     return result
 

@@ -219,30 +219,26 @@ _LABEL_SCHEMA = {
 }
 
 
-def _snapshot_frame(
+def _snapshot_rows(
     spec: AccountSpec,
     series: dict[str, np.ndarray],
-    day_list: list[date],
+    days: int,
     seed: int,
     with_gaps: bool,
-) -> pl.DataFrame:
-    """The account's daily rows as a platform shows them (YouTube rounded), gap days dropped."""
-    days = len(day_list)
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The account's daily figures as a platform shows them (YouTube rounded), and which days
+    are kept (gap days dropped). Arrays, not a frame: generate builds one frame of every
+    account's rows (a frame per account cost 1.7 ms each, most of a 20,000-account world)."""
     followers = series["followers"]
     if spec.platform == "youtube":
         followers = np.array([round_3_significant(v) for v in followers])
     keep = _rng(seed + 1, spec).random(days) >= (spec.gap_rate if with_gaps else 0.0)
     keep[0] = keep[-1] = True
-    return pl.DataFrame(
-        {
-            "platform": spec.platform,
-            "handle": spec.handle,
-            "date": day_list,
-            "followers": followers.astype(np.int64),
-            "following": series["following"],
-            "posts": series["posts"],
-        }
-    ).filter(pl.Series(keep))
+    return keep, {
+        "followers": followers.astype(np.int64)[keep],
+        "following": series["following"][keep],
+        "posts": series["posts"][keep],
+    }
 
 
 def _label(spec: AccountSpec, day: date, kind: str, size: float, days: int) -> dict[str, object]:
@@ -274,6 +270,10 @@ def _labels(
     return own + platform_wide
 
 
+def _joined(arrays: list[np.ndarray], dtype: object) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype) if arrays else np.array([], dtype=dtype)
+
+
 def generate(
     specs: list[AccountSpec],
     start: date,
@@ -284,13 +284,30 @@ def generate(
 ) -> Generated:
     """Simulate every account for `days` days from `start` (`with_gaps`: drop gap days)."""
     events = platform_events or []
-    frames, labels = [], []
+    labels: list[dict[str, object]] = []
     day_list = [start + timedelta(days=i) for i in range(days)]
+    day_numbers = np.array(day_list, dtype="datetime64[D]")
+    platforms: list[str] = []
+    handles: list[str] = []
+    parts: dict[str, list[np.ndarray]] = {"date": [], "followers": [], "following": [], "posts": []}
     for spec in specs:
         series = _simulate(spec, days, seed, events)
-        frames.append(_snapshot_frame(spec, series, day_list, seed, with_gaps))
+        keep, figures = _snapshot_rows(spec, series, days, seed, with_gaps)
+        kept = int(keep.sum())
+        platforms += [spec.platform] * kept
+        handles += [spec.handle] * kept
+        parts["date"].append(day_numbers[keep])
+        for name, values in figures.items():
+            parts[name].append(values)
         labels += _labels(spec, events, day_list)
-    snapshots = pl.concat(frames).with_columns(
-        pl.col("following", "posts").fill_nan(None).cast(pl.Int64)
-    )
+    snapshots = pl.DataFrame(
+        {
+            "platform": pl.Series(platforms, dtype=pl.String),
+            "handle": pl.Series(handles, dtype=pl.String),
+            "date": pl.Series(_joined(parts["date"], "datetime64[D]")).cast(pl.Date),
+            "followers": _joined(parts["followers"], np.int64),
+            "following": _joined(parts["following"], np.float64),
+            "posts": _joined(parts["posts"], np.float64),
+        }
+    ).with_columns(pl.col("following", "posts").fill_nan(None).cast(pl.Int64))
     return Generated(snapshots, pl.DataFrame(labels, schema=_LABEL_SCHEMA), specs)

@@ -28,11 +28,11 @@ from simulator.server import Simulator, SimulatorServer
 from simulator.worlds import MASTODON_SERVERS, PLATFORMS, spread
 from tests.support.cli import Result
 
-# The issue asks for 20,000 accounts; here the simulator's world costs about 5 ms an account
-# to build and its Bluesky and GitHub profiles 0.07-0.23 s an account on first ask (they build
-# follow logs), so the test collects 900 accounts on the six other platforms (measured in
-# the README, "Past one machine"); benchmarks/fan_out.py runs larger numbers.
-WORLD = 1_200
+# 20,000 accounts, as issue #17 asks, on the six platforms whose profiles the simulator
+# answers at once (its Bluesky and GitHub profiles build follow logs on first ask, 0.07-0.23 s
+# an account). 20,000 is also past what Prefect's API takes as a flow run's parameters (512 KB
+# of JSON, about 18,000 accounts): the collect-on-dask subflow gets them by reference.
+WORLD = 26_672
 FAST = ("mastodon", "youtube", "x", "twitch", "reddit", "instagram")
 ACCOUNTS = WORLD // len(PLATFORMS) * len(FAST)
 DAY = date(2024, 6, 30)
@@ -172,14 +172,14 @@ def test_two_dask_workers_collect_every_account_once_within_the_shared_rate_limi
     simulator, server = world_server
     world = simulator.world
     accounts = [(p, h) for p in FAST for h in world.handles(p)]
-    assert len(accounts) == ACCOUNTS
+    assert len(accounts) == ACCOUNTS >= 20_000
     missing = {p: set(world.handles(p)[:5]) for p in FAST}
     for platform in FAST:
         simulator.set_faults(platform, **FAULTS, missing=sorted(missing[platform]))
     for platform in WINDOWED:
-        # per token or address (each Mastodon server apart): 40 requests per 2 s, so that
-        # Reddit's and Twitch's 150 accounts take four windows or more
-        simulator.set_limit(platform, 40, 2)
+        # per token or address (each Mastodon server apart): 400 requests per 2 s, so that
+        # Reddit's and Twitch's 3,334 accounts take nine windows or more
+        simulator.set_limit(platform, 400, 2)
     # the workers read the settings and the secrets from their own environment
     for name, value in simulator_environ(
         server, AUDIENCE_PLATFORMS__X__MAX_CONCURRENCY="8"
