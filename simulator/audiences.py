@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 LABEL_KINDS = ("burst_purchase", "drip_purchase", "viral", "purge", "surge", "churn", "glitch")
@@ -270,8 +271,9 @@ def _labels(
     return own + platform_wide
 
 
-def _joined(arrays: list[np.ndarray], dtype: object) -> np.ndarray:
-    return np.concatenate(arrays).astype(dtype) if arrays else np.array([], dtype=dtype)
+def _joined(arrays: list[np.ndarray], dtype: npt.DTypeLike) -> np.ndarray:
+    joined: np.ndarray = np.concatenate(arrays) if arrays else np.array([])
+    return joined.astype(dtype)
 
 
 def generate(
