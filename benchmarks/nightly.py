@@ -74,6 +74,7 @@ class Night:
     peak_mb: float
     steps: dict[str, float] = field(default_factory=dict)
     out: str = ""
+    analysis: dict[str, float] = field(default_factory=dict)
 
     @property
     def fixed(self) -> float:
@@ -213,8 +214,28 @@ def pandas_baseline(path: Path) -> None:
     print(json.dumps({"seconds": time.perf_counter() - started, "flagged": flagged}))
 
 
+def analysis_stages(warehouse: Path) -> dict[str, float]:
+    """The seconds of each stage of the latest analysis, as its run recorded them (`runs`)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT summary FROM runs WHERE kind = 'analyze' ORDER BY started_at DESC LIMIT 1"
+        ).fetchall()
+    seconds = json.loads(rows[0][0]).get("seconds", {}) if rows and rows[0][0] else {}
+    return {str(k): float(v) for k, v in seconds.items()}
+
+
 def describe(night: Night) -> str:
     parts = ", ".join(f"{k} {v:.2f}" for k, v in night.steps.items())
+    if night.analysis and night.steps.get("analyse", 0) > 1:
+        parts += (
+            "\n"
+            + " " * 29
+            + "(analyse: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in night.analysis.items())
+            + ")"
+        )
     if "analysis: unchanged since " in night.out:
         parts += "; the analysis was unchanged (nothing new)"
     if "report: " in night.out and "(unchanged: " in night.out:
@@ -231,6 +252,11 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=YEARS_DAYS)
     parser.add_argument("--child-pandas", type=Path)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the temporary folder (warehouse, settings, Prefect home) for a look afterwards",
+    )
     args = parser.parse_args()
     if args.child_pandas:
         pandas_baseline(args.child_pandas)
@@ -281,6 +307,7 @@ def main() -> None:
         def night(name: str, *extra: str) -> Night:
             wall, cpu, peak, out = child([str(AUDIENCE), "run", *extra], env, folder)
             result = Night(name, wall, cpu, peak, steps_of(api), out)
+            result.analysis = analysis_stages(folder / "audience.duckdb")
             print(describe(result), flush=True)
             return result
 
@@ -340,7 +367,10 @@ def main() -> None:
         smtp.stop()
         simulator.terminate()
         simulator.wait(timeout=30)
-        shutil.rmtree(folder, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
