@@ -13,7 +13,7 @@
    million accounts would need: collection hours per platform per budget, warehouse size,
    analysis time.
 
-Run: ./scripts/uv.sh run --locked python -m benchmarks.fan_out [--accounts 8000] [--shard 10000]
+Run: ./scripts/uv.sh run --locked python -m benchmarks.fan_out [--accounts 20000] [--shard 10000]
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ def projections(rates: dict[str, float], shard: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--accounts", type=int, default=8000)
+    parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--shard", type=int, default=10_000)
     parser.add_argument("--shard-child", default=None)
     parser.add_argument("--skip-collect", action="store_true")
