@@ -182,10 +182,15 @@ def _date_checks(today: date) -> list[Check]:
         Check("date", pl.col("date").is_null(), "required value is missing"),
         Check(
             "date",
-            pl.col("date").is_not_null() & (pl.col("day").is_null() | ~pl.col("_date_form_ok")),
+            pl.col("date").is_not_null() & ~pl.col("_date_form_ok"),
             pl.lit("not a date in YYYY-MM-DD form: '")
             + pl.col("date").str.slice(0, 40)
             + pl.lit("'"),
+        ),
+        Check(
+            "date",
+            pl.col("_date_form_ok") & pl.col("day").is_null(),
+            pl.lit("no such day in the calendar: '") + pl.col("date") + pl.lit("'"),
         ),
         Check(
             "date",

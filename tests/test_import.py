@@ -130,7 +130,7 @@ def test_blank_in_one_row_and_a_value_in_its_twin_is_not_a_conflict(
         ),
         pytest.param(
             HEADER + "github,octocat,2024-02-30,5,,\n",
-            "bad.csv:2: date: not a date in YYYY-MM-DD form: '2024-02-30'",
+            "bad.csv:2: date: no such day in the calendar: '2024-02-30'",
             id="impossible-date",
         ),
         pytest.param(
