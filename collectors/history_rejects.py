@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -59,12 +60,7 @@ def write_rejects(
         try:
             with path.open("rb") as source, target.open("wb") as out:
                 written.append(target)
-                for number, raw in enumerate(source, start=1):
-                    text = raw.rstrip(b"\r\n")
-                    if number == 1:
-                        out.write(text.removeprefix(b"\xef\xbb\xbf") + b",source_line,reason\n")
-                    elif number in wanted:
-                        out.write(text + f",{number},{_quoted(shown(wanted[number]))}\n".encode())
+                _copy_refused(source, out, wanted)
         except OSError as exc:
             for done in written:
                 done.unlink(missing_ok=True)
@@ -73,6 +69,34 @@ def write_rejects(
                 "nothing was imported"
             ) from None
     return written
+
+
+def _copy_refused(source: BinaryIO, out: BinaryIO, wanted: dict[int, str]) -> None:
+    """The header, then each refused record as it was read, followed by its line number and
+    reason. A record whose quotes stay open at the end of its line goes on over the next
+    lines, as the reader read it ("a quoted field spans lines"): those lines are copied with
+    it, so that the rejects file holds the whole record and stays a well-formed CSV."""
+    started: int | None = None  # the first line of a record still inside quotes
+    inside, ending = False, b""
+    for number, raw in enumerate(source, start=1):
+        text = raw.rstrip(b"\r\n")
+        if number == 1:
+            out.write(text.removeprefix(b"\xef\xbb\xbf") + b",source_line,reason\n")
+            continue
+        if started is None and number not in wanted:
+            continue
+        if started is None:
+            started, inside = number, False
+        else:
+            out.write(ending)  # the line break inside the record, as it was
+        out.write(text)
+        inside ^= text.count(b'"') % 2 == 1
+        ending = raw[len(text) :]
+        if not inside:
+            out.write(f",{started},{_quoted(shown(wanted[started]))}\n".encode())
+            started = None
+    if started is not None:  # quotes open to the end of the file
+        out.write(f",{started},{_quoted(shown(wanted[started]))}\n".encode())
 
 
 def _quoted(text: str) -> str:

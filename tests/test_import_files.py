@@ -164,6 +164,28 @@ def test_skip_invalid_of_a_file_whose_every_record_is_malformed_writes_them_all_
     assert not wh.exists()
 
 
+def test_a_refused_record_over_several_lines_goes_whole_to_the_rejects_file(
+    cli: Cli, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    """A record whose quoted field spans lines is refused; the rejects file must hold all of
+    its lines, or the record is lost and the rejects file itself is no longer a CSV (its
+    reason would be read as part of the open quoted field)."""
+    spanning = 'x,"q3\r\nmore, and ""quoted""\nstill",2024-01-01,5\n'  # lines 3-5
+    source = write_csv(
+        "span.csv",
+        HEADER + "x,q1,2024-01-01,5\n" + spanning + "x,q4,2024-01-01,-1\nx,q5,2024-01-01,6\n",
+    )
+    result = cli("--warehouse", tmp_path / "wh.duckdb", "import", "--skip-invalid", source)
+    assert result.code == 0, result.err
+    written = (tmp_path / "span.rejects.csv").read_bytes()
+    assert spanning.rstrip("\n").encode() in written  # its lines and line breaks as they were
+    records = list(csv.reader(io.StringIO(written.decode(), newline="")))
+    assert [r[-2] for r in records[1:]] == ["3", "6"]
+    assert records[1][:4] == ["x", 'q3\r\nmore, and "quoted"\nstill', "2024-01-01", "5"]
+    assert records[2][:4] == ["x", "q4", "2024-01-01", "-1"]
+    assert _handles(tmp_path / "wh.duckdb") == [("x", "q1", 5), ("x", "q5", 6)]
+
+
 def test_the_rejects_file_escapes_the_reason_and_keeps_the_line_as_read(
     cli: Cli, write_csv: WriteCsv, tmp_path: Path
 ) -> None:
