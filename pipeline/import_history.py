@@ -18,7 +18,14 @@ import polars as pl
 from collectors.history_files import History, HistoryFile, read_history
 from collectors.history_format import PROBLEM_SCHEMA, SHOWN_PROBLEMS, Progress
 from collectors.history_rejects import rejects_targets, write_rejects
-from core.errors import ImportRejected, Problem, WarehouseError, is_interrupt, plural
+from core.errors import (
+    ImportRejected,
+    Interrupted,
+    Problem,
+    WarehouseError,
+    is_interrupt,
+    plural,
+)
 from warehouse.db import begin, commit, open_warehouse, rollback
 from warehouse.imports import (
     history_change_day,
@@ -159,17 +166,37 @@ def import_history(
                 written_files,
             )
             _finish(con, summary, history.files, loaded.changed_day)
-            commit(con)
+            _commit(con, summary)
         except duckdb.Error as exc:
             rollback(con)
             _remove(written_files)
             if is_interrupt(exc):  # Ctrl-C while DuckDB read the batch: an interruption
                 raise KeyboardInterrupt from None
             raise WarehouseError(f"import failed and was rolled back: {exc}") from None
+        except Interrupted:  # after the commit: the import and its rejects files stay
+            raise
         except BaseException:
             _remove(written_files)
             raise
     return summary
+
+
+def _commit(con: duckdb.DuckDBPyConnection, summary: ImportSummary) -> None:
+    """COMMIT; Ctrl-C while DuckDB commits may come after the commit went through. Then no
+    transaction is left to roll back, and the interruption says that the import is in."""
+    try:
+        commit(con)
+    except BaseException as exc:
+        if not is_interrupt(exc):
+            raise
+        try:
+            rollback(con)
+        except duckdb.Error:  # no transaction left: the commit went through
+            raise Interrupted(
+                f"interrupted, but only once the import was committed: the warehouse holds "
+                f"it (run {summary.run_id}, {plural(summary.rows, 'row')})"
+            ) from None
+        raise KeyboardInterrupt from None  # rolled back: the warehouse was not changed
 
 
 def _nothing_left(

@@ -380,3 +380,65 @@ def test_a_first_import_that_fails_late_leaves_the_empty_table_as_it_was(
         import_history([write_csv("history.csv", GOOD)], warehouse_path, TODAY)
     assert _snapshots_definition(warehouse_path) == before
     assert table_digest(warehouse_path) == digest
+
+
+def test_an_interruption_inside_a_registered_frame_stays_an_interruption() -> None:
+    """After Ctrl-C DuckDB's transaction is aborted, and unregistering a frame fails too; that
+    failure must not replace the interruption (it was reported as a failed import, exit 2)."""
+    import polars as pl
+
+    from warehouse.query import registered
+
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE t (a INTEGER PRIMARY KEY)")
+        con.execute("INSERT INTO t VALUES (1)")
+        con.execute("BEGIN")
+
+        def interrupted_in_an_aborted_transaction() -> None:
+            with registered(con, "_x", pl.DataFrame({"a": [1]})):
+                with pytest.raises(duckdb.ConstraintException):
+                    con.execute("INSERT INTO t SELECT a FROM _x")  # the transaction is aborted
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            interrupted_in_an_aborted_transaction()
+        con.execute("ROLLBACK")
+        with registered(con, "_x", pl.DataFrame({"a": [2]})):
+            assert con.execute("SELECT a FROM _x").fetchall() == [(2,)]
+        with pytest.raises(duckdb.CatalogException):
+            con.execute("SELECT * FROM _x")  # dropped after the block
+
+
+@pytest.mark.parametrize("went_through", [True, False], ids=["after-commit", "before-commit"])
+def test_ctrl_c_during_the_commit_says_whether_the_import_is_in(
+    write_csv: WriteCsv,
+    warehouse_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    went_through: bool,
+) -> None:
+    """Ctrl-C while DuckDB commits can come once the commit went through: the import is then
+    in the warehouse (and its rejects file stays), and the message must not say otherwise."""
+    from core.errors import Interrupted
+    from warehouse.db import commit
+
+    def interrupted_commit(con: duckdb.DuckDBPyConnection) -> None:
+        if went_through:
+            commit(con)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pipeline.import_history.commit", interrupted_commit)
+    source = write_csv("history.csv", GOOD + "github,bad handle!,2024-01-01,5,,\n")
+    if went_through:
+        with pytest.raises(Interrupted, match=r"only once the import was committed.*3 rows"):
+            import_history([source], warehouse_path, TODAY, skip_invalid=True)
+        assert len(_rows(warehouse_path)) == 3
+        assert (tmp_path / "history.rejects.csv").exists()
+    else:
+        with open_warehouse(warehouse_path):
+            pass
+        digest = table_digest(warehouse_path)
+        with pytest.raises(KeyboardInterrupt):
+            import_history([source], warehouse_path, TODAY, skip_invalid=True)
+        assert table_digest(warehouse_path) == digest
+        assert not (tmp_path / "history.rejects.csv").exists()

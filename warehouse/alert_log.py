@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from warehouse.query import fetch_one
+from warehouse.query import fetch_one, registered
 from warehouse.records import AnomalyFacts
 
 KEY = ("platform", "handle", "day", "kind")
@@ -111,20 +111,18 @@ def queue(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame | Sequence[Pending]
         rows = pl.DataFrame([asdict(r) for r in rows])
     if rows.is_empty():
         return
-    con.register(
+    with registered(
+        con,
         "_queue",
         rows.select(*KEY, "recipient", "stage", "verdict").with_columns(
             pl.lit(datetime.now(UTC)).alias("queued_at")
         ),
-    )
-    try:
+    ):
         con.execute(
             "INSERT INTO alerts (platform, handle, day, kind, recipient, stage, verdict, status, queued_at) "
             "SELECT platform, handle, day, kind, recipient, stage, verdict, 'queued', queued_at FROM _queue "
             "ON CONFLICT DO NOTHING"
         )
-    finally:
-        con.unregister("_queue")
 
 
 _FROM_ALERTS = {"recipient": "q", "stage": "q", "display_name": "acc"}

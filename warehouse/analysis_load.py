@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from warehouse.query import fetch_one
+from warehouse.query import fetch_one, registered
 
 RETENTION_DAYS = 30
 NEVER = np.iinfo(np.int32).min  # "no day yet": every day of the account is new
@@ -327,8 +327,7 @@ def account_histories(
 ) -> list[tuple[Any, ...]]:
     """Per account (platform, handle): its days with a figure up to `as_of`, and its anomalies
     up to `as_of` as (day, kind, verdict, confidence), by day."""
-    con.register("_judged_accounts", accounts)
-    try:
+    with registered(con, "_judged_accounts", accounts):
         return con.execute(
             """
             SELECT a.platform, a.handle,
@@ -341,5 +340,3 @@ def account_histories(
             """,
             [as_of, as_of],
         ).fetchall()
-    finally:
-        con.unregister("_judged_accounts")

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from core.errors import AudienceError
-from warehouse.query import fetch_one
+from warehouse.query import fetch_one, registered
 
 WRITE_BATCH_ROWS = 500_000  # new days gathered into one INSERT
 DUCKDB_MEMORY = "256MB"  # DuckDB's buffer memory while analysing
@@ -111,11 +111,8 @@ class MetricsWriter:
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     """Append a frame's rows to a table, by column name (DuckDB casts them to the table's types)."""
-    con.register("_frame", frame)
-    try:
+    with registered(con, "_frame", frame):
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frame")
-    finally:
-        con.unregister("_frame")
 
 
 def replace_anomalies(

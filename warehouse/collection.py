@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 
 from core.fetched import Fetched, Outcome
+from warehouse.query import registered
 from warehouse.snapshots import WriteCounts, upsert_snapshots
 
 # outcomes that say something lasting about the account; the others are passing faults
@@ -131,11 +132,8 @@ def _log(
         ],
         schema=_LOG_SCHEMA,
     )
-    con.register("_log", log)
-    try:
+    with registered(con, "_log", log):
         con.execute("INSERT OR REPLACE INTO collection_log BY NAME SELECT * FROM _log")
-    finally:
-        con.unregister("_log")
 
 
 _STATUS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -168,8 +166,7 @@ def _account_statuses(
     }
     if not rows:
         return
-    con.register("_statuses", pl.DataFrame(list(rows.values()), schema=_STATUS_SCHEMA))
-    try:
+    with registered(con, "_statuses", pl.DataFrame(list(rows.values()), schema=_STATUS_SCHEMA)):
         con.execute(
             """
             INSERT INTO accounts (platform, handle, tracked, status, status_reason, platform_id, display_name)
@@ -182,5 +179,3 @@ def _account_statuses(
                 updated_at = now()
             """
         )
-    finally:
-        con.unregister("_statuses")

@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from warehouse.analysis_store import insert_frame
+from warehouse.query import registered
 
 RATE_MAX_AGE_DAYS = 7  # account_metrics takes a rate no older than this before its day
 
@@ -23,8 +24,7 @@ def followers_on(
         {"platform": [p for p, _ in accounts], "handle": [h for _, h in accounts]},
         schema={"platform": pl.String, "handle": pl.String},
     )
-    con.register("_wanted", frame)
-    try:
+    with registered(con, "_wanted", frame):
         rows = con.execute(
             """
             SELECT s.platform, s.handle, arg_max(s.followers, s.day)
@@ -34,8 +34,6 @@ def followers_on(
             """,
             [day, day - timedelta(days=RATE_MAX_AGE_DAYS)],
         ).fetchall()
-    finally:
-        con.unregister("_wanted")
     return {(p, h): float(f) for p, h, f in rows}
 
 
@@ -43,14 +41,11 @@ def store_engagement(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> int:
     """The night's rows (the table's columns) replace any of the same account and day."""
     if not rows.height:
         return 0
-    con.register("_rows", rows)
-    try:
+    with registered(con, "_rows", rows):
         con.execute(
             "DELETE FROM engagement e USING _rows r "
             "WHERE e.platform = r.platform AND e.handle = r.handle AND e.day = r.day"
         )
-    finally:
-        con.unregister("_rows")
     insert_frame(con, "engagement", rows)
     return rows.height
 

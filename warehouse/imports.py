@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from core.errors import plural
-from warehouse.query import fetch_one
+from warehouse.query import fetch_one, registered
 from warehouse.snapshots import FIGURES
 
 
@@ -57,8 +57,7 @@ def record_replacements(
     con: duckdb.DuckDBPyConnection, run_id: str, changes: pl.DataFrame, at: datetime
 ) -> None:
     """Keep every replaced figure (changes: stored_changes' columns plus file_name, sha256)."""
-    con.register("_replaced", changes)
-    try:
+    with registered(con, "_replaced", changes):
         con.execute(
             """
             INSERT INTO import_replacements
@@ -68,8 +67,6 @@ def record_replacements(
             """,
             [run_id, at],
         )
-    finally:
-        con.unregister("_replaced")
 
 
 @dataclass(frozen=True)

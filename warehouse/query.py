@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -17,3 +19,18 @@ def fetch_one(
     """
     rows = con.execute(sql, params or []).fetchall()
     return tuple(rows[0]) if rows else None
+
+
+@contextlib.contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: object) -> Iterator[None]:
+    """`frame` readable as the view `name` for the block, unregistered after it. On an error
+    the name is dropped quietly: after Ctrl-C DuckDB's transaction is aborted and dropping it
+    fails too ("Current transaction is aborted"), which must not hide the interruption."""
+    con.register(name, frame)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(name)
+        raise
+    con.unregister(name)

@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from warehouse.query import fetch_one
+from warehouse.query import fetch_one, registered
 
 FIGURES = ("followers", "following", "posts", "views")
 _CHANGED = " OR ".join(f"s.{c} IS DISTINCT FROM i.{c}" for c in FIGURES)
@@ -48,8 +48,7 @@ def _stage(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
             frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
     figures = ", ".join(_staged_figure(frame, c) for c in FIGURES)
     join = "LEFT JOIN snapshots s USING (platform, handle, day)" if "s." in figures else ""
-    con.register("_batch", frame)
-    try:
+    with registered(con, "_batch", frame):
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _incoming AS
@@ -60,8 +59,6 @@ def _stage(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
             FROM _batch b {join}
             """
         )
-    finally:
-        con.unregister("_batch")
 
 
 def _differs(figure: str, what: str) -> str:
