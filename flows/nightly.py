@@ -194,8 +194,12 @@ def _api_for_workers() -> contextlib.AbstractContextManager[object]:
 
 
 def reachable(address: str, timeout_s: float = 5.0) -> None:
-    """Refuse at once (exit 2, nothing written) when the scheduler does not answer, rather than
-    after Dask's 30 s of connection attempts."""
+    """Refuse at once (exit 2, nothing written) when no Dask scheduler answers at `address`
+    within `timeout_s`, rather than after Dask's 30 s of connection attempts, or never: a port
+    that takes the connection but is not a scheduler (its dashboard, a web or SSH server) left
+    Dask's client waiting for good, or reading a banner as a message of exabytes. On tcp://
+    the scheduler must answer Dask's handshake and an `identity` request; on tls:// (whose
+    certificates only the task runner has) that the port takes connections is all checked."""
     host, _, port = address.split("://", 1)[1].rpartition(":")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
@@ -205,6 +209,32 @@ def reachable(address: str, timeout_s: float = 5.0) -> None:
             f"{exc.strerror or exc}; start it (`dask scheduler`) or set "
             'task_runner = "threads" to collect on this machine'
         ) from None
+    if not address.startswith("tcp://"):
+        return
+    try:
+        answer = asyncio.run(asyncio.wait_for(_identity(address, timeout_s), timeout_s))
+    except Exception as exc:  # a timeout, a closed connection, garbage read as a frame size
+        why = "no answer in time" if isinstance(exc, TimeoutError) else type(exc).__name__
+        answer = {"error": why}
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        why = answer.get("error", "not a scheduler's answer") if isinstance(answer, dict) else ""
+        raise AudienceError(
+            f"something takes connections at {address} ([orchestration] dask_address) but it "
+            f"is not a Dask scheduler ({why or 'not a scheduler answer'}); give the scheduler's "
+            "address as `dask scheduler` prints it (tcp://HOST:8786), not its dashboard's"
+        )
+
+
+async def _identity(address: str, timeout_s: float) -> object:
+    """The scheduler's answer to Dask's `identity` request (its type, id, workers)."""
+    from distributed.comm.core import connect
+
+    comm = await connect(address, timeout=timeout_s)  # type: ignore[no-untyped-call]
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
 
 
 @task(

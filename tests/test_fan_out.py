@@ -8,7 +8,10 @@ DuckDB file by the one writer (the flow's process)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -138,6 +141,48 @@ def test_a_scheduler_that_does_not_answer_is_refused_at_once() -> None:
         reachable(f"tcp://127.0.0.1:{port}", timeout_s=2)
 
 
+class _Listener:
+    """A port on loopback that takes connections and then answers as `reply` says: "http"
+    (a web server, as a scheduler's dashboard), "banner" (SSH: it speaks first), "silent"."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                if self.reply == "banner":
+                    conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+                elif self.reply == "http":
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.0 400 Bad request\r\nContent-Length: 0\r\n\r\n")
+                    conn.close()
+                    continue
+                time.sleep(30)  # keeps the connection, says nothing more
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.mark.parametrize("reply", ["http", "banner", "silent"])
+def test_a_port_that_is_not_a_dask_scheduler_is_refused_in_seconds(reply: str) -> None:
+    """It used to leave the run waiting for good (a web server: the dashboard's port), or
+    read a banner as a message of exabytes (MemoryError, exit 1)."""
+    from flows.nightly import reachable
+
+    listener = _Listener(reply)
+    try:
+        with pytest.raises(AudienceError, match=r"is not a Dask scheduler"):
+            reachable(f"tcp://127.0.0.1:{listener.port}", timeout_s=2)
+    finally:
+        listener.close()
+
+
 def test_a_bad_scheduler_address_is_refused_with_exit_2(
     cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -149,6 +194,26 @@ def test_a_bad_scheduler_address_is_refused_with_exit_2(
     assert "is not a Dask scheduler address" in result.err
     assert "\x1b" not in result.err  # the value is shown escaped
     assert not Path("warehouse").exists()  # nothing was made
+
+
+def test_run_refuses_a_scheduler_that_is_not_there_before_anything_starts(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One line and exit 2, no warehouse made and no Prefect API started (it was a 20 s
+    start of Prefect's API, then the same error three times in a traceback)."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    monkeypatch.setenv("AUDIENCE_ORCHESTRATION__TASK_RUNNER", "dask")
+    monkeypatch.setenv("AUDIENCE_ORCHESTRATION__DASK_ADDRESS", f"tcp://127.0.0.1:{port}")
+    result = cli("run")
+    assert result.code == 2, result.err
+    assert result.err.strip().splitlines() == [
+        f"error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port} ([orchestration] "
+        "dask_address): Connection refused; start it (`dask scheduler`) or set "
+        'task_runner = "threads" to collect on this machine'
+    ]
+    assert not Path("warehouse").exists()
 
 
 @pytest.fixture(scope="module")

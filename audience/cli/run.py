@@ -151,6 +151,11 @@ def run_command(
     from pipeline.collect import prefect_defaults, quiet_interrupts
 
     not_future(obj, as_of)
+    orchestration = obj.settings.orchestration
+    if not skip_collect and orchestration.task_runner == "dask" and orchestration.dask_address:
+        from flows.nightly import reachable
+
+        reachable(orchestration.dask_address)  # one line, exit 2, before anything is made
     with obj.open():  # refuses a damaged warehouse (exit 5) before Prefect starts
         pass
     prefect_defaults()
