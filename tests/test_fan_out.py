@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -143,29 +142,38 @@ def test_a_scheduler_that_does_not_answer_is_refused_at_once() -> None:
 
 class _Listener:
     """A port on loopback that takes connections and then answers as `reply` says: "http"
-    (a web server, as a scheduler's dashboard), "banner" (SSH: it speaks first), "silent"."""
+    (a web server, as a scheduler's dashboard), "banner" (SSH: it speaks first), "silent".
+    Every socket it opens is closed by close()."""
 
     def __init__(self, reply: str) -> None:
         self.reply = reply
+        self.stop = threading.Event()
         self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.1)  # so that the loop sees `stop`
         self.port = self.server.getsockname()[1]
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
+        while not self.stop.is_set():
+            try:
                 conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
                 if self.reply == "banner":
                     conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
                 elif self.reply == "http":
                     conn.recv(65536)
                     conn.sendall(b"HTTP/1.0 400 Bad request\r\nContent-Length: 0\r\n\r\n")
-                    conn.close()
                     continue
-                time.sleep(30)  # keeps the connection, says nothing more
+                self.stop.wait(30)  # keeps the connection, says nothing more
 
     def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
         self.server.close()
 
 
