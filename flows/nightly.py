@@ -213,15 +213,15 @@ def reachable(address: str, timeout_s: float = 5.0) -> None:
         return
     try:
         answer = asyncio.run(asyncio.wait_for(_identity(address, timeout_s), timeout_s))
+        scheduler = isinstance(answer, dict) and answer.get("type") == "Scheduler"
+        why = "" if scheduler else "not a scheduler's answer"
     except Exception as exc:  # a timeout, a closed connection, garbage read as a frame size
         why = "no answer in time" if isinstance(exc, TimeoutError) else type(exc).__name__
-        answer = {"error": why}
-    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
-        why = answer.get("error", "not a scheduler's answer") if isinstance(answer, dict) else ""
+    if why:
         raise AudienceError(
             f"something takes connections at {address} ([orchestration] dask_address) but it "
-            f"is not a Dask scheduler ({why or 'not a scheduler answer'}); give the scheduler's "
-            "address as `dask scheduler` prints it (tcp://HOST:8786), not its dashboard's"
+            f"is not a Dask scheduler ({why}); give the scheduler's address as "
+            "`dask scheduler` prints it (tcp://HOST:8786), not its dashboard's"
         )
 
 

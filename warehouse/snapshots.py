@@ -117,10 +117,8 @@ def upsert_snapshots(
         """,
     )
     inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
-    if inserted == frame.height and _empty(con):  # a first import
-        _bulk_insert(con)
-    elif inserted == frame.height:  # all new: no stored row to join or replace
-        con.execute("INSERT INTO snapshots BY NAME SELECT * FROM _incoming")
+    if inserted == frame.height:  # all new: no stored row to join or replace
+        _insert_new(con)
     else:
         _insert_or_replace(con)
     con.execute(
@@ -151,8 +149,23 @@ def _table_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return str(row[0])
 
 
-def _bulk_insert(con: duckdb.DuckDBPyConnection) -> None:
-    """Fill the empty `snapshots` from `_incoming`, its primary key built once at the end.
+def _insert_new(con: duckdb.DuckDBPyConnection) -> None:
+    """Append `_incoming`, whose rows are all new. Into an empty `snapshots` (a first import)
+    the rows go in without the key, built once at the end (_bulk_insert)."""
+    if _empty(con):
+        definition = _table_sql(con, "snapshots")
+        if definition.startswith("CREATE TABLE snapshots(") and definition.endswith(_KEY_SQL):
+            _bulk_insert(con, definition)
+            return
+    con.execute("INSERT INTO snapshots BY NAME SELECT * FROM _incoming")
+
+
+_KEY_SQL = ', PRIMARY KEY(platform, handle, "day"));'  # how DuckDB ends snapshots' definition
+
+
+def _bulk_insert(con: duckdb.DuckDBPyConnection, definition: str) -> None:
+    """Fill the empty `snapshots` (of `definition`) from `_incoming`, its primary key built
+    once at the end.
 
     DuckDB checks a primary key row by row as rows go in: for a first import of ten million
     rows that is most of the import's time, where building the key once over the loaded rows
@@ -161,12 +174,7 @@ def _bulk_insert(con: duckdb.DuckDBPyConnection) -> None:
     `snapshots`' place, all inside the caller's transaction. The result is checked to have
     `snapshots`' definition exactly (columns, defaults, NOT NULL, CHECKs, key).
     """
-    definition = _table_sql(con, "snapshots")
-    key = ', PRIMARY KEY(platform, handle, "day"));'
-    if not definition.startswith("CREATE TABLE snapshots(") or not definition.endswith(key):
-        con.execute("INSERT INTO snapshots BY NAME SELECT * FROM _incoming")  # not the shape known
-        return
-    con.execute(definition.replace("snapshots(", "_snapshots_bulk(", 1)[: -len(key)] + ");")
+    con.execute(definition.replace("snapshots(", "_snapshots_bulk(", 1)[: -len(_KEY_SQL)] + ");")
     for column in _KEY:  # a key's columns are NOT NULL; the definition leaves that to the key
         con.execute(f'ALTER TABLE _snapshots_bulk ALTER COLUMN "{column}" SET NOT NULL')
     con.execute("INSERT INTO _snapshots_bulk BY NAME SELECT * FROM _incoming")
