@@ -108,6 +108,9 @@ class SystemClock:
         await asyncio.sleep(seconds)
 
 
+# a waiter with no reset to wait for looks again this often, whatever it was told: the only
+# other way a waiter learns of a change is a landed request that frees a slot
+_RECHECK_S = 0.5
 _SAME_WINDOW_S = (
     1.0  # resets closer than this are the same window (Reddit's drift with each answer)
 )
@@ -143,6 +146,7 @@ class RateGate:
         self._headerless: bool | None = None if parse is not no_headers else True
         self._in_flight = 0
         self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()  # set (and replaced) when a landed request frees a slot
 
     def _allowed(self) -> bool:
         state = self._state
@@ -170,15 +174,42 @@ class RateGate:
                     self._sent += 1
                     return
                 wait = (state.reset_at - now) if state.reset_at is not None else None
+                changed = self._changed
             if wait is not None and wait > self._max_wait_s:
                 raise RateLimited(
                     f"rate limit spent; it resets in {wait:.0f} s, more than the {self._max_wait_s:.0f} s allowed to wait",
                     final=True,
                 )
-            await self._clock.sleep(wait + 0.01 if wait is not None else 0.005)
+            await self._until(changed, wait + 0.01 if wait is not None else _RECHECK_S)
+
+    async def _until(self, changed: asyncio.Event, seconds: float) -> None:
+        """Wait until a request lands that frees a slot, or `seconds` on the gate's clock,
+        whichever comes first. Waiters do not poll: a thousand accounts held back behind one
+        probe cost nothing until it answers (they polled every 5 ms, and the CPU that took
+        slowed the very answers they were waiting for)."""
+        woken = asyncio.ensure_future(changed.wait())
+        slept = asyncio.ensure_future(self._clock.sleep(seconds))
+        try:
+            await asyncio.wait((woken, slept), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            slept.cancel()
+
+    def _wake(self) -> None:
+        """A request landed: if it freed a slot, every waiter looks again."""
+        if self._allowed():
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     def release(self, headers: httpx.Headers | None) -> None:
         self._in_flight -= 1
+        try:
+            self._learn(headers)
+        finally:
+            self._wake()
+
+    def _learn(self, headers: httpx.Headers | None) -> None:
+        """What a landed answer's headers say about the window."""
         if headers is None:
             return
         parsed = self._parse(headers, self._clock.now())

@@ -111,7 +111,14 @@ async def bluesky_profiles(sim: Simulator, request: Request) -> Answer:
     actors = request.query_params.getlist("actors")
     if len(actors) > 25:
         return invalid("Error: actors must not have more than 25 elements")
-    found = [sim.audiences.follower("bluesky", actor.lower()) for actor in actors]
+    # a simulated account's handle is answered without the index of every follower of every
+    # account, which follower lookups need and which takes minutes to build for a large world
+    found = [
+        None
+        if sim.world.spec("bluesky", actor.lower().removeprefix("@")) is not None
+        else sim.audiences.follower("bluesky", actor.lower())
+        for actor in actors
+    ]
     headers: dict[str, str] = {}
     if any(found):
         refused, headers = sim.audiences.budgets.take("bluesky", request)
@@ -331,7 +338,9 @@ def github_followers(sim: Simulator, request: Request) -> Answer:
 async def github_user_or_follower(sim: Simulator, request: Request) -> Answer:
     """GET /users/{login}: a follower's profile, or a simulated account as before."""
     login = request.path_params["user"].lower()
-    follower = sim.audiences.follower("github", login)
+    # a simulated account is answered without the index of every follower (see getProfiles)
+    account = sim.world.spec("github", login) is not None
+    follower = None if account else sim.audiences.follower("github", login)
     if follower is None:
         return await github_user(sim, request)
     refused, headers = sim.audiences.budgets.take("github", request)

@@ -253,18 +253,18 @@ def compute(
     parts: list[Arrays] = []
     found: list[Arrays] = []
     recent: list[Arrays] = []
-    verdicts = Verdicts(checker)
     counts = np.zeros((3, len(accounts.platforms) * days), dtype=np.int64)
-    for scored in _in_order(work, chunks, threads):
-        counts += scored.counts
-        found.append(scored.candidates)
-        recent.append(scored.recent)
-        verdicts.add(scored.margins)
-        if sink is not None:
-            sink(scored.metrics)
-        else:
-            parts.append(scored.metrics)
-    verdicts.run()
+    with Verdicts(checker) as verdicts:
+        for scored in _in_order(work, chunks, threads):
+            counts += scored.counts
+            found.append(scored.candidates)
+            recent.append(scored.recent)
+            verdicts.add(scored.margins)
+            if sink is not None:
+                sink(scored.metrics)
+            else:
+                parts.append(scored.metrics)
+        verdicts.finish()
     flagged = verdicts.apply(named_frame(concat(found), accounts.names, ["new", *EVIDENCE]))
     events = co_movement_events(_count_frame(counts, accounts, first_day, days), t)
     anomalies = _anomalies(
