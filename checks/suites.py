@@ -8,9 +8,11 @@ crossed every threshold of that rule, so GX's unexpected rows are the flagged da
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -55,8 +57,18 @@ class CheckResult:
         }
 
 
-@cache
+# GX's context is built once per process, by whichever thread asks first; the others wait
+_CONTEXT_LOCK = threading.Lock()
+_warming: threading.Thread | None = None
+
+
 def _context() -> Any:
+    with _CONTEXT_LOCK:
+        return _new_context()
+
+
+@cache
+def _new_context() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -67,10 +79,31 @@ def _context() -> Any:
 
 
 def warm() -> None:
-    """GX imported and its context built ahead of a validation: the nightly run does it while
-    its collection waits on the platforms (5 s of a night's analysis at 10,000 accounts)."""
+    """GX imported and its context built ahead of a validation (5 s of a night's analysis at
+    10,000 accounts when it is not)."""
     _expectations()
     _context()
+
+
+def warm_in_background() -> threading.Thread:
+    """warm() in a thread, while the caller does something else: the nightly run's collection
+    waits on the platforms, an analysis loads its snapshots in DuckDB. A validation that
+    comes first waits for it (the context's lock; Python's import lock for the module). A
+    failure there is left for the validation to meet and report."""
+
+    global _warming
+    with _CONTEXT_LOCK:
+        if _warming is None:  # once a process
+
+            def quietly() -> None:
+                with contextlib.suppress(Exception):
+                    warm()
+
+            _warming = threading.Thread(
+                target=quietly, name="import-great-expectations", daemon=True
+            )
+            _warming.start()
+        return _warming
 
 
 def _expectations() -> Any:
@@ -310,6 +343,10 @@ class GXChecker:
 
     name = "great_expectations"
     validates_snapshots = True
+
+    def prepare(self) -> None:
+        """An analysis will validate: GX imported meanwhile (warm_in_background)."""
+        warm_in_background()
 
     def flag(
         self, margins: dict[str, np.ndarray]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import threading
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -313,20 +312,6 @@ def report(warehouse: str, config: str | None, as_of: date) -> tuple[str, bool]:
     return str(path.resolve()), reused
 
 
-def _warm_checks() -> threading.Thread:
-    """GX imported in the background while the night's collection waits on the platforms;
-    a failure there is left for the analysis to meet and report."""
-    from checks.suites import warm
-
-    def quietly() -> None:
-        with contextlib.suppress(Exception):
-            warm()
-
-    thread = threading.Thread(target=quietly, name="import-great-expectations", daemon=True)
-    thread.start()
-    return thread
-
-
 class _Steps:
     """Seconds per step of the flow, as the flow saw them (task overhead included)."""
 
@@ -355,10 +340,11 @@ def nightly(
     target = str(resolve_path(warehouse, settings.warehouse.path))
     day = as_of or datetime.now(UTC).date()
     steps.lap("settings")
-    warming = None if skip_collect else _warm_checks()
+    if not skip_collect:  # GX imported while the collection waits on the platforms (an
+        from checks.suites import warm_in_background  # analysis that validates first waits)
+
+        warm_in_background()
     collection = None if skip_collect else _collect(target, config, settings, day, steps)
-    if warming is not None:
-        warming.join()  # what is left of it counts in the analysis
     analysis = analyse(target, config, day if not skip_collect else as_of, full)
     steps.lap("analyse")
     if analysis.mode == "unchanged":

@@ -184,6 +184,7 @@ def _analyse(
             seconds={k: round(v, 3) for k, v in clock.seconds.items()},
             unchanged_since=stored.updated_at,
         )
+    checker.prepare()  # GX imported while the snapshots load
     # other thresholds than the stored analysis's: every day judged again by the same ones
     rebuild = full or (stored is not None and stored.detection not in (None, detection))
     state = (stored.analysed_through, stored.watermark) if stored else None
