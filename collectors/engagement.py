@@ -5,8 +5,10 @@ interactions:
 
 - Bluesky: `app.bsky.feed.getAuthorFeed?filter=posts_no_replies`, items with a `reasonRepost`
   dropped; interactions = likes + reposts + replies + quotes (bookmarks are not public-facing).
-- Mastodon: `lookup` then `statuses?exclude_reblogs=true&exclude_replies=true` on the home
-  server (up to 40, its page maximum); interactions = favourites + reblogs + replies.
+- Mastodon: `statuses?exclude_reblogs=true&exclude_replies=true` on the home server (up to 40,
+  its page maximum) of the account's id, which the night's count collection stored (`lookup`
+  first when none is known, or when the known one is answered 404: a moved or recreated
+  account); interactions = favourites + reblogs + replies.
 - YouTube (with the API key only): `channels` (uploads playlist) -> `playlistItems` -> `videos`,
   1 quota unit each, 3 per channel, within `[engagement] youtube_quota_units` a night;
   interactions = likes + comments, the views kept beside them.
@@ -26,14 +28,15 @@ EngagementSample; a failure is its outcome, never an exception. Nothing is writt
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from collectors.base import CollectorError, Malformed, as_count
+from collectors.base import CollectorError, Malformed, NotFound, as_count
 from collectors.bluesky import BlueskyCollector
 from collectors.github import GitHubCollector
 from collectors.mastodon import MastodonCollector
@@ -84,9 +87,16 @@ class _Reader:
     """One platform's engagement reads, through its Requester."""
 
     def __init__(
-        self, platform: str, requester: Requester, settings: Settings, day: date, limit: int
+        self,
+        platform: str,
+        requester: Requester,
+        settings: Settings,
+        day: date,
+        limit: int,
+        known_ids: Mapping[str, str] | None = None,
     ) -> None:
         self.platform = platform
+        self.known_ids = known_ids or {}
         self.requester = requester
         self.settings = settings
         self.day = day
@@ -149,11 +159,22 @@ class _Reader:
     async def mastodon(self, handle: str) -> EngagementSample:
         user, host = handle.split("@", 1)
         root = self.root.replace("{host}", host)
+        known = self.known_ids.get(handle)
+        if known is not None and _MASTODON_ID.fullmatch(known):
+            try:  # the id the count collection stored: one request, not two
+                return await self._mastodon_statuses(handle, root, host, known)
+            except NotFound:
+                pass  # moved or recreated since: its id is looked up again
         account = await self.get(root + "/api/v1/accounts/lookup", {"acct": user}, host)
         if not isinstance(account, dict) or account.get("id") is None:
             raise Malformed("account lookup answer has no id")
+        return await self._mastodon_statuses(handle, root, host, str(account["id"]))
+
+    async def _mastodon_statuses(
+        self, handle: str, root: str, host: str, account: str
+    ) -> EngagementSample:
         statuses = await self.get(
-            f"{root}/api/v1/accounts/{account['id']}/statuses",
+            f"{root}/api/v1/accounts/{account}/statuses",
             {
                 "limit": str(min(self.limit, MASTODON_PAGE)),
                 "exclude_reblogs": "true",
@@ -310,6 +331,9 @@ class _Reader:
         return self.sample(handle, counts[: self.limit], requests=self.requests)
 
 
+_MASTODON_ID = re.compile(r"[0-9]{1,20}")  # a snowflake id: nothing else goes into a path
+
+
 def _skipped(platform: str, handle: str, settings: Settings) -> str | None:
     """Why the account is not asked tonight, or None."""
     if not settings.engagement.allows(platform):
@@ -331,6 +355,7 @@ async def _platform(
     transport: httpx.AsyncBaseTransport | None,
     clock: Clock,
     redact: Redactor,
+    known_ids: Mapping[str, str],
 ) -> list[EngagementSample]:
     cls = READERS[platform]
     options = settings.platform(platform)
@@ -340,8 +365,9 @@ async def _platform(
         concurrency=options.max_concurrency,
         clock=clock,
         transport=transport,
+        pooled=True,
     ) as requester:
-        reader = _Reader(platform, requester, settings, day, settings.engagement.posts)
+        reader = _Reader(platform, requester, settings, day, settings.engagement.posts, known_ids)
         read: Callable[[str], Awaitable[EngagementSample]] = getattr(reader, platform)
 
         async def one(handle: str) -> EngagementSample:
@@ -368,9 +394,12 @@ async def read_engagement_async(
     day: date,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
+    known_ids: Mapping[tuple[str, str], str] | None = None,
 ) -> list[EngagementSample]:
     """One sample per distinct account of a platform with engagement to read (Bluesky,
-    Mastodon, YouTube, GitHub, X); accounts of other platforms are left out."""
+    Mastodon, YouTube, GitHub, X); accounts of other platforms are left out. `known_ids`:
+    the platforms' own ids of accounts, by (platform, canonical handle), as the count
+    collection stored them (a Mastodon account's saves its lookup)."""
     redact = redactor_for(settings)
     by_platform: dict[str, list[str]] = {}
     skipped: list[EngagementSample] = []
@@ -400,6 +429,7 @@ async def read_engagement_async(
                     transport,
                     clock or SystemClock(),
                     redact,
+                    {h: i for (q, h), i in (known_ids or {}).items() if q == p},
                 )
                 for p, hs in sorted(by_platform.items())
             )
@@ -413,6 +443,7 @@ def read_engagement(
     day: date,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
+    known_ids: Mapping[tuple[str, str], str] | None = None,
 ) -> list[EngagementSample]:
     """Synchronous entry point (one event loop per call)."""
-    return asyncio.run(read_engagement_async(accounts, settings, day, transport, clock))
+    return asyncio.run(read_engagement_async(accounts, settings, day, transport, clock, known_ids))

@@ -23,6 +23,7 @@ from core.engagement import EngagementSample
 from core.settings import Settings
 from pipeline.collect import tracked_accounts
 from transforms.engagement import summarise, tier_comparison
+from warehouse.accounts import platform_ids
 from warehouse.db import in_transaction, open_warehouse
 from warehouse.engagement import followers_on, latest_rates, store_engagement
 
@@ -111,7 +112,11 @@ def collect_engagement(
     if not settings.engagement.enabled:
         return summary
     wanted = accounts if accounts is not None else tracked_accounts(warehouse, settings)
-    samples = read_engagement(wanted, settings, day, transport, clock)
+    known: dict[tuple[str, str], str] = {}
+    if warehouse.exists():  # Mastodon's ids: its engagement reads without a lookup each
+        with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
+            known = platform_ids(con, "mastodon")
+    samples = read_engagement(wanted, settings, day, transport, clock, known)
     summary.accounts = len(samples)
     summary.outcomes = dict(Counter(s.outcome for s in samples))
     if not samples:

@@ -235,6 +235,37 @@ def test_a_500_on_the_feed_costs_engagement_rows_not_the_counts(
     assert log == [{"outcome": "ok"}]
 
 
+def test_mastodon_engagement_uses_the_stored_id_and_looks_up_a_stale_or_odd_one(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    """The count collection stored each Mastodon account's id: its engagement is one request
+    (statuses), not two (lookup, then statuses). An id the server no longer knows (404) is
+    looked up again; one that is not a Mastodon id never reaches a URL."""
+    wh, settings, day = tmp_path / "wh.duckdb", _settings(sim), _today(sim)
+    mastodon = [a for a in ACCOUNTS if a[0] == "mastodon"]
+    _counts(wh, settings, day, mastodon)
+
+    def read() -> dict[str, dict[str, Any]]:
+        collect_engagement(wh, settings, day, accounts=mastodon, now=NOW)
+        with open_warehouse(wh, read_only=True) as con:
+            found = rows(con, "SELECT * FROM engagement WHERE platform = 'mastodon'")
+        return {r["handle"]: r for r in found}
+
+    first = read()
+    assert {r["outcome"] for r in first.values()} == {"ok"}
+    assert {r["requests"] for r in first.values()} == {1}
+    stale, odd = MASTODON[0], MASTODON[1]
+    with open_warehouse(wh) as con:
+        con.execute("UPDATE accounts SET platform_id = '999999999' WHERE handle = ?", [stale])
+        con.execute("UPDATE accounts SET platform_id = '1/../../x' WHERE handle = ?", [odd])
+    again = read()
+    assert again[stale]["requests"] == 3  # statuses (404), lookup, statuses
+    assert again[odd]["requests"] == 2  # lookup, statuses
+    for handle in (stale, odd):
+        assert again[handle]["outcome"] == "ok"
+        assert again[handle]["total_interactions"] == first[handle]["total_interactions"]
+
+
 def test_an_unknown_account_and_an_invalid_handle_are_outcomes(
     sim: SimulatorServer, tmp_path: Path
 ) -> None:

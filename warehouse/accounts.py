@@ -39,6 +39,16 @@ def known(con: duckdb.DuckDBPyConnection, platform: str, handle: str) -> bool:
     return bool(row)
 
 
+def platform_ids(con: duckdb.DuckDBPyConnection, platform: str) -> dict[tuple[str, str], str]:
+    """The platform's own ids of its accounts, as the count collection stored them."""
+    rows = con.execute(
+        "SELECT platform, handle, platform_id FROM accounts "
+        "WHERE platform = ? AND platform_id IS NOT NULL",
+        [platform],
+    ).fetchall()
+    return {(str(p), str(h)): str(i) for p, h, i in rows}
+
+
 def tracked(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """The accounts tracked by hand (`audience accounts add`), by platform and handle."""
     rows = con.execute(
