@@ -87,6 +87,35 @@ def test_old_history_arriving_triggers_a_full_rebuild(con: duckdb.DuckDBPyConnec
     assert con.execute("SELECT min(day) FROM daily_metrics").fetchall()[0][0] == D0
 
 
+def test_a_back_dated_change_rewrites_from_its_day_and_agrees_with_a_full_rebuild(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """A figure changed 140 days back (an `import --replace`) is analysed from there on, for
+    every account, not by a rebuild of the whole history; the result is the rebuild's."""
+    n = 700
+    rows = history(n)
+    last = D0 + timedelta(n - 1)
+    upsert_snapshots(con, rows)
+    assert analyse(con, T, last).mode == "full"
+    changed = D0 + timedelta(n - 140)
+    # a2's figures from that day on corrected upwards by 3,000: a jump the analysis had not seen
+    fixed = rows.filter((pl.col("handle") == "a2") & (pl.col("day") >= changed)).with_columns(
+        pl.col("followers") + 3000, pl.lit("import:fix").alias("source")
+    )
+    upsert_snapshots(con, fixed)
+    summary = analyse(con, T, last)
+    assert summary.mode == "incremental"
+    assert summary.days_written < rows.height / 3  # not the whole history again
+    incremental = tables(con)
+    assert incremental[1].filter(
+        (pl.col("handle") == "a2") & (pl.col("day") == changed)
+    ).height  # the back-dated jump is found
+    assert analyse(con, T, last, full=True).mode == "full"
+    rebuilt = tables(con)
+    assert incremental[0].equals(rebuilt[0])
+    assert incremental[1].equals(rebuilt[1])
+
+
 def test_nothing_new_rewrites_only_the_retention_window(con: duckdb.DuckDBPyConnection) -> None:
     upsert_snapshots(con, history())
     last = D0 + timedelta(199)

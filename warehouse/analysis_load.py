@@ -4,8 +4,9 @@ it computes on, as arrays by account id and day.
 A nightly run rewrites each account's metrics after its last figure before the new days (a
 returning account's gap days included) and the anomalies of the last RETENTION_DAYS + 1
 days (retention looks 30 days ahead), loading the longest look-back of history before them.
-Any snapshot written since the last analysis for an older day (an import) triggers a full
-rebuild. Loading registers the temporary table `_accounts` (aid, platform, handle) that the
+A snapshot written since the last analysis for an older day (a back-dated import) moves that
+start back to its day, for every account (platform events count them all), unless that would
+rewrite most of the history: then it is a full rebuild. Loading registers the temporary table `_accounts` (aid, platform, handle) that the
 analysis's writes (warehouse.analysis_store) join on.
 """
 
@@ -139,11 +140,16 @@ def plan_run(
         con, "SELECT min(day) FROM snapshots WHERE written_at > ? AND day <= ?", [watermark, as_of]
     )
     changed = row[0] if row and row[0] is not None else None
-    if changed is not None and changed < analysed_through - timedelta(days=RETENTION_DAYS):
-        return Plan(None)  # history changed further back than a night covers
     first_new = min(d for d in (changed, analysed_through + timedelta(days=1)) if d is not None)
     write_from = first_new - timedelta(days=RETENTION_DAYS + 1)
     write_from = _open_drips_from(con, as_of, write_from)
+    if changed is not None and changed < analysed_through - timedelta(days=RETENTION_DAYS):
+        # history changed further back than a night covers (a back-dated import): everything
+        # from there on is rewritten, unless that is most of the history anyway
+        earliest = fetch_one(con, "SELECT min(day) FROM snapshots WHERE day <= ?", [as_of])
+        first = earliest[0] if earliest and earliest[0] is not None else write_from
+        if (as_of - write_from).days + context_days >= (as_of - first).days / 2:
+            return Plan(None)
     # an account with figures from first_new on is rewritten after its last figure before it
     # (the days of a gap it returns from were never written), with the context that needs;
     # every account is loaded from far enough back for the anomalies from write_from and for

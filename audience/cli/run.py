@@ -140,7 +140,8 @@ def run_command(
     """The nightly job, as the Prefect flow in this process: collect, analyse, alert.
 
     Only what is new is computed (a watermark), nothing when nothing is; after an import of
-    older days the whole history is analysed.
+    older days, everything from the oldest changed day on (the whole history when that is
+    most of it).
     No Prefect server is needed: the run is recorded in the API PREFECT_API_URL names, else in a
     local one kept by an earlier `run --keep-api` or a running `audience serve`, else in a
     temporary one Prefect starts in this process (about 12 s more). Exit status: 0 when
