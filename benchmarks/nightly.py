@@ -75,6 +75,8 @@ class Night:
     steps: dict[str, float] = field(default_factory=dict)
     out: str = ""
     analysis: dict[str, float] = field(default_factory=dict)
+    simulator_cpu: float = 0.0  # the simulator's CPU seconds meanwhile (its answers)
+    requests: int = 0  # the requests the simulator answered meanwhile
 
     @property
     def fixed(self) -> float:
@@ -125,6 +127,18 @@ def child(
     if process.returncode not in (0, 3):  # 3: partly done, still a night's work
         raise SystemExit(f"{' '.join(args[:6])}... failed ({process.returncode}):\n{text}")
     return wall, usage.ru_utime + usage.ru_stime, peak[0], text
+
+
+def cpu_seconds(pid: int) -> float:
+    """A running process's CPU seconds so far (user and system, /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def answered(sim: str) -> int:
+    """The requests the simulator has answered so far, every platform's."""
+    stats = httpx.get(f"{sim}/_sim/stats", timeout=30).json()
+    return sum(int(v) for k, v in stats.items() if k.endswith(":requests"))
 
 
 def history(accounts: int, days: int, first: date) -> pl.DataFrame:
@@ -240,6 +254,11 @@ def describe(night: Night) -> str:
         parts += "; the analysis was unchanged (nothing new)"
     if "report: " in night.out and "(unchanged: " in night.out:
         parts += "; the report was unchanged and kept"
+    if night.requests:
+        parts += (
+            f"\n{'':29s}({night.requests:,} requests answered by the simulator, "
+            f"which used {night.simulator_cpu:.1f} s of CPU meanwhile)"
+        )
     return (
         f"{night.name:28s} wall {night.wall:6.1f} s (CPU {night.cpu:5.1f} s), "
         f"steps {sum(night.steps.values()):6.2f} s, fixed start-up {night.fixed:5.1f} s, "
@@ -305,8 +324,11 @@ def main() -> None:
         )
 
         def night(name: str, *extra: str) -> Night:
+            before, asked = cpu_seconds(simulator.pid), answered(sim)
             wall, cpu, peak, out = child([str(AUDIENCE), "run", *extra], env, folder)
             result = Night(name, wall, cpu, peak, steps_of(api), out)
+            result.simulator_cpu = cpu_seconds(simulator.pid) - before
+            result.requests = answered(sim) - asked
             result.analysis = analysis_stages(folder / "audience.duckdb")
             print(describe(result), flush=True)
             return result

@@ -60,6 +60,8 @@ class CheckResult:
 # GX's context is built once per process, by whichever thread asks first; the others wait
 _CONTEXT_LOCK = threading.Lock()
 _warming: threading.Thread | None = None
+# the growth suite's batches and a first analysis' snapshot checks run on threads of their own
+_RUN_LOCK = threading.Lock()
 
 
 def _context() -> Any:
@@ -121,6 +123,11 @@ def _batch(name: str) -> Any:
 
 
 def _run(name: str, frame: pl.DataFrame, expectations: list[Any], result_format: str) -> Any:
+    with _RUN_LOCK:  # one validation at a time: GX's context is shared and not thread-safe
+        return _run_alone(name, frame, expectations, result_format)
+
+
+def _run_alone(name: str, frame: pl.DataFrame, expectations: list[Any], result_format: str) -> Any:
     import great_expectations as gx
 
     context = _context()

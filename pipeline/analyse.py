@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import threading
 import time
 from collections.abc import Collection
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -47,6 +50,7 @@ from warehouse.analysis_load import (
     anomalies_between,
     latest_snapshot_day,
     load_snapshots,
+    loaded_snapshots,
     new_snapshots,
     plan_run,
     snapshot_watermark,
@@ -197,54 +201,83 @@ def _analyse(
     loaded = load_snapshots(con, as_of, plan)
     watermark = snapshot_watermark(con)
     clock.lap("load")
-    delete_rewritten_metrics(con, full=plan.write_from is None)
-    clock.lap("delete_rewritten_metrics")
-    now = datetime.now(UTC)
-    writer = MetricsWriter(con, now)
-    _, anomalies, checks, recent = compute(
-        _observations(loaded),
-        as_of,
-        t,
-        checker,
-        loaded.after,
-        names=loaded.names,
-        sink=writer.add,
-        detected_at=now,
-        samples=sample_evidence(con),
-        engagement=interaction_evidence(con, as_of),
-    )
-    writer.flush()
-    clock.seconds["write_metrics"] = writer.seconds
-    # what writing did not hide: the scoring threads go on while a chunk is written
-    clock.lap("compute", less=clock.seconds["write_metrics"])
-    del loaded
-    quality = (
-        checker.snapshots(*new_snapshots(con, as_of, state[1] if state else None), as_of)
-        if checker.validates_snapshots
-        else {}
-    )
-    clock.lap("snapshot_checks")
-    if plan.write_from is not None:
-        anomalies = anomalies.filter(pl.col("day") >= plan.write_from)
-    anomalies, new = carry_detected_at(anomalies, stored_anomalies(con, plan.write_from))
-    replace_anomalies(con, anomalies, plan.write_from)
-    _store_account_metrics(con, recent, as_of)
-    write_state(con, as_of, watermark or now, now, inputs_digest=digest, detection=detection)
-    clock.lap("anomalies_and_account_metrics")
-    suspected = int(anomalies.get_column("suspected_purchase").sum()) if anomalies.height else 0
-    return AnalysisSummary(
-        as_of=as_of,
-        mode="full" if plan.write_from is None else "incremental",
-        accounts=len(writer.accounts),
-        days_written=writer.days,
-        anomalies=anomalies.height,
-        new_anomalies=new,
-        suspected_purchases=suspected,
-        checks=ChecksSummary(
-            checker.name, SuiteCheck.of(merge_checks(checks)), SuiteCheck.of(quality)
-        ),
-        seconds={k: round(v, 3) for k, v in clock.seconds.items()},
-    )
+    first = state is None and plan.write_from is None and checker.validates_snapshots
+    early = _checked_meanwhile(checker, loaded, as_of) if first else None
+    try:
+        delete_rewritten_metrics(con, full=plan.write_from is None)
+        clock.lap("delete_rewritten_metrics")
+        now = datetime.now(UTC)
+        writer = MetricsWriter(con, now)
+        _, anomalies, checks, recent = compute(
+            _observations(loaded),
+            as_of,
+            t,
+            checker,
+            loaded.after,
+            names=loaded.names,
+            sink=writer.add,
+            detected_at=now,
+            samples=sample_evidence(con),
+            engagement=interaction_evidence(con, as_of),
+        )
+        writer.flush()
+        clock.seconds["write_metrics"] = writer.seconds
+        # what writing did not hide: the scoring threads go on while a chunk is written
+        clock.lap("compute", less=clock.seconds["write_metrics"])
+        del loaded
+        if early is not None:
+            quality = early.result()
+        elif checker.validates_snapshots:
+            quality = checker.snapshots(
+                *new_snapshots(con, as_of, state[1] if state else None), as_of
+            )
+        else:
+            quality = {}
+        clock.lap("snapshot_checks")
+        if plan.write_from is not None:
+            anomalies = anomalies.filter(pl.col("day") >= plan.write_from)
+        anomalies, new = carry_detected_at(anomalies, stored_anomalies(con, plan.write_from))
+        replace_anomalies(con, anomalies, plan.write_from)
+        _store_account_metrics(con, recent, as_of)
+        write_state(con, as_of, watermark or now, now, inputs_digest=digest, detection=detection)
+        clock.lap("anomalies_and_account_metrics")
+        suspected = int(anomalies.get_column("suspected_purchase").sum()) if anomalies.height else 0
+        return AnalysisSummary(
+            as_of=as_of,
+            mode="full" if plan.write_from is None else "incremental",
+            accounts=len(writer.accounts),
+            days_written=writer.days,
+            anomalies=anomalies.height,
+            new_anomalies=new,
+            suspected_purchases=suspected,
+            checks=ChecksSummary(
+                checker.name, SuiteCheck.of(merge_checks(checks)), SuiteCheck.of(quality)
+            ),
+            seconds={k: round(v, 3) for k, v in clock.seconds.items()},
+        )
+    finally:
+        if early is not None:
+            early.cancel()
+
+
+def _checked_meanwhile(checker: Checker, loaded: Loaded, as_of: date) -> Future[dict[str, Any]]:
+    """A first analysis checks every snapshot: those just loaded (loaded_snapshots), on a
+    thread of its own while the scoring and the writes go on (6 s of GX at 10 million
+    snapshots, which followed the writes). The thread is a daemon: an interrupted analysis
+    does not wait for it."""
+    rows, accounts = loaded_snapshots(loaded)
+    checked: Future[dict[str, Any]] = Future()
+
+    def check() -> None:
+        if not checked.set_running_or_notify_cancel():
+            return
+        try:
+            checked.set_result(checker.snapshots(rows, accounts, as_of))
+        except BaseException as exc:  # handed to whoever waits for the result
+            checked.set_exception(exc)
+
+    threading.Thread(target=check, name="snapshot-checks", daemon=True).start()
+    return checked
 
 
 def _store_account_metrics(

@@ -6,8 +6,11 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from checks.suites import GXChecker
 from core.detection import DetectionSettings
+from core.records import SuiteCheck
 from pipeline.analyse import analyse
+from warehouse.analysis_load import Plan, load_snapshots, loaded_snapshots, new_snapshots
 from warehouse.snapshots import upsert_snapshots
 
 T = DetectionSettings()
@@ -107,13 +110,44 @@ def test_a_back_dated_change_rewrites_from_its_day_and_agrees_with_a_full_rebuil
     assert summary.mode == "incremental"
     assert summary.days_written < rows.height / 3  # not the whole history again
     incremental = tables(con)
-    assert incremental[1].filter(
-        (pl.col("handle") == "a2") & (pl.col("day") == changed)
-    ).height  # the back-dated jump is found
+    assert (
+        incremental[1].filter((pl.col("handle") == "a2") & (pl.col("day") == changed)).height
+    )  # the back-dated jump is found
     assert analyse(con, T, last, full=True).mode == "full"
     rebuilt = tables(con)
     assert incremental[0].equals(rebuilt[0])
     assert incremental[1].equals(rebuilt[1])
+
+
+def test_a_first_analysis_checks_the_snapshots_it_loaded_as_the_warehouse_holds_them(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """A first analysis validates every snapshot from the arrays it loaded (on a thread of its
+    own, beside the scoring): the same rows, accounts and verdict of the suite as read from
+    the warehouse, unknown figures included, and a stale night said the same way."""
+    rows = history().with_columns(
+        pl.when(pl.col("day").dt.day() % 3 == 0)
+        .then(None)
+        .otherwise(pl.col("followers") // 9)
+        .alias("following")
+    )
+    upsert_snapshots(con, rows)
+    last = D0 + timedelta(209)  # ten days after the newest figure: not fresh
+    loaded = load_snapshots(con, last, Plan(None))
+    arrays = loaded_snapshots(loaded)
+    stored = new_snapshots(con, last, None)
+    assert arrays[1].equals(stored[1])
+    figures = ("followers", "following", "posts")
+    as_floats = stored[0].with_columns(
+        pl.col(f).cast(pl.Float64).fill_null(np.nan) for f in figures
+    )
+    assert arrays[0].equals(as_floats)
+    checker = GXChecker()
+    verdict = checker.snapshots(*arrays, last)
+    assert verdict == checker.snapshots(*stored, last)
+    assert verdict["success"] is False
+    assert [f["expectation"] for f in verdict["failed"]] == ["expect_column_max_to_be_between"]
+    assert analyse(con, T, last, checker=checker).checks.snapshots == SuiteCheck.of(verdict)
 
 
 def test_nothing_new_rewrites_only_the_retention_window(con: duckdb.DuckDBPyConnection) -> None:

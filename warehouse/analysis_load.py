@@ -277,6 +277,23 @@ def _windows(
     return rows, after
 
 
+def loaded_snapshots(loaded: Loaded) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """new_snapshots with no `since` (every snapshot up to the day: a first analysis), from a
+    full load's arrays instead of the warehouse: the same rows and accounts, the figures as
+    the arrays hold them (NaN where unknown, which the checks read as missing)."""
+    aid = loaded.aid
+    last = np.flatnonzero(np.r_[aid[1:] != aid[:-1], True]) if len(aid) else np.zeros(0, int)
+    day = pl.Series("day", loaded.day).cast(pl.Date)
+    rows = pl.DataFrame({"account": loaded.aid, "day": day} | loaded.values)
+    newest = pl.DataFrame({"aid": loaded.aid[last], "day": day.gather(last)})
+    accounts = (
+        loaded.names.join(newest, on="aid")
+        .select(pl.col("aid").alias("account"), "platform", "handle", "day")
+        .sort("account")
+    )
+    return rows, accounts
+
+
 def new_snapshots(
     con: duckdb.DuckDBPyConnection, as_of: date, since: datetime | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
