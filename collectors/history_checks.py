@@ -229,13 +229,19 @@ def _count_checks(column: str, required: bool) -> list[Check]:
     checks += [
         Check(
             column,
-            value.str.contains(r"^-[0-9]+$"),
+            value.str.contains(r"^-0*[1-9][0-9]*$"),
             pl.lit("negative count ") + shown,
+            suspect,
+        ),
+        Check(  # '-0', '+5': whole numbers, but a count is written without a sign
+            column,
+            value.str.contains(r"^(-0+|\+[0-9]+)$"),
+            pl.lit("a count is written without a sign: ") + shown,
             suspect,
         ),
         Check(
             column,
-            value.is_not_null() & ~value.str.contains(r"^-?[0-9]+$"),
+            value.is_not_null() & ~value.str.contains(r"^[-+]?[0-9]+$"),
             pl.lit("not a whole number: ") + shown,
             suspect,
         ),

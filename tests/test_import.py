@@ -154,6 +154,21 @@ def test_blank_in_one_row_and_a_value_in_its_twin_is_not_a_conflict(
             id="negative",
         ),
         pytest.param(
+            HEADER + "github,octocat,2024-01-01,-0,,\n",
+            "bad.csv:2: followers: a count is written without a sign: '-0'",
+            id="minus-zero",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-01-01,+5,,\n",
+            "bad.csv:2: followers: a count is written without a sign: '+5'",
+            id="plus-sign",
+        ),
+        pytest.param(
+            HEADER + "github,octocat,2024-01-01,-007,,\n",
+            "bad.csv:2: followers: negative count '-007'",
+            id="negative-padded",
+        ),
+        pytest.param(
             HEADER + "github,octocat,2024-01-01,5.5,,\n",
             "bad.csv:2: followers: not a whole number: '5.5'",
             id="fraction",
