@@ -63,10 +63,13 @@ def ours(path: Path) -> bool:
     return head.startswith(b"<!doctype html") and MARK.encode() in tail
 
 
-def write_page(path: Path, text: str, *, written_before: bool = False) -> Path:
+def write_page(
+    path: Path, text: str, *, written_before: bool = False, mode: int | None = None
+) -> Path:
     """Write atomically (a reader never sees half of it), and never over a file this tool did
     not write: a settings file or a note given by mistake is refused (exit 2), not replaced.
-    `written_before`: the caller knows it wrote this path (the report's digest beside it)."""
+    `written_before`: the caller knows it wrote this path (the report's digest beside it).
+    `mode`: the file's mode (default: the page's own when it exists, else a plain file's)."""
     if path.exists() and (not path.is_file() or not (written_before or ours(path))):
         raise AudienceError(
             f"{shown(str(path))} exists and is not a page this tool wrote: not replaced "
@@ -78,7 +81,9 @@ def write_page(path: Path, text: str, *, written_before: bool = False) -> Path:
     ) as temporary:
         temporary.write(text)
     # the mode a plain write would give (the temporary file is private: 0600), or the page's own
-    os.chmod(temporary.name, stat.S_IMODE(path.stat().st_mode) if path.exists() else _plain_mode())
+    if mode is None:
+        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _plain_mode()
+    os.chmod(temporary.name, mode)
     Path(temporary.name).replace(path)
     return path
 

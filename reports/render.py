@@ -11,6 +11,7 @@ writing are shared with the audit page (`reports/pages.py`, `reports/charts.py`,
 from __future__ import annotations
 
 import hashlib
+import stat
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from pathlib import Path
@@ -249,7 +250,11 @@ def write_report_if_changed(
         pass
     text = inputs.render()
     write_page(path, text, written_before=stamp.is_file())
-    stamp.write_text(
-        f"{wanted} {hashlib.sha256(text.encode('utf-8')).hexdigest()}\n", encoding="utf-8"
+    # atomically too, and as private as the page (an operator's chmod of the page holds)
+    write_page(
+        stamp,
+        f"{wanted} {hashlib.sha256(text.encode('utf-8')).hexdigest()}\n",
+        written_before=True,
+        mode=stat.S_IMODE(path.stat().st_mode),
     )
     return path, False

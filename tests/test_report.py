@@ -125,6 +125,10 @@ def test_a_page_gets_the_mode_of_a_plain_file_and_keeps_one_given_it(
         path.chmod(0o640)  # an operator's choice survives the next night's page
         write_report(con, dt.date(2024, 12, 30), path)
         assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        path.chmod(0o600)  # and the digest beside it is as private as the page
+        assert not write_report_if_changed(con, dt.date(2024, 12, 29), path)[1]
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(digest_path(path).stat().st_mode) == 0o600
 
 
 def test_the_reports_digest_ignores_the_order_rows_are_read_in(analysed: Path) -> None:
