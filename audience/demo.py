@@ -157,7 +157,10 @@ def _toml(value: str | list[str]) -> str:
 def demo_config(files: DemoFiles, server: SimulatorServer, world: World) -> str:
     """Settings that track the world's accounts on the simulator and alert to an outbox."""
     lines = [
-        "# written by `audience demo`: the platforms are the local simulator",
+        "# written by `audience demo`: the platforms are the local simulator, which listened",
+        f"# at {server.url} for the demo's own night only and stopped with it: a `run` with",
+        "# these settings finds no platform there (start `python -m simulator` and point the",
+        "# base_url lines at it, or write settings for the real platforms: README, Settings)",
         "[warehouse]",
         f"path = {_toml(str(files.warehouse))}",
         "",
