@@ -57,15 +57,19 @@ class CheckResult:
         }
 
 
-# GX's context is built once per process, by whichever thread asks first; the others wait
-_CONTEXT_LOCK = threading.Lock()
+# GX is imported and its context built once per process, by whichever thread asks first,
+# under this lock: the others wait for all of it. Python's import locks alone are not enough:
+# one thread importing great_expectations while another asks for great_expectations.expectations
+# can each hold a module the other needs, and Python then fails one of the imports.
+_IMPORT_LOCK = threading.RLock()
 _warming: threading.Thread | None = None
+_WARMING_LOCK = threading.Lock()
 # the growth suite's batches and a first analysis' snapshot checks run on threads of their own
 _RUN_LOCK = threading.Lock()
 
 
 def _context() -> Any:
-    with _CONTEXT_LOCK:
+    with _IMPORT_LOCK:
         return _new_context()
 
 
@@ -83,18 +87,19 @@ def _new_context() -> Any:
 def warm() -> None:
     """GX imported and its context built ahead of a validation (5 s of a night's analysis at
     10,000 accounts when it is not)."""
-    _expectations()
-    _context()
+    with _IMPORT_LOCK:
+        _expectations()
+        _context()
 
 
 def warm_in_background() -> threading.Thread:
     """warm() in a thread, while the caller does something else: the nightly run's collection
     waits on the platforms, an analysis loads its snapshots in DuckDB. A validation that
-    comes first waits for it (the context's lock; Python's import lock for the module). A
-    failure there is left for the validation to meet and report."""
+    comes first waits for it (_IMPORT_LOCK). A failure there is left for the validation to
+    meet and report."""
 
     global _warming
-    with _CONTEXT_LOCK:
+    with _WARMING_LOCK:
         if _warming is None:  # once a process
 
             def quietly() -> None:
@@ -112,7 +117,8 @@ def _expectations() -> Any:
     """The expectations module, imported late (GX is slow to import) and typed loosely."""
     import importlib
 
-    return importlib.import_module("great_expectations.expectations")
+    with _IMPORT_LOCK:
+        return importlib.import_module("great_expectations.expectations")
 
 
 @cache
@@ -128,9 +134,9 @@ def _run(name: str, frame: pl.DataFrame, expectations: list[Any], result_format:
 
 
 def _run_alone(name: str, frame: pl.DataFrame, expectations: list[Any], result_format: str) -> Any:
+    context = _context()  # GX imported by then (by this thread or another)
     import great_expectations as gx
 
-    context = _context()
     suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=name, data=_batch(name), suite=suite)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -150,3 +153,42 @@ def test_snapshot_suite_in_batches_of_whole_accounts() -> None:
     assert [f["expectation"] for f in stale.failed if f["kwargs"].get("column") == "day"] == [
         "expect_column_max_to_be_between"
     ]
+
+
+def test_gx_imported_in_the_background_while_other_threads_validate_at_once() -> None:
+    """An analysis imports GX on a thread while it loads, and its checks may ask for GX on
+    two other threads before that import is over (the growth suite's batches, a first
+    analysis' snapshot checks): every one of them validates, none meets a half-imported GX.
+    A fresh interpreter, so that GX is not imported yet."""
+    code = textwrap.dedent(
+        """
+        import threading
+        import numpy as np
+        from checks.suites import validate_margins, warm_in_background
+        from transforms.signals import RULES
+
+        warm_in_background()
+        flagged, errors = [], []
+
+        def validate():
+            try:
+                flags, _ = validate_margins(
+                    {f"{r}_margin": np.array([0.5, 2.0, np.nan]) for r in RULES}
+                )
+                flagged.append([bool(f) for f in flags[RULES[0]]])
+            except BaseException as exc:
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=validate) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(errors or flagged)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == str([[False, True, False]] * 3)
