@@ -188,7 +188,6 @@ def _analyse(
             seconds={k: round(v, 3) for k, v in clock.seconds.items()},
             unchanged_since=stored.updated_at,
         )
-    checker.prepare()  # GX imported while the snapshots load
     # other thresholds than the stored analysis's: every day judged again by the same ones
     rebuild = full or (stored is not None and stored.detection not in (None, detection))
     state = (stored.analysed_through, stored.watermark) if stored else None
@@ -198,6 +197,8 @@ def _analyse(
         # a sample of an anomaly older than a night rewrites (`audit --sample`, a queued one):
         # judged again with it, by a rebuild (once: the next nights are incremental again)
         plan = Plan(None)
+    if plan.write_from is None or plan.accounts.get_column("new").any():
+        checker.prepare()  # days to validate: GX imported while the snapshots load
     loaded = load_snapshots(con, as_of, plan)
     watermark = snapshot_watermark(con)
     clock.lap("load")
