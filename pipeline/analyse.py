@@ -202,8 +202,9 @@ def _analyse(
     loaded = load_snapshots(con, as_of, plan)
     watermark = snapshot_watermark(con)
     clock.lap("load")
-    first = state is None and plan.write_from is None and checker.validates_snapshots
-    early = _checked_meanwhile(checker, loaded, as_of) if first else None
+    # every snapshot checked again: by a first analysis, and by --full (recompute everything)
+    every = (state is None or full) and plan.write_from is None and checker.validates_snapshots
+    early = _checked_meanwhile(checker, loaded, as_of) if every else None
     try:
         delete_rewritten_metrics(con, full=plan.write_from is None)
         clock.lap("delete_rewritten_metrics")
@@ -262,10 +263,10 @@ def _analyse(
 
 
 def _checked_meanwhile(checker: Checker, loaded: Loaded, as_of: date) -> Future[dict[str, Any]]:
-    """A first analysis checks every snapshot: those just loaded (loaded_snapshots), on a
-    thread of its own while the scoring and the writes go on (6 s of GX at 10 million
-    snapshots, which followed the writes). The thread is a daemon: an interrupted analysis
-    does not wait for it."""
+    """A first analysis (or --full) checks every snapshot: those just loaded
+    (loaded_snapshots), on a thread of its own while the scoring and the writes go on (6 s of
+    GX at 10 million snapshots, which followed the writes). The thread is a daemon: an
+    interrupted analysis does not wait for it."""
     rows, accounts = loaded_snapshots(loaded)
     checked: Future[dict[str, Any]] = Future()
 

@@ -148,7 +148,7 @@ def plan_run(
         # from there on is rewritten, unless that is most of the history anyway
         earliest = fetch_one(con, "SELECT min(day) FROM snapshots WHERE day <= ?", [as_of])
         first = earliest[0] if earliest and earliest[0] is not None else write_from
-        if (as_of - write_from).days + context_days >= (as_of - first).days / 2:
+        if (as_of - write_from).days >= (as_of - first).days / 2:
             return Plan(None)
     # an account with figures from first_new on is rewritten after its last figure before it
     # (the days of a gap it returns from were never written), with the context that needs;

@@ -74,9 +74,9 @@ class MetricsWriter:
             metrics if rows == len(keep) else {n: values[keep] for n, values in metrics.items()}
         )
         self.pending_rows += rows
+        self.seconds += time.perf_counter() - started  # flush() counts its own
         if self.pending_rows >= WRITE_BATCH_ROWS:
             self.flush()
-        self.seconds += time.perf_counter() - started
 
     def flush(self) -> None:
         started = time.perf_counter()

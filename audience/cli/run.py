@@ -123,9 +123,16 @@ def describe_run(obj: Context, summary: NightlySummary, alerts_to: str) -> int:
     help="The day to collect and analyse (YYYY-MM-DD; not after today).",
 )
 @click.option(
-    "--skip-collect", is_flag=True, help="Do not fetch today's counts; analyse what is stored."
+    "--skip-collect",
+    is_flag=True,
+    help="Do not fetch today's counts; analyse what is stored (follower samples of new jumps "
+    "are still asked of the platforms while [samples] enabled is true).",
 )
-@click.option("--full", is_flag=True, help="Recompute every day instead of only what is new.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Recompute every day instead of only what is new, and check every snapshot again.",
+)
 @click.option(
     "--keep-api",
     is_flag=True,
