@@ -235,9 +235,21 @@ class RateGate:
         self._state = RateState(parsed.remaining, parsed.reset_at, limit)
 
     def spent(self, wait_s: float | None) -> None:
-        """A 429 arrived: nothing left until the reset (or Retry-After)."""
+        """A 429 arrived: nothing left until the reset (or Retry-After), 1 s when neither is
+        known. The refusals of requests that were already in flight when the window closed
+        do not move its end.
+
+        A platform that sends no rate-limit headers (YouTube's `rateLimitExceeded`, the Graph
+        API's codes 4 and 17) is then asked again by one request, as at the start, and by all
+        once it answers: not by every waiting request each second (930 refused for 151
+        answered in one limited night of YouTube against the simulator)."""
         now = self._clock.now()
-        reset = now + wait_s if wait_s is not None else self._state.reset_at
+        state = self._state
+        if self._headerless:
+            self._headerless = None  # after the wait: one request probes
+        if wait_s is None and state.remaining == 0 and (state.reset_at or 0.0) > now:
+            return  # one more refusal of the same window, from a request sent before it
+        reset = now + wait_s if wait_s is not None else state.reset_at
         self._state = RateState(
-            0, reset if reset is not None and reset > now else now + 1.0, self._state.limit
+            0, reset if reset is not None and reset > now else now + 1.0, state.limit
         )

@@ -807,3 +807,62 @@ async def _probe_fails() -> None:
     gate.release(None)
     await asyncio.wait_for(second, timeout=30)
     assert clock.sleeps == 1  # the one wait, cut short by the release
+
+
+def test_refusals_with_no_reset_said_are_probed_one_request_a_second() -> None:
+    """A platform that refuses without saying when to come back (YouTube's
+    rateLimitExceeded, the Graph API's codes 4 and 17: no headers) is asked again by one
+    request a second while it keeps refusing, not by every waiting request each second; the
+    refusals of the requests in flight when it closed do not move its end; an answer opens
+    it to all again."""
+    asyncio.run(_refused_without_reset())
+
+
+class _ManualClock:
+    """Time moves only when the test moves it; a wait is a turn of the event loop."""
+
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+
+
+async def _turns() -> None:
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
+async def _refused_without_reset() -> None:
+    from collectors.rate_gate import no_headers
+
+    clock = _ManualClock()
+    gate = RateGate(no_headers, 900, clock)
+    answer = httpx.Headers({"content-type": "application/json"})  # no rate-limit headers
+    for _ in range(3):  # no headers: nothing holds requests back
+        await gate.acquire()
+    for _ in range(3):  # all three in flight refused: one refusal, of one closed window
+        gate.release(answer)
+        gate.spent(None)
+    waiting = [asyncio.ensure_future(gate.acquire()) for _ in range(5)]
+    for _ in range(4):
+        clock.t += 1.0 - 0.01
+        await _turns()
+        assert not any(w.done() for w in waiting)  # not yet
+        clock.t += 0.02
+        await _turns()
+        probes = [w for w in waiting if w.done()]
+        assert len(probes) == 1  # one request asks, the others still wait
+        waiting.remove(probes[0])
+        gate.release(answer)  # refused again
+        gate.spent(None)
+    clock.t += 1.01
+    await _turns()
+    [probe] = [w for w in waiting if w.done()]
+    waiting.remove(probe)
+    gate.release(answer)  # answered this time
+    await _turns()
+    assert all(w.done() for w in waiting)  # open to all again, with no wait
