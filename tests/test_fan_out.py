@@ -29,6 +29,7 @@ from pipeline.collect import by_platform, merged, sharded, store
 from simulator.server import Simulator, SimulatorServer
 from simulator.worlds import MASTODON_SERVERS, PLATFORMS, spread
 from tests.support.cli import Result
+from tests.support.clock import FakeClock
 
 # 20,000 accounts, as issue #17 asks, on the six platforms whose profiles the simulator
 # answers at once (its Bluesky and GitHub profiles build follow logs on first ask, 0.07-0.23 s
@@ -81,17 +82,6 @@ def test_a_failed_shard_costs_its_accounts_an_outcome_with_the_reason_not_the_ru
     assert {r.reason for r in lost} == {"its shard (shard-2-of-2) failed: OSError: worker lost"}
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.t = 1_000.0
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += seconds
-
-
 def test_gates_sharing_a_budget_send_at_most_their_part_of_each_window() -> None:
     """Two gates with share=2 before one platform that allows 10 a window: whatever order
     their requests come in, the platform never sees more than 10 in a window."""
@@ -99,7 +89,7 @@ def test_gates_sharing_a_budget_send_at_most_their_part_of_each_window() -> None
 
 
 async def _two_gates_then_one() -> None:
-    clock = _Clock()
+    clock = FakeClock()
     gates = [RateGate(epoch_reset("ratelimit"), 60, clock, share=2) for _ in range(2)]
     used: Counter[float] = Counter()
 
