@@ -39,6 +39,7 @@ from transforms.compute import compute
 from transforms.judging import Checker, MarginChecker
 from transforms.series import Observations
 from warehouse.db import open_warehouse
+from warehouse.query import registered
 
 START = date(2022, 1, 1)
 DAYS = 1096
@@ -72,8 +73,7 @@ def history(accounts: int, days: int = DAYS, seed: int = 0) -> pl.DataFrame:
 
 def build(path: Path, accounts: int, days: int = DAYS) -> int:
     frame = history(accounts, days)
-    with open_warehouse(path) as con:
-        con.register("h", frame)
+    with open_warehouse(path) as con, registered(con, "h", frame):
         con.execute(
             "INSERT INTO snapshots (platform, handle, day, followers, following, posts, observed_at, source) "
             "SELECT platform, handle, day, followers, following, posts, day::TIMESTAMPTZ, 'import:bench' FROM h"
@@ -81,7 +81,6 @@ def build(path: Path, accounts: int, days: int = DAYS) -> int:
         con.execute(
             "INSERT INTO accounts (platform, handle) SELECT DISTINCT platform, handle FROM h"
         )
-        con.unregister("h")
     return frame.height
 
 

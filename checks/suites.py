@@ -129,21 +129,19 @@ def _batch(name: str) -> Any:
 
 
 def _run(name: str, frame: pl.DataFrame, expectations: list[Any], result_format: str) -> Any:
-    with _RUN_LOCK:  # one validation at a time: GX's context is shared and not thread-safe
-        return _run_alone(name, frame, expectations, result_format)
-
-
-def _run_alone(name: str, frame: pl.DataFrame, expectations: list[Any], result_format: str) -> Any:
     context = _context()  # GX imported by then (by this thread or another)
     import great_expectations as gx
 
-    suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=name, data=_batch(name), suite=suite)
-    )
-    return definition.run(
-        batch_parameters={"dataframe": frame.to_pandas()}, result_format=result_format
-    )
+    with _RUN_LOCK:  # one validation at a time: GX's context is shared and not thread-safe
+        suite = context.suites.add_or_update(
+            gx.ExpectationSuite(name=name, expectations=expectations)
+        )
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=_batch(name), suite=suite)
+        )
+        return definition.run(
+            batch_parameters={"dataframe": frame.to_pandas()}, result_format=result_format
+        )
 
 
 def _failures(result: Any, names: dict[int, str] | None = None) -> list[Failure]:

@@ -340,8 +340,10 @@ def nightly(
     target = str(resolve_path(warehouse, settings.warehouse.path))
     day = as_of or datetime.now(UTC).date()
     steps.lap("settings")
-    if not skip_collect:  # GX imported while the collection waits on the platforms (an
-        from checks.suites import warm_in_background  # analysis that validates first waits)
+    if not skip_collect:
+        # GX imported while the collection waits on the platforms (an analysis that
+        # validates before it is done waits for it)
+        from checks.suites import warm_in_background
 
         warm_in_background()
     collection = None if skip_collect else _collect(target, config, settings, day, steps)

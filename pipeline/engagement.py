@@ -114,7 +114,10 @@ def collect_engagement(
     wanted = accounts if accounts is not None else tracked_accounts(warehouse, settings)
     known: dict[tuple[str, str], str] = {}
     if warehouse.exists():  # Mastodon's ids: its engagement reads without a lookup each
-        with open_warehouse(warehouse, timeout_s=settings.warehouse.lock_timeout_s) as con:
+        # (as a reader: a writer's open checks the whole file, which tracked_accounts did)
+        with open_warehouse(
+            warehouse, read_only=True, timeout_s=settings.warehouse.lock_timeout_s
+        ) as con:
             known = platform_ids(con, "mastodon")
     samples = read_engagement(wanted, settings, day, transport, clock, known)
     summary.accounts = len(samples)

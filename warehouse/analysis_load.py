@@ -6,8 +6,9 @@ returning account's gap days included) and the anomalies of the last RETENTION_D
 days (retention looks 30 days ahead), loading the longest look-back of history before them.
 A snapshot written since the last analysis for an older day (a back-dated import) moves that
 start back to its day, for every account (platform events count them all), unless that would
-rewrite most of the history: then it is a full rebuild. Loading registers the temporary table `_accounts` (aid, platform, handle) that the
-analysis's writes (warehouse.analysis_store) join on.
+rewrite half the history or more: then it is a full rebuild. Loading registers the temporary
+table `_accounts` (aid, platform, handle) that the analysis's writes
+(warehouse.analysis_store) join on.
 """
 
 from __future__ import annotations
@@ -250,15 +251,14 @@ def _windows(
     con: duckdb.DuckDBPyConnection, as_of: date, plan: Plan, values: str
 ) -> tuple[str, np.ndarray]:
     """The query of the plan's windows, and each account's last day kept."""
-    con.register("_plan", plan.accounts)
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _windows AS
-        SELECT a.aid, p.load_from, p.after, p.new
-        FROM _accounts a JOIN _plan p USING (platform, handle)
-        """
-    )
-    con.unregister("_plan")
+    with registered(con, "_plan", plan.accounts):
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _windows AS
+            SELECT a.aid, p.load_from, p.after, p.new
+            FROM _accounts a JOIN _plan p USING (platform, handle)
+            """
+        )
     # plus each account's last figure before its window, so gaps interpolate as in a full run
     rows = f"""
         SELECT aid, day, {values} FROM snapshots JOIN _accounts USING (platform, handle)
