@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -544,8 +544,15 @@ def test_run_exits_3_when_an_account_is_not_found(
     before = analysed()
     assert before[0][0] > 0
     again = cli("run", "--skip-collect", "--as-of", "1900-01-01")
-    assert again.code == 0, again.err
-    assert f"through {SAMPLE_AS_OF}" in again.out
+    assert again.code == 2, again.err
+    assert again.err.count("\n") == 1
+    assert f"'1900-01-01' is before the newest figures stored ({SAMPLE_AS_OF})" in again.err
+    # collecting a past day that has figures would store today's counts over them
+    earlier = SAMPLE_AS_OF - timedelta(days=1)
+    for day in (earlier, SAMPLE_AS_OF):
+        refused = cli("run", "--as-of", str(day))
+        assert refused.code == 2, refused.err
+        assert f"'{day}' is a past day the warehouse already has figures for" in refused.err
     assert analysed() == before
 
 

@@ -259,18 +259,18 @@ def test_audience_run_collects_stores_and_analyses(
     monkeypatch.setenv("AUDIENCE_PLATFORMS__X__MAX_RETRIES", "1")
     assert (
         main(
-            ["--config", str(config), "--warehouse", str(warehouse), "run", "--as-of", "2024-12-30"]
+            ["--config", str(config), "--warehouse", str(warehouse), "run", "--as-of", "2025-01-01"]
         )
         == 3
     )
     with duckdb.connect(str(warehouse), read_only=True) as con:
         [(outcome, reason)] = con.execute(
-            "SELECT outcome, reason FROM collection_log WHERE platform = 'x' AND day = '2024-12-30'"
+            "SELECT outcome, reason FROM collection_log WHERE platform = 'x' AND day = '2025-01-01'"
         ).fetchall()
         assert outcome == "unavailable"
         assert re.fullmatch(r"HTTP 50[023] from the platform \(gave up after 2 attempts\)", reason)
         assert con.execute(
-            "SELECT count(*) FROM snapshots WHERE day = '2024-12-30'"
+            "SELECT count(*) FROM snapshots WHERE day = '2025-01-01'"
         ).fetchall() == [(4,)]
 
 

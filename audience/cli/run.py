@@ -29,6 +29,7 @@ from core.records import (
 from warehouse.example_queries import FAILED_COLLECTIONS
 
 if TYPE_CHECKING:
+    import duckdb
     import subprocess
 
 
@@ -115,6 +116,37 @@ def describe_run(obj: Context, summary: NightlySummary, alerts_to: str) -> int:
     return failed
 
 
+def _refuse_earlier_day(
+    con: duckdb.DuckDBPyConnection, as_of: date | None, today: date, *, collecting: bool
+) -> None:
+    """`run --as-of` a day the stored figures have passed: refused before anything is made.
+
+    A run stores the counts the platforms give now under its day and analyses through the
+    newest day stored. Collected for an earlier day, today's counts would replace that day's
+    figures; analysed for one, the run would answer as of a later day than was asked."""
+    from warehouse.analysis_load import latest_snapshot_day
+
+    newest = latest_snapshot_day(con) if as_of is not None else None
+    if as_of is None or newest is None:
+        return
+    earlier = as_of < newest
+    if collecting and (earlier or (as_of == newest and as_of < today)):
+        raise AudienceError(
+            f"--as-of {as_of.isoformat()!r} is a past day the warehouse already has figures for "
+            f"(the newest are of {newest}): the platforms give only today's counts, and stored "
+            "under that day they would replace what is there. Run without --as-of for "
+            "tonight's figures; for the figures as they stood then, `audience report --as-of "
+            f"{as_of}` or `audience audit PLATFORM:HANDLE --as-of {as_of}`"
+        )
+    if earlier:
+        raise AudienceError(
+            f"--as-of {as_of.isoformat()!r} is before the newest figures stored ({newest}): a "
+            "run analyses through the newest day, so it would answer as of that day, not the "
+            f"one asked; for the figures as they stood then, `audience report --as-of {as_of}` "
+            f"or `audience audit PLATFORM:HANDLE --as-of {as_of}`"
+        )
+
+
 @click.command("run")
 @click.option(
     "--as-of",
@@ -164,8 +196,8 @@ def run_command(
         from flows.nightly import reachable
 
         reachable(orchestration.dask_address)  # one line, exit 2, before anything is made
-    with obj.open():  # refuses a damaged warehouse (exit 5) before Prefect starts
-        pass
+    with obj.open() as con:  # refuses a damaged warehouse (exit 5) before Prefect starts
+        _refuse_earlier_day(con, as_of, obj.today(), collecting=not skip_collect)
     prefect_defaults()
     from flows.api import choose
     from flows.nightly import nightly
