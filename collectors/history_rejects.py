@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import polars as pl
 
-from core.errors import AudienceError, shown
+from core.errors import AudienceError, os_reason, shown
 
 
 def rejects_targets(paths: Sequence[Path], rejects: Path | None) -> dict[str, Path]:
@@ -65,7 +65,7 @@ def write_rejects(
             for done in written:
                 done.unlink(missing_ok=True)
             raise AudienceError(
-                f"cannot write the rejects file {str(target)!r}: {exc.strerror or exc}; "
+                f"cannot write the rejects file {str(target)!r}: {os_reason(exc)}; "
                 "nothing was imported"
             ) from None
     return written

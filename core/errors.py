@@ -49,6 +49,13 @@ def shown(text: str) -> str:
     return "".join(c if c.isprintable() and c not in BIDI_CONTROLS else repr(c)[1:-1] for c in text)
 
 
+def os_reason(exc: OSError) -> str:
+    """Why a path could not be used, in words (a file where a folder is needed says so)."""
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        return "a file stands where a folder is needed"
+    return exc.strerror or type(exc).__name__
+
+
 def shown_lines(text: str) -> str:
     """Like `shown`, but the line breaks a message was written with stay line breaks."""
     return "\n".join(shown(line) for line in text.split("\n"))

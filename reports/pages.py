@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jinja2 import PackageLoader
 
-from core.errors import AudienceError, plural, shown
+from core.errors import AudienceError, os_reason, plural, shown
 from transforms.wording import html_templates
 from warehouse.report_reads import MIN_PEER_GROUP
 
@@ -75,16 +75,24 @@ def write_page(
             f"{shown(str(path))} exists and is not a page this tool wrote: not replaced "
             "(choose another path, or remove it first)"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as temporary:
-        temporary.write(text)
-    # the mode a plain write would give (the temporary file is private: 0600), or the page's own
-    if mode is None:
-        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _plain_mode()
-    os.chmod(temporary.name, mode)
-    Path(temporary.name).replace(path)
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+        ) as temporary:
+            temporary.write(text)
+        # the mode a plain write would give (the temporary file is private: 0600), or the page's
+        if mode is None:
+            mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _plain_mode()
+        os.chmod(temporary.name, mode)
+        Path(temporary.name).replace(path)
+    except OSError as exc:
+        if temporary is not None:
+            Path(temporary.name).unlink(missing_ok=True)
+        raise AudienceError(
+            f"cannot write {shown(str(path))}: {os_reason(exc)} (choose another path)"
+        ) from None
     return path
 
 

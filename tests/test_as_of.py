@@ -7,7 +7,6 @@ The reference is a second warehouse that only ever held the data up to D, analys
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from core.settings import load_settings
 from pipeline.analyse import run_analysis
 from pipeline.import_history import import_history
 from tests.support.cli import Result
+from tests.support.warehouse import file_digest
 
 Cli = Callable[..., Result]
 AS_OF = dt.date(2024, 12, 31)  # the sample's last day
@@ -48,23 +48,19 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> dict[object, Path]:
     return found
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.mark.parametrize("day", DAYS)
 def test_audit_as_of_a_past_day_equals_a_warehouse_that_stopped_there(
     cli: Cli, warehouses: dict[object, Path], day: dt.date
 ) -> None:
     full, until = warehouses["full"], warehouses[day]
-    before = _digest(full)
+    before = file_digest(full)
     for account in ACCOUNTS:
         for fmt in ("text", "json"):
             args = ("audit", account, "--as-of", day.isoformat(), "--format", fmt)
             got, expected = cli("--warehouse", full, *args), cli("--warehouse", until, *args)
             assert got.code == expected.code == 0, got.err + expected.err
             assert got.out == expected.out, (account, fmt)
-    assert _digest(full) == before  # computed in memory: nothing written
+    assert file_digest(full) == before  # computed in memory: nothing written
     assert not list(full.parent.glob("*.tmp"))
 
 
@@ -110,7 +106,7 @@ def test_a_future_as_of_is_refused(
     warehouses: dict[object, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     full = warehouses["full"]
-    before = _digest(full)
+    before = file_digest(full)
 
     def today() -> dt.date:
         return AS_OF  # the injected clock: the sample's last day is today
@@ -132,4 +128,4 @@ def test_a_future_as_of_is_refused(
     unknown = json.loads(capsys.readouterr().out)
     assert unknown["verdict"] == "cannot say: no figure for this account"
     assert unknown["reasons"] == []  # x was not asked (it would answer with today's figure)
-    assert _digest(full) == before
+    assert file_digest(full) == before

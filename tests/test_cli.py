@@ -17,7 +17,7 @@ from audience.cli import cli as root
 from simulator.server import SimulatorServer
 from tests.support.cli import SAMPLE_AS_OF, Result
 from tests.support.simulator import sim_environ
-from tests.support.warehouse import table_digest
+from tests.support.warehouse import file_digest, table_digest
 from warehouse.db import open_warehouse
 
 Cli = Callable[..., Result]
@@ -70,6 +70,18 @@ def test_warehouse_option_before_or_after_the_command(cli: Cli, tmp_path: Path, 
     assert cli(*args).code == 0
     assert target.exists()
     assert not (tmp_path / "warehouse").exists()
+
+
+def test_a_warehouse_path_under_a_file_is_refused_in_one_line(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "note").write_text("mine\n")
+    target = tmp_path / "note" / "audience.duckdb"
+    result = cli("--warehouse", str(target), "accounts", "add", "github:octocat")
+    assert (result.code, result.err) == (
+        2,
+        f"error: cannot make the warehouse's folder {tmp_path / 'note'}: a file stands where "
+        "a folder is needed\n",
+    )
+    assert (tmp_path / "note").read_text() == "mine\n"
 
 
 def test_warehouse_from_the_environment(
@@ -541,7 +553,7 @@ def test_run_exits_3_when_an_account_is_not_found(
                 " (SELECT analysed_through FROM analysis_state)"
             ).fetchall()
 
-    before = analysed()
+    before, file = analysed(), file_digest(warehouse)
     assert before[0][0] > 0
     again = cli("run", "--skip-collect", "--as-of", "1900-01-01")
     assert again.code == 2, again.err
@@ -553,6 +565,7 @@ def test_run_exits_3_when_an_account_is_not_found(
         refused = cli("run", "--as-of", str(day))
         assert refused.code == 2, refused.err
         assert f"'{day}' is a past day the warehouse already has figures for" in refused.err
+    assert file_digest(warehouse) == file  # read as a reader: not a byte changed
     assert analysed() == before
 
 

@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from tests.support.cli import Result
-from tests.support.warehouse import table_digest
+from tests.support.warehouse import file_digest, table_digest
 from warehouse.db import open_warehouse
 from warehouse.snapshots import upsert_snapshots
 
@@ -138,7 +138,7 @@ def test_a_contradiction_names_the_source_of_the_collected_figure(
 ) -> None:
     wh = tmp_path / "wh.duckdb"
     _collected(wh)
-    before = table_digest(wh)
+    before, file = table_digest(wh), file_digest(wh)
     fix = write_csv("fix2.csv", SHORT + "twitch,streamer_one,2024-01-05,5800\n")
     refused = cli("--warehouse", wh, "import", "--replace", fix)
     assert refused.code == 2
@@ -148,6 +148,7 @@ def test_a_contradiction_names_the_source_of_the_collected_figure(
     )
     assert "import:fix2.csv" not in refused.err
     assert table_digest(wh) == before
+    assert file_digest(wh) == file  # "not changed": not a byte of the file
 
 
 def test_figures_a_file_does_not_give_never_contradict_collected_ones(

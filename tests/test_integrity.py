@@ -14,7 +14,7 @@ from audience.cli import EXPORTED, SAMPLE
 from core.settings import load_settings
 from pipeline.analyse import run_analysis
 from tests.support.cli import Result
-from tests.support.warehouse import build_warehouse
+from tests.support.warehouse import build_warehouse, file_digest
 from transforms.judging import MarginChecker
 from warehouse.db import open_warehouse
 from warehouse.integrity import BLOCK_SIZE, HEADERS_SIZE, block_count, every_block_matches
@@ -27,10 +27,6 @@ HEADERS = 3 * 4096
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_warehouse(tmp_path_factory.mktemp("made") / "audience.duckdb")
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def blocks_of(path: Path, table: str) -> list[int]:
@@ -59,7 +55,7 @@ def one_line(result: Result) -> str:
 
 
 def test_check_passes_on_a_clean_warehouse(cli: Callable[..., Result], made: Path) -> None:
-    before = sha256(made)
+    before = file_digest(made)
     result = cli("--warehouse", made, "check")
     assert result.code == 0, result.out + result.err
     with duckdb.connect(str(made), read_only=True) as con:
@@ -71,7 +67,7 @@ def test_check_passes_on_a_clean_warehouse(cli: Callable[..., Result], made: Pat
     assert f"migrations: {known} applied of {known} known, in order" in result.out
     assert "rows: one snapshot per account and day" in result.out
     assert result.out.rstrip().endswith("no problem found")
-    assert sha256(made) == before
+    assert file_digest(made) == before
 
 
 def test_a_damaged_warehouse_is_refused_by_every_command(
@@ -91,7 +87,7 @@ def test_a_damaged_warehouse_is_refused_by_every_command(
     )
     middle = HEADERS + data[len(data) // 2] * BLOCK + BLOCK // 2 - 2048
     overwrite(copy, middle)
-    damaged = sha256(copy)
+    damaged = file_digest(copy)
 
     checked = cli("--warehouse", copy, "check")
     assert checked.code == 5
@@ -112,7 +108,7 @@ def test_a_damaged_warehouse_is_refused_by_every_command(
         line = one_line(result)
         assert line.startswith(f"error: warehouse {copy} is damaged: "), line
         assert line.endswith("(run audience check)")
-        assert sha256(copy) == damaged, args
+        assert file_digest(copy) == damaged, args
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.duckdb"]  # no export, no staging
 
 
@@ -201,11 +197,11 @@ def test_check_finds_damage_in_blocks_no_query_reads(
     with copy.open("r+b") as handle:  # 4 KiB that never repeat (DuckDB's checksum XORs words)
         handle.seek(HEADERS_SIZE + unread[0] * BLOCK_SIZE + BLOCK_SIZE // 2)
         handle.write(noise)
-    before = sha256(copy)
+    before = file_digest(copy)
     result = cli("--warehouse", copy, "check")
     assert result.code == 5, result.out + result.err
     assert f"fail their checksum (first: block {unread[0]})" in result.out
-    assert sha256(copy) == before
+    assert file_digest(copy) == before
     # a writer's check finds the block failing too, then reads every block through DuckDB, as
     # it always did: no table's data is damaged, so it opens (its write fails if it needs the
     # block)
@@ -257,12 +253,12 @@ def test_a_file_that_is_no_warehouse_is_refused_and_left_alone(
     history.write_text("platform,handle,date,followers\nx,someone,2024-05-01,10\n")
     mistaken = tmp_path / "copy.csv"
     mistaken.write_bytes(history.read_bytes())
-    before = sha256(mistaken)
+    before = file_digest(mistaken)
     for command in (("import", str(history)), ("anomalies",), ("check",)):
         result = cli("--warehouse", mistaken, *command)
         assert result.code == 2, (command, result.out + result.err)
         assert "it is not a DuckDB database file (it begins with 'platform')" in one_line(result)
-    assert sha256(mistaken) == before
+    assert file_digest(mistaken) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.csv", "history.csv"]
     hostile = tmp_path / "hostile.duckdb"
     hostile.write_bytes(b"x\x1b[31m\xe2\x80\xaeevil")

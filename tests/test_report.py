@@ -175,6 +175,17 @@ def test_pages_never_replace_a_file_this_tool_did_not_write(
         assert "is not a page this tool wrote" in result.err
         assert len(result.err.strip().splitlines()) == 1
         assert target.read_bytes() == before
+    # a path no file can be written at: refused (exit 2) in one line, not an internal error
+    for unwritable in (note / "page.html", Path("/proc/page.html")):
+        for args in (
+            ("audit", "x:growthguru", "--as-of", "2024-12-31", "--html", str(unwritable)),
+            ("report", "--as-of", "2024-12-31", "--output", str(unwritable)),
+        ):
+            result = cli(*warehouse, *args)
+            assert result.code == 2, result.err
+            assert result.err.startswith(f"error: cannot write {unwritable}: "), result.err
+            assert len(result.err.strip().splitlines()) == 1
+    assert note.read_bytes() == b"my notes\n"
     page = tmp_path / "page.html"
     for _ in range(2):  # written, then replaced: it is ours
         assert (

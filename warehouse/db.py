@@ -26,6 +26,8 @@ from core.errors import (
     WarehouseDamaged,
     WarehouseError,
     is_interrupt,
+    os_reason,
+    shown,
 )
 from warehouse.integrity import (
     CheckReport,
@@ -134,6 +136,13 @@ def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _give_back(path: Path) -> None:
     """Let DuckDB truncate the blocks a rolled-back transaction had written to the file.
 
@@ -210,8 +219,14 @@ def open_warehouse(
                 "(audience import FILE.csv, audience demo)"
             )
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(
+                f"cannot make the warehouse's folder {shown(str(path.parent))}: {os_reason(exc)}"
+            ) from None
     existed = path.exists()
+    size = path.stat().st_size if existed else 0
     con = _connect(path, read_only, timeout_s)
     try:
         if not read_only and existed:
@@ -237,7 +252,8 @@ def open_warehouse(
         if not read_only and not hurt:
             _roll_back(con)
             con.close()
-            _give_back(path)
+            if _size(path) > size:  # the rolled-back work grew the file (else it is as it was)
+                _give_back(path)
         if hurt:
             raise damaged(path, first_line(exc)) from None
         if is_interrupt(exc) and not isinstance(exc, WarehouseInterrupted):

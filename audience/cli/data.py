@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from audience.cli.context import Context, UserPath, pass_context
-from core.errors import AudienceError, plural, shown
+from core.errors import AudienceError, os_reason, plural, shown
 from warehouse.export import EXPORTED
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def _staging_folder(output: Path) -> Path:
     except OSError as exc:
         raise AudienceError(
             f"export refused, nothing was written: cannot create a folder in "
-            f"{str(output.parent)!r} ({exc.strerror or exc})"
+            f"{str(output.parent)!r} ({os_reason(exc)})"
         ) from None
 
 

@@ -29,8 +29,9 @@ from core.records import (
 from warehouse.example_queries import FAILED_COLLECTIONS
 
 if TYPE_CHECKING:
-    import duckdb
     import subprocess
+
+    import duckdb
 
 
 def describe_checks(obj: Context, checks: ChecksSummary) -> None:
@@ -134,16 +135,16 @@ def _refuse_earlier_day(
         raise AudienceError(
             f"--as-of {as_of.isoformat()!r} is a past day the warehouse already has figures for "
             f"(the newest are of {newest}): the platforms give only today's counts, and stored "
-            "under that day they would replace what is there. Run without --as-of for "
-            "tonight's figures; for the figures as they stood then, `audience report --as-of "
-            f"{as_of}` or `audience audit PLATFORM:HANDLE --as-of {as_of}`"
+            "under that day they would replace what is there; nothing was changed. Run without "
+            "--as-of for tonight's figures; for the figures as they stood then, `audience "
+            f"report --as-of {as_of}` or `audience audit PLATFORM:HANDLE --as-of {as_of}`"
         )
     if earlier:
         raise AudienceError(
             f"--as-of {as_of.isoformat()!r} is before the newest figures stored ({newest}): a "
             "run analyses through the newest day, so it would answer as of that day, not the "
-            f"one asked; for the figures as they stood then, `audience report --as-of {as_of}` "
-            f"or `audience audit PLATFORM:HANDLE --as-of {as_of}`"
+            "one asked; nothing was changed. For the figures as they stood then, `audience "
+            f"report --as-of {as_of}` or `audience audit PLATFORM:HANDLE --as-of {as_of}`"
         )
 
 
@@ -152,7 +153,8 @@ def _refuse_earlier_day(
     "--as-of",
     "as_of",
     callback=parse_day,
-    help="The day to collect and analyse (YYYY-MM-DD; not after today).",
+    help="The day to collect and analyse (YYYY-MM-DD; not after today, nor before the newest "
+    "figures stored; a past day only when it has none yet).",
 )
 @click.option(
     "--skip-collect",
@@ -196,8 +198,11 @@ def run_command(
         from flows.nightly import reachable
 
         reachable(orchestration.dask_address)  # one line, exit 2, before anything is made
-    with obj.open() as con:  # refuses a damaged warehouse (exit 5) before Prefect starts
-        _refuse_earlier_day(con, as_of, obj.today(), collecting=not skip_collect)
+    if as_of is not None and obj.warehouse.is_file():  # as a reader: a refusal changes nothing
+        with obj.open(read_only=True) as con:
+            _refuse_earlier_day(con, as_of, obj.today(), collecting=not skip_collect)
+    with obj.open():  # refuses a damaged warehouse (exit 5) before Prefect starts
+        pass
     prefect_defaults()
     from flows.api import choose
     from flows.nightly import nightly

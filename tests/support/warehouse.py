@@ -63,6 +63,11 @@ CONTRACT = {
 }
 
 
+def file_digest(path: Path) -> str:
+    """The file's bytes, hashed: a refusal that "changed nothing" leaves them as they were."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def table_digest(path: Path) -> str:
     """A digest of every user table's content, to prove a refused command changed nothing."""
     digest = hashlib.sha256()
