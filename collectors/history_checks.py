@@ -119,9 +119,12 @@ def _normalised(frame: pl.DataFrame, first_line: int) -> pl.DataFrame:
         frame.filter(starts)
         .select(
             _trimmed(raw["platform"]).str.to_lowercase().alias("platform"),
-            _trimmed(raw["handle"]).alias("handle"),
+            # a handle loses only the spaces around it (a tab or a line break is refused), and
+            # a problem quotes it as written, not as canonicalised
+            pl.col(raw["handle"]).str.strip_chars(" ").replace("", None).alias("handle"),
+            _trimmed(raw["platform"]).alias("_platform_given"),
         )
-        .with_columns(_canonical_handles().alias("handle"))
+        .with_columns(pl.col("handle").alias("_handle_given"), _canonical_handles().alias("handle"))
         .with_columns(_handle_valid().alias("_handle_ok"), _launched().alias("_launched"))
     )
     dates = (
@@ -159,7 +162,7 @@ def _account_checks() -> list[Check]:
             "platform",
             pl.col("platform").is_not_null() & ~pl.col("platform").is_in(list(PLATFORMS)),
             pl.lit("unknown platform '")
-            + pl.col("platform").str.slice(0, 40)
+            + pl.col("_platform_given").str.slice(0, 40)
             + pl.lit(f"' (supported: {supported})"),
         ),
         Check("handle", pl.col("handle").is_null(), "required value is missing"),
@@ -171,7 +174,7 @@ def _account_checks() -> list[Check]:
             pl.lit("malformed ")
             + pl.col("platform")
             + pl.lit(" handle '")
-            + pl.col("handle").str.slice(0, 60)
+            + pl.col("_handle_given").str.slice(0, 60)
             + pl.lit("'"),
         ),
     ]

@@ -140,7 +140,7 @@ def get_platform(name: str) -> Platform:
 def canonical_handle(platform: str, handle: str) -> str:
     """Return the canonical form of `handle` on `platform`, or raise HandleError."""
     spec = get_platform(platform)
-    text = handle.strip()
+    text = handle.strip(" ")  # spaces around it only: a tab or a line break is refused
     if spec.strip_at:
         text = text.removeprefix("@")
     if spec.lowercase or (platform == "youtube" and text.startswith("@")):
@@ -168,8 +168,15 @@ def parse_account(spec: str) -> tuple[str, str]:
     platform, sep, handle = spec.partition(":")
     if not sep or not handle:
         raise HandleError(f"expected PLATFORM:HANDLE (e.g. github:octocat), got {spec!r}")
-    platform = platform.strip().lower()
-    return platform, canonical_handle(platform, handle)
+    name = platform_name(platform)
+    return name, canonical_handle(name, handle)
+
+
+def platform_name(given: str) -> str:
+    """A platform as a user may write it (`GitHub`, ` x`), or HandleError quoting it as given."""
+    name = given.strip(" ").lower()
+    get_platform(name if name in PLATFORMS else given)
+    return name
 
 
 TAG_MAX = 64  # characters

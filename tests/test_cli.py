@@ -114,12 +114,22 @@ def test_refused_import_prints_problems_and_exits_non_zero(cli: Cli, tmp_path: P
     [
         (["accounts", "add", "github:a b"], "error: malformed github handle 'a b'"),
         (["accounts", "add", "octocat"], "error: expected PLATFORM:HANDLE"),
+        # a line break or a tab is refused, not trimmed; the value is quoted as written
+        (["accounts", "add", "github:octocat\n"], "malformed github handle 'octocat\\n'"),
+        (["accounts", "add", "github:\toctocat"], "malformed github handle '\\toctocat'"),
+        (["accounts", "add", "GitHub\x1b:Octocat"], "unknown platform 'GitHub\\x1b'"),
+        (["anomalies", "--platform", "X\x1b"], "unknown platform 'X\\x1b'"),
         (["anomalies"], "error: no warehouse at warehouse/audience.duckdb"),
         (["anomalies", "--platform", "myspace"], "error: unknown platform 'myspace'"),
         (
             ["run", "--as-of", "2024-13-01"],
-            "Invalid value for '--as-of': '2024-13-01' is not a date",
+            "Invalid value for '--as-of': no such day in the calendar: '2024-13-01'",
         ),
+        # forms date.fromisoformat takes but the import (and the help) do not
+        (["report", "--as-of", "20241201"], "'20241201' is not a date in YYYY-MM-DD form"),
+        (["audit", "x:a", "--as-of", "2024-W49-4"], "'2024-W49-4' is not a date in YYYY-MM-DD"),
+        (["anomalies", "--since", "2024-1-01"], "'2024-1-01' is not a date in YYYY-MM-DD form"),
+        (["run", "--as-of", "9" * 5000], "'9999999999999999999999999999999999999999'... (5,000"),
     ],
 )
 def test_errors_are_one_clear_line(cli: Cli, args: list[str], message: str) -> None:
@@ -139,6 +149,19 @@ def test_query_is_read_only(cli: Cli, tmp_path: Path) -> None:
         "query only reads (SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, SUMMARIZE)\n"
     )
     assert cli("query", "SELECT count(*) AS n FROM snapshots", "--format", "csv").out == "n\n2\n"
+
+
+def test_query_csv_keeps_values_exactly_when_piped_and_shows_them_on_a_terminal(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored display name may hold anything: piped CSV is the data (a terminal escape was
+    silently dropped), a terminal gets it visible, never acted on (it was written raw)."""
+    (tmp_path / "h.csv").write_text(GOOD)
+    cli("import", "h.csv")
+    sql = "SELECT 'a' || chr(27) || '[2J' || chr(8238) || 'b' AS \"n\u202e\""
+    assert cli("query", sql, "--format", "csv").out == "n\u202e\na\x1b[2J\u202eb\n"
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert cli("query", sql, "--format", "csv").out == "n\\u202e\na\\x1b[2J\\u202eb\n"
 
 
 @pytest.mark.parametrize(
@@ -632,8 +655,8 @@ def test_import_errors_show_control_characters_escaped(cli: Cli, tmp_path: Path)
     result = cli("import", "bad.csv")
     assert result.code == 2
     _no_raw_controls(result.err)
-    assert "esc\\x1b[2juser" in result.err  # handles and platforms are shown lower-cased
-    assert "\\x1b]52;c;agvsbg8=\\x07" in result.err
+    assert "esc\\x1b[2Juser" in result.err  # handles and platforms shown as written
+    assert "\\x1b]52;c;aGVsbG8=\\x07" in result.err
     assert "\\u202e" in result.err
     assert (
         result.err.splitlines()[-1] == "import refused: 3 problems; the warehouse was not changed"

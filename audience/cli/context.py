@@ -4,6 +4,7 @@ types, `--warehouse` after the command name, day options, and the stale-analysis
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,13 +107,21 @@ def pass_context(command: Callable[Concatenate[Context, P], R]) -> Callable[P, R
     return option(_pass_context(command))
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """A day written YYYY-MM-DD, and only so (date.fromisoformat also takes 20261203 and
+    2026-W49-4, which the import refuses); a long value is shown by its start."""
     if value is None:
         return None
+    given = repr(value) if len(value) <= 40 else f"{value[:40]!r}... ({len(value):,} characters)"
+    if not _DAY.fullmatch(value):
+        raise click.BadParameter(f"{given} is not a date in YYYY-MM-DD form")
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
+        raise click.BadParameter(f"no such day in the calendar: {given}") from None
 
 
 def not_future(obj: Context, as_of: date | None) -> date | None:

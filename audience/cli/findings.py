@@ -61,10 +61,9 @@ def anomalies_command(
     """
     note_if_stale(obj)
     if platform is not None:
-        from core.platforms import get_platform
+        from core.platforms import platform_name
 
-        platform = platform.strip().lower()  # as in an account's PLATFORM:HANDLE
-        get_platform(platform)
+        platform = platform_name(platform)  # as in an account's PLATFORM:HANDLE
     from warehouse.reads import anomaly_listing
 
     columns = ANOMALY_COLUMNS + (ANOMALY_FIGURES if fmt != "table" else [])

@@ -103,11 +103,15 @@ def emit(rows: Sequence[Sequence[object]], fmt: str, columns: list[str]) -> None
         import csv
         import io
 
+        # piped, the values exactly (click.echo would strip what looks like a terminal escape);
+        # on a terminal, which would act on control characters, shown as the table shows them
+        cell = shown if sys.stdout.isatty() else str
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([_text_value(v) for v in row] for row in rows)
-        click.echo(buffer.getvalue(), nl=False)
+        writer.writerow([cell(c) for c in columns])
+        writer.writerows([cell(_text_value(v)) for v in row] for row in rows)
+        sys.stdout.write(buffer.getvalue())
+        sys.stdout.flush()
         return
     width = output_width()
     cells = [[shown(_text_value(v)) for v in row] for row in rows]
