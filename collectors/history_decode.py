@@ -95,6 +95,17 @@ def read_header(path: Path, first_line: bytes) -> tuple[list[str], list[Problem]
     separator = _separator_problem(name, text)
     if separator is not None:
         return columns, [separator]
+    if not set(columns) & set(REQUIRED + OPTIONAL):  # no column named: data, or another file
+        first = text if len(text) <= 60 else text[:57] + "..."
+        return columns, [
+            Problem(
+                name,
+                1,
+                "header",
+                f"no header row: the first line {first!r} names none of the columns; it must "
+                f"be the header ({','.join(REQUIRED)}, then any of {','.join(OPTIONAL)})",
+            )
+        ]
     for column in REQUIRED:
         if column not in columns:
             problems.append(Problem(name, 1, column, "required column is missing"))

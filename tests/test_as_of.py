@@ -102,6 +102,27 @@ def test_report_as_of_a_past_day_equals_a_warehouse_that_stopped_there(
         assert "mastodon 2024-10-29" not in pages[0]  # the purge, after D
 
 
+def test_a_past_report_without_output_goes_beside_the_nightly_page(
+    cli: Cli, warehouses: dict[object, Path], tmp_path: Path
+) -> None:
+    """`report --as-of` an earlier day never replaces the night's page (the configured path):
+    it is written beside it, the day in its name; the last analysed day's goes to the path."""
+    nightly = tmp_path / "out" / "audience-report.html"
+    settings = tmp_path / "audience.toml"
+    settings.write_text(f'[report]\npath = "{nightly}"\n', encoding="utf-8")
+    args = ("--config", settings, "--warehouse", warehouses["full"], "report")
+    assert cli(*args).code == 0
+    page = nightly.read_bytes()
+    past = cli(*args, "--as-of", DAYS[0])
+    assert past.code == 0, past.err
+    beside = tmp_path / "out" / f"audience-report.{DAYS[0]}.html"
+    assert past.out == f"report written to {beside}\n"
+    assert nightly.read_bytes() == page
+    assert beside.read_bytes() != page
+    same = cli(*args, "--as-of", AS_OF)  # the last analysed day: the nightly's page, kept
+    assert same.out == f"report unchanged (nothing it shows has changed): {nightly}\n"
+
+
 def test_a_future_as_of_is_refused(
     warehouses: dict[object, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

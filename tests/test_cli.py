@@ -214,7 +214,18 @@ def test_accounts_add_list_remove(cli: Cli) -> None:
     (warehouse,) = Path.cwd().glob("**/*.duckdb")
     before = warehouse.read_bytes()
     missing = cli("accounts", "remove", "mastodon:gargron@mastodon.social", "x:nobody")
-    assert (missing.code, missing.err.strip()) == (2, "error: x:nobody is not in the warehouse")
+    assert (missing.code, missing.err.strip()) == (
+        2,
+        "error: x:nobody is not in the warehouse warehouse/audience.duckdb (nothing was changed)",
+    )
+    # one the settings file lists is removed there: the refusal names the file
+    Path("audience.toml").write_text('[[accounts]]\nplatform = "x"\nhandle = "listed"\n')
+    listed_there = cli("accounts", "remove", "x:listed")
+    assert (listed_there.code, listed_there.err.strip()) == (
+        2,
+        "error: x:listed is listed in the settings file audience.toml; remove it there "
+        "(nothing was changed)",
+    )
     # refused whole: the file's bytes as they were, the known account of the list still tracked
     assert warehouse.read_bytes() == before
     assert "mastodon,gargron@mastodon.social,cli," in cli("accounts", "list", "--format", "csv").out

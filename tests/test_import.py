@@ -121,6 +121,13 @@ def test_blank_in_one_row_and_a_value_in_its_twin_is_not_a_conflict(
         ),
         pytest.param("", "bad.csv:1: header: empty file: expected a header row", id="empty-file"),
         pytest.param(
+            "github,octocat,2024-01-01,100\ngithub,octocat,2024-01-02,101\n",
+            "bad.csv:1: header: no header row: the first line 'github,octocat,2024-01-01,100' "
+            "names none of the columns; it must be the header (platform,handle,date,followers, "
+            "then any of following,posts,views)",
+            id="no-header-row",
+        ),
+        pytest.param(
             HEADER, "bad.csv: no data rows below the header: nothing to import", id="header-only"
         ),
         pytest.param(

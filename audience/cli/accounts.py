@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
 from audience.cli.context import Context, note_if_stale, pass_context
@@ -95,15 +98,22 @@ def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
     configured = {a.key for a in obj.settings.accounts}
     for platform, handle in parsed:
         if f"{platform}:{handle}" in configured:
+            from core.settings import DEFAULT_CONFIG
+
+            settings = obj.config or Path(os.environ.get("AUDIENCE_CONFIG") or DEFAULT_CONFIG)
             raise AudienceError(
-                f"{platform}:{handle} is listed in the configuration file; remove it there"
+                f"{platform}:{handle} is listed in the settings file {shown(str(settings))}; "
+                "remove it there (nothing was changed)"
             )
     # every account checked before anything is written: a refusal changes nothing, not even
     # the file's bytes (a read-only look), and a list is untracked whole or not at all
     with obj.open(read_only=True) as con:
         for platform, handle in parsed:
             if not known(con, platform, handle):
-                raise AudienceError(f"{platform}:{handle} is not in the warehouse")
+                raise AudienceError(
+                    f"{platform}:{handle} is not in the warehouse {shown(str(obj.warehouse))} "
+                    "(nothing was changed)"
+                )
     with obj.open() as con, in_transaction(con):
         for platform, handle in parsed:
             untrack(con, platform, handle)

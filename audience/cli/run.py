@@ -246,7 +246,8 @@ def run_command(
 @click.option(
     "--output",
     type=UserPath(dir_okay=False, path_type=Path),
-    help="Where to write it (default: [report] path).",
+    help="Where to write it (default: [report] path; for a day before the last analysed, "
+    "beside it with the day in its name).",
 )
 @pass_context
 def report_command(obj: Context, as_of: date | None, output: Path | None) -> None:
@@ -262,18 +263,29 @@ def report_command(obj: Context, as_of: date | None, output: Path | None) -> Non
 
     not_future(obj, as_of)
     with obj.open(read_only=True) as con:
+        analysed = last_analysed_day(con)
         if as_of is None:
-            as_of = last_analysed_day(con)
-            if as_of is None:
+            if analysed is None:
                 raise AudienceError(
                     "nothing analysed yet: run `audience run` (or `audience demo`) first"
                 )
+            as_of = analysed
         shadow_as_of(con, obj.settings.detection, as_of, metric_days=CHART_DAYS)
-        path, reused = write_report_if_changed(con, as_of, output or obj.settings.report.path)
+        path, reused = write_report_if_changed(
+            con, as_of, output or _report_path(obj.settings.report.path, as_of, analysed)
+        )
     if reused:
         click.echo(f"report unchanged (nothing it shows has changed): {shown(str(path))}")
     else:
         click.echo(f"report written to {shown(str(path))}")
+
+
+def _report_path(nightly: Path, as_of: date, analysed: date | None) -> Path:
+    """Where a report goes without --output: the nightly's page, or beside it for an earlier
+    day (`audience-report.2024-06-30.html`), which never replaces the night's page."""
+    if analysed is None or as_of >= analysed:
+        return nightly
+    return nightly.with_name(f"{nightly.stem}.{as_of.isoformat()}{nightly.suffix}")
 
 
 @click.command("serve")
