@@ -99,9 +99,13 @@ def describe_run(obj: Context, summary: NightlySummary, alerts_to: str) -> int:
     if result.mode == "unchanged":
         click.echo(f"analysis: {result.unchanged_text()}")
     else:
+        analysed = (
+            f"analysed {plural(result.accounts, 'account')} through {result.as_of} ({result.mode}):"
+            if result.accounts
+            else f"analysis through {result.as_of} ({result.mode}): no account has new figures;"
+        )
         click.echo(
-            f"analysed {plural(result.accounts, 'account')} through {result.as_of} "
-            f"({result.mode}): {plural(result.anomalies, 'anomaly')} in the recomputed days, "
+            f"{analysed} {plural(result.anomalies, 'anomaly')} in the recomputed days, "
             f"{result.new_anomalies:,} new, "
             f"{plural(result.suspected_purchases, 'suspected purchase')}"
         )
