@@ -244,6 +244,59 @@ def test_a_writer_verifies_every_block_against_its_checksum(made: Path, tmp_path
     assert not matches(copy)
 
 
+def _another_process_opens(path: Path, *, read_only: bool) -> str:
+    """What a second process gets when it opens `path`: 'opened', or DuckDB's error."""
+    import subprocess
+    import sys
+
+    code = (
+        "import duckdb, sys\n"
+        "try:\n"
+        "    duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'r').close()\n"
+        "    print('opened')\n"
+        "except duckdb.Error as exc:\n"
+        "    print(exc)\n"
+    )
+    args = [sys.executable, "-c", code, str(path), "r" if read_only else "w"]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("reader", [False, True], ids=["writer", "check"])
+def test_the_lock_holds_while_the_file_is_checked(
+    made: Path, tmp_path: Path, reader: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer reads every block of the file before it writes, `audience check` after its
+    queries. POSIX drops a process's fcntl locks on a file (DuckDB's) when the process closes
+    any descriptor of it: the check's own handle, closed while DuckDB held the file, let a
+    second writer in, and two writers corrupted the warehouse (a fresh-eyes drill)."""
+    from datetime import date
+
+    from warehouse import db
+    from warehouse.integrity import check_warehouse
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(made, copy)
+    db._verified.clear()  # a writer skips the blocks of a file it has just read
+    seen: list[str] = []
+    if reader:
+
+        def checked(con: duckdb.DuckDBPyConnection, path: Path, today: date) -> object:
+            report = check_warehouse(con, path, today)  # every block read, then asked again
+            seen.append(_another_process_opens(path, read_only=False))
+            return report
+
+        monkeypatch.setattr(db, "check_warehouse", checked)
+        assert not db.inspect_warehouse(copy, date(2025, 1, 1)).problems
+    else:
+        with open_warehouse(copy) as con:
+            con.execute("SELECT count(*) FROM snapshots").fetchall()
+            seen.append(_another_process_opens(copy, read_only=False))
+            seen.append(_another_process_opens(copy, read_only=True))
+    assert seen
+    assert all("lock" in answer.lower() for answer in seen), seen
+    assert _another_process_opens(copy, read_only=False) == "opened\n"  # let go after
+
+
 def test_a_file_that_is_no_warehouse_is_refused_and_left_alone(
     cli: Callable[..., Result], tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ import random
 import re
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import date
 from pathlib import Path
 
@@ -37,7 +37,9 @@ from warehouse.integrity import (
     every_block_matches,
     first_line,
     looks_damaged,
+    pinned,
     read_every_block,
+    reading,
 )
 from warehouse.migrations import apply_migrations, check_schema
 
@@ -94,7 +96,7 @@ def _not_duckdb(path: Path) -> str | None:
     some other files (an existing CSV) as an empty in-memory database: what a writer then
     wrote would be lost without a word, so they are refused before it connects."""
     try:
-        with path.open("rb") as file:
+        with reading(path) as file:
             head = file.read(12)
     except (FileNotFoundError, IsADirectoryError):
         return None
@@ -228,45 +230,52 @@ def open_warehouse(
     existed = path.exists()
     size = path.stat().st_size if existed else 0
     con = _connect(path, read_only, timeout_s)
-    try:
-        if not read_only and existed:
-            _verify(con, path)
-    except BaseException:
-        con.close()
-        raise
-    try:
-        if read_only:
-            check_schema(con, path)
-        else:
-            apply_migrations(con)
-        yield con
-    except BaseException as exc:
-        # DuckDB's error, or a caller's WarehouseError quoting it (a block read while writing)
-        hurt = (
-            isinstance(exc, duckdb.Error | WarehouseError)
-            and not isinstance(exc, MigrationError)
-            and looks_damaged(exc)
-        )
-        if isinstance(exc, WarehouseDamaged):
+    with ExitStack() as stack:
+        try:  # DuckDB's lock lasts while a handle of ours is open: closed after the connection
+            stack.enter_context(pinned(path))
+        except BaseException:
+            con.close()
             raise
-        if not read_only and not hurt:
-            _roll_back(con)
+        stack.callback(con.close)
+        try:
+            if not read_only and existed:
+                _verify(con, path)
+        except BaseException:
             con.close()
-            if _size(path) > size:  # the rolled-back work grew the file (else it is as it was)
-                _give_back(path)
-        if hurt:
-            raise damaged(path, first_line(exc)) from None
-        if is_interrupt(exc) and not isinstance(exc, WarehouseInterrupted):
-            raise WarehouseInterrupted() from None
-        raise
-    else:
-        if not read_only:
+            raise
+        try:
+            if read_only:
+                check_schema(con, path)
+            else:
+                apply_migrations(con)
+            yield con
+        except BaseException as exc:
+            # DuckDB's error, or a caller's WarehouseError quoting it (a block read while writing)
+            hurt = (
+                isinstance(exc, duckdb.Error | WarehouseError)
+                and not isinstance(exc, MigrationError)
+                and looks_damaged(exc)
+            )
+            if isinstance(exc, WarehouseDamaged):
+                raise
+            if not read_only and not hurt:
+                _roll_back(con)
+                con.close()
+                if _size(path) > size:  # the rolled-back work grew the file (else it is as it was)
+                    _give_back(path)
+            if hurt:
+                raise damaged(path, first_line(exc)) from None
+            if is_interrupt(exc) and not isinstance(exc, WarehouseInterrupted):
+                raise WarehouseInterrupted() from None
+            raise
+        else:
+            if not read_only:
+                con.close()
+                stamp = _stamp(path)
+                if stamp is not None:
+                    _verified[path.resolve()] = stamp
+        finally:
             con.close()
-            stamp = _stamp(path)
-            if stamp is not None:
-                _verified[path.resolve()] = stamp
-    finally:
-        con.close()
 
 
 def inspect_warehouse(path: Path, today: date, *, timeout_s: float = 10.0) -> CheckReport:
@@ -277,10 +286,12 @@ def inspect_warehouse(path: Path, today: date, *, timeout_s: float = 10.0) -> Ch
         con = _connect(path, True, timeout_s)
     except WarehouseDamaged as exc:
         return CheckReport(problems=[f"file: {exc.reason}"])
-    try:
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(pinned(path))  # its blocks are read with DuckDB's lock held
+        finally:
+            stack.callback(con.close)  # closed before the pinned handle
         return check_warehouse(con, path, today)
-    finally:
-        con.close()
 
 
 def begin(con: duckdb.DuckDBPyConnection) -> None:

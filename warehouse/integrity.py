@@ -11,6 +11,9 @@ does both and adds the migrations and the row invariants for `audience check`.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -218,6 +221,45 @@ CHECKSUM_MULTIPLIER = 0xBF58476D1CE4E5B9
 CHECKSUM_SEED = 5381
 
 
+# The warehouse files a DuckDB connection of this process holds, each with a handle to read
+# it by. DuckDB locks its file with fcntl, and POSIX drops every such lock a process holds on a
+# file when the process closes any descriptor of that file: a check that opened and closed
+# the file while DuckDB held it let a second writer in, and two writers corrupted the file.
+# So whatever reads the file meanwhile reads through this handle, closed after DuckDB's own.
+_PINNED: dict[Path, BinaryIO] = {}
+_PIN_LOCK = threading.RLock()
+
+
+@contextmanager
+def pinned(path: Path) -> Iterator[None]:
+    """Hold a handle to `path` while the block runs (a DuckDB connection's life, opened
+    before it and closed after it); reads of the file meanwhile go through it (`reading`)."""
+    key = path.resolve()
+    with _PIN_LOCK:
+        outer = key in _PINNED
+        if not outer:
+            _PINNED[key] = path.open("rb")
+    try:
+        yield
+    finally:
+        if not outer:
+            with _PIN_LOCK:
+                _PINNED.pop(key).close()
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[BinaryIO]:
+    """A handle to read `path` with: the pinned one (never closed here), else a fresh one."""
+    with _PIN_LOCK:
+        handle = _PINNED.get(path.resolve())
+        if handle is not None:
+            handle.seek(0)
+            yield handle
+            return
+    with path.open("rb") as fresh:
+        yield fresh
+
+
 def failing_blocks(path: Path, blocks: int) -> list[int] | None:
     """The blocks among the first `blocks` whose stored checksum does not match their content.
 
@@ -227,7 +269,7 @@ def failing_blocks(path: Path, blocks: int) -> list[int] | None:
     import numpy as np
 
     failing: list[int] = []
-    with path.open("rb") as handle:
+    with reading(path) as handle:
         handle.seek(HEADERS_SIZE)
         for first in range(0, blocks, 64):
             raw = handle.read(min(64, blocks - first) * BLOCK_SIZE)
@@ -271,7 +313,7 @@ def every_block_matches(path: Path, block_size: int, blocks: int, free: int) -> 
         if present < blocks:
             if rest or present < 0:
                 return False
-            with path.open("rb") as handle:
+            with reading(path) as handle:
                 listed = _free_list(handle, blocks)
             if listed is None or len(listed) != free or not set(range(present, blocks)) <= listed:
                 return False
