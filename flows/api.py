@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,10 +24,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from core.errors import AudienceError
+from core.errors import AudienceError, is_interrupt
+
+if TYPE_CHECKING:
+    from prefect.server.api.server import SubprocessASGIServer
 
 STATE_FILE = "audience-api.json"  # {"url": ..., "pid": ...}, beside Prefect's server.pid
 START_TIMEOUT_S = 120.0
@@ -57,13 +62,49 @@ class Api:
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
         """Prefect's settings point at this API meanwhile (Prefect's own temporary_settings)."""
-        if self.url is None or self.how == "configured":
+        if self.url is None:
+            server = _temporary_server_deaf_to_ctrl_c()
+            try:
+                yield
+            except BaseException as exc:
+                if is_interrupt(exc):  # the command then leaves without running atexit, where
+                    server.stop()  # Prefect stops it (after its log and event workers are done)
+                raise
+            return
+        if self.how == "configured":
             yield
             return
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings(updates={PREFECT_API_URL: self.url}):
             yield
+
+
+def _temporary_server_deaf_to_ctrl_c() -> SubprocessASGIServer:
+    """Prefect's temporary API server, started (by Prefect, when the flow first needs it) deaf
+    to a Ctrl-C at the terminal, which then reaches this command only.
+
+    In the terminal's process group the server got the Ctrl-C too and died at once; the flow
+    run, interrupted, then kept trying to record its crash in it (about 150 s) and the command
+    ended as an internal error (ConnectError). Prefect finds its temporary server as the
+    instance registered under no port (its test harness registers its own the same way); the
+    one registered here runs Prefect's own command with SIGINT blocked, a mask the process
+    inherits (uvicorn's handlers do not unblock it). Stopped (SIGTERM) when the flow is done."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    class DeafToCtrlC(SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                return super()._run_uvicorn_command()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+    registered = SubprocessASGIServer._instances.get(None)
+    if registered is not None and registered.running:
+        return registered
+    SubprocessASGIServer._instances.pop(None, None)
+    return DeafToCtrlC()
 
 
 def prefect_home() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -101,3 +102,63 @@ def test_ctrl_c_while_a_run_analyses(tmp_path: Path) -> None:
     assert "leaked" not in err  # no native library's teardown noise after it
     assert table_digest(warehouse) == digest
     assert warehouse.stat().st_size == size
+
+
+def test_ctrl_c_at_a_terminal_with_prefects_temporary_api(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C goes to the whole foreground process group, which held Prefect's
+    temporary API server too: it died at once, and the interrupted flow run kept trying to
+    record its crash in it for about 150 s, then the command ended as an internal error
+    (ConnectError, exit 1). The server is now deaf to it: the crash is recorded, the command
+    says what stays (exit 130), and it stops the server before it leaves."""
+    warehouse = tmp_path / "audience.duckdb"
+    history = tmp_path / "history.csv"
+    write_bulk_history(history, 250_000)
+    assert main(["-q", "--warehouse", str(warehouse), "import", str(history)]) == 0
+    size = warehouse.stat().st_size
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect")}  # no API set, none kept: the temporary
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "audience.cli",
+                "--warehouse",
+                str(warehouse),
+                "run",
+                "--skip-collect",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,  # a group of its own, as a terminal's foreground job
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+    while child.poll() is None and warehouse.stat().st_size == size:
+        time.sleep(0.005)
+    assert child.poll() is None, "the run finished before it was seen writing"
+    os.killpg(child.pid, signal.SIGINT)  # what a terminal does
+    child.wait(timeout=300)
+    err = log.read_text()
+
+    assert child.returncode == 130, err
+    import sqlite3  # the temporary server's database, in PREFECT_HOME: the crash is recorded
+
+    with contextlib.closing(sqlite3.connect(tmp_path / "prefect" / "prefect.db")) as db:
+        assert db.execute("SELECT state_type FROM flow_run").fetchall() == [("CRASHED",)]
+    assert err.strip().splitlines()[-1].startswith("interrupted: the step under way was rolled")
+    for _ in range(100):  # nothing of the group is left: no server either
+        if not _group_alive(child.pid):
+            break
+        time.sleep(0.05)
+    assert not _group_alive(child.pid)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
