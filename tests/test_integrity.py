@@ -202,10 +202,13 @@ def test_check_finds_damage_in_blocks_no_query_reads(
     assert result.code == 5, result.out + result.err
     assert f"fail their checksum (first: block {unread[0]})" in result.out
     assert file_digest(copy) == before
-    # a writer's check finds the block failing too, then reads every block through DuckDB, as
-    # it always did: no table's data is damaged, so it opens (its write fails if it needs the
-    # block)
-    with open_warehouse(copy) as con:
+    # a writer's check finds the block failing too, with no free block it could be: refused
+    # as `check` says (it opened, and a write that did not need the block hid the damage)
+    refused = cli("--warehouse", copy, "accounts", "add", "github:octocat")
+    assert refused.code == 5, refused.out + refused.err
+    assert f"fail their checksum (first: block {unread[0]}); every block is in use" in refused.err
+    assert file_digest(copy) == before
+    with duckdb.connect(str(copy), read_only=True) as con:  # a reader still reads the data
         assert con.execute("SELECT count(*) FROM snapshots").fetchall() == [(2983,)]
 
 

@@ -30,11 +30,13 @@ from core.errors import (
     shown,
 )
 from warehouse.integrity import (
+    BLOCK_SIZE,
     CheckReport,
     block_count,
     check_warehouse,
     damaged,
     every_block_matches,
+    failing_blocks,
     first_line,
     looks_damaged,
     pinned,
@@ -191,6 +193,14 @@ def _verify(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         return
     block_size, blocks, free = block_count(con)
     if not every_block_matches(path, block_size, blocks, free):
+        if block_size == BLOCK_SIZE and free == 0:  # no free block: a failing one is damage
+            failing = failing_blocks(path, blocks) or []
+            if 0 < len(failing) < blocks:  # (all of them: not the layout this check knows)
+                raise damaged(
+                    path,
+                    f"{len(failing)} of {blocks} blocks fail their checksum (first: block "
+                    f"{failing[0]}); every block is in use",
+                )
         read_every_block(con, path)  # a block fails (a free one may) or the layout is unknown
     if stamp is not None:
         _verified[key] = stamp
