@@ -205,6 +205,22 @@ class Secrets(_FromSources):
     instagram_token: SecretStr | None = None
     smtp_password: SecretStr | None = None
 
+    @field_validator("*")
+    @classmethod
+    def _printable_ascii(cls, value: SecretStr | None) -> SecretStr | None:
+        """Tokens, keys and passwords travel in HTTP headers and SMTP's login, which take ASCII:
+        anything else (a pasted curly quote, a line break) is refused here, without the value,
+        not met as an encoding error in the middle of a request."""
+        if value is not None:
+            text = value.get_secret_value()
+            at = next((i for i, c in enumerate(text) if not " " <= c <= "~"), None)
+            if at is not None:
+                raise ValueError(
+                    f"character {at + 1} of {len(text)} is not printable ASCII, which tokens, "
+                    "keys and passwords are (the value is not shown)"
+                )
+        return value
+
 
 # secret name -> environment variable (AUDIENCE_GITHUB_TOKEN...); the only place secrets come from
 SECRET_ENV: dict[str, str] = {name: f"{ENV_PREFIX}{name.upper()}" for name in Secrets.model_fields}
@@ -419,6 +435,9 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         from_env["warehouse"] = {**table, "path": env["AUDIENCE_WAREHOUSE"]}
         overrides.origin[("warehouse", "path")] = "AUDIENCE_WAREHOUSE"
     values = _merged(from_file, from_env, overrides.origin)
-    values["secrets"] = _Environment(Secrets, env)()
+    secrets = _Environment(Secrets, env)()
+    for name in secrets:  # a problem with a secret names its variable
+        overrides.origin[("secrets", name)] = SECRET_ENV[name]
+    values["secrets"] = secrets
     source = str(config_path) if config_path.exists() else "defaults"
     return _validated(values, overrides.origin, from_env, source)

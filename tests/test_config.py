@@ -92,6 +92,20 @@ def test_secrets_come_from_the_environment_and_stay_hidden() -> None:
     assert "sentinel-pw-123" not in settings.model_dump_json()
 
 
+@pytest.mark.parametrize("value", ["SNTL\u00e9x", "QZ7\nKW9", "QZ7\tKW9", "\u201cQZ7KW9\u201d"])
+def test_a_secret_that_is_not_printable_ascii_is_refused_naming_its_variable(value: str) -> None:
+    """Headers and SMTP's login take ASCII: such a token was an internal error (an encoding
+    error in the middle of a request); now one line naming the variable, never the value."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, environ={"AUDIENCE_GITHUB_TOKEN": value})
+    said = str(info.value)
+    assert said.startswith("environment AUDIENCE_GITHUB_TOKEN: secrets.github_token: character ")
+    assert "not printable ASCII" in said
+    assert value not in said
+    assert "QZ7" not in said
+    assert "SNTL" not in said
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
