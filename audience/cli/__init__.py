@@ -13,6 +13,7 @@ script `entry`.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -167,7 +168,19 @@ def entry() -> None:
     """The console script: exit with main()'s status. After Ctrl-C, once everything is closed
     and said, leave without the interpreter's teardown, where native libraries whose calls were
     cut short report leaked objects in dozens of lines."""
-    code = main()
+    status: list[int] = []
+    try:
+        status.append(main())
+        # the command is done and has said so: a Ctrl-C now (during the interpreter's exit)
+        # changes nothing, so it must not turn the status into 130 (an export that had written
+        # every file and said so exited 130)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:
+        if not status:  # between main's return and here: its status is lost, say interrupted
+            _error(INTERRUPTED)
+            status.append(ExitStatus.INTERRUPTED)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    code = status[0]
     if code == ExitStatus.INTERRUPTED:
         sys.stdout.flush()
         sys.stderr.flush()
