@@ -13,7 +13,7 @@ class DetectionSettings(BaseModel):
     """Thresholds of the growth checks (docs/detection.md); every flag names the ones it crossed."""
 
     # as every section of the settings: unknown keys refused, never changed once read
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     baseline_days: int = Field(28, ge=7, le=365)  # window of the robust baseline
     min_history_days: int = Field(14, ge=3)  # fewer days of baseline: no verdict yet

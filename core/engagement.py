@@ -20,7 +20,7 @@ SKIPPED = "skipped"  # not asked: no credentials, off in the settings, quota bud
 class EngagementSettings(BaseModel):
     """Which platforms' recent posts are read each night, and how many (README, Engagement)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = True
     bluesky: bool = True  # free: the public AppView's getAuthorFeed

@@ -25,7 +25,7 @@ KINDS = ("jump", "baseline")
 class SampleSettings(BaseModel):
     """`[samples]`: how many followers a sample holds and how much of a night it may spend."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = True  # the nightly samples new growth anomalies
     size: int = Field(100, ge=10, le=1000)  # followers per sample (the jump's, the baseline's)

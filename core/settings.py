@@ -63,7 +63,9 @@ OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]  # "" in T
 
 class _Model(BaseModel):
     # TOML has numbers, so an id like 1784... may arrive as one
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, coerce_numbers_to_str=True, allow_inf_nan=False
+    )
 
 
 class _FromSources(BaseSettings):
@@ -122,6 +124,13 @@ class AccountConfig(_Model):
 class WarehouseSettings(_Model):
     path: Path = DEFAULT_WAREHOUSE
     lock_timeout_s: float = Field(10.0, ge=0)  # how long to wait for another process's lock
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _not_empty(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: give the warehouse file's path (or leave the key out)")
+        return value
 
 
 class PlatformSettings(_Model):

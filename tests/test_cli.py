@@ -139,6 +139,21 @@ def test_errors_are_one_clear_line(cli: Cli, args: list[str], message: str) -> N
     assert "Traceback" not in result.err
 
 
+def test_settings_problems_are_a_line_each(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "audience.toml").write_text(
+        '[[accounts]]\nplatform = "github"\nhandle = "a b"\n'
+        '[[accounts]]\nplatform = "x"\nhandle = "\\u001b[2J"\n'
+    )
+    result = cli("accounts", "list")
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        "error: audience.toml: accounts.0.handle: malformed github handle 'a b': expected "
+        "something like octocat or owner/repo",
+        "error: audience.toml: accounts.1.handle: malformed x handle '\\x1b[2J': expected "
+        "something like xdevelopers",
+    ]
+
+
 def test_query_is_read_only(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "h.csv").write_text(GOOD)
     cli("import", "h.csv")

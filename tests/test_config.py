@@ -127,6 +127,13 @@ def test_a_secret_that_is_not_printable_ascii_is_refused_naming_its_variable(val
             r"account github:x is listed twice",
         ),
         ("[warehouse\n", r"not valid TOML"),
+        # an infinity or NaN turns a check off or waits for ever: refused
+        (
+            "[detection]\nspike_min_relative = inf\n",
+            r"spike_min_relative: Input should be a finite",
+        ),
+        ("[platforms.github]\ntimeout_s = 1e400\n", r"timeout_s: Input should be a finite number"),
+        ('[warehouse]\npath = ""\n', r"warehouse.path: is empty"),
     ],
 )
 def test_bad_configuration_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:

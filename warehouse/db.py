@@ -104,8 +104,11 @@ def _not_duckdb(path: Path) -> str | None:
         return None
     if not head or head[8:12] == DUCKDB_MAGIC:
         return None
-    begins = head[:8].decode("ascii", "backslashreplace")
-    return f"it is not a DuckDB database file (it begins with {begins!r})"
+    start = head[:8]
+    text = start.decode("ascii", "replace")
+    # text as text ('platform'); bytes as bytes, escaped once (b'\xfe\xd3[\x1fG')
+    begins = repr(text) if start.isascii() and text.isprintable() else repr(start)
+    return f"it is not a DuckDB database file (it begins with {begins})"
 
 
 def _connect(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:

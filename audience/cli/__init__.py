@@ -32,6 +32,7 @@ from audience.cli.run import report_command, run_command, serve_command
 from core.errors import (
     INTERRUPTED,
     AudienceError,
+    ConfigError,
     ExitStatus,
     ImportRejected,
     Interrupted,
@@ -152,6 +153,9 @@ def main(argv: list[str] | None = None, *, today: Callable[[], date] | None = No
         return ExitStatus.INTERRUPTED
     except ImportRejected as exc:
         _error(exc.describe())  # one line per problem, then the verdict
+        return int(exc.exit_status)
+    except ConfigError as exc:  # a line per problem (each names its file or variable), escaped
+        _error("\n".join(f"error: {shown(line)}" for line in str(exc).split("\n")))
         return int(exc.exit_status)
     except AudienceError as exc:
         _error(f"error: {shown(str(exc))}")  # one line, even if the message holds a line break
