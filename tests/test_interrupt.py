@@ -58,37 +58,45 @@ def test_ctrl_c_while_an_import_writes(tmp_path: Path) -> None:
     assert os.access(warehouse, os.W_OK)
 
 
-@pytest.mark.usefixtures("prefect_api")
-def test_ctrl_c_while_a_run_analyses(tmp_path: Path) -> None:
-    """`run` is several transactions (collection, analysis, alerts): Ctrl-C during the analysis
-    rolls the analysis back, keeps what was stored before, and says so in one line."""
+def _imported(tmp_path: Path) -> tuple[Path, int]:
+    """A warehouse of 250,000 days (an analysis that writes for a second or so); its size."""
     warehouse = tmp_path / "audience.duckdb"
     history = tmp_path / "history.csv"
-    write_bulk_history(history, 250_000)  # an analysis that writes for a second or so
+    write_bulk_history(history, 250_000)
     assert main(["-q", "--warehouse", str(warehouse), "import", str(history)]) == 0
-    digest, size = table_digest(warehouse), warehouse.stat().st_size
-    from prefect.settings import get_current_settings
+    return warehouse, warehouse.stat().st_size
 
-    # the session's Prefect API (starting another would take longer than the whole run)
-    env = os.environ | {"PREFECT_API_URL": str(get_current_settings().api.url)}
-    log = tmp_path / "stderr.txt"  # a file, not a pipe: Prefect's logs never block the run
+
+def _run_skip_collect(
+    warehouse: Path, env: dict[str, str], log: Path, **popen: Any
+) -> subprocess.Popen[bytes]:
+    """`audience run --skip-collect` in a child, its stderr to `log` (a file, not a pipe:
+    Prefect's logs never block the run), SIGINT as a terminal's job has it."""
+    command = ["-m", "audience.cli", "--warehouse", str(warehouse), "run", "--skip-collect"]
     with log.open("w") as stderr:
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "audience.cli",
-                "--warehouse",
-                str(warehouse),
-                "run",
-                "--skip-collect",
-            ],
+        return subprocess.Popen(
+            [sys.executable, *command],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            **popen,
         )
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_ctrl_c_while_a_run_analyses(tmp_path: Path) -> None:
+    """`run` is several transactions (collection, analysis, alerts): Ctrl-C during the analysis
+    rolls the analysis back, keeps what was stored before, and says so in one line."""
+    warehouse, size = _imported(tmp_path)
+    digest = table_digest(warehouse)
+    from prefect.settings import get_current_settings
+
+    # the session's Prefect API (starting another would take longer than the whole run)
+    env = os.environ | {"PREFECT_API_URL": str(get_current_settings().api.url)}
+    log = tmp_path / "stderr.txt"
+    child = _run_skip_collect(warehouse, env, log)
     interrupt_once_it_writes(child, warehouse, size)  # the analysis writes its metrics
     child.wait(timeout=120)
     err = log.read_text()
@@ -110,32 +118,12 @@ def test_ctrl_c_at_a_terminal_with_prefects_temporary_api(tmp_path: Path) -> Non
     record its crash in it for about 150 s, then the command ended as an internal error
     (ConnectError, exit 1). The server is now deaf to it: the crash is recorded, the command
     says what stays (exit 130), and it stops the server before it leaves."""
-    warehouse = tmp_path / "audience.duckdb"
-    history = tmp_path / "history.csv"
-    write_bulk_history(history, 250_000)
-    assert main(["-q", "--warehouse", str(warehouse), "import", str(history)]) == 0
-    size = warehouse.stat().st_size
+    warehouse, size = _imported(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env |= {"PREFECT_HOME": str(tmp_path / "prefect")}  # no API set, none kept: the temporary
     log = tmp_path / "stderr.txt"
-    with log.open("w") as stderr:
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "audience.cli",
-                "--warehouse",
-                str(warehouse),
-                "run",
-                "--skip-collect",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,  # a group of its own, as a terminal's foreground job
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
+    # a process group of its own, as a terminal's foreground job
+    child = _run_skip_collect(warehouse, env, log, start_new_session=True)
     while child.poll() is None and warehouse.stat().st_size == size:
         time.sleep(0.005)
     assert child.poll() is None, "the run finished before it was seen writing"
