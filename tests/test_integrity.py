@@ -295,6 +295,15 @@ def test_the_lock_holds_while_the_file_is_checked(
             con.execute("SELECT count(*) FROM snapshots").fetchall()
             seen.append(_another_process_opens(copy, read_only=False))
             seen.append(_another_process_opens(copy, read_only=True))
+        # two connections of this process overlapping (threads of a run): the first to go
+        # must not take the lock with it while the other still writes
+        first = open_warehouse(copy)
+        first.__enter__()
+        second = open_warehouse(copy)
+        second.__enter__()
+        first.__exit__(None, None, None)
+        seen.append(_another_process_opens(copy, read_only=False))
+        second.__exit__(None, None, None)
     assert seen
     assert all("lock" in answer.lower() for answer in seen), seen
     assert _another_process_opens(copy, read_only=False) == "opened\n"  # let go after

@@ -226,35 +226,39 @@ CHECKSUM_SEED = 5381
 # file when the process closes any descriptor of that file: a check that opened and closed
 # the file while DuckDB held it let a second writer in, and two writers corrupted the file.
 # So whatever reads the file meanwhile reads through this handle, closed after DuckDB's own.
-_PINNED: dict[Path, BinaryIO] = {}
+_PINNED: dict[Path, tuple[BinaryIO, int]] = {}  # the handle, and how many hold it
 _PIN_LOCK = threading.RLock()
 
 
 @contextmanager
 def pinned(path: Path) -> Iterator[None]:
     """Hold a handle to `path` while the block runs (a DuckDB connection's life, opened
-    before it and closed after it); reads of the file meanwhile go through it (`reading`)."""
+    before it and closed after it); reads of the file meanwhile go through it (`reading`).
+    Counted: connections of several threads to one file share it, closed after the last."""
     key = path.resolve()
     with _PIN_LOCK:
-        outer = key in _PINNED
-        if not outer:
-            _PINNED[key] = path.open("rb")
+        handle, holders = _PINNED.get(key) or (path.open("rb"), 0)
+        _PINNED[key] = (handle, holders + 1)
     try:
         yield
     finally:
-        if not outer:
-            with _PIN_LOCK:
-                _PINNED.pop(key).close()
+        with _PIN_LOCK:
+            handle, holders = _PINNED[key]
+            if holders == 1:
+                del _PINNED[key]
+                handle.close()
+            else:
+                _PINNED[key] = (handle, holders - 1)
 
 
 @contextmanager
 def reading(path: Path) -> Iterator[BinaryIO]:
     """A handle to read `path` with: the pinned one (never closed here), else a fresh one."""
     with _PIN_LOCK:
-        handle = _PINNED.get(path.resolve())
-        if handle is not None:
-            handle.seek(0)
-            yield handle
+        held = _PINNED.get(path.resolve())
+        if held is not None:
+            held[0].seek(0)
+            yield held[0]
             return
     with path.open("rb") as fresh:
         yield fresh
