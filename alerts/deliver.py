@@ -85,7 +85,12 @@ def _card(con: duckdb.DuckDBPyConnection, row: QueuedAlert) -> Card:
     figures = {
         "followers before": _round(row.followers_before),
         "followers after": _round(row.followers),
-        "change": _round(row.gain),
+        # the change between the two counts shown (a drip's gain is its gain above normal)
+        "change": _round(
+            row.followers - row.followers_before
+            if row.followers is not None and row.followers_before is not None
+            else row.gain
+        ),
         "usual daily change": _round(row.baseline_median),
         "above normal": _round(row.excess),
         "score": _round(row.score, 1),
@@ -223,11 +228,14 @@ def _deliver(
 ) -> None:
     """One recipient's message, by SMTP or into the outbox; the outcome recorded either way."""
     keys = [k for k, _ in items]
-    message = build_message([c for _, c in items], settings.alerts.sender, recipient)
+    message = build_message(
+        [c for _, c in items], settings.alerts.sender, recipient, datetime.now(UTC)
+    )
     try:
         if settings.alerts.smtp_host:
-            if server is None:
-                raise smtplib.SMTPServerDisconnected("no connection to the SMTP server")
+            if server is None:  # why: the connection's own error, said first in the summary
+                why = f" ({summary.errors[0]})" if summary.errors else ""
+                raise smtplib.SMTPServerDisconnected(f"no connection to the SMTP server{why}")
             server.send_message(message)
             channel = "smtp"
         else:

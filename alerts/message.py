@@ -8,8 +8,9 @@ control and direction-override characters (`clean`) in both parts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 
 from jinja2 import PackageLoader
 
@@ -106,12 +107,16 @@ def html_body(cards: list[Card], chart_ids: dict[int, str]) -> str:
     )
 
 
-def build_message(cards: list[Card], sender: str, recipient: str) -> EmailMessage:
-    """One email for one recipient: a plain-text part, and an HTML part with its charts inline."""
+def build_message(
+    cards: list[Card], sender: str, recipient: str, sent_at: datetime
+) -> EmailMessage:
+    """One email for one recipient: a plain-text part, and an HTML part with its charts inline;
+    dated `sent_at` (RFC 5322 requires a Date; a mail reader shows it)."""
     message = EmailMessage()
     message["Subject"] = subject(cards)
     message["From"] = sender
     message["To"] = recipient
+    message["Date"] = format_datetime(sent_at)
     message["Message-ID"] = make_msgid(domain="audience.local")
     message.set_content(plain_text(cards))
     chart_ids = {i: make_msgid(domain="audience.local") for i, c in enumerate(cards) if c.chart}

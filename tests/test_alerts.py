@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import re
 from email import policy
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import duckdb
@@ -60,6 +62,19 @@ def test_one_email_per_recipient_with_evidence_sent_once(
     assert "<script>" not in html
     assert "\u202e" not in html
     assert "\u202e" not in plain
+    assert parsedate_to_datetime(message["Date"]) is not None  # RFC 5322: every message dated
+    # each card's change is the difference of the two counts it shows (a drip's was its gain
+    # above normal, under the name "change")
+    cells = dict.fromkeys(("followers before", "followers after", "change"))
+    checked = 0
+    for name, value in re.findall(r"<td[^>]*>([^<]+)</td><td>([^<]+)</td>", html):
+        if name in cells:
+            cells[name] = int(value.replace(",", ""))
+        if name == "change" and None not in cells.values():
+            assert cells["change"] == cells["followers after"] - cells["followers before"]
+            checked += 1
+            cells = dict.fromkeys(cells)
+    assert checked >= 10
     images = [p for p in message.walk() if p.get_content_type() == "image/png"]
     assert len(images) == 15
     assert images[0].get_payload(decode=True).startswith(b"\x89PNG")
@@ -83,6 +98,10 @@ def test_an_smtp_outage_loses_nothing_and_sends_nothing_twice(
     assert (outage.sent, outage.still_queued) == (0, 15)
     assert "Connection refused" in outage.errors[0] or "ConnectionRefused" in outage.errors[0]
     assert PASSWORD not in " ".join(outage.errors)
+    with duckdb.connect(str(analysed), read_only=True) as con:  # the stored reason says why
+        [(why,)] = con.execute("SELECT DISTINCT last_error FROM alerts").fetchall()
+    assert str(why).startswith("SMTPServerDisconnected: no connection to the SMTP server (SMTP ")
+    assert "ConnectionRefusedError" in str(why)
     back = send_alerts(analysed, settings(controller.port, tmp_path), AS_OF, lookback_days=366)
     assert (back.sent, back.anomalies, back.still_queued) == (1, 15, 0)
     assert (
