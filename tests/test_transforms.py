@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -281,6 +282,21 @@ def test_account_summary() -> None:
     assert row["spike_retention_30"] == pytest.approx(1.0, abs=0.05)
     assert row["next_milestone"] == 10_000  # about 6,000 followers
     assert row["milestone_date"] > as_of
+    # projected at the usual day's gain, not at an average a jump inflates
+    usual = computed.recent.sort("day").get_column("baseline_median")[-1]
+    pace = min(row["avg_daily_gain_28"], usual)
+    assert row["milestone_date"] == as_of + timedelta(
+        days=math.ceil((10_000 - row["followers"]) / pace)
+    )
+    jumped = organic("buyer", n=150, gain_edit={140: 2000})  # 9 days before as_of
+    later = compute(jumped, as_of, T, detected_at=datetime(2026, 1, 1, tzinfo=UTC))
+    recent = later.recent
+    late = account_summary(recent, later.anomalies, as_of).row(0, named=True)
+    usual = recent.sort("day").get_column("baseline_median")[-1]
+    assert late["avg_daily_gain_28"] > 2 * usual > 0  # the jump is in the average
+    assert late["milestone_date"] == as_of + timedelta(
+        days=math.ceil((10_000 - late["followers"]) / usual)
+    )
     assert row["growth_consistency"] == 1.0
 
 

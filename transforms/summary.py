@@ -22,7 +22,7 @@ GROWTH_COLUMNS = (
     "avg_daily_gain_28",
 )
 # the daily-metric columns the summary reads (besides the account and the day)
-READS = ("followers", "following", "posts", "daily_gain", *GROWTH_COLUMNS)
+READS = ("followers", "following", "posts", "daily_gain", "baseline_median", *GROWTH_COLUMNS)
 
 
 # the summary's columns, in order
@@ -147,9 +147,16 @@ def _standing() -> list[pl.Expr]:
         pl.when(pl.col("growth_abs_90") > 0)
         .then((pl.col("flagged_gain_90") / pl.col("growth_abs_90")).clip(upper_bound=1.0))
         .alias("flagged_growth_share_90"),
-        pl.when(pl.col("avg_daily_gain_28") > 0)
-        .then(
-            ((pl.col("next_milestone") - pl.col("followers")) / pl.col("avg_daily_gain_28")).ceil()
-        )
+        pl.when(_pace() > 0)
+        .then(((pl.col("next_milestone") - pl.col("followers")) / _pace()).ceil())
         .alias("days_to_milestone"),
     ]
+
+
+def _pace() -> pl.Expr:
+    """The daily gain a milestone is projected at: the 28 days' average, but no more than the
+    usual day's (their median) when that is known and positive, so that a jump (a purchase
+    under watch, a viral day) does not bring the date forward. A median of 0 (YouTube's
+    rounded counts stay flat for days) leaves the average."""
+    average, usual = pl.col("avg_daily_gain_28"), pl.col("baseline_median")
+    return pl.when(usual > 0).then(pl.min_horizontal(average, usual)).otherwise(average)
