@@ -19,6 +19,7 @@ from transforms.wording import clean, html_templates
 from warehouse.records import AnomalyFacts
 
 EMAILS = html_templates(PackageLoader("alerts", "templates"))
+TECHNICAL = frozenset({"score", "expectation"})  # figures shown with the thresholds, for analysts
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,18 @@ class Card(AnomalyFacts):
         lead = {"verdict": "NOW A SUSPECTED PURCHASE: ", "closed": "watch ended: "}.get(
             self.stage, ""
         )
-        return f"{lead}{self.platform}:{clean(self.handle)} {self.kind} on {self.day} ({self.verdict}, {self.severity})"
+        return f"{lead}{self.platform}:{clean(self.handle)} {self.kind} on {self.day} ({self.verdict}, {self.severity} severity)"
+
+    @property
+    def plain_figures(self) -> dict[str, str]:
+        """The figures a recipient reads (counts, changes, what was kept)."""
+        return {k: v for k, v in self.figures.items() if v is not None and k not in TECHNICAL}
+
+    @property
+    def technical(self) -> str:
+        """For an analyst checking the flag: the score, the GX expectation, the thresholds."""
+        parts = [f"{k} {v}" for k, v in self.figures.items() if v is not None and k in TECHNICAL]
+        return "; ".join([*parts, f"thresholds: {self.thresholds}"])
 
     @property
     def next_step(self) -> str | None:
@@ -83,11 +95,12 @@ def plain_text(cards: list[Card]) -> str:
     for card in cards:
         lines += [
             card.title,
-            f"  {clean(card.display_name) or '-'}",
+            *([f"  {clean(card.display_name)}"] if clean(card.display_name) else []),
             f"  verdict: {card.verdict} ({card.confidence} confidence)",
             *([f"  {card.next_step}"] if card.next_step else []),
             f"  {clean(card.explanation, 2000)}",
-            f"  thresholds: {card.thresholds}",
+            *[f"  {name}: {value}" for name, value in card.plain_figures.items()],
+            f"  for analysts: {card.technical}",
             "",
         ]
     lines.append(

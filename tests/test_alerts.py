@@ -56,8 +56,14 @@ def test_one_email_per_recipient_with_evidence_sent_once(
     assert message["Subject"] == "[audience] 15 new anomalies, 3 suspected purchases"
     plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    assert "x:growthguru spike on 2024-09-09 (suspected purchase, high)" in plain
-    assert "thresholds:" in plain
+    assert "x:growthguru spike on 2024-09-09 (suspected purchase, high severity)" in plain
+    # the counts first, for anyone; the score, the expectation and the thresholds last, named
+    # as what they are (a recipient saw raw JSON and a GX expectation among the figures)
+    assert "\n  followers before: " in plain
+    assert "\n  for analysts: score " in plain
+    assert "thresholds: {" in plain
+    assert "\n  -\n" not in plain.replace("\r", "")  # an account without a name: no bare '-'
+    assert ">expectation<" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>" not in html
     assert "\u202e" not in html
