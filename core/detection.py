@@ -6,14 +6,13 @@ rationale is in docs/detection.md. `core.settings.Settings.detection` holds one.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from core.section import Section
 
 
-class DetectionSettings(BaseModel):
+class DetectionSettings(Section):
     """Thresholds of the growth checks (docs/detection.md); every flag names the ones it crossed."""
-
-    # as every section of the settings: unknown keys refused, never changed once read
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     baseline_days: int = Field(28, ge=7, le=365)  # window of the robust baseline
     min_history_days: int = Field(14, ge=3)  # fewer days of baseline: no verdict yet

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from core.section import Section
 
 # a sample's outcome: `ok`, the collectors' outcomes (core.fetched.Outcome's values) or these
 NO_POSTS = "no_posts"  # the account has no post of its own to measure
@@ -17,10 +19,8 @@ NO_INTERACTION_FIGURE = "no_interaction_figure"  # GitHub: no likes per post; th
 SKIPPED = "skipped"  # not asked: no credentials, off in the settings, quota budget spent
 
 
-class EngagementSettings(BaseModel):
+class EngagementSettings(Section):
     """Which platforms' recent posts are read each night, and how many (README, Engagement)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = True
     bluesky: bool = True  # free: the public AppView's getAuthorFeed

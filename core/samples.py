@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from core.section import Section
 
 # platforms whose followers a sample can place in time (docs/audience-apis.md, 0.1): Bluesky
 # and Mastodon list the newest follow first, GitHub's stargazers carry starred_at. GitHub
@@ -22,10 +24,8 @@ SAMPLED_PLATFORMS = ("bluesky", "mastodon", "github")
 KINDS = ("jump", "baseline")
 
 
-class SampleSettings(BaseModel):
+class SampleSettings(Section):
     """`[samples]`: how many followers a sample holds and how much of a night it may spend."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = True  # the nightly samples new growth anomalies
     size: int = Field(100, ge=10, le=1000)  # followers per sample (the jump's, the baseline's)

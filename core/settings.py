@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -46,6 +45,7 @@ from core.engagement import EngagementSettings
 from core.errors import ConfigError, HandleError
 from core.platforms import PLATFORMS, canonical_handle
 from core.samples import SampleSettings
+from core.section import Section
 
 DEFAULT_CONFIG = Path("audience.toml")
 DEFAULT_WAREHOUSE = Path("warehouse/audience.duckdb")
@@ -61,11 +61,9 @@ def _blank_is_none(value: object) -> object:
 OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]  # "" in TOML means unset
 
 
-class _Model(BaseModel):
+class _Model(Section):
     # TOML has numbers, so an id like 1784... may arrive as one
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, coerce_numbers_to_str=True, allow_inf_nan=False
-    )
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
 
 class _FromSources(BaseSettings):

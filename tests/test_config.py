@@ -134,6 +134,9 @@ def test_a_secret_that_is_not_printable_ascii_is_refused_naming_its_variable(val
         ),
         ("[platforms.github]\ntimeout_s = 1e400\n", r"timeout_s: Input should be a finite number"),
         ('[warehouse]\npath = ""\n', r"warehouse.path: is empty"),
+        # true or false is no number (pydantic read spike_z = true as 1.0)
+        ("[detection]\nspike_z = true\n", r"detection.spike_z: true is not a number"),
+        ("[platforms.x]\nbatch_size = false\n", r"platforms.x.batch_size: false is not a number"),
     ],
 )
 def test_bad_configuration_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
