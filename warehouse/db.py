@@ -38,6 +38,7 @@ from warehouse.integrity import (
     every_block_matches,
     failing_blocks,
     first_line,
+    in_use_damage,
     looks_damaged,
     pinned,
     read_every_block,
@@ -197,13 +198,9 @@ def _verify(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     block_size, blocks, free = block_count(con)
     if not every_block_matches(path, block_size, blocks, free):
         if block_size == BLOCK_SIZE and free == 0:  # no free block: a failing one is damage
-            failing = failing_blocks(path, blocks) or []
-            if 0 < len(failing) < blocks:  # (all of them: not the layout this check knows)
-                raise damaged(
-                    path,
-                    f"{len(failing)} of {blocks} blocks fail their checksum (first: block "
-                    f"{failing[0]}); every block is in use",
-                )
+            damage = in_use_damage(failing_blocks(path, blocks) or [], blocks, free)
+            if damage is not None:  # as `audience check` says it
+                raise damaged(path, damage)
         read_every_block(con, path)  # a block fails (a free one may) or the layout is unknown
     if stamp is not None:
         _verified[key] = stamp
@@ -241,21 +238,12 @@ def open_warehouse(
                 f"cannot make the warehouse's folder {shown(str(path.parent))}: {os_reason(exc)}"
             ) from None
     existed = path.exists()
-    size = path.stat().st_size if existed else 0
+    size = _size(path)
     con = _connect(path, read_only, timeout_s)
     with ExitStack() as stack:
-        try:  # DuckDB's lock lasts while a handle of ours is open: closed after the connection
-            stack.enter_context(pinned(path))
-        except BaseException:
-            con.close()
-            raise
-        stack.callback(con.close)
-        try:
-            if not read_only and existed:
-                _verify(con, path)
-        except BaseException:
-            con.close()
-            raise
+        _pinned_until_closed(stack, con, path)
+        if not read_only and existed:
+            _verify(con, path)
         try:
             if read_only:
                 check_schema(con, path)
@@ -287,8 +275,6 @@ def open_warehouse(
                 stamp = _stamp(path)
                 if stamp is not None:
                     _verified[path.resolve()] = stamp
-        finally:
-            con.close()
 
 
 def inspect_warehouse(path: Path, today: date, *, timeout_s: float = 10.0) -> CheckReport:
@@ -300,11 +286,17 @@ def inspect_warehouse(path: Path, today: date, *, timeout_s: float = 10.0) -> Ch
     except WarehouseDamaged as exc:
         return CheckReport(problems=[f"file: {exc.reason}"])
     with ExitStack() as stack:
-        try:
-            stack.enter_context(pinned(path))  # its blocks are read with DuckDB's lock held
-        finally:
-            stack.callback(con.close)  # closed before the pinned handle
+        _pinned_until_closed(stack, con, path)  # its blocks are read with DuckDB's lock held
         return check_warehouse(con, path, today)
+
+
+def _pinned_until_closed(stack: ExitStack, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """The file pinned (warehouse.integrity.pinned) until `stack` closes, and `con` closed
+    by `stack` before the pinned handle: DuckDB's lock lasts while a handle of ours is open."""
+    try:
+        stack.enter_context(pinned(path))
+    finally:
+        stack.callback(con.close)  # also when the pin fails: the connection is closed then
 
 
 def begin(con: duckdb.DuckDBPyConnection) -> None:

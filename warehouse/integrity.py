@@ -388,6 +388,18 @@ def _metadata(handle: BinaryIO, pointer: int, size: int, blocks: int) -> bytes |
     return bytes(out[:size])
 
 
+def in_use_damage(failing: list[int], total: int, free: int) -> str | None:
+    """Why blocks that fail their checksum are damage for certain, or None: some fail and no
+    block is free (a free one may hold a write an interruption cut short). Every block failing
+    is no damage found but a layout this check does not know."""
+    if not failing or len(failing) == total or free:
+        return None
+    return (
+        f"{len(failing)} of {total} blocks fail their checksum (first: block {failing[0]}); "
+        "every block is in use"
+    )
+
+
 def _check_blocks(con: duckdb.DuckDBPyConnection, path: Path, report: CheckReport) -> None:
     """Every block's checksum, index blocks included (no query reads those unless it writes)."""
     block_size, total, free = block_count(con)
@@ -395,13 +407,11 @@ def _check_blocks(con: duckdb.DuckDBPyConnection, path: Path, report: CheckRepor
     if failing is None or len(failing) == total:  # not the layout this check knows
         report.checked.append("blocks: DuckDB's file layout is not the known one: not checked")
         return
+    damage = in_use_damage(failing, total, free)
     if not failing:
         report.checked.append(f"blocks: all {total} blocks match their checksums")
-    elif free == 0:
-        report.problems.append(
-            f"file: {len(failing)} of {total} blocks fail their checksum (first: block "
-            f"{failing[0]}); every block is in use"
-        )
+    elif damage is not None:
+        report.problems.append(f"file: {damage}")
     else:  # a free block may hold a write an interruption cut short: harmless, but unknown
         report.checked.append(
             f"blocks: {len(failing)} of {total} blocks fail their checksum, no more than the "
