@@ -428,11 +428,17 @@ def _validated(values: Table, origin: Origin, from_env: Table, source: str) -> S
         raise ConfigError("\n".join(lines)) from None
 
 
+def settings_path(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The settings file read: `path`, else AUDIENCE_CONFIG, else ./audience.toml."""
+    env = os.environ if environ is None else environ
+    return path or Path(env.get("AUDIENCE_CONFIG") or DEFAULT_CONFIG)
+
+
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings: `path` (or ./audience.toml when present), then the environment."""
     env = os.environ if environ is None else environ
     explicit = path is not None or bool(env.get("AUDIENCE_CONFIG"))
-    config_path = path or Path(env.get("AUDIENCE_CONFIG") or DEFAULT_CONFIG)
+    config_path = settings_path(path, env)
     from_file = _read_file(config_path, explicit)
     overrides = _Overrides(env)
     from_env = overrides()

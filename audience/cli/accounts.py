@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import click
 
 from audience.cli.context import Context, note_if_stale, pass_context
@@ -98,11 +95,11 @@ def accounts_remove(obj: Context, accounts: tuple[str, ...]) -> None:
     configured = {a.key for a in obj.settings.accounts}
     for platform, handle in parsed:
         if f"{platform}:{handle}" in configured:
-            from core.settings import DEFAULT_CONFIG
+            from core.settings import settings_path
 
-            settings = obj.config or Path(os.environ.get("AUDIENCE_CONFIG") or DEFAULT_CONFIG)
             raise AudienceError(
-                f"{platform}:{handle} is listed in the settings file {shown(str(settings))}; "
+                f"{platform}:{handle} is listed in the settings file "
+                f"{shown(str(settings_path(obj.config)))}; "
                 "remove it there (nothing was changed)"
             )
     # every account checked before anything is written: a refusal changes nothing, not even

@@ -122,7 +122,7 @@ def describe_run(obj: Context, summary: NightlySummary, alerts_to: str) -> int:
 
 
 def _refuse_earlier_day(
-    con: duckdb.DuckDBPyConnection, as_of: date | None, today: date, *, collecting: bool
+    con: duckdb.DuckDBPyConnection, as_of: date, today: date, *, collecting: bool
 ) -> None:
     """`run --as-of` a day the stored figures have passed: refused before anything is made.
 
@@ -131,24 +131,26 @@ def _refuse_earlier_day(
     figures; analysed for one, the run would answer as of a later day than was asked."""
     from warehouse.analysis_load import latest_snapshot_day
 
-    newest = latest_snapshot_day(con) if as_of is not None else None
-    if as_of is None or newest is None:
+    newest = latest_snapshot_day(con)
+    if newest is None:
         return
     earlier = as_of < newest
+    look_back = (
+        f"for the figures as they stood then, `audience report --as-of {as_of}` or "
+        f"`audience audit PLATFORM:HANDLE --as-of {as_of}`"
+    )
     if collecting and (earlier or (as_of == newest and as_of < today)):
         raise AudienceError(
             f"--as-of {as_of.isoformat()!r} is a past day the warehouse already has figures for "
             f"(the newest are of {newest}): the platforms give only today's counts, and stored "
             "under that day they would replace what is there; nothing was changed. Run without "
-            "--as-of for tonight's figures; for the figures as they stood then, `audience "
-            f"report --as-of {as_of}` or `audience audit PLATFORM:HANDLE --as-of {as_of}`"
+            f"--as-of for tonight's figures; {look_back}"
         )
     if earlier:
         raise AudienceError(
             f"--as-of {as_of.isoformat()!r} is before the newest figures stored ({newest}): a "
             "run analyses through the newest day, so it would answer as of that day, not the "
-            "one asked; nothing was changed. For the figures as they stood then, `audience "
-            f"report --as-of {as_of}` or `audience audit PLATFORM:HANDLE --as-of {as_of}`"
+            f"one asked; nothing was changed; {look_back}"
         )
 
 
