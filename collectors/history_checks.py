@@ -118,13 +118,16 @@ def _normalised(frame: pl.DataFrame, first_line: int) -> pl.DataFrame:
     accounts = (
         frame.filter(starts)
         .select(
-            _trimmed(raw["platform"]).str.to_lowercase().alias("platform"),
-            # a handle loses only the spaces around it (a tab or a line break is refused), and
-            # a problem quotes it as written, not as canonicalised
-            pl.col(raw["handle"]).str.strip_chars(" ").replace("", None).alias("handle"),
+            # as written, which a problem quotes; a handle loses only the spaces around it (a
+            # tab or a line break is refused)
             _trimmed(raw["platform"]).alias("_platform_given"),
+            pl.col(raw["handle"]).str.strip_chars(" ").replace("", None).alias("_handle_given"),
         )
-        .with_columns(pl.col("handle").alias("_handle_given"), _canonical_handles().alias("handle"))
+        .with_columns(
+            pl.col("_platform_given").str.to_lowercase().alias("platform"),
+            pl.col("_handle_given").alias("handle"),
+        )
+        .with_columns(_canonical_handles().alias("handle"))
         .with_columns(_handle_valid().alias("_handle_ok"), _launched().alias("_launched"))
     )
     dates = (
